@@ -1,0 +1,59 @@
+"""The small protocol every backend implements.
+
+A backend knows nothing of studies, stores or executors: it trains on documents
+and returns a model that predicts spans. Each backend declares a pydantic
+``Params`` model; the runner validates a study's parameters with it and hashes
+the validated, defaults-filled values into the job id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from nercurve.corpus.model import Doc, Span
+
+
+class BackendParams(BaseModel):
+    """Base for backend parameter models: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Model(Protocol):
+    """A trained recognizer."""
+
+    def predict(self, docs: Sequence[Doc]) -> list[tuple[Span, ...]]:
+        """Predicted spans for each document, in order, as character offsets into its text."""
+        ...
+
+
+@dataclass
+class TrainResult:
+    """What a training run returns: the best model and how training went."""
+
+    model: Model
+    steps: int = 0
+    best_step: int = 0
+    dev_f1: float | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class Backend(Protocol):
+    """Trains a model on documents. Implementations are registered in ``nercurve.backends``."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[BackendParams]]
+
+    def train(
+        self,
+        train: Sequence[Doc],
+        dev: Sequence[Doc],
+        params: Any,
+        seed: int,
+    ) -> TrainResult:
+        """Train on ``train`` (selecting on ``dev``) with validated ``params`` and ``seed``."""
+        ...

@@ -1,0 +1,1 @@
+"""Commands: agree_cmds (filled in by its owner)."""

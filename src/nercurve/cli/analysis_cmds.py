@@ -1,0 +1,1 @@
+"""Commands: analysis_cmds (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Commands: corpus_cmds (filled in by its owner)."""

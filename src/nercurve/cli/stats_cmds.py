@@ -1,0 +1,1 @@
+"""Commands: stats_cmds (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Commands: study_cmds (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Commands: synth_cmds (filled in by its owner)."""
