@@ -11,6 +11,7 @@ _REGISTRY: dict[str, str] = {
     "spacy": "nercurve.backends.spacy_ner:SpacyBackend",
     "pretrained": "nercurve.backends.pretrained:PretrainedBackend",
     "hf": "nercurve.backends.hf:HFBackend",
+    "gazetteer": "nercurve.backends.gazetteer:GazetteerBackend",
 }
 
 
@@ -20,16 +21,30 @@ def backend_names() -> list[str]:
 
 
 def get_backend(name: str) -> Backend:
-    """An instance of the backend registered under ``name``."""
-    try:
-        target = _REGISTRY[name]
-    except KeyError:
+    """An instance of the backend registered under ``name``.
+
+    ``name`` may also be ``"package.module:Class"``: a backend of the user's own,
+    importable in the worker processes, that follows the protocol in ``base``.
+    """
+    target = _REGISTRY.get(name)
+    if target is None and ":" in name:
+        target = name
+    if target is None:
         raise ConfigError(
             f"unknown backend {name!r}",
-            hint=f"choose one of: {', '.join(backend_names())}",
+            hint=f"choose one of: {', '.join(backend_names())}, or give 'module:Class'",
+        )
+    module, _, cls = target.partition(":")
+    try:
+        backend_cls = getattr(import_module(module), cls)
+    except (ImportError, AttributeError) as err:
+        if target in _REGISTRY.values():
+            raise
+        raise ConfigError(
+            f"cannot import backend {name!r}: {err}",
+            hint="make the module importable (installed or on PYTHONPATH)",
         ) from None
-    module, cls = target.split(":")
-    return getattr(import_module(module), cls)()
+    return backend_cls()
 
 
 __all__ = ["Backend", "BackendParams", "Model", "TrainResult", "backend_names", "get_backend"]

@@ -1,0 +1,203 @@
+"""Study configuration: a TOML file validated with pydantic.
+
+Unknown keys and bad values are :class:`~nercurve.errors.ConfigError` naming the
+key (as a dotted path) and the file. Relative paths in the file are resolved
+against the file's folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nercurve.errors import ConfigError
+
+#: The Majdik et al. (2024) design: five strata of documents.
+MAJDIK_STRATA: tuple[tuple[int, int], ...] = ((1, 40), (41, 80), (81, 120), (121, 160), (161, 200))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CorpusSection(_Strict):
+    """Where the annotated documents come from and how labels are mapped.
+
+    ``options`` passes any other reader option by name (e.g. ``discontinuous``,
+    ``sentences_per_doc``, ``duplicate_ids``; see ``nercurve.corpus.io.ReadOptions``).
+    """
+
+    path: Path
+    format: str | None = None
+    label_map: dict[str, str] = Field(default_factory=dict)
+    labels: list[str] | None = None
+    overlap: Literal["error", "longest", "first"] = "error"
+    mismatch: Literal["error", "strip"] = "error"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SplitSection(_Strict):
+    """How the corpus is split into a training pool, a dev set and a test set.
+
+    Fractions are of the whole corpus; the pool is what remains. Alternatively give
+    existing split files (``train``, ``test`` and optionally ``dev``), read with the
+    corpus section's format options.
+    """
+
+    test: float = Field(0.3, gt=0, lt=1)
+    dev: float = Field(0.1, ge=0, lt=1)
+    seed: int = 0
+    stratify: bool = False
+    select_on: Literal["dev", "test"] = "dev"
+    train_file: Path | None = None
+    dev_file: Path | None = None
+    test_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> SplitSection:
+        if self.test + self.dev >= 1:
+            raise ValueError("test + dev must leave a training pool (their sum must be below 1)")
+        if (self.train_file is None) != (self.test_file is None):
+            raise ValueError("give both train_file and test_file, or neither")
+        if self.select_on == "dev" and self.dev == 0 and self.dev_file is None:
+            raise ValueError('select_on = "dev" needs dev > 0 or a dev_file')
+        return self
+
+
+class DesignSection(_Strict):
+    """Stratified random subsets of the training pool.
+
+    ``unit`` says whether strata and sizes count documents or sentences. Either
+    ``strata`` (size drawn uniformly within each) with ``subsets_per_stratum``, or an
+    explicit ``sizes`` list with ``subsets_per_size``.
+    """
+
+    unit: Literal["documents", "sentences"] = "documents"
+    strata: list[tuple[int, int]] = Field(default_factory=lambda: list(MAJDIK_STRATA))
+    subsets_per_stratum: int = Field(500, ge=1)
+    sizes: list[int] | None = None
+    subsets_per_size: int = Field(1, ge=1)
+    seed: int = 0
+
+    @field_validator("strata")
+    @classmethod
+    def _strata(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        for low, high in value:
+            if low < 1 or high < low:
+                raise ValueError(f"stratum [{low}, {high}] must satisfy 1 <= low <= high")
+        return value
+
+    @field_validator("sizes")
+    @classmethod
+    def _sizes(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (not value or min(value) < 1):
+            raise ValueError("sizes must be a non-empty list of positive integers")
+        return value
+
+
+class BackendEntry(_Strict):
+    """One model arm of the study: a registered backend type with its parameters."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunSection(_Strict):
+    """Execution settings (not part of any job's identity)."""
+
+    workers: int | None = Field(None, ge=1)
+    timeout_s: float = Field(3600.0, gt=0)
+    executor: Literal["local"] = "local"
+
+
+class StudyConfig(_Strict):
+    """A whole sample-size study."""
+
+    name: str = "study"
+    output: Path = Path("runs/study")
+    corpus: CorpusSection
+    split: SplitSection = Field(default_factory=SplitSection)
+    design: DesignSection = Field(default_factory=DesignSection)
+    backends: list[BackendEntry] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    run: RunSection = Field(default_factory=RunSection)
+
+    @model_validator(mode="after")
+    def _unique(self) -> StudyConfig:
+        names = [b.name for b in self.backends]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"backend names must be unique; repeated: {', '.join(dupes)}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must not repeat")
+        return self
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def parse_config(data: dict[str, Any], *, source: str | Path = "<config>") -> StudyConfig:
+    """Validate a config mapping; errors name the offending key."""
+    try:
+        return StudyConfig.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = _dotted(tuple(first["loc"]))
+        problems = "; ".join(f"{_dotted(tuple(e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ConfigError(
+            f"invalid study config at key '{key}': {problems}",
+            file=source,
+            hint="fix the key named above; `nercurve init-study` writes a commented example",
+        ) from None
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate a study TOML file; relative paths resolve against its folder."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read study config: {err.strerror}", file=path) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("study config is not UTF-8 text", file=path) from None
+    except tomllib.TOMLDecodeError as err:
+        line = getattr(err, "lineno", None)
+        raise ConfigError(
+            f"not valid TOML: {err}", file=path, line=line, hint="check quoting and brackets"
+        ) from None
+    config = parse_config(data, source=path)
+    return resolve_paths(config, path.parent)
+
+
+def resolve_paths(config: StudyConfig, base: Path) -> StudyConfig:
+    """A copy of ``config`` whose relative paths are made absolute against ``base``."""
+
+    def fix(p: Path | None) -> Path | None:
+        if p is None:
+            return None
+        return p if p.is_absolute() else (base / p).resolve()
+
+    corpus = config.corpus.model_copy(update={"path": fix(config.corpus.path)})
+    split = config.split.model_copy(
+        update={
+            "train_file": fix(config.split.train_file),
+            "dev_file": fix(config.split.dev_file),
+            "test_file": fix(config.split.test_file),
+        }
+    )
+    return config.model_copy(
+        update={"corpus": corpus, "split": split, "output": fix(config.output)}
+    )

@@ -1,0 +1,92 @@
+"""Stratified random subset designs over a training pool (document ids only).
+
+Each subset is drawn from its own random stream, seeded by ``(design seed, stratum,
+index)``, so a design is reproducible from its seed and growing
+``subsets_per_stratum`` keeps every subset already drawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from nercurve.corpus.stats import DocCounts
+from nercurve.errors import ConfigError
+from nercurve.study.config import DesignSection
+
+
+@dataclass(frozen=True)
+class Subset:
+    """One training subset of the pool and what it holds."""
+
+    subset_id: str
+    stratum: str
+    target: int
+    doc_ids: tuple[str, ...]
+    n_docs: int
+    n_sentences: int
+    n_tokens: int
+    n_entities: int
+
+    @property
+    def eps(self) -> float:
+        """Entities per sentence."""
+        return self.n_entities / self.n_sentences if self.n_sentences else 0.0
+
+    @property
+    def content_hash(self) -> str:
+        """A digest of the sorted document ids: two subsets with the same documents agree."""
+        joined = "\x1f".join(sorted(self.doc_ids)).encode()
+        return hashlib.sha256(joined).hexdigest()[:16]
+
+
+def _stratum_label(low: int, high: int) -> str:
+    return f"{low}-{high}"
+
+
+def draw_design(design: DesignSection, counts: DocCounts) -> list[Subset]:
+    """All subsets of the design, in a stable order (stratum, then index)."""
+    n_pool = len(counts.ids)
+    if n_pool == 0:
+        raise ConfigError("the training pool is empty", hint="lower split.test / split.dev")
+    if design.sizes is not None:
+        plan = [(str(s), s, s, design.subsets_per_size) for s in design.sizes]
+    else:
+        plan = [
+            (_stratum_label(lo, hi), lo, hi, design.subsets_per_stratum) for lo, hi in design.strata
+        ]
+    capacity = n_pool if design.unit == "documents" else int(counts.sentences.sum())
+    subsets: list[Subset] = []
+    for s_index, (label, low, high, n_subsets) in enumerate(plan):
+        if low > capacity:
+            raise ConfigError(
+                f"design stratum/size {label} asks for at least {low} {design.unit}, but the "
+                f"training pool holds only {capacity}",
+                hint="use smaller strata or sizes, or lower split.test / split.dev",
+            )
+        high = min(high, capacity)
+        for k in range(n_subsets):
+            rng = np.random.default_rng([design.seed, s_index, k])
+            target = int(rng.integers(low, high + 1))
+            order = rng.permutation(n_pool)
+            if design.unit == "documents":
+                chosen = order[:target]
+            else:
+                cumulative = np.cumsum(counts.sentences[order])
+                stop = int(np.searchsorted(cumulative, target)) + 1
+                chosen = order[:stop]
+            subsets.append(
+                Subset(
+                    subset_id=f"{label}#{k:04d}",
+                    stratum=label,
+                    target=target,
+                    doc_ids=tuple(counts.ids[i] for i in sorted(chosen.tolist())),
+                    n_docs=len(chosen),
+                    n_sentences=int(counts.sentences[chosen].sum()),
+                    n_tokens=int(counts.tokens[chosen].sum()),
+                    n_entities=int(counts.entities[chosen].sum()),
+                )
+            )
+    return subsets

@@ -1,0 +1,167 @@
+"""Jobs: subset × backend arm × seed, with deterministic ids, and how one job runs.
+
+The runner knows nothing of a backend's internals: it validates parameters with the
+backend's ``Params`` model, calls ``train`` and ``predict``, and scores the
+predictions with the project's scorer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nercurve.corpus.model import Doc
+from nercurve.errors import ConfigError
+from nercurve.study.config import BackendEntry
+from nercurve.study.design import Subset
+from nercurve.study.store import ClaimedJob, JobOutcome, JobSpec
+
+#: The subset a backend that ignores training data (an off-the-shelf baseline) runs on.
+ZERO_SUBSET = Subset(
+    subset_id="zero#0000", stratum="0", target=0, doc_ids=(), n_docs=0, n_sentences=0,
+    n_tokens=0, n_entities=0,
+)
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """What every job reads: the training pool by id, the selection set and the test set."""
+
+    pool: dict[str, Doc]
+    dev: tuple[Doc, ...]
+    test: tuple[Doc, ...]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A backend entry with its parameters validated and defaults filled in."""
+
+    name: str
+    type: str
+    params: dict[str, Any]
+    needs_training_data: bool
+
+
+def validate_arms(entries: Sequence[BackendEntry]) -> list[Arm]:
+    """Validate each backend entry's parameters with its backend's ``Params`` model."""
+    from pydantic import ValidationError
+
+    from nercurve.backends import get_backend
+
+    arms = []
+    for index, entry in enumerate(entries):
+        backend = get_backend(entry.type)
+        try:
+            params = backend.Params.model_validate(entry.params)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+            )
+            raise ConfigError(
+                f"invalid parameters for backend '{entry.name}' (backends[{index}].params): "
+                f"{problems}",
+                hint=f"see the parameters of the '{entry.type}' backend in the README",
+            ) from None
+        arms.append(
+            Arm(
+                name=entry.name,
+                type=entry.type,
+                params=params.model_dump(mode="json"),
+                needs_training_data=getattr(backend, "needs_training_data", True),
+            )
+        )
+    return arms
+
+
+def job_id(subset: Subset, arm: Arm, seed: int) -> str:
+    """A digest of what determines a job's result: documents, arm, parameters and seed."""
+    key = json.dumps(
+        {
+            "subset": subset.content_hash,
+            "backend": arm.name,
+            "type": arm.type,
+            "params": arm.params,
+            "seed": seed,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def plan_jobs(
+    subsets: Sequence[Subset], arms: Sequence[Arm], seeds: Sequence[int]
+) -> list[JobSpec]:
+    """All jobs, ordered so that early results already span every stratum.
+
+    Subsets are interleaved across strata (first subset of each stratum, then the
+    second, ...). An arm that ignores training data runs once per seed on the
+    empty subset instead of once per subset.
+    """
+    index_in_stratum: dict[str, int] = {}
+    ranked = []
+    for s in subsets:
+        k = index_in_stratum.get(s.stratum, 0)
+        index_in_stratum[s.stratum] = k + 1
+        ranked.append((k, len(ranked), s))
+    ordered = [s for _, _, s in sorted(ranked, key=lambda t: (t[0], t[1]))]
+    jobs: list[JobSpec] = []
+    for arm in arms:
+        if not arm.needs_training_data:
+            jobs.extend(_spec(ZERO_SUBSET, arm, seed) for seed in seeds)
+    for subset in ordered:
+        for arm in arms:
+            if arm.needs_training_data:
+                jobs.extend(_spec(subset, arm, seed) for seed in seeds)
+    return jobs
+
+
+def _spec(subset: Subset, arm: Arm, seed: int) -> JobSpec:
+    return JobSpec(
+        job_id=job_id(subset, arm, seed),
+        subset_id=subset.subset_id,
+        backend=arm.name,
+        backend_type=arm.type,
+        params=arm.params,
+        seed=seed,
+    )
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
+    """Train one model on the job's subset, predict the test set once and score it."""
+    from nercurve.backends import get_backend
+    from nercurve.metrics import evaluate
+
+    started = time.perf_counter()
+    backend = get_backend(job.backend_type)
+    params = backend.Params.model_validate(job.params)
+    train_docs = [data.pool[i] for i in job.doc_ids]
+    result = backend.train(train_docs, list(data.dev), params, job.seed)
+    predicted = result.model.predict(list(data.test))
+    scored = evaluate(
+        list(data.test), [d.with_spans(p) for d, p in zip(data.test, predicted, strict=True)]
+    )
+    per_label = {
+        label: {"precision": prf.precision, "recall": prf.recall, "f1": prf.f1}
+        for label, prf in scored.per_label.items()
+    }
+    return JobOutcome(
+        precision=scored.micro.precision,
+        recall=scored.micro.recall,
+        f1=scored.micro.f1,
+        per_label=per_label,
+        dev_f1=result.dev_f1,
+        steps=result.steps,
+        best_step=result.best_step,
+        seconds=time.perf_counter() - started,
+        peak_mb=peak_rss_mb(),
+    )
