@@ -85,7 +85,8 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
                 runs_per_gpu=runs_per_gpu,
             )
         finally:
-            bar.stop()
+            if bar.live.is_started:
+                bar.stop()
     except KeyboardInterrupt:
         sys.stderr.write(
             "stopped: finished jobs are kept; run the same command again to continue\n"

@@ -7,6 +7,7 @@ against the file's folder.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -174,9 +175,13 @@ def load_config(path: str | Path) -> StudyConfig:
     except UnicodeDecodeError:
         raise ConfigError("study config is not UTF-8 text", file=path) from None
     except tomllib.TOMLDecodeError as err:
-        line = getattr(err, "lineno", None)
+        found = re.search(r"\(at line (\d+), column \d+\)", str(err))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
         raise ConfigError(
-            f"not valid TOML: {err}", file=path, line=line, hint="check quoting and brackets"
+            f"not valid TOML: {message}",
+            file=path,
+            line=int(found.group(1)) if found else None,
+            hint="check quoting and brackets",
         ) from None
     config = parse_config(data, source=path)
     return resolve_paths(config, path.parent)

@@ -1,7 +1,8 @@
 """Run a study: read the corpus, split it, draw the design, plan jobs, execute, record.
 
-A study folder holds ``results.sqlite`` (the store), ``study.toml`` (the config as
-run), ``corpus_stats.json``, ``design.csv`` and ``split.json``. Running the same
+A study folder holds ``results.sqlite`` (the store), ``study.toml`` (the config file
+as run, when run from one), ``study.json`` (the validated config with absolute
+paths), ``corpus_stats.json``, ``design.csv`` and ``split.json``. Running the same
 config again skips finished jobs; a config whose split or design differs from the
 stored one is refused (a study folder holds one study), while new backend arms,
 seeds or more subsets per stratum are added to it.
@@ -125,6 +126,8 @@ def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) ->
     data = prepared.data
     if config_text is not None:
         (out / "study.toml").write_text(config_text, encoding="utf-8")
+    resolved = prepared.config.model_dump(mode="json")
+    (out / "study.json").write_text(json.dumps(resolved, indent=2), encoding="utf-8")
     stats = {
         "pool": corpus_stats(list(data.pool.values())).to_dict(),
         "dev": corpus_stats(list(data.dev)).to_dict(),

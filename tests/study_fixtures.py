@@ -1,0 +1,70 @@
+"""Small real corpora and configs for the study-runner tests."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from nercurve.corpus.io import write_corpus
+from nercurve.corpus.model import Doc, Span
+
+NAMES = ["Alice Smith", "Bob Jones", "Carol White", "Dan Brown", "Eve Black", "Fay Green"]
+ORGS = ["Pfizer Inc", "Novartis AG", "Roche Ltd", "Merck KGaA", "Bayer AG", "Amgen Inc"]
+
+
+def toy_docs(n: int = 120, seed: int = 0) -> list[Doc]:
+    """Disclosure-like sentences 'NAME received fees from ORG.' with exact spans."""
+    rng = random.Random(seed)
+    docs = []
+    for i in range(n):
+        text, spans = "", []
+        for _ in range(rng.randint(1, 3)):
+            text += " " if text else ""
+            start = len(text)
+            text += rng.choice(NAMES)
+            spans.append(Span(start, len(text), "PERSON"))
+            text += " received fees from "
+            start = len(text)
+            text += rng.choice(ORGS)
+            spans.append(Span(start, len(text), "ORG"))
+            text += "."
+        docs.append(Doc(id=f"d{i:03d}", text=text, spans=tuple(spans)))
+    return docs
+
+
+def write_study(
+    folder: Path,
+    *,
+    backend_type: str = "gazetteer",
+    params: str = "{}",
+    seeds: str = "[0, 1]",
+    strata: str = "[[1, 10], [11, 30]]",
+    subsets: int = 3,
+    extra: str = "",
+    workers: int = 2,
+    timeout_s: float = 600,
+) -> Path:
+    """Write toy.jsonl and study.toml into ``folder``; returns the config path."""
+    write_corpus(toy_docs(), folder / "toy.jsonl")
+    config = folder / "study.toml"
+    config.write_text(
+        f"""name = "t"
+output = "out"
+seeds = {seeds}
+[corpus]
+path = "toy.jsonl"
+[design]
+strata = {strata}
+subsets_per_stratum = {subsets}
+[[backends]]
+name = "arm"
+type = "{backend_type}"
+params = {params}
+[run]
+workers = {workers}
+timeout_s = {timeout_s}
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return config

@@ -1,0 +1,149 @@
+"""The runner end to end on real processes: results, failures, SIGKILL recovery, concurrency."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from study_fixtures import write_study
+
+from nercurve.study.config import load_config
+from nercurve.study.runner import run_study
+from nercurve.study.store import results_frame
+
+NERCURVE = str(Path(sys.executable).parent / "nercurve")
+TESTS = str(Path(__file__).resolve().parent)
+PLUGIN = "plugin_backends:SlowGazetteer"
+
+
+def rows(db: Path) -> list[sqlite3.Row]:
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    try:
+        return con.execute("SELECT * FROM jobs ORDER BY position").fetchall()
+    finally:
+        con.close()
+
+
+def nercurve(*args: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=TESTS)
+    return subprocess.Popen(
+        [NERCURVE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+
+
+def test_a_study_runs_every_job_once_and_a_rerun_repeats_nothing(tmp_path: Path) -> None:
+    config = load_config(write_study(tmp_path))
+    out = run_study(config)
+    frame = results_frame(out)
+    assert len(frame) == 6 * 2  # subsets x seeds
+    assert set(frame["status"]) == {"done"}
+    assert {"f1", "eps", "n_sentences", "f1_PERSON", "f1_ORG"} <= set(frame.columns)
+    assert frame["f1"].between(0, 1).all() and frame["f1"].mean() > 0.5
+    assert (frame["eps"] == frame["n_entities"] / frame["n_sentences"]).all()
+    for name in ("study.json", "corpus_stats.json", "design.csv", "split.json"):
+        assert (out / name).is_file()
+    run_study(config)
+    assert [r["attempts"] for r in rows(out / "results.sqlite")] == [1] * 12
+
+
+def test_a_failing_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
+    params = "{ fail_seeds = [1] }"
+    config = load_config(write_study(tmp_path, backend_type=PLUGIN, params=params))
+    sys.path.insert(0, TESTS)  # the spawned workers inherit sys.path
+    try:
+        out = run_study(config)
+    finally:
+        sys.path.remove(TESTS)
+    jobs = rows(out / "results.sqlite")
+    failed = [r for r in jobs if r["status"] == "failed"]
+    assert len(failed) == 6 and all(r["seed"] == 1 for r in failed)
+    assert all("deliberate failure on seed 1" in r["error"] for r in failed)
+    assert sum(r["status"] == "done" for r in jobs) == 6
+
+
+def test_a_crashing_worker_and_a_hanging_job_are_recorded(tmp_path: Path) -> None:
+    params = "{ crash_seeds = [1], hang_seeds = [2] }"
+    cfg = write_study(
+        tmp_path, backend_type=PLUGIN, params=params, seeds="[0, 1, 2]", subsets=1,
+        strata="[[1, 10]]", timeout_s=3,
+    )
+    proc = nercurve("run", str(cfg))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    by_seed = {r["seed"]: r for r in rows(tmp_path / "out" / "results.sqlite")}
+    assert by_seed[0]["status"] == "done"
+    assert by_seed[1]["status"] == "failed" and "exit code 3" in by_seed[1]["error"]
+    assert by_seed[2]["status"] == "failed" and "timed out after 3 s" in by_seed[2]["error"]
+
+
+def test_sigkill_mid_study_then_rerun_gives_exactly_one_result_per_job(tmp_path: Path) -> None:
+    cfg = write_study(tmp_path, backend_type=PLUGIN, params="{ sleep_s = 0.4 }", subsets=5)
+    db = tmp_path / "out" / "results.sqlite"
+    proc = nercurve("run", str(cfg))
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            states = [r["status"] for r in rows(db)]
+        except sqlite3.OperationalError:  # not created yet
+            states = []
+        if states.count("done") >= 4 and "running" in states:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = rows(db)
+    assert any(r["status"] == "running" for r in killed)  # killed mid-job
+    done_before = {r["job_id"]: r["finished_at"] for r in killed if r["status"] == "done"}
+    assert 0 < len(done_before) < 20
+
+    rerun = nercurve("run", str(cfg))
+    _, err = rerun.communicate(timeout=180)
+    assert rerun.returncode == 0, err
+    final = rows(db)
+    assert len(final) == 20 and len({r["job_id"] for r in final}) == 20
+    assert all(r["status"] == "done" for r in final)
+    # finished work was kept, not redone
+    assert all(
+        r["finished_at"] == done_before[r["job_id"]] for r in final if r["job_id"] in done_before
+    )
+    assert any(r["attempts"] == 2 for r in final)  # the interrupted jobs ran again
+
+
+def test_two_processes_on_one_study_never_run_the_same_job(tmp_path: Path) -> None:
+    cfg = write_study(
+        tmp_path, backend_type=PLUGIN, params="{ sleep_s = 0.2 }", subsets=5, workers=1
+    )
+    first = nercurve("run", str(cfg))
+    time.sleep(1.0)
+    second = nercurve("run", str(cfg))
+    for proc in (first, second):
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+    final = rows(tmp_path / "out" / "results.sqlite")
+    assert len(final) == 20
+    assert all(r["status"] == "done" and r["attempts"] == 1 for r in final)
+    assert len({r["owner_pid"] for r in final}) == 2  # both processes did work
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_status_results_and_design_commands(tmp_path: Path, fmt: str) -> None:
+    cfg = write_study(tmp_path, seeds="[0]")
+    assert nercurve("run", str(cfg)).wait(timeout=120) == 0
+    out = str(tmp_path / "out")
+    status = subprocess.run([NERCURVE, "status", out], capture_output=True, text=True)
+    assert status.returncode == 0 and "all jobs finished" in status.stdout
+    res = subprocess.run([NERCURVE, "results", out, "--format", fmt], capture_output=True,
+                         text=True)
+    assert res.returncode == 0 and "n_sentences" in res.stdout and "f1_PERSON" in res.stdout
+    design = subprocess.run([NERCURVE, "design", "show", out], capture_output=True, text=True)
+    assert design.returncode == 0 and "11-30" in design.stdout
+    missing = subprocess.run([NERCURVE, "status", str(tmp_path)], capture_output=True, text=True)
+    assert missing.returncode == 2 and "no study results" in missing.stderr
