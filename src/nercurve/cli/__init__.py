@@ -11,6 +11,7 @@ from nercurve.cli import (  # noqa: F401  (imported for their command registrati
     agree_cmds,
     analysis_cmds,
     corpus_cmds,
+    demo_cmds,
     stats_cmds,
     study_cmds,
     synth_cmds,

@@ -1,1 +1,358 @@
-"""Commands: stats_cmds (filled in by its owner)."""
+"""Commands ``stats``, ``split`` and ``evaluate``: thin wrappers over the library.
+
+Library modules (numpy, spaCy through segmentation) are imported inside the commands,
+so ``nercurve --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from nercurve.cli.app import app
+from nercurve.cli.options import (
+    CorpusArg,
+    Discontinuous,
+    DiscontinuousOpt,
+    DuplicateIds,
+    DuplicateIdsOpt,
+    EmptyDocs,
+    EmptyDocsOpt,
+    FormatOpt,
+    LabelMapOpt,
+    LabelsOpt,
+    Mismatch,
+    MismatchOpt,
+    OutFormat,
+    Overlap,
+    OverlapOpt,
+    Scheme,
+    SchemeOpt,
+    SentencesPerDocOpt,
+    StrictOpt,
+    TagColOpt,
+    TokenColOpt,
+    load_corpus,
+)
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from nercurve.corpus.stats import CorpusStats, Summary
+    from nercurve.metrics import PRF, Evaluation
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _table(title: str, *columns: str) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    return table
+
+
+def _show(*renderables: Any) -> None:
+    from rich.console import Console
+
+    console = Console()
+    for r in renderables:
+        console.print(r)
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:,.{digits}f}"
+
+
+# --- stats --------------------------------------------------------------------------------
+
+
+@app.command()
+def stats(
+    corpus: CorpusArg,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    label_map: LabelMapOpt = None,
+    labels: LabelsOpt = None,
+    overlap: OverlapOpt = Overlap.error,
+    mismatch: MismatchOpt = Mismatch.error,
+    strict: StrictOpt = False,
+    duplicate_ids: DuplicateIdsOpt = DuplicateIds.error,
+    empty_docs: EmptyDocsOpt = EmptyDocs.error,
+    discontinuous: DiscontinuousOpt = Discontinuous.error,
+    token_col: TokenColOpt = 0,
+    tag_col: TagColOpt = -1,
+    scheme: SchemeOpt = Scheme.auto,
+    sentences_per_doc: SentencesPerDocOpt = 1,
+) -> None:
+    """Documents, sentences, tokens, entities and entities per sentence (EPS) of a corpus.
+
+    Also per label, the spread of sentences per document and the entity length
+    distribution. Sentences and tokens come from the file when its format has them
+    (CoNLL/IOB, DocBin), else from spaCy's rule-based sentencizer and tokenizer.
+
+    Example: nercurve stats train.pubtator --label-map SpecificDisease=Disease --json
+    """
+    from nercurve.corpus.stats import corpus_stats
+
+    docs = load_corpus(
+        corpus,
+        fmt=fmt,
+        label_map=label_map,
+        labels=labels,
+        overlap=overlap,
+        mismatch=mismatch,
+        strict=strict,
+        duplicate_ids=duplicate_ids,
+        empty_docs=empty_docs,
+        discontinuous=discontinuous,
+        token_col=token_col,
+        tag_col=tag_col,
+        scheme=scheme,
+        sentences_per_doc=sentences_per_doc,
+    )
+    cs = corpus_stats(docs)
+    if as_json:
+        _print_json({"corpus": str(corpus), **cs.to_dict()})
+        return
+    _show(*_stats_tables(str(corpus), cs))
+
+
+def _stats_tables(name: str, cs: CorpusStats) -> list[Table]:
+    totals = _table(name, "", "count")
+    for key in ("documents", "sentences", "tokens", "entities"):
+        totals.add_row(key, f"{getattr(cs, key):,}")
+    totals.add_row("entities per sentence (EPS)", _num(cs.eps, 3))
+
+    per_label = _table("Per label", "label", "entities", "share", "EPS")
+    for label, n in cs.entities_per_label.items():
+        share = n / cs.entities if cs.entities else 0.0
+        per_label.add_row(label, f"{n:,}", f"{share:.1%}", _num(cs.eps_per_label[label], 3))
+
+    sizes = _table("Distributions", "", "mean", "SD", "min", "median", "max")
+    rows: list[tuple[str, Summary]] = [
+        ("sentences per document", cs.sentences_per_doc),
+        ("tokens per document", cs.tokens_per_doc),
+        ("entity length (tokens)", cs.entity_tokens),
+        ("entity length (characters)", cs.entity_chars),
+    ]
+    for title, s in rows:
+        sizes.add_row(
+            title, _num(s.mean), _num(s.sd), _num(s.min, 0), _num(s.median, 1), _num(s.max, 0)
+        )
+
+    lengths = _table("Entity length in tokens", "tokens", "entities", "share")
+    for length, n in cs.entity_token_counts.items():
+        lengths.add_row(str(length), f"{n:,}", f"{n / cs.entities:.1%}")
+    return [totals, per_label, sizes, lengths]
+
+
+# --- split --------------------------------------------------------------------------------
+
+
+@app.command()
+def split(
+    corpus: CorpusArg,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the parts and manifest.json.")
+    ],
+    test: Annotated[float, typer.Option("--test", help="Fraction of documents for test.")] = 0.3,
+    dev: Annotated[float, typer.Option("--dev", help="Fraction of documents for dev.")] = 0.1,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    stratify_eps: Annotated[
+        bool,
+        typer.Option("--stratify-eps", help="Give every part a similar entities per sentence."),
+    ] = False,
+    to: Annotated[OutFormat, typer.Option("--to", help="Format of the written parts.")] = (
+        OutFormat.jsonl
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Replace existing part files.")] = False,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    label_map: LabelMapOpt = None,
+    labels: LabelsOpt = None,
+    overlap: OverlapOpt = Overlap.error,
+    mismatch: MismatchOpt = Mismatch.error,
+    strict: StrictOpt = False,
+    duplicate_ids: DuplicateIdsOpt = DuplicateIds.error,
+    empty_docs: EmptyDocsOpt = EmptyDocs.error,
+    discontinuous: DiscontinuousOpt = Discontinuous.error,
+    token_col: TokenColOpt = 0,
+    tag_col: TagColOpt = -1,
+    scheme: SchemeOpt = Scheme.auto,
+    sentences_per_doc: SentencesPerDocOpt = 1,
+) -> None:
+    """Split a corpus into train, dev and test by whole documents, from a seed.
+
+    Writes train/dev/test files (JSONL unless --to) and manifest.json (ids, fractions,
+    seed, and each part's size and EPS) into the output folder. --stratify-eps gives
+    every part a similar entities per sentence.
+
+    Example: nercurve split coi.jsonl --test 0.3 --dev 0.1 --seed 0 --stratify-eps -o splits/
+    """
+    from nercurve.corpus.split import part_sizes, split_corpus, write_split
+    from nercurve.corpus.stats import doc_counts
+
+    docs = load_corpus(
+        corpus,
+        fmt=fmt,
+        label_map=label_map,
+        labels=labels,
+        overlap=overlap,
+        mismatch=mismatch,
+        strict=strict,
+        duplicate_ids=duplicate_ids,
+        empty_docs=empty_docs,
+        discontinuous=discontinuous,
+        token_col=token_col,
+        tag_col=tag_col,
+        scheme=scheme,
+        sentences_per_doc=sentences_per_doc,
+    )
+    part_sizes(len(docs), test, dev)  # check the fractions before segmenting anything
+    counts = doc_counts(docs) if stratify_eps else None
+    parts = split_corpus(docs, test=test, dev=dev, seed=seed, stratify=stratify_eps, counts=counts)
+    manifest = write_split(docs, parts, out, fmt=str(to), overwrite=force, counts=counts)
+    if as_json:
+        _print_json(manifest)
+        return
+    how = "stratified by EPS" if stratify_eps else "random"
+    table = _table(
+        f"{corpus} → {out} ({how}, seed {seed})",
+        "part",
+        "file",
+        "documents",
+        "sentences",
+        "tokens",
+        "entities",
+        "EPS",
+    )
+    for name, part in manifest["parts"].items():
+        table.add_row(
+            name,
+            part["file"] or "–",
+            f"{part['documents']:,}",
+            f"{part['sentences']:,}",
+            f"{part['tokens']:,}",
+            f"{part['entities']:,}",
+            _num(part["eps"], 3),
+        )
+    _show(table, f"manifest: {Path(out) / 'manifest.json'}")
+
+
+# --- evaluate -----------------------------------------------------------------------------
+
+
+@app.command()
+def evaluate(
+    gold: Annotated[Path, typer.Argument(help="Gold-standard corpus.", show_default=False)],
+    pred: Annotated[Path, typer.Argument(help="Predicted corpus.", show_default=False)],
+    as_json: JsonOpt = False,
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Score documents present on one side only as having no spans on the other.",
+        ),
+    ] = False,
+    fmt: FormatOpt = None,
+    label_map: LabelMapOpt = None,
+    labels: LabelsOpt = None,
+    overlap: OverlapOpt = Overlap.error,
+    mismatch: MismatchOpt = Mismatch.error,
+    strict: StrictOpt = False,
+    duplicate_ids: DuplicateIdsOpt = DuplicateIds.error,
+    empty_docs: EmptyDocsOpt = EmptyDocs.error,
+    discontinuous: DiscontinuousOpt = Discontinuous.error,
+    token_col: TokenColOpt = 0,
+    tag_col: TagColOpt = -1,
+    scheme: SchemeOpt = Scheme.auto,
+    sentences_per_doc: SentencesPerDocOpt = 1,
+) -> None:
+    """Score predicted entities against gold: strict P/R/F1, boundary overlap, type confusion.
+
+    Documents are matched by id. Strict: same start, end and label. Partial: same
+    label and at least one shared character, matched one to one. The confusion table
+    counts, for each gold label, what the prediction at that place was labelled
+    ("O": nothing predicted there; row "O": predictions where gold has nothing).
+    The reading flags apply to both files.
+
+    Example: nercurve evaluate test.pubtator predictions.jsonl --label-map Modifier=Disease
+    """
+    from nercurve.metrics import evaluate as score
+
+    flags = dict(
+        label_map=label_map,
+        labels=labels,
+        overlap=overlap,
+        mismatch=mismatch,
+        strict=strict,
+        duplicate_ids=duplicate_ids,
+        empty_docs=empty_docs,
+        discontinuous=discontinuous,
+        token_col=token_col,
+        tag_col=tag_col,
+        scheme=scheme,
+        sentences_per_doc=sentences_per_doc,
+    )
+    gold_docs = load_corpus(gold, fmt=fmt, **flags)
+    pred_docs = load_corpus(pred, fmt=fmt, **flags)
+    result = score(gold_docs, pred_docs, allow_missing=allow_missing)
+    for side, ids in (("PRED", result.missing_in_pred), ("GOLD", result.missing_in_gold)):
+        if ids:
+            typer.echo(
+                f"note: {len(ids)} document(s) missing from {side} were scored as having no spans",
+                err=True,
+            )
+    if as_json:
+        _print_json({"gold": str(gold), "pred": str(pred), **result.to_dict()})
+        return
+    _show(*_evaluation_tables(f"{pred} against {gold}", result))
+
+
+def _prf_cells(s: PRF) -> list[str]:
+    return [
+        f"{s.precision:.4f}",
+        f"{s.recall:.4f}",
+        f"{s.f1:.4f}",
+        f"{s.tp:,}",
+        f"{s.fp:,}",
+        f"{s.fn:,}",
+    ]
+
+
+def _evaluation_tables(title: str, ev: Evaluation) -> list[Any]:
+    from nercurve.metrics import OUTSIDE
+
+    columns = ("precision", "recall", "F1", "TP", "FP", "FN")
+    overall = _table(f"{title} ({ev.documents:,} documents)", "score", *columns)
+    overall.add_row("strict micro", *_prf_cells(ev.micro))
+    overall.add_row("strict macro", *_prf_cells(ev.macro))
+    overall.add_row("partial (overlap) micro", *_prf_cells(ev.partial))
+
+    per_label = _table("Per label (strict; partial F1 last)", "label", *columns, "partial F1")
+    for label, s in ev.per_label.items():
+        per_label.add_row(label, *_prf_cells(s), f"{ev.partial_per_label[label].f1:.4f}")
+
+    predicted = [*ev.labels, OUTSIDE]
+    confusion = _table(
+        "Type confusion (rows: gold, columns: predicted)", "gold \\ pred", *predicted
+    )
+    for g in [*ev.labels, OUTSIDE]:
+        row = ev.confusion.get(g, {})
+        confusion.add_row(
+            g, *("–" if g == p == OUTSIDE else f"{row.get(p, 0):,}" for p in predicted)
+        )
+
+    errors = _table("Errors", "kind", "count")
+    for kind, n in ev.errors.items():
+        errors.add_row(kind.replace("_", " "), f"{n:,}")
+    return [overall, per_label, confusion, errors]

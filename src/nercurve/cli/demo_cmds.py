@@ -1,0 +1,43 @@
+"""Command: demo — the whole road on the built-in synthetic corpus."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nercurve.cli.app import app
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the corpus, config, study and report.")] = (
+        Path("demo")
+    ),
+    docs: Annotated[int, typer.Option(min=10, help="Synthetic statements to generate.")] = 490,
+    subsets: Annotated[int, typer.Option(min=1, help="Subsets per stratum.")] = 3,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
+) -> None:
+    """Synthesize the COI corpus, run a small study (spaCy + off-the-shelf), analyse and report.
+
+    Rerunning it continues the same study. Example: nercurve demo --out demo
+    """
+    from nercurve.cli.study_cmds import print_summary, run_with_progress
+    from nercurve.corpus.io import write_corpus
+    from nercurve.corpus.synthetic import generate_coi
+    from nercurve.study.example import EXAMPLE_STUDY
+
+    out.mkdir(parents=True, exist_ok=True)
+    corpus_path = out / "coi.jsonl"
+    if not corpus_path.exists():
+        write_corpus(generate_coi(docs, seed=0), corpus_path)
+        typer.echo(f"wrote {docs} synthetic COI statements to {corpus_path}")
+    config_path = out / "study.toml"
+    config_path.write_text(
+        re.sub(r"subsets_per_stratum = \d+", f"subsets_per_stratum = {subsets}", EXAMPLE_STUDY),
+        encoding="utf-8",
+    )
+    study_dir = run_with_progress(config_path, workers, retry_failed=False, runs_per_gpu=1)
+    print_summary(study_dir)
