@@ -1,0 +1,118 @@
+"""brat standoff: a folder of ``name.txt`` + ``name.ann`` pairs (searched recursively).
+
+Each ``.ann`` file is one document whose id is its path under the folder without the
+suffix (``sub/doc1``); its ``.txt`` is read byte-exact (offsets count every character).
+Entity lines ``T1<TAB>Label start end[;start end...]<TAB>mention`` become spans, their
+mention checked against the text; relation, event, attribute, normalization and note
+lines are skipped with a counted notice. A discontinuous span (several fragments) is
+handled by ``ReadOptions.discontinuous``: ``error`` (default), ``hull`` (first start to
+last end), ``first-fragment``, or ``split`` (one span per fragment), each counted.
+A ``.txt`` without an ``.ann`` is not read (a counted notice names it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nercurve.corpus.model import Corpus
+from nercurve.corpus.validate import Checker, RawSpan, read_text, split_lines
+
+if TYPE_CHECKING:
+    from nercurve.corpus.io import ReadOptions
+
+_HINT = "entity lines look like 'T1<TAB>Label 0 5<TAB>mention' (fragments joined with ';')"
+
+
+def _pairs(path: Path, checker: Checker) -> tuple[Path, list[Path]]:
+    if path.is_file():
+        return path.parent, [path.with_suffix(".ann")]
+    anns = sorted(path.rglob("*.ann"))
+    stems = {a.with_suffix("") for a in anns}
+    for txt in sorted(path.rglob("*.txt")):
+        if txt.with_suffix("") not in stems:
+            checker.notice(
+                "txt-without-ann", f"{txt.name} has no .ann file; not read", file=str(txt)
+            )
+    return path, anns
+
+
+def read(path: Path, options: ReadOptions) -> Corpus:
+    """Read a brat standoff folder (or one ``.ann``/``.txt`` pair)."""
+    checker = Checker(path, options)
+    root, anns = _pairs(path, checker)
+    for ann in anns:
+        txt = ann.with_suffix(".txt")
+        for f in (ann, txt):
+            if not f.is_file():
+                raise checker.error(
+                    f"{f.name} is missing", hint="brat needs a .txt and an .ann per document"
+                )
+        text = read_text(txt, strip_bom=False)
+        doc_id = ann.relative_to(root).with_suffix("").as_posix()
+        spans: list[RawSpan] = []
+        for lineno, line in enumerate(split_lines(read_text(ann)), 1):
+            if not line.strip():
+                continue
+            if not line.startswith("T"):
+                checker.notice(
+                    "skipped-annotation",
+                    f"skipped non-entity annotation {line.split(maxsplit=1)[0]!r} "
+                    f"of document {doc_id!r}",
+                    lineno,
+                    doc_id,
+                    str(ann),
+                )
+                continue
+            spans.extend(_entity(line, lineno, doc_id, text, checker, str(ann)))
+        checker.add_doc(doc_id, text, spans, file=str(ann))
+    return checker.corpus(str(path))
+
+
+def _entity(
+    line: str, lineno: int, doc_id: str, text: str, checker: Checker, ann: str
+) -> list[RawSpan]:
+    fields = line.split("\t")
+    label, _, offsets = fields[1].partition(" ") if len(fields) > 1 else ("", "", "")
+    mention = fields[2] if len(fields) > 2 else None
+    try:
+        fragments = [(int(a), int(b)) for a, b in (frag.split() for frag in offsets.split(";"))]
+    except ValueError:
+        raise checker.error(
+            f"cannot read the entity line {line[:60]!r}", lineno, _HINT, ann
+        ) from None
+    if len(fragments) == 1:
+        ((start, end),) = fragments
+        return [RawSpan(start, end, label, lineno, mention)]
+    shown = f"{fields[0]} {label} {offsets}"
+    policy = checker.options.discontinuous
+    if policy == "error":
+        raise checker.error(
+            f"discontinuous span {shown} in document {doc_id!r}",
+            lineno,
+            "pass --discontinuous hull, first-fragment or split to handle such spans (counted)",
+            ann,
+        )
+    parts = [RawSpan(a, b, label, lineno) for a, b in fragments]
+    joined = " ".join(text[a:b] for a, b in fragments)
+    in_text = all(0 <= a < b <= len(text) for a, b in fragments)
+    if mention is not None and in_text and joined != mention:
+        raise checker.error(
+            f"mention text differs from the text at the fragments of {shown} in document "
+            f"{doc_id!r}: expected {mention!r}, found {joined!r}",
+            lineno,
+            "fix the offsets or the mention",
+            ann,
+        )
+    checker.notice(
+        "discontinuous",
+        f"discontinuous span {shown} in document {doc_id!r}: used its {policy}",
+        lineno,
+        doc_id,
+        ann,
+    )
+    if policy == "hull":
+        return [RawSpan(fragments[0][0], max(b for _, b in fragments), label, lineno)]
+    if policy == "first-fragment":
+        return parts[:1]
+    return parts

@@ -1,0 +1,276 @@
+"""Reading and writing annotated corpora: options, format detection and the format registry.
+
+``read_corpus(path)`` detects the format from the file when none is given and returns a
+:class:`~nercurve.corpus.model.Corpus` whose ``notices`` list every repair made while
+reading. ``write_corpus(docs, path)`` picks the format from the file suffix. Each format
+lives in its own module (``pubtator``, ``conll``, ``brat``, ``jsonl``, ``docbin``) with a
+``read(path, options) -> Corpus`` function and, where the format can hold documents, a
+``write(docs, path) -> None`` function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Literal
+
+from nercurve.corpus.model import Corpus, Doc
+from nercurve.errors import InputError
+
+READ_FORMATS = ("pubtator", "conll", "brat", "jsonl", "docbin")
+WRITE_FORMATS = ("jsonl", "conll", "docbin", "pubtator")
+
+OverlapPolicy = Literal["error", "longest", "first"]
+MismatchPolicy = Literal["error", "strip"]
+DuplicateIdPolicy = Literal["error", "keep-first"]
+EmptyDocPolicy = Literal["error", "skip"]
+DiscontinuousPolicy = Literal["error", "hull", "first-fragment", "split"]
+TagScheme = Literal["auto", "iob1", "iob2", "bioes"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "overlap": ("error", "longest", "first"),
+    "mismatch": ("error", "strip"),
+    "duplicate_ids": ("error", "keep-first"),
+    "empty_docs": ("error", "skip"),
+    "discontinuous": ("error", "hull", "first-fragment", "split"),
+    "scheme": ("auto", "iob1", "iob2", "bioes"),
+}
+
+_SUFFIX_FORMATS = {
+    ".jsonl": "jsonl",
+    ".conll": "conll",
+    ".iob": "conll",
+    ".bio": "conll",
+    ".tsv": "conll",
+    ".spacy": "docbin",
+    ".pubtator": "pubtator",
+    ".txt": "pubtator",
+}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a reader checks and repairs what it reads (the same flags on every command).
+
+    - ``label_map``: rename labels (applied first), e.g. ``{"Modifier": "Disease"}``.
+    - ``labels``: keep only spans with these (mapped) labels; others are dropped with a
+      counted notice, or are an error under ``strict``.
+    - ``overlap``: overlapping or nested spans are an ``error``, or only the ``longest``
+      (ties: the one first in the file) or the ``first`` in the file is kept.
+    - ``mismatch``: a mention text that differs from the text at its offsets is an
+      ``error``, or (``strip``) whitespace at the mention edges is stripped, offsets are
+      moved inwards past whitespace, and the span is accepted when they then agree.
+    - ``strict``: repairs without a policy of their own (a dangling ``I-`` tag, a label
+      outside ``labels``, an exactly repeated span) become errors.
+    - ``duplicate_ids``: a repeated document id is an ``error`` or the first is kept.
+    - ``empty_docs``: a document without text is an ``error`` or skipped.
+    - ``discontinuous`` (brat): a discontinuous span is an ``error``, becomes its
+      ``hull`` (first start to last end), its ``first-fragment``, or is ``split`` into
+      one span per fragment.
+    - ``token_col``, ``tag_col``, ``scheme``, ``sentences_per_doc`` (CoNLL/IOB): the
+      0-based token and tag columns (negative counts from the end), the tag scheme
+      (``auto`` reads BIOES when E-/S- tags occur, else IOB2), and, for files without
+      ``-DOCSTART-`` lines, how many consecutive sentences make one document.
+    """
+
+    label_map: dict[str, str] = field(default_factory=dict)
+    labels: frozenset[str] | None = None
+    overlap: OverlapPolicy = "error"
+    mismatch: MismatchPolicy = "error"
+    strict: bool = False
+    duplicate_ids: DuplicateIdPolicy = "error"
+    empty_docs: EmptyDocPolicy = "error"
+    discontinuous: DiscontinuousPolicy = "error"
+    token_col: int = 0
+    tag_col: int = -1
+    scheme: TagScheme = "auto"
+    sentences_per_doc: int = 1
+
+    def __post_init__(self) -> None:
+        for name, choices in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise InputError(
+                    f"unknown {name.replace('_', '-')} policy {value!r}",
+                    hint=f"choose one of: {', '.join(choices)}",
+                )
+        if self.sentences_per_doc < 1:
+            raise InputError(
+                f"sentences per document must be at least 1, not {self.sentences_per_doc}",
+                hint="pass --sentences-per-doc 1 (each sentence a document) or more",
+            )
+        if self.labels is not None:
+            object.__setattr__(self, "labels", frozenset(self.labels))
+
+
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """Parse ``"A=B,C=B"`` into ``{"A": "B", "C": "B"}`` (``None`` or ``""`` gives ``{}``)."""
+    mapping: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise InputError(
+                f"bad label map entry {item!r}",
+                hint="write OLD=NEW pairs separated by commas, e.g. "
+                "--label-map SpecificDisease=Disease,Modifier=Disease",
+            )
+        if old.strip() in mapping and mapping[old.strip()] != new.strip():
+            raise InputError(
+                f"label {old.strip()!r} is mapped twice in the label map",
+                hint="map each label to one target",
+            )
+        mapping[old.strip()] = new.strip()
+    return mapping
+
+
+def parse_labels(text: str | None) -> frozenset[str] | None:
+    """Parse ``"A,B"`` into ``frozenset({"A", "B"})`` (``None`` or ``""`` keeps every label)."""
+    if text is None or not text.strip():
+        return None
+    return frozenset(t.strip() for t in text.split(",") if t.strip())
+
+
+def _module(fmt: str) -> ModuleType:
+    return importlib.import_module(f"nercurve.corpus.{fmt}")
+
+
+def detect_format(path: str | Path) -> str:
+    """Tell a corpus file's format from its suffix or, failing that, its first lines."""
+    path = Path(path)
+    if path.is_dir():
+        if any(path.rglob("*.ann")):
+            return "brat"
+        raise InputError(
+            "a folder is read as brat standoff, but it holds no .ann files",
+            file=path,
+            hint="point at a folder of .txt + .ann pairs, or at a corpus file",
+        )
+    if not path.exists():
+        raise InputError("no such file", file=path, hint="check the path")
+    suffix = path.suffix.lower()
+    if suffix in (".spacy", ".docbin"):
+        return "docbin"
+    if suffix == ".ann":
+        return "brat"
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if head[:1] == b"\x78":  # zlib stream: spaCy's DocBin.to_bytes()
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError:
+            return "docbin"
+    lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").split("\n")
+    if len(head) == 65536 and len(lines) > 1:
+        lines.pop()  # possibly cut short
+    lines = [ln.rstrip("\r") for ln in lines if ln.strip()][:20]
+    if not lines:
+        raise InputError("the file is empty", file=path, hint="check the path")
+    if lines[0].lstrip().startswith("{"):
+        return "jsonl"
+    if re.match(r"^[^|\t]+\|[ta]\|", lines[0]):
+        return "pubtator"
+    tag = re.compile(r"^(O|[BIESUL]-\S.*)$")
+    if all(
+        ln.startswith("-DOCSTART-") or tag.match(ln.split("\t" if "\t" in ln else None)[-1])
+        for ln in lines
+    ):
+        return "conll"
+    if suffix in _SUFFIX_FORMATS:
+        return _SUFFIX_FORMATS[suffix]
+    raise InputError(
+        "cannot tell the corpus format from the file",
+        file=path,
+        hint=f"name it with --format ({', '.join(READ_FORMATS)})",
+    )
+
+
+def read_corpus(
+    path: str | Path, fmt: str | None = None, options: ReadOptions | None = None
+) -> Corpus:
+    """Read an annotated corpus; ``fmt`` is detected from the file when ``None``.
+
+    Raises :class:`~nercurve.errors.InputError` (with file, line and a hint) for input
+    that breaks a rule and has no repair policy; every repair made is a
+    :class:`~nercurve.corpus.model.Notice` in ``corpus.notices``.
+    """
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt not in READ_FORMATS:
+        raise InputError(
+            f"unknown corpus format {fmt!r}", hint=f"choose one of: {', '.join(READ_FORMATS)}"
+        )
+    if not path.exists():
+        raise InputError("no such file or folder", file=path, hint="check the path")
+    if path.is_dir() and fmt != "brat":
+        raise InputError(
+            f"a folder cannot be read as {fmt}", file=path, hint="point at the corpus file"
+        )
+    try:
+        return _module(fmt).read(path, options or ReadOptions())
+    except OSError as err:
+        raise InputError(
+            f"cannot read: {err.strerror or err}",
+            file=err.filename or path,
+            hint="check that the file exists and is readable",
+        ) from None
+
+
+def format_for_output(path: str | Path) -> str:
+    """The writer format a file suffix names."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIX_FORMATS:
+        raise InputError(
+            f"cannot tell the output format from the suffix {suffix!r}",
+            file=path,
+            hint="use .jsonl, .conll/.iob/.tsv, .spacy or .pubtator, or name the format",
+        )
+    return _SUFFIX_FORMATS[suffix]
+
+
+def write_corpus(
+    corpus_or_docs: Corpus | Iterable[Doc], path: str | Path, fmt: str | None = None
+) -> None:
+    """Write documents in ``fmt`` (from the suffix of ``path`` when ``None``).
+
+    The file is written next to its destination and moved into place only when complete,
+    so a document that the format cannot hold never leaves a half-written file behind.
+    """
+    path = Path(path)
+    fmt = fmt or format_for_output(path)
+    if fmt not in WRITE_FORMATS:
+        raise InputError(
+            f"cannot write the format {fmt!r}", hint=f"choose one of: {', '.join(WRITE_FORMATS)}"
+        )
+    docs = list(corpus_or_docs)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as err:
+        raise InputError(
+            f"cannot write: {err.strerror or err}", file=path, hint="check the output folder"
+        ) from None
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        _module(fmt).write(docs, Path(tmp))
+        os.replace(tmp, path)
+    except InputError as err:
+        err.file = str(path)  # name the destination, not the temporary file
+        raise
+    except OSError as err:
+        raise InputError(
+            f"cannot write: {err.strerror or err}", file=path, hint="check the output folder"
+        ) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
