@@ -14,33 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nercurve.cli.app import app
-from nercurve.cli.options import (
-    Discontinuous,
-    DiscontinuousOpt,
-    DuplicateIds,
-    DuplicateIdsOpt,
-    EmptyDocs,
-    EmptyDocsOpt,
-    FormatOpt,
-    LabelMapOpt,
-    LabelsOpt,
-    Mismatch,
-    MismatchOpt,
-    Overlap,
-    OverlapOpt,
-    Scheme,
-    SchemeOpt,
-    SentencesPerDocOpt,
-    StrictOpt,
-    TagColOpt,
-    TokenColOpt,
-    load_corpus,
-)
+from nercurve.cli.options import CorpusReading, reads_corpus
 from nercurve.errors import InputError
 
 if TYPE_CHECKING:
     from nercurve.agreement import AgreementReport, PairScores
-    from nercurve.corpus.model import Corpus
 
 AllowMissingOpt = Annotated[
     bool,
@@ -88,10 +66,6 @@ def _protect_decisions(path: Path | None) -> None:
             hint="apply it with nercurve adjudicate ... --decisions FILE, or write the "
             "disagreement list to another file",
         )
-
-
-def _read_all(paths: list[Path], fmt: Any, flags: dict[str, Any]) -> list[Corpus]:
-    return [load_corpus(p, fmt=fmt, **flags) for p in paths]
 
 
 def _num(x: float | None) -> str:
@@ -166,6 +140,7 @@ def _show(report: AgreementReport) -> None:
 
 
 @app.command("agree")
+@reads_corpus
 def agree(
     annotations: Annotated[
         list[Path],
@@ -186,19 +161,8 @@ def agree(
                      "for a reconciling rater."),
     ] = None,
     allow_missing: AllowMissingOpt = False,
-    fmt: FormatOpt = None,
-    label_map: LabelMapOpt = None,
-    labels: LabelsOpt = None,
-    overlap: OverlapOpt = Overlap.error,
-    mismatch: MismatchOpt = Mismatch.error,
-    strict: StrictOpt = False,
-    duplicate_ids: DuplicateIdsOpt = DuplicateIds.error,
-    empty_docs: EmptyDocsOpt = EmptyDocs.error,
-    discontinuous: DiscontinuousOpt = Discontinuous.error,
-    token_col: TokenColOpt = 0,
-    tag_col: TagColOpt = -1,
-    scheme: SchemeOpt = Scheme.auto,
-    sentences_per_doc: SentencesPerDocOpt = 1,
+    *,
+    reading: CorpusReading,
 ) -> None:
     """Inter-annotator agreement: entity F1, boundary and type agreement, κ, α, ICC.
 
@@ -225,11 +189,7 @@ def agree(
         )
     _check_outputs(annotations, [report, disagreements])
     _protect_decisions(disagreements)
-    flags = dict(label_map=label_map, labels=labels, overlap=overlap, mismatch=mismatch,
-                 strict=strict, duplicate_ids=duplicate_ids, empty_docs=empty_docs,
-                 discontinuous=discontinuous, token_col=token_col, tag_col=tag_col,
-                 scheme=scheme, sentences_per_doc=sentences_per_doc)
-    corpora = _read_all(annotations, fmt, flags)
+    corpora = [reading.load(p) for p in annotations]
     result = compute_agreement(corpora, allow_missing=allow_missing)
     if report is not None:
         write_text_atomic(report, render_html(result))
@@ -245,6 +205,7 @@ def agree(
 
 
 @app.command("adjudicate")
+@reads_corpus
 def adjudicate_cmd(
     ann_a: Annotated[Path, typer.Argument(help="Annotation A.", show_default=False)],
     ann_b: Annotated[Path, typer.Argument(help="Annotation B.", show_default=False)],
@@ -277,19 +238,8 @@ def adjudicate_cmd(
                      "apply (decision: A, B, both, neither or custom)."),
     ] = None,
     allow_missing: AllowMissingOpt = False,
-    fmt: FormatOpt = None,
-    label_map: LabelMapOpt = None,
-    labels: LabelsOpt = None,
-    overlap: OverlapOpt = Overlap.error,
-    mismatch: MismatchOpt = Mismatch.error,
-    strict: StrictOpt = False,
-    duplicate_ids: DuplicateIdsOpt = DuplicateIds.error,
-    empty_docs: EmptyDocsOpt = EmptyDocs.error,
-    discontinuous: DiscontinuousOpt = Discontinuous.error,
-    token_col: TokenColOpt = 0,
-    tag_col: TagColOpt = -1,
-    scheme: SchemeOpt = Scheme.auto,
-    sentences_per_doc: SentencesPerDocOpt = 1,
+    *,
+    reading: CorpusReading,
 ) -> None:
     """Merge two annotations into a gold standard: agreed entities are kept.
 
@@ -321,11 +271,7 @@ def adjudicate_cmd(
     _check_outputs([ann_a, ann_b, *([decisions] if decisions else [])],
                    [output, disagreements_out])
     _protect_decisions(disagreements_out)
-    flags = dict(label_map=label_map, labels=labels, overlap=overlap, mismatch=mismatch,
-                 strict=strict, duplicate_ids=duplicate_ids, empty_docs=empty_docs,
-                 discontinuous=discontinuous, token_col=token_col, tag_col=tag_col,
-                 scheme=scheme, sentences_per_doc=sentences_per_doc)
-    a, b = _read_all([ann_a, ann_b], fmt, flags)
+    a, b = reading.load(ann_a), reading.load(ann_b)
     chosen = None
     if decisions is not None:
         chosen = read_decisions(decisions, a, b, allow_missing=allow_missing)

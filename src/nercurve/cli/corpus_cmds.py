@@ -8,42 +8,20 @@ from typing import Annotated
 import typer
 
 from nercurve.cli.app import app
-from nercurve.cli.options import (
-    CorpusArg,
-    Discontinuous,
-    DiscontinuousOpt,
-    DuplicateIds,
-    DuplicateIdsOpt,
-    EmptyDocs,
-    EmptyDocsOpt,
-    InFormat,
-    LabelMapOpt,
-    LabelsOpt,
-    Mismatch,
-    MismatchOpt,
-    OutFormat,
-    Overlap,
-    OverlapOpt,
-    Scheme,
-    SchemeOpt,
-    SentencesPerDocOpt,
-    StrictOpt,
-    TagColOpt,
-    TokenColOpt,
-    load_corpus,
-)
+from nercurve.cli.options import CorpusArg, CorpusReading, OutFormat, reads_corpus
 
 
 @app.command()
+@reads_corpus
 def convert(
     source: CorpusArg,
     target: Annotated[
         Path, typer.Argument(help="Output file; its suffix names the format unless --to.")
     ],
-    fmt: Annotated[
-        InFormat | None,
+    reading: Annotated[
+        CorpusReading,
         typer.Option("--from", "--format", help="Input format; detected when omitted."),
-    ] = None,
+    ],
     to: Annotated[
         OutFormat | None,
         typer.Option(
@@ -52,18 +30,6 @@ def convert(
             ".spacy, .pubtator/.txt).",
         ),
     ] = None,
-    label_map: LabelMapOpt = None,
-    labels: LabelsOpt = None,
-    overlap: OverlapOpt = Overlap.error,
-    mismatch: MismatchOpt = Mismatch.error,
-    strict: StrictOpt = False,
-    duplicate_ids: DuplicateIdsOpt = DuplicateIds.error,
-    empty_docs: EmptyDocsOpt = EmptyDocs.error,
-    discontinuous: DiscontinuousOpt = Discontinuous.error,
-    token_col: TokenColOpt = 0,
-    tag_col: TagColOpt = -1,
-    scheme: SchemeOpt = Scheme.auto,
-    sentences_per_doc: SentencesPerDocOpt = 1,
 ) -> None:
     """Convert an annotated corpus between PubTator, CoNLL/IOB, brat, JSONL and DocBin.
 
@@ -72,22 +38,7 @@ def convert(
     """
     from nercurve.corpus.io import write_corpus
 
-    corpus = load_corpus(
-        source,
-        fmt=fmt,
-        label_map=label_map,
-        labels=labels,
-        overlap=overlap,
-        mismatch=mismatch,
-        strict=strict,
-        duplicate_ids=duplicate_ids,
-        empty_docs=empty_docs,
-        discontinuous=discontinuous,
-        token_col=token_col,
-        tag_col=tag_col,
-        scheme=scheme,
-        sentences_per_doc=sentences_per_doc,
-    )
+    corpus = reading.load(source)
     write_corpus(corpus, target, str(to) if to is not None else None)
     spans = sum(len(d.spans) for d in corpus)
     typer.echo(f"wrote {len(corpus)} documents ({spans} spans) to {target}")

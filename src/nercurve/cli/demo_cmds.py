@@ -41,3 +41,16 @@ def demo(
     )
     study_dir = run_with_progress(config_path, workers, retry_failed=False, runs_per_gpu=1)
     print_summary(study_dir)
+    write_demo_report(study_dir, out / "report.html")
+
+
+def write_demo_report(study_dir: Path, report: Path) -> None:
+    """Analyse the study, write its report, and print the path and the recommendation."""
+    from nercurve.analysis import analyze, load_runs
+    from nercurve.report import write_report
+
+    analysis = analyze(load_runs(study_dir))
+    written = write_report(analysis, report)
+    typer.echo(f"\nreport: {written.html.resolve()}")
+    typer.echo(f"figures and tables: {written.html.parent / (written.html.stem + '_files')}")
+    typer.echo("\nRecommendation\n" + analysis.summary)

@@ -1,23 +1,29 @@
-"""Corpus-reading flags shared by every command that reads a corpus, and ``load_corpus``.
+"""Corpus-reading flags shared by every command that reads a corpus, and ``reads_corpus``.
 
-A command declares the flags it offers with the annotations below, under these parameter
-names, and passes them on::
+A command that reads a corpus takes one ``reading`` parameter and is decorated with
+:func:`reads_corpus`, which offers typer the reading flags (--format, --label-map, --labels,
+--overlap, ...) in its place and hands the command the :class:`CorpusReading` they describe::
 
     @app.command()
-    def stats(corpus: CorpusArg, fmt: FormatOpt = None, label_map: LabelMapOpt = None,
-              labels: LabelsOpt = None, overlap: OverlapOpt = Overlap.error, ...) -> None:
-        docs = load_corpus(corpus, fmt=fmt, label_map=label_map, labels=labels, ...)
+    @reads_corpus
+    def stats(corpus: CorpusArg, as_json: JsonOpt = False, *, reading: CorpusReading) -> None:
+        docs = reading.load(corpus)
 
-``load_corpus`` builds the :class:`~nercurve.corpus.io.ReadOptions`, reads the corpus and
-reports a summary of its notices (repairs, skipped lines) on stderr.
+``CorpusReading.load`` reads the corpus with its format and
+:class:`~nercurve.corpus.io.ReadOptions` and reports a summary of its notices (repairs,
+skipped lines) on stderr.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 import typer
 
@@ -243,18 +249,104 @@ def notice_summary(corpus: Corpus) -> list[str]:
     return [f"{counts[k]:>6} x {k} (first: {first[k]})" for k in counts]
 
 
+@dataclass(frozen=True)
+class CorpusReading:
+    """How a command's reading flags say to read a corpus: its format and read options."""
+
+    fmt: str | None
+    options: ReadOptions
+
+    def load(self, path: Path) -> Corpus:
+        """Read the corpus at ``path`` and report its notices on stderr."""
+        corpus = read_corpus(path, self.fmt, self.options)
+        lines = notice_summary(corpus)
+        if lines:
+            typer.echo(
+                f"{path}: {len(corpus.notices)} notice(s) while reading {len(corpus)} documents:",
+                err=True,
+            )
+            for line in lines:
+                typer.echo(line, err=True)
+        return corpus
+
+
 def load_corpus(path: Path, *, fmt: str | None = None, **flags: object) -> Corpus:
     """Read a corpus with the corpus-reading flags and report its notices on stderr.
 
     ``flags`` are the keyword arguments of :func:`read_options`.
     """
-    corpus = read_corpus(path, str(fmt) if fmt is not None else None, read_options(**flags))  # type: ignore[arg-type]
-    lines = notice_summary(corpus)
-    if lines:
-        typer.echo(
-            f"{path}: {len(corpus.notices)} notice(s) while reading {len(corpus)} documents:",
-            err=True,
+    fmt = str(fmt) if fmt is not None else None
+    return CorpusReading(fmt, read_options(**flags)).load(path)  # type: ignore[arg-type]
+
+
+# The flags after --format, in the order --help lists them: name, annotation, default.
+_READING_FLAGS: tuple[tuple[str, Any, Any], ...] = (
+    ("label_map", LabelMapOpt, None),
+    ("labels", LabelsOpt, None),
+    ("overlap", OverlapOpt, Overlap.error),
+    ("mismatch", MismatchOpt, Mismatch.error),
+    ("strict", StrictOpt, False),
+    ("duplicate_ids", DuplicateIdsOpt, DuplicateIds.error),
+    ("empty_docs", EmptyDocsOpt, EmptyDocs.error),
+    ("discontinuous", DiscontinuousOpt, Discontinuous.error),
+    ("token_col", TokenColOpt, 0),
+    ("tag_col", TagColOpt, -1),
+    ("scheme", SchemeOpt, Scheme.auto),
+    ("sentences_per_doc", SentencesPerDocOpt, 1),
+)
+
+
+def reads_corpus(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the corpus-reading flags in place of its ``reading`` parameter.
+
+    typer sees the command's own parameters with the format flag where ``reading`` stands
+    and the other reading flags after them; the command is called with ``reading``, the
+    :class:`CorpusReading` they describe. ``reading: CorpusReading`` offers the format as
+    :data:`FormatOpt`; ``reading: Annotated[CorpusReading, typer.Option(...)]`` gives the
+    format flag other names and help. Apply it below ``@app.command()``.
+    """
+    signature = inspect.signature(command)
+    hints = get_type_hints(command, include_extras=True)
+    own = [
+        p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()
+    ]
+    names = {p.name for p in own}
+    flag_names = ["fmt", *(name for name, _, _ in _READING_FLAGS)]
+    if "reading" not in names or names.intersection(flag_names):
+        raise TypeError(
+            f"{command.__name__}: @reads_corpus needs a 'reading' parameter "
+            f"and none named {', '.join(flag_names)}"
         )
-        for line in lines:
-            typer.echo(line, err=True)
-    return corpus
+    params = [
+        p.replace(name="fmt", default=None, annotation=_format_flag(p))
+        if p.name == "reading"
+        else p
+        for p in own
+    ]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
+        for name, ann, default in _READING_FLAGS
+    ]
+
+    @functools.wraps(command)
+    def with_reading(**kwargs: Any) -> Any:
+        fmt = kwargs.pop("fmt")
+        flags = {name: kwargs.pop(name) for name, _, _ in _READING_FLAGS}
+        fmt = str(fmt) if fmt is not None else None
+        return command(**kwargs, reading=CorpusReading(fmt, read_options(**flags)))
+
+    signature = signature.replace(parameters=params)
+    with_reading.__signature__ = signature  # type: ignore[attr-defined]
+    with_reading.__annotations__ = {
+        **{p.name: p.annotation for p in params},
+        "return": signature.return_annotation,
+    }
+    return with_reading
+
+
+def _format_flag(reading: inspect.Parameter) -> Any:
+    """The annotation of the format flag that a ``reading`` parameter stands for."""
+    if get_origin(reading.annotation) is Annotated:
+        _, *extras = get_args(reading.annotation)
+        return Annotated[InFormat | None, *extras]
+    return FormatOpt

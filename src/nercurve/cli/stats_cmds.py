@@ -13,30 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nercurve.cli.app import app
-from nercurve.cli.options import (
-    CorpusArg,
-    Discontinuous,
-    DiscontinuousOpt,
-    DuplicateIds,
-    DuplicateIdsOpt,
-    EmptyDocs,
-    EmptyDocsOpt,
-    FormatOpt,
-    LabelMapOpt,
-    LabelsOpt,
-    Mismatch,
-    MismatchOpt,
-    OutFormat,
-    Overlap,
-    OverlapOpt,
-    Scheme,
-    SchemeOpt,
-    SentencesPerDocOpt,
-    StrictOpt,
-    TagColOpt,
-    TokenColOpt,
-    load_corpus,
-)
+from nercurve.cli.options import CorpusArg, CorpusReading, OutFormat, reads_corpus
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -76,22 +53,12 @@ def _num(x: float | None, digits: int = 2) -> str:
 
 
 @app.command()
+@reads_corpus
 def stats(
     corpus: CorpusArg,
     as_json: JsonOpt = False,
-    fmt: FormatOpt = None,
-    label_map: LabelMapOpt = None,
-    labels: LabelsOpt = None,
-    overlap: OverlapOpt = Overlap.error,
-    mismatch: MismatchOpt = Mismatch.error,
-    strict: StrictOpt = False,
-    duplicate_ids: DuplicateIdsOpt = DuplicateIds.error,
-    empty_docs: EmptyDocsOpt = EmptyDocs.error,
-    discontinuous: DiscontinuousOpt = Discontinuous.error,
-    token_col: TokenColOpt = 0,
-    tag_col: TagColOpt = -1,
-    scheme: SchemeOpt = Scheme.auto,
-    sentences_per_doc: SentencesPerDocOpt = 1,
+    *,
+    reading: CorpusReading,
 ) -> None:
     """Documents, sentences, tokens, entities and entities per sentence (EPS) of a corpus.
 
@@ -103,22 +70,7 @@ def stats(
     """
     from nercurve.corpus.stats import corpus_stats
 
-    docs = load_corpus(
-        corpus,
-        fmt=fmt,
-        label_map=label_map,
-        labels=labels,
-        overlap=overlap,
-        mismatch=mismatch,
-        strict=strict,
-        duplicate_ids=duplicate_ids,
-        empty_docs=empty_docs,
-        discontinuous=discontinuous,
-        token_col=token_col,
-        tag_col=tag_col,
-        scheme=scheme,
-        sentences_per_doc=sentences_per_doc,
-    )
+    docs = reading.load(corpus)
     cs = corpus_stats(docs)
     if as_json:
         _print_json({"corpus": str(corpus), **cs.to_dict()})
@@ -159,6 +111,7 @@ def _stats_tables(name: str, cs: CorpusStats) -> list[Table]:
 
 
 @app.command()
+@reads_corpus
 def split(
     corpus: CorpusArg,
     out: Annotated[
@@ -176,19 +129,8 @@ def split(
     ),
     force: Annotated[bool, typer.Option("--force", help="Replace existing part files.")] = False,
     as_json: JsonOpt = False,
-    fmt: FormatOpt = None,
-    label_map: LabelMapOpt = None,
-    labels: LabelsOpt = None,
-    overlap: OverlapOpt = Overlap.error,
-    mismatch: MismatchOpt = Mismatch.error,
-    strict: StrictOpt = False,
-    duplicate_ids: DuplicateIdsOpt = DuplicateIds.error,
-    empty_docs: EmptyDocsOpt = EmptyDocs.error,
-    discontinuous: DiscontinuousOpt = Discontinuous.error,
-    token_col: TokenColOpt = 0,
-    tag_col: TagColOpt = -1,
-    scheme: SchemeOpt = Scheme.auto,
-    sentences_per_doc: SentencesPerDocOpt = 1,
+    *,
+    reading: CorpusReading,
 ) -> None:
     """Split a corpus into train, dev and test by whole documents, from a seed.
 
@@ -201,22 +143,7 @@ def split(
     from nercurve.corpus.split import part_sizes, split_corpus, write_split
     from nercurve.corpus.stats import doc_counts
 
-    docs = load_corpus(
-        corpus,
-        fmt=fmt,
-        label_map=label_map,
-        labels=labels,
-        overlap=overlap,
-        mismatch=mismatch,
-        strict=strict,
-        duplicate_ids=duplicate_ids,
-        empty_docs=empty_docs,
-        discontinuous=discontinuous,
-        token_col=token_col,
-        tag_col=tag_col,
-        scheme=scheme,
-        sentences_per_doc=sentences_per_doc,
-    )
+    docs = reading.load(corpus)
     part_sizes(len(docs), test, dev)  # check the fractions before segmenting anything
     counts = doc_counts(docs) if stratify_eps else None
     parts = split_corpus(docs, test=test, dev=dev, seed=seed, stratify=stratify_eps, counts=counts)
@@ -252,6 +179,7 @@ def split(
 
 
 @app.command()
+@reads_corpus
 def evaluate(
     gold: Annotated[Path, typer.Argument(help="Gold-standard corpus.", show_default=False)],
     pred: Annotated[Path, typer.Argument(help="Predicted corpus.", show_default=False)],
@@ -263,19 +191,8 @@ def evaluate(
             help="Score documents present on one side only as having no spans on the other.",
         ),
     ] = False,
-    fmt: FormatOpt = None,
-    label_map: LabelMapOpt = None,
-    labels: LabelsOpt = None,
-    overlap: OverlapOpt = Overlap.error,
-    mismatch: MismatchOpt = Mismatch.error,
-    strict: StrictOpt = False,
-    duplicate_ids: DuplicateIdsOpt = DuplicateIds.error,
-    empty_docs: EmptyDocsOpt = EmptyDocs.error,
-    discontinuous: DiscontinuousOpt = Discontinuous.error,
-    token_col: TokenColOpt = 0,
-    tag_col: TagColOpt = -1,
-    scheme: SchemeOpt = Scheme.auto,
-    sentences_per_doc: SentencesPerDocOpt = 1,
+    *,
+    reading: CorpusReading,
 ) -> None:
     """Score predicted entities against gold: strict P/R/F1, boundary overlap, type confusion.
 
@@ -289,22 +206,8 @@ def evaluate(
     """
     from nercurve.metrics import evaluate as score
 
-    flags = dict(
-        label_map=label_map,
-        labels=labels,
-        overlap=overlap,
-        mismatch=mismatch,
-        strict=strict,
-        duplicate_ids=duplicate_ids,
-        empty_docs=empty_docs,
-        discontinuous=discontinuous,
-        token_col=token_col,
-        tag_col=tag_col,
-        scheme=scheme,
-        sentences_per_doc=sentences_per_doc,
-    )
-    gold_docs = load_corpus(gold, fmt=fmt, **flags)
-    pred_docs = load_corpus(pred, fmt=fmt, **flags)
+    gold_docs = reading.load(gold)
+    pred_docs = reading.load(pred)
     result = score(gold_docs, pred_docs, allow_missing=allow_missing)
     for side, ids in (("PRED", result.missing_in_pred), ("GOLD", result.missing_in_gold)):
         if ids:
