@@ -1,0 +1,360 @@
+"""Study analysis: descriptive table, standardized regression, threshold models with bootstrap
+CIs, GAM smooths, the power-law learning curve and a plain-words recommendation.
+
+``analyze(load_runs(path))`` runs all of it per backend and returns an :class:`Analysis`
+whose ``tables()`` are pandas DataFrames. Backends whose runs cannot support model fits (a
+fixed off-the-shelf baseline, too few runs) are described, listed in ``notes`` with the
+reason, and left out of the models; if no backend can be modelled, AnalysisError is raised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from nercurve.analysis.curve import PowerLawFit, TargetSize, fit_power_law
+from nercurve.analysis.data import Runs, check_backend, load_runs, training_eps, validate_runs
+from nercurve.analysis.descriptive import describe_runs
+from nercurve.analysis.gam import GamSmooth, fit_gam
+from nercurve.analysis.recommend import describe_threshold, recommend
+from nercurve.analysis.regression import StandardizedRegression, standardized_regression
+from nercurve.analysis.threshold import FAMILIES, ThresholdAnalysis, threshold_analysis
+from nercurve.errors import AnalysisError
+
+__all__ = ["Analysis", "BackendModels", "Runs", "analyze", "load_runs"]
+
+PREDICTORS = ("n_sentences", "eps")
+
+
+@dataclass(frozen=True)
+class BackendModels:
+    """Everything fitted for one backend; a part is None when the data could not support it."""
+
+    backend: str
+    runs: int
+    regression: StandardizedRegression | None = None
+    thresholds: dict[str, ThresholdAnalysis] = field(default_factory=dict)
+    gams: dict[str, GamSmooth] = field(default_factory=dict)
+    curve: PowerLawFit | None = None
+    target: TargetSize | None = None
+    recommendation: str = ""
+
+    @property
+    def modelled(self) -> bool:
+        """True when at least one model could be fitted."""
+        return bool(self.regression or self.thresholds or self.gams or self.curve)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options an analysis ran with (recorded in its outputs)."""
+
+    target_f1: float
+    min_gain: float
+    step: float
+    n_boot: int
+    level: float
+    seed: int
+    families: tuple[str, ...]
+    adjust: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The result of :func:`analyze`: the runs, per-backend models, tables and words."""
+
+    source: str
+    runs: pd.DataFrame
+    settings: Settings
+    models: dict[str, BackendModels]
+    descriptive: pd.DataFrame
+    notes: list[str]
+    summary: str
+    corpus_stats: dict | None = None
+    design: pd.DataFrame | None = None
+    training_eps: float | None = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The publication tables by name: descriptive, regression, thresholds, power_law,
+        gam (smooth curves on a grid) and runs."""
+        return {
+            "descriptive": self.descriptive,
+            "regression": self.regression_table(),
+            "thresholds": self.threshold_table(),
+            "power_law": self.curve_table(),
+            "gam": self.gam_table(),
+            "runs": self.runs,
+        }
+
+    def regression_table(self) -> pd.DataFrame:
+        """One row per backend: standardized betas with p-values, F(df1, df2), p, R²."""
+        rows = [m.regression.row() for m in self.models.values() if m.regression is not None]
+        return pd.DataFrame(rows)
+
+    def threshold_table(self) -> pd.DataFrame:
+        """One row per backend, predictor and model (the straight line included)."""
+        rows = []
+        for m in self.models.values():
+            for predictor, th in m.thresholds.items():
+                best_aic = min([th.line_aic, *(f.aic for f in th.fits.values())])
+                rows.append({
+                    "backend": m.backend, "predictor": predictor, "model": "line",
+                    "best": th.best == "line", "runs": th.n, "aic": th.line_aic,
+                    "delta_aic": th.line_aic - best_aic, "rss": th.line_rss,
+                    "slope_before": th.line_slope, "slope_after": th.line_slope,
+                })
+                for family, fit in th.fits.items():
+                    rows.append({
+                        "backend": m.backend, "predictor": predictor, "model": family,
+                        "best": th.best == family, "runs": fit.n, "aic": fit.aic,
+                        "delta_aic": fit.aic - best_aic, "rss": fit.rss,
+                        "threshold": fit.threshold,
+                        "ci_low": fit.ci_percentile[0], "ci_high": fit.ci_percentile[1],
+                        "sym_ci_low": fit.ci_symmetric[0], "sym_ci_high": fit.ci_symmetric[1],
+                        "slope_before": fit.slope_before,
+                        "slope_before_ci_low": fit.coef_ci["slope_before"][0],
+                        "slope_before_ci_high": fit.coef_ci["slope_before"][1],
+                        "slope_after": fit.slope_after,
+                        "slope_after_ci_low": fit.coef_ci["slope_after"][0],
+                        "slope_after_ci_high": fit.coef_ci["slope_after"][1],
+                        "level": fit.level,
+                        "level_ci_low": fit.coef_ci["level"][0],
+                        "level_ci_high": fit.coef_ci["level"][1],
+                        "lr": fit.lr, "p_vs_line": fit.p_value,
+                        "n_boot": fit.n_boot, "boot_failed": fit.boot_failed,
+                    })
+        return pd.DataFrame(rows)
+
+    def curve_table(self) -> pd.DataFrame:
+        """One row per backend: power-law parameters and its predictions, with CIs."""
+        s = self.settings
+        rows = []
+        for m in self.models.values():
+            c = m.curve
+            if c is None:
+                continue
+            gain, (g_lo, g_hi) = c.gain(c.n_max, s.step)
+            plateau, (p_lo, p_hi) = c.plateau(s.min_gain, s.step)
+            row = {
+                "backend": m.backend, "runs": c.n, "a": c.a, "a_ci_low": c.a_ci[0],
+                "a_ci_high": c.a_ci[1], "b": c.b, "b_ci_low": c.b_ci[0], "b_ci_high": c.b_ci[1],
+                "c": c.c, "c_ci_low": c.c_ci[0], "c_ci_high": c.c_ci[1], "rmse": c.rmse,
+                "c_at_bound": c.c_at_bound, "n_min": c.n_min, "n_max": c.n_max,
+                "f1_at_n_max": float(c.predict(c.n_max)),
+                f"gain_next_{s.step:g}": gain, "gain_ci_low": g_lo, "gain_ci_high": g_hi,
+                f"plateau_gain_{s.min_gain:g}": plateau, "plateau_ci_low": p_lo,
+                "plateau_ci_high": p_hi,
+            }
+            if m.target is not None:
+                t = m.target
+                row |= {"target_f1": t.target, "target_reachable": t.reachable,
+                        "target_sentences": t.sentences, "target_ci_low": t.ci[0],
+                        "target_ci_high": t.ci[1], "target_share_unreachable": t.share_unreachable}
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def gam_table(self) -> pd.DataFrame:
+        """The GAM smooths on their grids: backend, predictor, x, fit, lower, upper."""
+        parts = [
+            pd.DataFrame({"backend": m.backend, "predictor": predictor, "x": g.grid,
+                          "fit": g.fit, "lower": g.lower, "upper": g.upper})
+            for m in self.models.values() for predictor, g in m.gams.items()
+        ]
+        columns = ["backend", "predictor", "x", "fit", "lower", "upper"]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+    def threshold_words(self) -> dict[tuple[str, str], str]:
+        """(backend, predictor) -> the plain-words description of its threshold analysis."""
+        return {(m.backend, p): describe_threshold(th, p)
+                for m in self.models.values() for p, th in m.thresholds.items()}
+
+    def to_dict(self) -> dict:
+        """Everything as JSON-ready data (NaN and infinities become None)."""
+        return _json_ready({
+            "source": self.source,
+            "settings": self.settings.__dict__,
+            "summary": self.summary,
+            "recommendations": {b: m.recommendation for b, m in self.models.items()
+                                if m.recommendation},
+            "threshold_words": [{"backend": b, "predictor": p, "text": t}
+                                for (b, p), t in self.threshold_words().items()],
+            "notes": self.notes,
+            "training_eps": self.training_eps,
+            "corpus_stats": self.corpus_stats,
+            "tables": {name: frame.to_dict(orient="records")
+                       for name, frame in self.tables().items() if name != "gam"},
+        })
+
+
+def analyze(
+    runs: Runs | pd.DataFrame,
+    *,
+    backends: Sequence[str] | None = None,
+    target_f1: float = 0.9,
+    min_gain: float = 0.005,
+    step: float = 100,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    families: Sequence[str] = FAMILIES,
+    adjust: Sequence[str] = (),
+) -> Analysis:
+    """Analyse a study's runs per backend.
+
+    ``target_f1``: the F1 to plan for. ``min_gain``: the F1 gain per ``step`` sentences below
+    which the curve counts as flat. ``n_boot``: bootstrap resamples for every CI and test.
+    ``adjust``: columns used as adjustment covariates in the threshold models. Runs that share
+    a ``subset_id`` (repeated seeds) are resampled together.
+    """
+    if isinstance(runs, pd.DataFrame):
+        frame, left_out = validate_runs(runs)
+        runs = Runs(frame=frame, source="(data frame)", left_out=left_out)
+    frame = runs.frame
+    _check_settings(target_f1, min_gain, step, n_boot, level)
+    missing_cols = [c for c in adjust if c not in frame.columns]
+    if missing_cols:
+        raise AnalysisError(f"adjustment covariate(s) {', '.join(missing_cols)} are not columns "
+                            "of the runs", hint=f"columns: {', '.join(frame.columns)}")
+    known = list(dict.fromkeys(frame["backend"]))
+    chosen = list(backends) if backends else known
+    absent = [b for b in chosen if b not in known]
+    if absent:
+        raise AnalysisError(f"there are no runs for backend(s) {', '.join(absent)}",
+                            file=runs.source, hint=f"backends in the data: {', '.join(known)}")
+    frame = frame.loc[frame["backend"].isin(chosen)].reset_index(drop=True)
+    settings = Settings(target_f1=target_f1, min_gain=min_gain, step=step, n_boot=n_boot,
+                        level=level, seed=seed, families=tuple(families), adjust=tuple(adjust))
+    eps = training_eps(runs)
+    eps_source = "Your training EPS is"
+    if eps is None:
+        eps = float(frame["eps"].mean())
+        eps_source = "The training subsets' mean EPS is"
+
+    notes: list[str] = [f"{count} run(s) with status '{status}' were left out"
+                        for status, count in runs.left_out.items()]
+    models: dict[str, BackendModels] = {}
+    for backend in chosen:
+        try:
+            rows = check_backend(frame, backend)
+        except AnalysisError as err:
+            notes.append(f"{backend}: described only, not modelled: {err.message}")
+            models[backend] = BackendModels(backend=backend, runs=int(
+                (frame["backend"] == backend).sum()))
+            continue
+        fitted = _fit_backend(backend, rows, settings, notes)
+        text = recommend(
+            backend, threshold=fitted.thresholds.get("n_sentences"), curve=fitted.curve,
+            target=fitted.target, step=step, regression=fitted.regression, training_eps=eps,
+            eps_source=eps_source,
+        )
+        models[backend] = replace(fitted, recommendation=text)
+    if not any(m.modelled for m in models.values()):
+        raise AnalysisError(
+            "no backend has runs that can support a learning-curve analysis: "
+            + "; ".join(n for n in notes if ": described only" in n),
+            file=runs.source, hint="a study needs at least 10 runs at 4 or more training sizes "
+                                   "per backend, with an F1 that varies",
+        )
+    return Analysis(
+        source=runs.source, runs=frame, settings=settings, models=models,
+        descriptive=describe_runs(frame), notes=notes, summary=_summary(models, frame),
+        corpus_stats=runs.corpus_stats, design=runs.design, training_eps=eps,
+    )
+
+
+def _check_settings(target_f1: float, min_gain: float, step: float, n_boot: int,
+                    level: float) -> None:
+    """Reject option values that would make the analysis meaningless."""
+    if not 0 < target_f1 < 1:
+        raise AnalysisError(f"target F1 {target_f1} is not between 0 and 1",
+                            hint="give the target as a fraction, e.g. 0.85")
+    if not min_gain > 0 or not step > 0:
+        raise AnalysisError("the plateau gain and step must be positive",
+                            hint="e.g. --gain 0.005 --step 100")
+    if n_boot < 100:
+        raise AnalysisError(f"{n_boot} bootstrap resamples are too few for a 95% interval",
+                            hint="use at least 100 (the default is 1000)")
+    if not 0.5 <= level < 1:
+        raise AnalysisError(f"confidence level {level} is not in [0.5, 1)")
+
+
+def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings,
+                 notes: list[str]) -> BackendModels:
+    """All models for one backend; each part that the data cannot support becomes a note."""
+    cluster = None
+    if "subset_id" in rows.columns and rows["subset_id"].duplicated().any():
+        cluster = rows["subset_id"].astype(str).to_numpy()
+    y = rows["f1"].to_numpy(float)
+
+    def attempt(what: str, fn):
+        try:
+            return fn()
+        except AnalysisError as err:
+            notes.append(f"{backend}: no {what}: {err.message}")
+            return None
+
+    regression = attempt("regression", lambda: standardized_regression(rows, backend=backend))
+    thresholds, gams = {}, {}
+    for predictor in PREDICTORS:
+        x = rows[predictor].to_numpy(float)
+        covariates = [c for c in s.adjust if c != predictor]
+        adjust = rows[covariates].to_numpy(float) if covariates else None
+        th = attempt(f"threshold model of F1 on {predictor}", lambda x=x, adjust=adjust:
+                     threshold_analysis(x, y, families=s.families, adjust=adjust,
+                                        cluster=cluster, n_boot=s.n_boot, level=s.level,
+                                        seed=s.seed))
+        if th is not None:
+            thresholds[predictor] = th
+        gam = attempt(f"smooth of F1 on {predictor}", lambda x=x: fit_gam(x, y, level=s.level))
+        if gam is not None:
+            gams[predictor] = gam
+    positive = rows["n_sentences"].to_numpy(float) > 0
+    if not positive.all():
+        notes.append(f"{backend}: {int((~positive).sum())} run(s) with 0 sentences are left out "
+                     "of the power-law curve")
+    curve = attempt("power-law curve", lambda: fit_power_law(
+        rows["n_sentences"].to_numpy(float)[positive], y[positive],
+        cluster=None if cluster is None else cluster[positive], n_boot=s.n_boot,
+        level=s.level, seed=s.seed))
+    target = curve.sentences_for(s.target_f1) if curve is not None else None
+    return BackendModels(backend=backend, runs=len(rows), regression=regression,
+                         thresholds=thresholds, gams=gams, curve=curve, target=target)
+
+
+def _summary(models: dict[str, BackendModels], frame: pd.DataFrame) -> str:
+    """A closing sentence or two comparing the backends and naming any fixed baselines."""
+    parts = []
+    curves = {b: m.curve for b, m in models.items() if m.curve is not None}
+    if len(curves) > 1:
+        at = min(c.n_max for c in curves.values())
+        best = max(curves, key=lambda b: float(curves[b].predict(at)))
+        parts.append(f"At {at:,.0f} training sentences, {best} has the highest predicted F1 "
+                     f"({float(curves[best].predict(at)):.2f}).")
+    for backend, m in models.items():
+        if not m.modelled:
+            rows = frame.loc[frame["backend"] == backend]
+            sizes = rows["n_sentences"].unique()
+            if sizes.size == 1 and rows["f1"].size:
+                trained = ("with no annotation" if sizes[0] == 0
+                           else f"at a single size of {sizes[0]:,.0f} sentences")
+                parts.append(f"{backend} scores F1 {rows['f1'].mean():.2f} {trained}.")
+    return " ".join(parts)
+
+
+def _json_ready(value):
+    """Recursively replace NaN/inf by None and numpy scalars by Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value

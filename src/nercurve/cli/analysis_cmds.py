@@ -1,1 +1,188 @@
-"""Commands: analysis_cmds (filled in by its owner)."""
+"""Commands: analyze, report, plan — from a study's runs to how many sentences to annotate."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from nercurve.cli.app import app
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nercurve.analysis import Analysis
+
+RUNS_ARG = typer.Argument(help="A study folder (with results.sqlite) or a CSV of runs "
+                               "(columns backend, n_sentences, eps, f1).")
+TargetOpt = Annotated[float, typer.Option("--target-f1", help="The F1 to plan for.")]
+BootOpt = Annotated[int, typer.Option("--n-boot", min=100,
+                                      help="Bootstrap resamples for every CI and test.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")]
+
+
+@app.command("analyze")
+def analyze_cmd(
+    runs: Annotated[Path, RUNS_ARG],
+    target_f1: TargetOpt = 0.9,
+    n_boot: BootOpt = 1000,
+    seed: SeedOpt = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "-o", "--out", help="Also write every table as CSV into this folder.")] = None,
+) -> None:
+    """Descriptive table, standardized regression, threshold models, power-law curve and a
+    recommendation per backend.
+
+    Example: nercurve analyze runs/coi --target-f1 0.9 -o tables/
+    """
+    from nercurve.analysis import analyze, load_runs
+
+    analysis = analyze(load_runs(runs), target_f1=target_f1, n_boot=n_boot, seed=seed)
+    if out is not None:
+        from nercurve.report.tables import write_tables
+
+        out.mkdir(parents=True, exist_ok=True)
+        write_tables(analysis, out)
+    if as_json:
+        typer.echo(json.dumps(analysis.to_dict(), indent=2))
+        return
+    _print_tables(analysis)
+    typer.echo("\n" + _recommendation(analysis))
+    if out is not None:
+        typer.echo(f"\ntables written to {out}")
+
+
+@app.command("report")
+def report_cmd(
+    runs: Annotated[Path, RUNS_ARG],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = (
+        Path("report.html")),
+    target_f1: TargetOpt = 0.9,
+    n_boot: BootOpt = 1000,
+    seed: SeedOpt = 0,
+) -> None:
+    """Write a self-contained HTML report (figures as PNG/SVG and tables as CSV beside it).
+
+    Example: nercurve report runs/coi -o report.html --target-f1 0.9
+    """
+    from nercurve.analysis import analyze, load_runs
+    from nercurve.report import write_report
+
+    analysis = analyze(load_runs(runs), target_f1=target_f1, n_boot=n_boot, seed=seed)
+    written = write_report(analysis, output)
+    typer.echo(f"report: {written.html.resolve()}")
+    typer.echo(f"figures and tables: {written.html.with_name(written.html.stem + '_files')}")
+    typer.echo("\n" + _recommendation(analysis))
+
+
+@app.command("plan")
+def plan_cmd(
+    pilot: Annotated[Path, typer.Argument(help="The pilot annotation set (any corpus format).")],
+    target_f1: Annotated[float, typer.Option("--target-f1", help="The F1 to plan for.")],
+    backend: Annotated[str, typer.Option(help="Backend type to plan for (spacy, hf, ...).")],
+    sizes: Annotated[str, typer.Option(
+        help="Training sizes in documents, comma-separated.")] = "10,20,40,80",
+    seeds: Annotated[int, typer.Option(min=1, help="Training seeds per subset.")] = 2,
+    subsets: Annotated[int | None, typer.Option(
+        min=1, help="Subsets per size (default: enough for at least 10 runs).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Study folder (default: <pilot name>_plan beside the pilot).")] = None,
+    test: Annotated[float, typer.Option(help="Share of documents held out for testing.")] = 0.3,
+    dev: Annotated[float, typer.Option(help="Share of documents used as the dev set.")] = 0.1,
+    max_steps: Annotated[int | None, typer.Option(
+        help="Training step limit passed to the backend (spacy, hf).")] = None,
+    n_boot: BootOpt = 1000,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
+) -> None:
+    """Run a small study on a pilot set and say how many sentences reach the target F1.
+
+    Rerunning it continues the same study. Example:
+    nercurve plan pilot.jsonl --target-f1 0.85 --backend spacy --sizes 10,20,40,80 --seeds 2
+    """
+    from nercurve.analysis import analyze, load_runs
+    from nercurve.analysis.recommend import plan_answer
+    from nercurve.cli.study_cmds import progress_printer
+    from nercurve.errors import ConfigError
+    from nercurve.study.config import parse_config
+    from nercurve.study.runner import run_study
+
+    try:
+        size_list = sorted({int(s) for s in sizes.split(",") if s.strip()})
+    except ValueError:
+        raise ConfigError(f"--sizes must be whole numbers separated by commas, not '{sizes}'",
+                          hint="e.g. --sizes 10,20,40,80") from None
+    out = out or pilot.resolve().parent / f"{pilot.stem}_plan"
+    seed_list = list(range(seeds))
+    per_size = subsets or max(1, math.ceil(10 / (len(size_list) * len(seed_list))))
+    params = {} if max_steps is None else {"max_steps": max_steps}
+    config = parse_config({
+        "name": f"plan-{pilot.stem}", "output": str(out.resolve()), "seeds": seed_list,
+        "corpus": {"path": str(pilot.resolve())},
+        "split": {"test": test, "dev": dev, "seed": 0},
+        "design": {"sizes": size_list, "subsets_per_size": per_size, "seed": 0},
+        "backends": [{"name": backend, "type": backend, "params": params}],
+        "run": {"workers": workers} if workers else {},
+    }, source=pilot)
+    bar, update = progress_printer()
+    try:
+        study_dir = run_study(config, on_progress=update)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+    analysis = analyze(load_runs(study_dir), target_f1=target_f1, n_boot=n_boot)
+    model = analysis.models[backend]
+    if model.curve is None or model.target is None:
+        reasons = "; ".join(n for n in analysis.notes if n.startswith(f"{backend}:"))
+        from nercurve.errors import AnalysisError
+
+        raise AnalysisError(f"no learning curve could be fitted to the pilot study: {reasons}",
+                            file=study_dir, hint="use more sizes, seeds or a larger pilot")
+    pilot_sentences = float(analysis.runs["n_sentences"].max())
+    typer.echo(f"\nstudy: {study_dir}  ({len(analysis.runs)} runs)")
+    typer.echo(plan_answer(backend, model.target, model.curve, pilot_sentences))
+
+
+def _recommendation(analysis: Analysis) -> str:
+    """The plain-words recommendation block: one paragraph per backend, then the summary."""
+    lines = ["Recommendation"]
+    lines += [m.recommendation for m in analysis.models.values() if m.recommendation]
+    if analysis.summary:
+        lines.append(analysis.summary)
+    lines += [f"note: {n}" for n in analysis.notes]
+    return "\n".join(lines)
+
+
+def _print_tables(analysis: Analysis) -> None:
+    """Print the display tables with rich."""
+    from rich.console import Console
+
+    from nercurve.report.tables import (
+        curve_display,
+        descriptive_display,
+        regression_display,
+        threshold_display,
+    )
+
+    console = Console()
+    for title, frame in [("Descriptive statistics", descriptive_display(analysis)),
+                         ("Standardized regression of F1", regression_display(analysis)),
+                         ("Threshold models", threshold_display(analysis)),
+                         ("Power-law learning curve", curve_display(analysis))]:
+        console.print(_rich_table(title, frame))
+
+
+def _rich_table(title: str, frame: pd.DataFrame):
+    """A rich Table of a display frame (every cell as text, markup off)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        table.add_column(Text(str(column)), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(Text(str(v)) for v in row))
+    return table

@@ -1,0 +1,256 @@
+"""Loading and validating the runs an analysis works on.
+
+A run is one fine-tuned model: a row with at least ``n_sentences`` (training sentences),
+``eps`` (entities per sentence of its training subset) and ``f1`` (test F1 in [0, 1]).
+``backend`` names the model family (a single backend is assumed when the column is absent);
+``n_docs``, ``n_tokens``, ``subset_id``, ``seed`` and any other columns are kept and used
+where an analysis can use them. Runs come from a plain CSV (or Parquet) file, or from a study
+folder through :func:`nercurve.study.store.results_frame`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nercurve.errors import AnalysisError, InputError
+
+REQUIRED_COLUMNS = ("n_sentences", "eps", "f1")
+NUMERIC_COLUMNS = (*REQUIRED_COLUMNS, "n_docs", "n_tokens", "n_entities")
+DEFAULT_BACKEND = "model"
+# Status values of jobs that did not produce a result; such rows are left out (and counted).
+UNFINISHED_STATUSES = frozenset(
+    {"failed", "error", "errored", "timeout", "timed_out", "running", "pending", "queued",
+     "crashed", "cancelled", "canceled", "killed", "skipped"}
+)
+MIN_RUNS = 10
+MIN_SIZES = 4
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Validated runs plus what a study folder adds (corpus statistics, design table).
+
+    ``frame`` holds one row per finished run; ``left_out`` counts rows dropped because their
+    job had not finished (failed, still running, ...).
+    """
+
+    frame: pd.DataFrame
+    source: str
+    corpus_stats: dict | None = None
+    design: pd.DataFrame | None = None
+    left_out: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def backends(self) -> list[str]:
+        """Backend labels in order of first appearance."""
+        return list(dict.fromkeys(self.frame["backend"]))
+
+
+def load_runs(path: str | Path) -> Runs:
+    """Read and validate runs from a CSV/Parquet file or a study folder.
+
+    Raises :class:`InputError` for unreadable files and missing columns, and
+    :class:`AnalysisError` when the rows cannot be analysed (NaNs, F1 outside [0, 1], no runs).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(
+            "no such file or folder", file=path,
+            hint="give a study folder (with results.sqlite) or a CSV of runs",
+        )
+    if path.is_dir():
+        return _load_study_dir(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".csv", ".tsv", ".txt"}:
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        elif suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            raise InputError(
+                f"cannot read runs from a '{suffix or 'suffix-less'}' file", file=path,
+                hint="use a .csv, .tsv or .parquet file, or a study folder",
+            )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
+            ValueError) as err:
+        raise InputError(f"cannot read runs: {err}", file=path,
+                         hint="the file must be a table with a header row") from err
+    first_line = 2 if suffix != ".parquet" else None
+    frame, left_out = validate_runs(frame, source=path, first_line=first_line)
+    return Runs(frame=frame, source=str(path), left_out=left_out)
+
+
+def _load_study_dir(path: Path) -> Runs:
+    """A study folder: results from the store, plus corpus_stats.json and design.csv if present."""
+    if not (path / "results.sqlite").exists():
+        raise InputError(
+            "this folder holds no study results (results.sqlite is missing)", file=path,
+            hint="run the study first (nercurve run study.toml), or give a CSV of runs",
+        )
+    from nercurve.study.store import results_frame
+
+    frame, left_out = validate_runs(results_frame(path), source=path / "results.sqlite")
+    corpus_stats = None
+    stats_path = path / "corpus_stats.json"
+    if stats_path.exists():
+        try:
+            corpus_stats = json.loads(stats_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise InputError(f"corpus_stats.json is not valid JSON: {err}", file=stats_path,
+                             hint="rerun the study to rewrite it, or delete it") from err
+    design = None
+    design_path = path / "design.csv"
+    if design_path.exists():
+        design = pd.read_csv(design_path)
+    return Runs(frame=frame, source=str(path), corpus_stats=corpus_stats, design=design,
+                left_out=left_out)
+
+
+def validate_runs(
+    frame: pd.DataFrame, *, source: str | Path | None = None, first_line: int | None = None
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Check and normalise a table of runs; return it and the counts of rows left out by status.
+
+    ``first_line`` is the file line of the first data row (2 for a CSV with a header), so that
+    errors can point at the offending line; otherwise they name the row's job id or index.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"the runs table lacks the column(s) {', '.join(missing)}", file=source,
+            hint="a runs table needs one row per fine-tuned model with columns backend, "
+                 "n_sentences, eps and f1",
+        )
+    frame = frame.copy()
+    frame["_row"] = np.arange(len(frame))
+    left_out: dict[str, int] = {}
+    if "status" in frame.columns:
+        status = frame["status"].astype("string").str.strip().str.lower()
+        unfinished = status.isin(UNFINISHED_STATUSES).fillna(False).to_numpy(bool)
+        left_out = {str(k): int(v) for k, v in status[unfinished].value_counts().items()}
+        frame = frame.loc[~unfinished]
+    if "backend" not in frame.columns:
+        frame["backend"] = DEFAULT_BACKEND
+    backend = frame["backend"]
+    if backend.isna().any():
+        _raise_bad_row(frame, backend.isna(), "backend", source, first_line, "is empty")
+    frame["backend"] = backend.astype(str)
+    for column in NUMERIC_COLUMNS:
+        if column not in frame.columns:
+            continue
+        raw = frame[column]
+        values = pd.to_numeric(raw, errors="coerce").astype(float)
+        if column in REQUIRED_COLUMNS:
+            bad = values.isna() | ~np.isfinite(values)
+            what = "is missing or not a number"
+        else:  # optional columns may be empty (a baseline has no training documents)
+            bad = (values.isna() & raw.notna()) | np.isinf(values)
+            what = "is not a number"
+        if bad.any():
+            _raise_bad_row(frame, bad, column, source, first_line, what)
+        frame[column] = values
+    if frame.empty:
+        raise AnalysisError(
+            "there are no finished runs to analyse", file=source,
+            hint="wait for the study to finish some jobs (nercurve status DIR)",
+        )
+    f1 = frame["f1"]
+    outside = (f1 < 0) | (f1 > 1)
+    if outside.any():
+        _raise_bad_row(frame, outside, "f1", source, first_line, "is outside [0, 1]",
+                       hint="F1 must be a fraction; divide percentages by 100")
+    for column in ("n_sentences", "eps"):
+        negative = frame[column] < 0
+        if negative.any():
+            _raise_bad_row(frame, negative, column, source, first_line, "is negative")
+    return frame.drop(columns="_row").reset_index(drop=True), left_out
+
+
+def _raise_bad_row(
+    frame: pd.DataFrame,
+    bad: pd.Series,
+    column: str,
+    source: str | Path | None,
+    first_line: int | None,
+    what: str,
+    hint: str | None = None,
+) -> None:
+    """Raise an AnalysisError naming the first bad row (by file line, job id or index)."""
+    first = frame.loc[bad.to_numpy(bool)].iloc[0]
+    row = int(first["_row"])
+    value = first[column]
+    count = int(np.count_nonzero(bad.to_numpy(bool)))
+    line = None
+    if first_line is not None:
+        line = first_line + row
+        where = ""
+    elif "job_id" in frame.columns and pd.notna(first["job_id"]):
+        where = f" (job {first['job_id']})"
+    else:
+        where = f" (row {row})"
+    shown = "empty" if value is None or (isinstance(value, float) and math.isnan(value)) else (
+        repr(value))
+    more = f"; {count - 1} more row(s) like it" if count > 1 else ""
+    raise AnalysisError(
+        f"{column} {what}{where}: {shown}{more}", file=source, line=line,
+        hint=hint or f"fix or remove the row(s) whose {column} {what}",
+    )
+
+
+def check_backend(frame: pd.DataFrame, backend: str, *, min_runs: int = MIN_RUNS,
+                  min_sizes: int = MIN_SIZES) -> pd.DataFrame:
+    """The runs of one backend, checked to support model fits; raises AnalysisError if not.
+
+    Requires at least ``min_runs`` runs, ``min_sizes`` distinct training sizes and an F1 that
+    varies: with less, regressions, thresholds and curves would only produce meaningless
+    confidence intervals.
+    """
+    rows = frame.loc[frame["backend"] == backend]
+    if rows.empty:
+        known = ", ".join(dict.fromkeys(frame["backend"])) or "none"
+        raise AnalysisError(f"there are no runs for backend '{backend}'",
+                            hint=f"backends in the data: {known}")
+    if len(rows) < min_runs:
+        raise AnalysisError(
+            f"backend '{backend}' has only {len(rows)} run(s); at least {min_runs} are needed",
+            hint="run more subsets or seeds for this backend before analysing it",
+        )
+    sizes = rows["n_sentences"].nunique()
+    if sizes < min_sizes:
+        only = ", ".join(f"{v:g}" for v in sorted(rows["n_sentences"].unique()))
+        raise AnalysisError(
+            f"backend '{backend}' was trained at only {sizes} training size(s) ({only} "
+            f"sentences); at least {min_sizes} distinct sizes are needed for a learning curve",
+            hint="a design needs subsets of several sizes (strata); a fixed baseline is only "
+                 "described, not modelled",
+        )
+    if rows["f1"].nunique() < 2:
+        raise AnalysisError(
+            f"backend '{backend}' has the same F1 ({rows['f1'].iloc[0]:g}) in every run",
+            hint="a constant F1 has no learning curve; check that training worked",
+        )
+    return rows
+
+
+def training_eps(runs: Runs) -> float | None:
+    """The EPS of the annotated training data: from corpus_stats.json when it says, else None."""
+    stats = runs.corpus_stats
+    if not isinstance(stats, dict):
+        return None
+    for key in ("pool", "train", "training", "overall", "all", "corpus"):
+        part = stats.get(key)
+        if isinstance(part, dict) and _is_number(part.get("eps")):
+            return float(part["eps"])
+    if _is_number(stats.get("eps")):
+        return float(stats["eps"])
+    return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,269 @@
+"""The self-contained HTML page: inline SVG figures, tables and words; no scripts, no network.
+
+Every piece of text that comes from the data (backend names, labels, ids, corpus statistics)
+goes through :func:`esc`. The page carries a Content-Security-Policy that forbids scripts and
+any network access, so even a mistake in escaping could not run code or fetch anything.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from nercurve.report import tables as tb
+
+if TYPE_CHECKING:
+    from nercurve.analysis import Analysis
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+STYLE = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;
+  background:#fafafa;margin:0}
+main{max-width:1100px;margin:0 auto;padding:24px 28px 60px;background:#fff}
+h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.25em;margin:34px 0 10px;
+  border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:1.05em;margin:22px 0 6px}
+.meta{color:#666;font-size:.9em;margin:0 0 16px}
+.rec{background:#f1f7f1;border-left:4px solid #55a868;padding:10px 16px;margin:8px 0}
+.rec li{margin:6px 0}
+figure{margin:12px 0}figure svg{max-width:100%;height:auto;display:block}
+figcaption{color:#555;font-size:.88em;margin-top:4px}
+table{border-collapse:collapse;font-size:.84em;margin:6px 0 14px;display:block;
+  overflow-x:auto;max-width:100%}
+caption{text-align:left;font-weight:600;padding:4px 0;caption-side:top}
+th,td{padding:3px 8px;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}
+th{background:#f4f4f4;position:sticky;top:0}
+td:first-child,th:first-child,td.text{text-align:left}
+details summary{cursor:pointer;color:#335;margin:6px 0}
+.notes li,.words li{margin:4px 0}
+.methods p{max-width:80ch}
+"""
+
+
+def esc(value: object) -> str:
+    """HTML-escape any value (quotes included)."""
+    return html.escape(str(value), quote=True)
+
+
+def render_html(analysis: Analysis, svgs: dict[str, str], files: list[str]) -> str:
+    """The whole page as a string. ``svgs`` maps figure names to inline SVG markup (made by
+    matplotlib from escaped text); ``files`` lists the figure and table files written beside."""
+    from nercurve import __version__
+
+    backends = list(analysis.models)
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>nercurve report: {esc(analysis.source)}</title>",
+        f"<style>{STYLE}</style></head><body><main>",
+        "<h1>Sample-size study report</h1>",
+        f'<p class="meta">Source: {esc(analysis.source)} · {len(analysis.runs):,} runs · '
+        f"backends: {esc(', '.join(backends))} · nercurve {esc(__version__)}</p>",
+        _recommendation(analysis),
+        _corpus(analysis),
+        _design(analysis),
+        _figures(analysis, svgs),
+        _tables(analysis),
+        _runs(analysis),
+        _notes(analysis, files),
+        _methods(analysis),
+        "</main></body></html>",
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def table_html(frame: pd.DataFrame, caption: str = "", text_columns: int = 1) -> str:
+    """An escaped HTML table; the first ``text_columns`` columns are left-aligned."""
+    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False):
+        cells = "".join(
+            f'<td class="text">{esc(v)}</td>' if i < text_columns else f"<td>{esc(v)}</td>"
+            for i, v in enumerate(row))
+        body.append(f"<tr>{cells}</tr>")
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _recommendation(analysis: Analysis) -> str:
+    items = "".join(f"<li>{esc(m.recommendation)}</li>" for m in analysis.models.values()
+                    if m.recommendation)
+    summary = f"<p>{esc(analysis.summary)}</p>" if analysis.summary else ""
+    return (f'<section id="recommendation"><h2>Recommendation</h2><div class="rec">'
+            f"<ul>{items}</ul>{summary}</div></section>")
+
+
+def _corpus(analysis: Analysis) -> str:
+    stats = analysis.corpus_stats
+    if not stats:
+        body = ("<p>No corpus statistics: the runs were read from a table, not a study folder "
+                "(a study folder's corpus_stats.json is shown here).</p>")
+    else:
+        rows = list(_flatten(stats))
+        frame = pd.DataFrame(rows[:300], columns=["Statistic", "Value"])
+        more = f"<p>{len(rows) - 300} more entries in corpus_stats.json.</p>" if len(
+            rows) > 300 else ""
+        body = table_html(frame, "Corpus statistics (corpus_stats.json)") + more
+    return f'<section id="corpus"><h2>Corpus</h2>{body}</section>'
+
+
+def _flatten(value: object, prefix: str = ""):
+    """(dotted key, display value) pairs of a nested JSON object."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, inner in enumerate(value):
+            yield from _flatten(inner, f"{prefix}[{i}]")
+    elif isinstance(value, float):
+        yield prefix, f"{value:,.4g}"
+    elif isinstance(value, list):
+        yield prefix, json.dumps(value, ensure_ascii=False)[:300]
+    else:
+        yield prefix, str(value)
+
+
+def _design(analysis: Analysis) -> str:
+    runs = analysis.runs
+    rows = []
+    for backend, group in runs.groupby("backend", sort=False):
+        row = {"Backend": backend, "Runs": f"{len(group):,}"}
+        if "subset_id" in group.columns:
+            row["Subsets"] = f"{group['subset_id'].nunique():,}"
+        if "seed" in group.columns:
+            row["Seeds"] = f"{group['seed'].nunique():,}" if group["seed"].notna().any() else "–"
+        for column, label in (("n_sentences", "Sentences"), ("n_docs", "Documents")):
+            if column in group.columns:
+                row[label] = _span(group[column])
+        rows.append(row)
+    body = table_html(pd.DataFrame(rows), "Runs per backend")
+    strata_source = analysis.design if analysis.design is not None else runs
+    if "stratum" in strata_source.columns:
+        frame = strata_source
+        if "subset_id" in frame.columns:
+            frame = frame.drop_duplicates("subset_id")
+        strata = []
+        for stratum, group in frame.groupby("stratum", sort=False):
+            entry = {"Stratum": stratum, "Subsets": f"{len(group):,}"}
+            for column, label in (("n_docs", "Documents"), ("n_sentences", "Sentences")):
+                if column in group.columns:
+                    entry[label] = _span(group[column])
+            strata.append(entry)
+        body += table_html(pd.DataFrame(strata), "Subsets per stratum")
+    s = analysis.settings
+    body += (f"<p>Analysis settings: {s.n_boot:,} bootstrap resamples, seed {s.seed}, "
+             f"{s.level:.0%} intervals, target F1 {s.target_f1:.2f}, plateau when "
+             f"{s.step:g} more sentences add less than {100 * s.min_gain:g} F1 points"
+             + (f", threshold models adjusted for {esc(', '.join(s.adjust))}" if s.adjust
+                else "") + ".</p>")
+    return f'<section id="design"><h2>Design</h2>{body}</section>'
+
+
+def _span(values: pd.Series) -> str:
+    """'min–max' of a numeric column as whole numbers, '–' when it is empty."""
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if values.empty:
+        return "–"
+    return f"{values.min():,.0f}–{values.max():,.0f}"
+
+
+def _figures(analysis: Analysis, svgs: dict[str, str]) -> str:
+    words = analysis.threshold_words()
+
+    def listing(predictor: str) -> str:
+        items = "".join(f"<li><b>{esc(b)}</b>: {esc(t)}</li>" for (b, p), t in words.items()
+                        if p == predictor)
+        return f'<ul class="words">{items}</ul>' if items else ""
+
+    level = f"{analysis.settings.level:.0%}"
+    return (
+        '<section id="curves"><h2>Learning curves</h2>'
+        f'<figure>{svgs["learning_curves"]}<figcaption>Test F1 of each fine-tuned model (points) '
+        f"against its training sentences, with a GAM smooth and its {level} band, the "
+        f"power-law fit (solid) and its extrapolation with a {level} bootstrap band (dashed), "
+        f"and the best threshold model's threshold (dotted) with its {level} bootstrap CI "
+        f"(shaded). The dotted horizontal line marks the target F1.</figcaption></figure>"
+        f"{listing('n_sentences')}"
+        f'<figure>{svgs["curve_overview"]}<figcaption>Fitted power laws of all backends with '
+        f"{level} bootstrap bands; fixed baselines as horizontal lines.</figcaption></figure>"
+        "</section>"
+        '<section id="eps"><h2>F1 and entity density</h2>'
+        f'<figure>{svgs["f1_vs_eps"]}<figcaption>Test F1 against the entities per sentence '
+        f"(EPS) of the training subset, with a GAM smooth ({level} band) and the best threshold "
+        f"model's threshold; the dashed line marks the training data's EPS.</figcaption>"
+        f"</figure>{listing('eps')}</section>"
+    )
+
+
+def _tables(analysis: Analysis) -> str:
+    parts = ['<section id="tables"><h2>Tables</h2>',
+             table_html(tb.descriptive_display(analysis),
+                        "Table 1. Training subsets and test F1 per backend", 2)]
+    regression = tb.regression_display(analysis)
+    if not regression.empty:
+        parts.append(table_html(regression, "Table 2. Standardized multiple regression of F1 on "
+                                            "training sentences and EPS (β, p)"))
+    thresholds = tb.threshold_display(analysis)
+    if not thresholds.empty:
+        parts.append(table_html(thresholds, "Table 3. Threshold models (★ = lowest AIC); "
+                                            "slopes in F1 points", 3))
+    curves = tb.curve_display(analysis)
+    if not curves.empty:
+        parts.append(table_html(curves, "Table 4. Inverse power-law learning curves "
+                                        "F1(n) = a − b·n^(−c)"))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _runs(analysis: Analysis) -> str:
+    frame = tb.runs_display(analysis)
+    return (f'<section id="runs"><h2>Runs</h2><details><summary>All {len(frame):,} runs'
+            f"</summary>{table_html(frame, '', frame.shape[1])}</details></section>")
+
+
+def _notes(analysis: Analysis, files: list[str]) -> str:
+    notes = "".join(f"<li>{esc(n)}</li>" for n in analysis.notes)
+    listing = "".join(f"<li>{esc(f)}</li>" for f in files)
+    return ('<section id="notes"><h2>Notes and files</h2>'
+            + (f'<ul class="notes">{notes}</ul>' if notes else "<p>No analysis was skipped.</p>")
+            + (f"<p>Publication figures (PNG, SVG) and tables (CSV) written beside this page:</p>"
+               f"<ul>{listing}</ul>" if listing else "")
+            + "</section>")
+
+
+def _methods(analysis: Analysis) -> str:
+    s = analysis.settings
+    level = f"{s.level:.0%}"
+    paragraphs = [
+        "Descriptive statistics are the range, mean and SD (n − 1) of each variable over the "
+        "runs of a backend.",
+        "Standardized multiple regression: F1, training sentences and EPS were z-scored and F1 "
+        "regressed on the two predictors by ordinary least squares (statsmodels); β are the "
+        "standardized coefficients, with their t-test p-values, the overall F test and R².",
+        "Threshold regression follows the model families of the R package chngpt: hinge (flat, "
+        "then a slope), upperhinge (a slope, then flat) and segmented (two slopes joined at the "
+        "threshold). The threshold minimises the residual sum of squares over every observed "
+        "value between the 5% and 95% quantiles of the predictor (exact search). Its "
+        f"{level} CI comes from {s.n_boot:,} nonparametric bootstrap resamples (percentile and "
+        "symmetric forms); runs sharing a training subset are resampled together. Each family "
+        "is tested against a straight line by the likelihood ratio n·log(RSS_line/RSS), whose "
+        f"null distribution is simulated by {s.n_boot:,} wild-bootstrap (Rademacher) replicates "
+        "under the fitted line; this keeps the unequal variance of learning-curve data and "
+        "avoids the non-standard asymptotics of a threshold that does not exist under the null. "
+        "AIC (threshold counted as a parameter) picks the best model.",
+        "GAM smooths are penalized cubic regression splines (statsmodels GLMGam) whose penalty "
+        "weight minimises generalized cross-validation; bands are "
+        f"{level} pointwise intervals from the penalized covariance.",
+        "Learning curves are inverse power laws F1(n) = a − b·n^(−c) fitted by weighted "
+        "nonlinear least squares with weights proportional to the training size (Figueroa et "
+        "al. 2012), under 0 < a ≤ 1 and b ≥ 0. CIs for the parameters and for every "
+        f"prediction come from {s.n_boot:,} bootstrap refits. A target at or above the fitted "
+        "ceiling a is reported as out of reach rather than extrapolated.",
+        f"All resampling used seed {s.seed}.",
+    ]
+    body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
+    return f'<section id="methods" class="methods"><h2>Methods</h2>{body}</section>'

@@ -1,0 +1,186 @@
+"""The analysis models against known truth: statsmodels' own OLS, simulated thresholds, smooth
+functions and power-law curves."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from nercurve.analysis.curve import fit_power_law
+from nercurve.analysis.gam import fit_gam
+from nercurve.analysis.regression import standardized_regression
+from nercurve.analysis.simulate import simulate_runs
+from nercurve.analysis.threshold import threshold_analysis
+
+TRUE_E = 400.0
+
+
+def kinked(n: int, rng: np.random.Generator, family: str = "upperhinge", sd: float = 0.03):
+    """Sentences uniform in 50..1000 and F1 with a kink at TRUE_E of the given family."""
+    x = np.round(rng.uniform(50, 1000, n))
+    if family == "upperhinge":
+        mean = 0.8 + 0.0006 * np.minimum(x - TRUE_E, 0)
+    elif family == "hinge":
+        mean = 0.5 + 0.0006 * np.maximum(x - TRUE_E, 0)
+    else:  # segmented: slope 0.0008 below, 0.0001 above
+        mean = 0.5 + 0.0008 * x - 0.0007 * np.maximum(x - TRUE_E, 0)
+    return x, mean + rng.normal(0, sd, n)
+
+
+def test_regression_equals_statsmodels_on_hand_zscores():
+    runs = simulate_runs({"m": (0.9, 2.0, 0.5)}, eps_effect=0.08, n_subsets=60, seed=3)
+    got = standardized_regression(runs, backend="m")
+    z = {c: (runs[c] - runs[c].mean()) / runs[c].std(ddof=1) for c in ("f1", "n_sentences", "eps")}
+    ref = sm.OLS(z["f1"].to_numpy(),
+                 sm.add_constant(np.column_stack([z["n_sentences"], z["eps"]]))).fit()
+    assert got.n == 60
+    for j, name in enumerate(("n_sentences", "eps"), start=1):
+        assert got.beta[name] == pytest.approx(ref.params[j], rel=1e-10)
+        assert got.se[name] == pytest.approx(ref.bse[j], rel=1e-10)
+        assert got.p[name] == pytest.approx(ref.pvalues[j], rel=1e-8)
+    assert got.f_statistic == pytest.approx(ref.fvalue, rel=1e-10)
+    assert (got.df_model, got.df_resid) == (2, 57)
+    assert got.f_pvalue == pytest.approx(ref.f_pvalue, rel=1e-8)
+    assert got.r2 == pytest.approx(ref.rsquared, rel=1e-10)
+    # standardized betas of a one-predictor model are the correlation
+    one = standardized_regression(runs, ("eps",))
+    assert one.beta["eps"] == pytest.approx(np.corrcoef(runs["eps"], runs["f1"])[0, 1], rel=1e-10)
+
+
+@pytest.mark.parametrize("family", ["upperhinge", "hinge", "segmented"])
+def test_threshold_estimate_close_to_truth(family):
+    x, y = kinked(400, np.random.default_rng(1), family)
+    th = threshold_analysis(x, y, families=(family,), n_boot=200, n_test=200, seed=0)
+    fit = th.fits[family]
+    assert abs(fit.threshold - TRUE_E) < 60
+    assert fit.ci_percentile[0] <= fit.threshold <= fit.ci_percentile[1]
+    assert fit.ci_percentile[1] - fit.ci_percentile[0] < 250
+    assert fit.p_value < 0.01
+    assert th.best == family
+
+
+def naive_search(x: np.ndarray, y: np.ndarray, family: str) -> tuple[float, float]:
+    """Refit statsmodels OLS at every candidate between the 5% and 95% quantiles (chngpt's
+    rule: F(e) >= 0.05 and F(e-) < 0.95); returns (threshold, RSS)."""
+    best = (math.nan, math.inf)
+    for e in np.unique(x):
+        if not (np.mean(x <= e) >= 0.05 and np.mean(x < e) < 0.95):
+            continue
+        if family == "upperhinge":
+            cols = [np.minimum(x - e, 0)]
+        elif family == "hinge":
+            cols = [np.maximum(x - e, 0)]
+        else:
+            cols = [x, np.maximum(x - e, 0)]
+        if not np.any(cols[-1]):
+            continue
+        rss = sm.OLS(y, sm.add_constant(np.column_stack(cols), has_constant="add")).fit().ssr
+        if rss < best[1]:
+            best = (float(e), float(rss))
+    return best
+
+
+@pytest.mark.parametrize("family", ["upperhinge", "hinge", "segmented"])
+def test_fast_search_equals_naive_refit(family):
+    rng = np.random.default_rng(7)
+    x, y = kinked(120, rng, family, sd=0.05)
+    x[:30] = x[30:60]  # ties: candidates are distinct values
+    fit = threshold_analysis(x, y, families=(family,), n_boot=0, n_test=0).fits[family]
+    e, rss = naive_search(x, y, family)
+    assert fit.threshold == e
+    assert fit.rss == pytest.approx(rss, rel=1e-9)
+
+
+def test_bootstrap_ci_coverage():
+    """200 simulated data sets × 200 resamples: the 95% percentile CI covers the true threshold
+    in about 95% of them. Band: the binomial SD of a 95% rate over 200 replicates is
+    sqrt(.95·.05/200) = 1.5 points; we allow 3 SD above (99.6%) and, below, 3 SD plus 2 points
+    because percentile intervals for change points are known to under-cover slightly in
+    finite samples (the estimator's distribution is skewed and discrete at the data points;
+    Hansen 2017), giving [88%, 99.6%]."""
+    rng = np.random.default_rng(11)
+    replicates, covered, estimates = 200, 0, []
+    for r in range(replicates):
+        x, y = kinked(150, rng)
+        fit = threshold_analysis(x, y, families=("upperhinge",), n_boot=200, n_test=0,
+                                 seed=r).fits["upperhinge"]
+        lo, hi = fit.ci_percentile
+        covered += lo <= TRUE_E <= hi
+        estimates.append(fit.threshold)
+    rate = covered / replicates
+    assert 0.88 <= rate <= 0.996, rate
+    assert abs(np.mean(estimates) - TRUE_E) < 10  # nearly unbiased
+
+
+def test_threshold_vs_line_p_value():
+    rng = np.random.default_rng(5)
+    x, y = kinked(200, rng)
+    assert threshold_analysis(x, y, families=("upperhinge",), n_boot=0, n_test=300,
+                              seed=1).fits["upperhinge"].p_value < 0.01
+    # Straight lines: the test should reject rarely (p uniform under the null).
+    small = 0
+    for seed in range(10):
+        x = np.round(rng.uniform(50, 1000, 200))
+        y = 0.3 + 0.0004 * x + rng.normal(0, 0.03, 200)
+        th = threshold_analysis(x, y, families=("upperhinge",), n_boot=0, n_test=200, seed=seed)
+        small += th.fits["upperhinge"].p_value < 0.05
+    assert small <= 2  # P(≥3 of 10 below 0.05 | null) ≈ 1%
+
+
+def test_gam_band_contains_true_function():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 10, 300)
+    truth = lambda v: 0.5 + 0.3 * np.sin(v / 2)  # noqa: E731
+    y = truth(x) + rng.normal(0, 0.05, x.size)
+    gam = fit_gam(x, y)
+    inside = (gam.lower <= truth(gam.grid)) & (truth(gam.grid) <= gam.upper)
+    assert inside.mean() >= 0.9
+    assert np.max(np.abs(gam.fit - truth(gam.grid))) < 0.05
+    assert np.all(gam.upper - gam.lower < 0.1)
+
+
+@pytest.mark.parametrize("curve", [(0.86, 2.0, 0.5), (0.93, 3.0, 0.6)])
+def test_power_law_recovers_known_curve(curve):
+    runs = simulate_runs({"m": curve}, noise=0.05, eps_effect=0.0, n_subsets=150, seed=4)
+    fit = fit_power_law(runs["n_sentences"], runs["f1"], n_boot=200, seed=0)
+    a, b, c = curve
+    assert fit.a == pytest.approx(a, abs=0.02)
+    assert fit.c == pytest.approx(c, rel=0.1)
+    assert fit.b == pytest.approx(b, rel=0.2)
+    assert fit.a_ci[0] <= a <= fit.a_ci[1]
+    assert fit.c_ci[0] <= c <= fit.c_ci[1]
+    # sentences to reach a target a little above the data: CI contains the true size
+    target = a - 0.03
+    truth = (b / (a - target)) ** (1 / c)
+    size = fit.sentences_for(target)
+    assert size.reachable
+    assert size.ci[0] <= truth <= size.ci[1]
+    assert size.sentences == pytest.approx(truth, rel=0.3)
+
+
+def test_target_above_ceiling_is_not_extrapolated():
+    runs = simulate_runs({"m": (0.8, 2.0, 0.5)}, noise=0.05, eps_effect=0.0, n_subsets=120)
+    fit = fit_power_law(runs["n_sentences"], runs["f1"], n_boot=200)
+    size = fit.sentences_for(0.95)
+    assert not size.reachable
+    assert math.isinf(size.sentences)
+    assert size.share_unreachable > 0.9
+
+
+def test_analyze_end_to_end_tables():
+    from nercurve.analysis import analyze
+
+    runs = simulate_runs({"spacy": (0.7, 2.0, 0.5), "roberta-base": (0.75, 2.0, 0.5)},
+                         noise=0.2, n_subsets=60, seed=1)
+    analysis = analyze(runs, n_boot=200, target_f1=0.95)
+    tables = analysis.tables()
+    assert set(tables["regression"]["backend"]) == {"spacy", "roberta-base"}
+    assert len(tables["thresholds"]) == 2 * 2 * 4  # backends × predictors × (line + 3 families)
+    assert (~tables["power_law"]["target_reachable"]).all()
+    for model in analysis.models.values():
+        assert "above the fitted ceiling" in model.recommendation
+    assert isinstance(pd.DataFrame(tables["runs"]), pd.DataFrame)
