@@ -8,6 +8,7 @@ cleanly when Debian's ``chromium`` is not installed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -96,10 +97,8 @@ class Chromium:
         return json.loads(message)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close", timeout=5)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

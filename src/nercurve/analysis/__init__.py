@@ -78,6 +78,15 @@ class Analysis:
     design: pd.DataFrame | None = None
     training_eps: float | None = None
 
+    def recommendation_text(self) -> str:
+        """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
+        lines = ["Recommendation"]
+        lines += [m.recommendation for m in self.models.values() if m.recommendation]
+        if self.summary:
+            lines.append(self.summary)
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """The publication tables by name: descriptive, regression, thresholds, power_law,
         gam (smooth curves on a grid) and runs."""

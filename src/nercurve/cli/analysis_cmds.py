@@ -51,7 +51,7 @@ def analyze_cmd(
         typer.echo(json.dumps(analysis.to_dict(), indent=2))
         return
     _print_tables(analysis)
-    typer.echo("\n" + _recommendation(analysis))
+    typer.echo("\n" + analysis.recommendation_text())
     if out is not None:
         typer.echo(f"\ntables written to {out}")
 
@@ -76,7 +76,7 @@ def report_cmd(
     written = write_report(analysis, output)
     typer.echo(f"report: {written.html.resolve()}")
     typer.echo(f"figures and tables: {written.html.with_name(written.html.stem + '_files')}")
-    typer.echo("\n" + _recommendation(analysis))
+    typer.echo("\n" + analysis.recommendation_text())
 
 
 @app.command("plan")
@@ -144,16 +144,6 @@ def plan_cmd(
     pilot_sentences = float(analysis.runs["n_sentences"].max())
     typer.echo(f"\nstudy: {study_dir}  ({len(analysis.runs)} runs)")
     typer.echo(plan_answer(backend, model.target, model.curve, pilot_sentences))
-
-
-def _recommendation(analysis: Analysis) -> str:
-    """The plain-words recommendation block: one paragraph per backend, then the summary."""
-    lines = ["Recommendation"]
-    lines += [m.recommendation for m in analysis.models.values() if m.recommendation]
-    if analysis.summary:
-        lines.append(analysis.summary)
-    lines += [f"note: {n}" for n in analysis.notes]
-    return "\n".join(lines)
 
 
 def _print_tables(analysis: Analysis) -> None:

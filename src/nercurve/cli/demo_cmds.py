@@ -53,4 +53,4 @@ def write_demo_report(study_dir: Path, report: Path) -> None:
     written = write_report(analysis, report)
     typer.echo(f"\nreport: {written.html.resolve()}")
     typer.echo(f"figures and tables: {written.html.parent / (written.html.stem + '_files')}")
-    typer.echo("\nRecommendation\n" + analysis.summary)
+    typer.echo("\n" + analysis.recommendation_text())

@@ -1,0 +1,244 @@
+"""The training loop of the ``hf`` backend: batches, devices, precision, early stopping.
+
+Steps are optimizer steps (each one ``grad_accum`` batches). AdamW with a linear
+warm-up over ``warmup_steps`` then a linear decay to zero at ``max_steps``
+(bias and LayerNorm weights are not decayed); gradients are clipped to
+``max_grad_norm``. Every ``eval_every`` steps the dev set is scored; training
+stops when ``patience`` steps pass without a better dev F1, and the best weights
+(a copy kept on the CPU, never a checkpoint file) are restored at the end.
+
+Batches are length-bucketed: each epoch shuffles the windows with the run's seed,
+sorts them by length within pools of 50 batches and shuffles the batches, so a
+batch pads little and the order still changes every epoch. On a GPU, ``bf16``
+or ``fp16`` autocast runs the forward pass (``fp16`` with loss scaling).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nercurve.backends.hf_align import IGNORE, Example
+from nercurve.errors import BackendError
+
+if TYPE_CHECKING:
+    import torch
+
+    from nercurve.backends.hf import HFParams
+    from nercurve.metrics import PRF
+
+_POOL = 50  # batches per length-sorting pool
+
+
+def resolve_device(spec: str) -> torch.device:
+    """The torch device for ``auto`` / ``cpu`` / ``cuda`` / ``cuda:N`` (``auto``: CUDA if any)."""
+    import torch
+
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise BackendError(
+            f"device {spec!r} asked for, but torch sees no CUDA GPU",
+            hint="set device = \"auto\" or \"cpu\", or check CUDA_VISIBLE_DEVICES and that "
+            "the installed torch is a CUDA build",
+        )
+    device = torch.device(spec)
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise BackendError(
+            f"device {spec!r} asked for, but only {torch.cuda.device_count()} GPU(s) are "
+            "visible to this process",
+            hint="GPU numbers count the GPUs listed in CUDA_VISIBLE_DEVICES; use \"cuda\"",
+        )
+    return device
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast type for a precision setting on a device (``None``: full fp32)."""
+    import torch
+
+    if precision == "fp32":
+        return None
+    if device.type != "cuda":
+        if precision == "fp16":
+            raise BackendError(
+                "precision \"fp16\" needs a CUDA GPU",
+                hint="use precision = \"auto\" (fp32 on a CPU) or \"bf16\"",
+            )
+        return torch.bfloat16 if precision == "bf16" else None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's generators (CPU and every GPU): head initialisation and dropout."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def collate(
+    examples: Sequence[Example], pad_id: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Right-padded tensors for a batch, on ``device``."""
+    import torch
+
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        mask[row, :n] = 1
+        labels[row, :n] = torch.tensor(e.labels)
+    return {
+        "input_ids": ids.to(device),
+        "attention_mask": mask.to(device),
+        "labels": labels.to(device),
+    }
+
+
+def bucketed_batches(
+    examples: Sequence[Example], batch_size: int, rng: random.Random
+) -> Iterator[list[Example]]:
+    """Endless length-bucketed batches, reshuffled every epoch from ``rng``."""
+    while True:
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        batches: list[list[Example]] = []
+        pool = batch_size * _POOL
+        for p in range(0, len(order), pool):
+            chunk = sorted(order[p : p + pool], key=lambda i: len(examples[i].input_ids))
+            batches += [
+                [examples[i] for i in chunk[b : b + batch_size]]
+                for b in range(0, len(chunk), batch_size)
+            ]
+        rng.shuffle(batches)
+        yield from batches
+
+
+def predict_labels(
+    model: Any,
+    examples: Sequence[Example],
+    *,
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    pad_id: int,
+) -> list[dict[int, int]]:
+    """Predicted label id per owned word (word index -> id) for each example."""
+    import torch
+
+    out: list[dict[int, int]] = [{} for _ in examples]
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode(), _autocast(device, dtype):
+        for b in range(0, len(order), batch_size):
+            chunk = order[b : b + batch_size]
+            batch = collate([examples[i] for i in chunk], pad_id, device)
+            best = model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).logits.argmax(-1).cpu()
+            for row, i in enumerate(chunk):
+                out[i] = {w: int(best[row, p]) for w, p in examples[i].positions.items()}
+    model.train(was_training)
+    return out
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
+    import torch
+
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+@dataclass
+class FitResult:
+    """How a training run went (the model holds the best weights afterwards)."""
+
+    steps: int
+    best_step: int
+    dev_f1: float | None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def fit(
+    model: Any,
+    examples: Sequence[Example],
+    params: HFParams,
+    *,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    pad_id: int,
+    seed: int,
+    evaluate: Callable[[], PRF] | None,
+) -> FitResult:
+    """Train ``model`` in place on ``examples``; ``evaluate`` scores the dev set (or ``None``)."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "ln_", "norm.weight")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in named if not any(k in n for k in no_decay)],
+         "weight_decay": params.weight_decay},
+        {"params": [p for n, p in named if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=params.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, min(params.warmup_steps, params.max_steps), params.max_steps
+    )
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    batches = bucketed_batches(examples, params.batch_size, random.Random(seed))
+    started = time.perf_counter()
+    history: list[dict[str, float]] = []
+    best_f1, best_step, best_state = -1.0, 0, None
+    running, since = torch.zeros((), device=device), 0
+    step = 0
+    model.train()
+    while step < params.max_steps:
+        for _ in range(params.grad_accum):
+            batch = collate(next(batches), pad_id, device)
+            with _autocast(device, dtype):
+                loss = model(**batch).loss / params.grad_accum
+            scaler.scale(loss).backward()
+            running += loss.detach().float()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        since += 1
+        if step % params.eval_every and step < params.max_steps:
+            continue
+        entry = {
+            "step": float(step),
+            "loss": float(running) / since,
+            "seconds": time.perf_counter() - started,
+        }
+        running.zero_()
+        since = 0
+        history.append(entry)
+        if evaluate is None:
+            continue
+        prf = evaluate()
+        entry.update(dev_precision=prf.precision, dev_recall=prf.recall, dev_f1=prf.f1)
+        if prf.f1 > best_f1:
+            best_f1, best_step = prf.f1, step
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        elif step - best_step >= params.patience:
+            break
+    if evaluate is None:
+        return FitResult(step, step, None, history)
+    if best_state is not None and best_step != step:
+        model.load_state_dict(best_state)
+    return FitResult(step, best_step, best_f1, history)
