@@ -184,3 +184,47 @@ def test_analyze_end_to_end_tables():
     for model in analysis.models.values():
         assert "above the fitted ceiling" in model.recommendation
     assert isinstance(pd.DataFrame(tables["runs"]), pd.DataFrame)
+
+
+def test_power_law_matches_curve_fit():
+    """Variable projection reaches the weighted least-squares optimum curve_fit finds."""
+    from scipy.optimize import curve_fit
+
+    runs = simulate_runs({"m": (0.9, 3.0, 0.55)}, noise=0.3, eps_effect=0.0, n_subsets=200,
+                         seed=6)
+    n, y = runs["n_sentences"].to_numpy(float), runs["f1"].to_numpy(float)
+    fit = fit_power_law(n, y, n_boot=100)
+    w = n / n.max()
+    ref, _ = curve_fit(lambda v, a, b, c: a - b * v ** (-c), n, y, p0=(0.8, 1.0, 0.5),
+                       sigma=1 / np.sqrt(w), bounds=([0, 0, 0.02], [1, np.inf, 3]))
+
+    def rss(p):
+        return float(np.sum(w * (y - (p[0] - p[1] * n ** (-p[2]))) ** 2))
+
+    assert rss((fit.a, fit.b, fit.c)) <= rss(ref) * (1 + 1e-9)
+    assert (fit.a, fit.b, fit.c) == pytest.approx(tuple(ref), rel=1e-4)
+
+
+def test_symmetric_ci_stays_in_observed_range():
+    rng = np.random.default_rng(4)
+    x = np.round(rng.uniform(50, 1000, 80))
+    y = 0.3 + 0.0004 * x + rng.normal(0, 0.05, 80)  # no threshold: wide, lopsided intervals
+    for fit in threshold_analysis(x, y, n_boot=300, n_test=0).fits.values():
+        lo, hi = fit.ci_symmetric
+        assert x.min() <= lo <= fit.threshold <= hi <= x.max()
+
+
+def test_display_tables_have_no_missing_cells():
+    from nercurve.analysis import analyze
+    from nercurve.report import tables as tb
+
+    runs = simulate_runs({"spacy": (0.8, 2.0, 0.5), "bert": (0.9, 3.0, 0.6)}, noise=0.3,
+                         n_subsets=50, seed=2)
+    analysis = analyze(runs, n_boot=200)
+    for make in (tb.descriptive_display, tb.regression_display, tb.threshold_display,
+                 tb.curve_display, tb.runs_display):
+        frame = make(analysis)
+        assert not frame.empty
+        assert not frame.isna().any().any(), make.__name__
+        cells = frame.astype(str).to_numpy().ravel()
+        assert not any(c.lower() in {"nan", "none", "inf"} or "nan" in c.split() for c in cells)

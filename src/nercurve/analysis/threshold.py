@@ -21,9 +21,11 @@ same computation with multinomial row weights, so 1000 resamples are one batched
 Confidence intervals. Nonparametric (pairs) bootstrap — runs are resampled with
 replacement, or whole clusters of runs (e.g. the seeds of one training subset) when a cluster
 label is given — re-estimating the threshold each time; reported as the percentile interval
-and as the symmetric interval ``ê ± q(|e* − ê|)``. For continuous (kink) models the threshold
-estimator is root-n consistent and asymptotically normal (Hansen 2017, J. Bus. Econ. Stat.),
-so the bootstrap is valid; it tends to cover slightly less than nominally in small samples.
+and as the symmetric interval ``ê ± q(|e* − ê|)`` (truncated to the observed range of x).
+For continuous (kink) models the threshold estimator is root-n consistent and asymptotically
+normal (Hansen 2017, J. Bus. Econ. Stat.), so the bootstrap is valid; it tends to cover
+slightly less than nominally in small samples. A very wide or lopsided interval means the data
+do not locate a threshold well (often: the curve bends smoothly rather than at a point).
 
 Test against a straight line. The statistic is the likelihood ratio
 ``LR = n·log(RSS_line / RSS_family)`` (the sup-LR over thresholds). Its null distribution is
@@ -483,18 +485,19 @@ def _summarise(
     if draws.size:
         pct = (float(np.quantile(draws, tails[0])), float(np.quantile(draws, tails[1])))
         half = float(np.quantile(np.abs(draws - e), level))
+        sym = (max(e - half, float(x[0])), min(e + half, float(x[-1])))
         coef_ci = {
             name: (float(np.quantile(boot_coef[good, j], tails[0])),
                    float(np.quantile(boot_coef[good, j], tails[1])))
             for j, name in enumerate(("slope_before", "slope_after", "level"))
         }
     else:
-        pct, half = (math.nan, math.nan), math.nan
+        pct = sym = (math.nan, math.nan)
         coef_ci = {name: (math.nan, math.nan) for name in ("slope_before", "slope_after", "level")}
     n = prep.n
     k = (3 if family == "segmented" else 2) + prep.q + 1
     return ThresholdFit(
-        family=family, n=n, threshold=e, ci_percentile=pct, ci_symmetric=(e - half, e + half),
+        family=family, n=n, threshold=e, ci_percentile=pct, ci_symmetric=sym,
         slope_before=before, slope_after=after, level=float(level_at),
         coef=coef, coef_ci=coef_ci, rss=rss, aic=n * math.log(rss / n) + 2 * (k + 1),
         lr=lr, p_value=p_value, n_boot=int(boot_e.size), boot_failed=int((~good).sum()),

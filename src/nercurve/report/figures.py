@@ -151,7 +151,7 @@ def curve_overview(analysis: Analysis) -> Figure:
     from matplotlib.figure import Figure
 
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(5.5, 3.6), layout="constrained")
+        fig = Figure(figsize=(7.5, 3.8), layout="constrained")
         ax = fig.subplots()
         colors = matplotlib.colormaps["tab10"].colors
         right = 0.0
@@ -188,11 +188,16 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
 
 
 def inline_svg(fig: Figure, salt: str) -> str:
-    """The figure's SVG markup for embedding in HTML (XML prolog removed, ids salted)."""
+    """The figure's SVG markup for embedding in HTML (XML prolog removed, ids salted).
+
+    The page scales figures to its width, but no more than 1.4 times their natural size, so
+    a one-panel figure does not blow up its lettering.
+    """
     import matplotlib
 
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    max_px = 1.4 * 96 * float(fig.get_size_inches()[0])
+    return f'<svg style="max-width:{max_px:.0f}px"' + text[text.index("<svg") + 4:]

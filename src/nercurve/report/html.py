@@ -28,9 +28,9 @@ h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.25em;margin:34px 0 10px;
 .meta{color:#666;font-size:.9em;margin:0 0 16px}
 .rec{background:#f1f7f1;border-left:4px solid #55a868;padding:10px 16px;margin:8px 0}
 .rec li{margin:6px 0}
-figure{margin:12px 0}figure svg{max-width:100%;height:auto;display:block}
+figure{margin:12px 0}figure svg{width:100%;height:auto;display:block}
 figcaption{color:#555;font-size:.88em;margin-top:4px}
-table{border-collapse:collapse;font-size:.84em;margin:6px 0 14px;display:block;
+table{border-collapse:collapse;font-size:.8em;margin:6px 0 14px;display:block;
   overflow-x:auto;max-width:100%}
 caption{text-align:left;font-weight:600;padding:4px 0;caption-side:top}
 th,td{padding:3px 8px;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}

@@ -89,7 +89,10 @@ def regression_display(analysis: Analysis) -> pd.DataFrame:
 
 
 def threshold_display(analysis: Analysis) -> pd.DataFrame:
-    """Every threshold model and the straight line, with CIs, slopes, p and ΔAIC."""
+    """Every threshold model and the straight line, with CIs, slopes, p and ΔAIC.
+
+    Slopes are in F1 points per 100 sentences or per 0.1 EPS.
+    """
     t = analysis.threshold_table()
     if t.empty:
         return t
@@ -99,16 +102,15 @@ def threshold_display(analysis: Analysis) -> pd.DataFrame:
         fmt = _value(predictor)
         step, per = (100, "/100 sent.") if predictor == "n_sentences" else (0.1, "/0.1 EPS")
         is_line = rec["model"] == "line"
+        before, after = (num(100 * step * rec[k], 2) for k in ("slope_before", "slope_after"))
         rows.append({
             "Backend": rec["backend"],
             "Predictor": PREDICTOR_LABELS.get(predictor, predictor),
             "Model": rec["model"] + (" ★" if rec["best"] else ""),
-            "Threshold": "–" if is_line else fmt(rec["threshold"]),
-            "95% CI (percentile)": "–" if is_line else ci(rec["ci_low"], rec["ci_high"], fmt),
-            "95% CI (symmetric)": "–" if is_line else ci(rec["sym_ci_low"], rec["sym_ci_high"],
-                                                         fmt),
-            f"Slope before ({per})": num(100 * step * rec["slope_before"], 2),
-            f"Slope after ({per})": num(100 * step * rec["slope_after"], 2),
+            "Threshold (95% CI)": "–" if is_line else (
+                f"{fmt(rec['threshold'])} ({ci(rec['ci_low'], rec['ci_high'], fmt)})"),
+            "Symmetric CI": "–" if is_line else ci(rec["sym_ci_low"], rec["sym_ci_high"], fmt),
+            "Slope before → after": f"{before} → {after} {per}",
             "F1 at threshold": "–" if is_line else num(rec["level"], 3),
             "p vs line": "–" if is_line else pval(rec["p_vs_line"]),
             "ΔAIC": num(rec["delta_aic"], 1),
@@ -126,21 +128,21 @@ def curve_display(analysis: Analysis) -> pd.DataFrame:
     plateau = f"plateau_gain_{s.min_gain:g}"
     out = pd.DataFrame({
         "Backend": c["backend"],
-        "Ceiling a (95% CI)": [f"{num(a, 3)} ({ci(lo, hi, lambda v: num(v, 3))})" for a, lo, hi
-                               in zip(c["a"], c["a_ci_low"], c["a_ci_high"], strict=True)],
-        "Exponent c (95% CI)": [f"{num(v, 2)} ({ci(lo, hi)})" for v, lo, hi
-                                in zip(c["c"], c["c_ci_low"], c["c_ci_high"], strict=True)],
-        "F1 at largest size": [f"{num(f, 3)} ({about(n)} sent.)" for f, n
-                               in zip(c["f1_at_n_max"], c["n_max"], strict=True)],
-        f"Next {s.step:g} sent. (F1 points)": [
+        "a (95% CI)": [f"{num(a, 3)} ({ci(lo, hi, lambda v: num(v, 3))})" for a, lo, hi
+                       in zip(c["a"], c["a_ci_low"], c["a_ci_high"], strict=True)],
+        "c (95% CI)": [f"{num(v, 2)} ({ci(lo, hi)})" for v, lo, hi
+                       in zip(c["c"], c["c_ci_low"], c["c_ci_high"], strict=True)],
+        "F1 at max n": [f"{num(f, 3)} ({about(n)})" for f, n
+                        in zip(c["f1_at_n_max"], c["n_max"], strict=True)],
+        f"Next {s.step:g} sent. (points)": [
             f"{num(100 * g, 1)} ({ci(100 * lo, 100 * hi, lambda v: num(v, 1))})"
             for g, lo, hi in zip(c[gain], c["gain_ci_low"], c["gain_ci_high"], strict=True)],
-        f"Gain < {100 * s.min_gain:g} pt/{s.step:g} after": [
+        f"Flat (<{100 * s.min_gain:g} pt) after": [
             f"{about(v)} ({ci(lo, hi, about)})" for v, lo, hi
             in zip(c[plateau], c["plateau_ci_low"], c["plateau_ci_high"], strict=True)],
     })
     if "target_sentences" in c.columns:
-        out[f"Sentences for F1 {s.target_f1:.2f}"] = [
+        out[f"n for F1 {s.target_f1:.2f}"] = [
             (f"{about(v)} ({ci(lo, hi, about)})" if ok else "out of reach")
             for v, lo, hi, ok in zip(c["target_sentences"], c["target_ci_low"],
                                      c["target_ci_high"], c["target_reachable"], strict=True)]
