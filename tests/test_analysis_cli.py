@@ -106,6 +106,20 @@ def test_cli_analyze_json_and_tables(runs_csv, tmp_path):
     assert "Standardized regression" in text.stdout
 
 
+def test_cli_analysis_options_reach_the_analysis(runs_csv):
+    done = cli("analyze", str(runs_csv), "--n-boot", "200", "--json", "--backend", "spacy",
+               "--family", "upperhinge", "--adjust", "n_docs", "--min-gain", "0.01",
+               "--step", "50", "--level", "0.9")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert set(data["recommendations"]) == {"spacy"}
+    assert data["settings"] == {**data["settings"], "min_gain": 0.01, "step": 50, "level": 0.9,
+                                "families": ["upperhinge"], "adjust": ["n_docs"]}
+    assert {row["model"] for row in data["tables"]["thresholds"]} == {"line", "upperhinge"}
+    bad = cli("analyze", str(runs_csv), "--adjust", "no_such_column")
+    assert bad.returncode == 2 and "no_such_column" in bad.stderr
+
+
 def test_cli_report_end_to_end(runs_csv, tmp_path):
     out = tmp_path / "report.html"
     done = cli("report", str(runs_csv), "-o", str(out), "--n-boot", "200", "--target-f1", "0.85")

@@ -283,7 +283,7 @@ def _check_settings(target_f1: float, min_gain: float, step: float, n_boot: int,
                             hint="give the target as a fraction, e.g. 0.85")
     if not min_gain > 0 or not step > 0:
         raise AnalysisError("the plateau gain and step must be positive",
-                            hint="e.g. --gain 0.005 --step 100")
+                            hint="e.g. --min-gain 0.005 --step 100")
     if n_boot < 100:
         raise AnalysisError(f"{n_boot} bootstrap resamples are too few for a 95% interval",
                             hint="use at least 100 (the default is 1000)")

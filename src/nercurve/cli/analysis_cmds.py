@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,12 +22,42 @@ TargetOpt = Annotated[float, typer.Option("--target-f1", help="The F1 to plan fo
 BootOpt = Annotated[int, typer.Option("--n-boot", min=100,
                                       help="Bootstrap resamples for every CI and test.")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the bootstrap resampling.")]
+BackendsOpt = Annotated[list[str] | None, typer.Option(
+    "--backend", help="Analyse only this backend (repeatable; default: all).")]
+GainOpt = Annotated[float, typer.Option(
+    "--min-gain", help="F1 gain per --step sentences below which the curve counts as flat.")]
+StepOpt = Annotated[float, typer.Option(
+    "--step", help="Sentences per step of the gain question (the 'next 100 sentences').")]
+LevelOpt = Annotated[float, typer.Option(
+    "--level", help="Confidence level of every interval (0.95 = 95% CIs).")]
+AdjustOpt = Annotated[list[str] | None, typer.Option(
+    "--adjust", help="A run column used as an adjustment covariate in the threshold models "
+                     "(repeatable), e.g. --adjust seed.")]
+FamilyOpt = Annotated[list[str] | None, typer.Option(
+    "--family", help="Threshold model family to fit: hinge, upperhinge, segmented "
+                     "(repeatable; default: all three).")]
+
+
+def _analysis(runs: Path, *, backend: list[str] | None, family: list[str] | None,
+              adjust: list[str] | None, **settings: Any) -> Analysis:
+    """Load the runs and analyse them with the command's options."""
+    from nercurve.analysis import analyze, load_runs
+    from nercurve.analysis.threshold import FAMILIES
+
+    return analyze(load_runs(runs), backends=backend or None, families=family or FAMILIES,
+                   adjust=adjust or (), **settings)
 
 
 @app.command("analyze")
 def analyze_cmd(
     runs: Annotated[Path, RUNS_ARG],
     target_f1: TargetOpt = 0.9,
+    backend: BackendsOpt = None,
+    min_gain: GainOpt = 0.005,
+    step: StepOpt = 100,
+    level: LevelOpt = 0.95,
+    family: FamilyOpt = None,
+    adjust: AdjustOpt = None,
     n_boot: BootOpt = 1000,
     seed: SeedOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
@@ -37,11 +67,11 @@ def analyze_cmd(
     """Descriptive table, standardized regression, threshold models, power-law curve and a
     recommendation per backend.
 
-    Example: nercurve analyze runs/coi --target-f1 0.9 -o tables/
+    Example: nercurve analyze runs/coi --target-f1 0.9 --backend spacy -o tables/
     """
-    from nercurve.analysis import analyze, load_runs
-
-    analysis = analyze(load_runs(runs), target_f1=target_f1, n_boot=n_boot, seed=seed)
+    analysis = _analysis(runs, backend=backend, family=family, adjust=adjust,
+                         target_f1=target_f1, min_gain=min_gain, step=step, level=level,
+                         n_boot=n_boot, seed=seed)
     if out is not None:
         from nercurve.report.tables import write_tables
 
@@ -62,6 +92,12 @@ def report_cmd(
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = (
         Path("report.html")),
     target_f1: TargetOpt = 0.9,
+    backend: BackendsOpt = None,
+    min_gain: GainOpt = 0.005,
+    step: StepOpt = 100,
+    level: LevelOpt = 0.95,
+    family: FamilyOpt = None,
+    adjust: AdjustOpt = None,
     n_boot: BootOpt = 1000,
     seed: SeedOpt = 0,
 ) -> None:
@@ -69,10 +105,11 @@ def report_cmd(
 
     Example: nercurve report runs/coi -o report.html --target-f1 0.9
     """
-    from nercurve.analysis import analyze, load_runs
     from nercurve.report import write_report
 
-    analysis = analyze(load_runs(runs), target_f1=target_f1, n_boot=n_boot, seed=seed)
+    analysis = _analysis(runs, backend=backend, family=family, adjust=adjust,
+                         target_f1=target_f1, min_gain=min_gain, step=step, level=level,
+                         n_boot=n_boot, seed=seed)
     written = write_report(analysis, output)
     typer.echo(f"report: {written.html.resolve()}")
     typer.echo(f"figures and tables: {written.html.with_name(written.html.stem + '_files')}")
