@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from nercurve.analysis.curve import fit_power_law
 from nercurve.analysis.gam import fit_gam
@@ -49,6 +50,39 @@ def test_regression_equals_statsmodels_on_hand_zscores():
     # standardized betas of a one-predictor model are the correlation
     one = standardized_regression(runs, ("eps",))
     assert one.beta["eps"] == pytest.approx(np.corrcoef(runs["eps"], runs["f1"])[0, 1], rel=1e-10)
+
+
+def test_repeated_seeds_give_cluster_robust_errors_computed_by_hand():
+    base = simulate_runs({"m": (0.9, 2.0, 0.5)}, eps_effect=0.08, n_subsets=30, seed=4)
+    rng = np.random.default_rng(5)
+    # three seeds per subset: same subset (and its sentences, EPS), F1 scattered by seed
+    runs = pd.concat([base.assign(seed=k, f1=base["f1"] + rng.normal(0, 0.02, len(base)))
+                      for k in range(3)], ignore_index=True)
+    got = standardized_regression(runs, backend="m")
+    assert got.clusters == 30 and got.se_kind == "cluster-robust by subset (30 subsets)"
+    cols = ("f1", "n_sentences", "eps")
+    z = {c: ((runs[c] - runs[c].mean()) / runs[c].std(ddof=1)).to_numpy() for c in cols}
+    x = np.column_stack([np.ones(len(runs)), z["n_sentences"], z["eps"]])
+    bread = np.linalg.inv(x.T @ x)
+    beta = bread @ x.T @ z["f1"]
+    u = z["f1"] - x @ beta
+    meat = np.zeros((3, 3))
+    for _, idx in runs.groupby("subset_id").indices.items():
+        score = x[idx].T @ u[idx]
+        meat += np.outer(score, score)
+    n, k, g = len(runs), 3, 30
+    # CR1 small-sample factor, as Stata and statsmodels use
+    cov = bread @ meat @ bread * (g / (g - 1)) * ((n - 1) / (n - k))
+    for j, name in enumerate(("n_sentences", "eps"), start=1):
+        assert got.beta[name] == pytest.approx(beta[j], rel=1e-10)
+        assert got.se[name] == pytest.approx(np.sqrt(cov[j, j]), rel=1e-8)
+        t = beta[j] / np.sqrt(cov[j, j])
+        assert got.p[name] == pytest.approx(2 * stats.t.sf(abs(t), g - 1), rel=1e-6)
+    assert got.df_resid == g - 1
+    # the naive OLS errors pretend there are 90 independent runs: they are smaller
+    plain = standardized_regression(runs, backend="m", cluster=None)
+    assert plain.clusters is None and plain.df_resid == n - k
+    assert plain.se["n_sentences"] < got.se["n_sentences"]
 
 
 @pytest.mark.parametrize("family", ["upperhinge", "hinge", "segmented"])

@@ -4,6 +4,11 @@ Every variable (F1 and the predictors) is z-scored with the sample SD (n − 1) 
 are fitted by ordinary least squares with statsmodels, so the coefficients are standardized
 betas. Their t tests and p-values equal those of the unstandardized fit (a linear rescaling
 changes neither); R² and the overall F test are those of the model.
+
+When a subset was trained with several seeds, its runs are not independent observations: the
+standard errors, t tests and the overall (Wald) F test are then cluster-robust by subset
+(statsmodels ``cov_type="cluster"``, t and F with G − 1 denominator degrees of freedom for G
+subsets). With one run per subset the fit is the plain OLS of the Majdik study.
 """
 
 from __future__ import annotations
@@ -36,6 +41,14 @@ class StandardizedRegression:
     f_pvalue: float
     r2: float
     adj_r2: float
+    clusters: int | None = None
+
+    @property
+    def se_kind(self) -> str:
+        """How the standard errors were computed, in words."""
+        if self.clusters is None:
+            return "OLS"
+        return f"cluster-robust by subset ({self.clusters} subsets)"
 
     def row(self) -> dict[str, float | int | str]:
         """A flat dict: one row of the regression table."""
@@ -47,6 +60,7 @@ class StandardizedRegression:
         out.update({
             "F": self.f_statistic, "df_model": self.df_model, "df_resid": self.df_resid,
             "p": self.f_pvalue, "r2": self.r2, "adj_r2": self.adj_r2,
+            "se_kind": self.se_kind,
         })
         return out
 
@@ -57,9 +71,12 @@ def standardized_regression(
     *,
     outcome: str = "f1",
     backend: str = "",
+    cluster: str | None = "subset_id",
 ) -> StandardizedRegression:
     """Fit the standardized regression ``outcome ~ predictors`` on the rows of ``frame``.
 
+    Rows sharing a value of the ``cluster`` column (the runs of one subset with several seeds)
+    get cluster-robust standard errors; a missing column or all-distinct values give plain OLS.
     Raises AnalysisError when a variable is constant or there are too few runs for the number
     of predictors.
     """
@@ -92,7 +109,14 @@ def standardized_regression(
             f"{backend or 'the data'}: the predictors {', '.join(predictors)} are collinear",
             hint="drop one of them",
         )
-    fit = sm.OLS(z[outcome].to_numpy(), exog).fit()
+    groups = _cluster_codes(frame, cluster)
+    model = sm.OLS(z[outcome].to_numpy(), exog)
+    if groups is None:
+        fit = model.fit()
+        df_resid = int(fit.df_resid)
+    else:
+        fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+        df_resid = int(fit.df_resid_inference)
     names = ("const", *predictors)
 
     def by_name(values: np.ndarray) -> dict[str, float]:
@@ -102,6 +126,19 @@ def standardized_regression(
         backend=backend, n=n, predictors=predictors,
         beta=by_name(fit.params), se=by_name(fit.bse), t=by_name(fit.tvalues),
         p=by_name(fit.pvalues), f_statistic=float(fit.fvalue), df_model=int(fit.df_model),
-        df_resid=int(fit.df_resid), f_pvalue=float(fit.f_pvalue), r2=float(fit.rsquared),
-        adj_r2=float(fit.rsquared_adj),
+        df_resid=df_resid, f_pvalue=float(fit.f_pvalue), r2=float(fit.rsquared),
+        adj_r2=float(fit.rsquared_adj), clusters=None if groups is None else int(groups.max() + 1),
     )
+
+
+def _cluster_codes(frame: pd.DataFrame, cluster: str | None) -> np.ndarray | None:
+    """Integer cluster codes when ``cluster`` is a column with repeated values, else None."""
+    if cluster is None or cluster not in frame.columns:
+        return None
+    codes, uniques = pd.factorize(frame[cluster])
+    if len(uniques) == len(frame) or (codes < 0).any():
+        return None
+    if len(uniques) < 3:
+        raise AnalysisError(f"only {len(uniques)} training subset(s): too few for "
+                            "cluster-robust standard errors", hint="run more subsets")
+    return codes

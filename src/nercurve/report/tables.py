@@ -85,6 +85,7 @@ def regression_display(analysis: Analysis) -> pd.DataFrame:
                      zip(r["F"], r["df_model"], r["df_resid"], strict=True)]
     out["p"] = r["p"].map(pval)
     out["R²"] = r["r2"].map(lambda v: num(v, 3))
+    out["Standard errors"] = r["se_kind"]
     return out
 
 
