@@ -270,15 +270,6 @@ class CorpusReading:
         return corpus
 
 
-def load_corpus(path: Path, *, fmt: str | None = None, **flags: object) -> Corpus:
-    """Read a corpus with the corpus-reading flags and report its notices on stderr.
-
-    ``flags`` are the keyword arguments of :func:`read_options`.
-    """
-    fmt = str(fmt) if fmt is not None else None
-    return CorpusReading(fmt, read_options(**flags)).load(path)  # type: ignore[arg-type]
-
-
 # The flags after --format, in the order --help lists them: name, annotation, default.
 _READING_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     ("label_map", LabelMapOpt, None),
