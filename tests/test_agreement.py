@@ -6,9 +6,8 @@ tests need no spaCy model.
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from marked_docs import doc
 from scipy.stats import f as f_dist
 
 from nercurve.agreement import (
@@ -24,17 +23,6 @@ from nercurve.agreement import (
 )
 from nercurve.corpus.model import Corpus, Doc, Span
 from nercurve.errors import InputError
-
-
-def doc(doc_id: str, text: str, *marks: tuple[str, str]) -> Doc:
-    """A document whose spans are given as (substring, label); tokens split words/punct."""
-    spans = []
-    for sub, label in marks:
-        start = text.index(sub)
-        spans.append(Span(start, start + len(sub), label))
-    tokens = tuple(m.span() for m in re.finditer(r"\w+|[^\w\s]", text))
-    return Doc(doc_id, text, tuple(spans), sentences=((0, len(text)),), tokens=tokens)
-
 
 TEXT = "Alice Smith met Bob Jones at Acme Corp and Zed Inc in Paris."
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 
 import pytest
+from marked_docs import doc
 
 from nercurve.adjudicate import adjudicate, read_decisions
 from nercurve.agreement import Aligned, align
@@ -16,17 +16,8 @@ from nercurve.agreement_disagreements import (
     find_disagreements,
     write_disagreements,
 )
-from nercurve.corpus.model import Corpus, Doc, Span
+from nercurve.corpus.model import Corpus, Span
 from nercurve.errors import InputError
-
-
-def doc(doc_id: str, text: str, *marks: tuple[str, str]) -> Doc:
-    spans = []
-    for sub, label in marks:
-        start = text.index(sub)
-        spans.append(Span(start, start + len(sub), label))
-    tokens = tuple(m.span() for m in re.finditer(r"\w+|[^\w\s]", text))
-    return Doc(doc_id, text, tuple(spans), sentences=((0, len(text)),), tokens=tokens)
 
 
 def _texts(aligned: Aligned) -> dict[str, str]:
