@@ -86,11 +86,16 @@ def worker_main(store_path: str, data: StudyData, owner_pid: int) -> None:
                 store.finish(job, outcome)
 
 
-def detect_gpus() -> list[int]:
-    """GPU indices visible to this process (CUDA_VISIBLE_DEVICES, else nvidia-smi)."""
+def detect_gpus() -> list[str]:
+    """The GPUs visible to this process, as CUDA_VISIBLE_DEVICES entries (indices or UUIDs).
+
+    CUDA_VISIBLE_DEVICES when set (empty or ``-1``: none), else one index per GPU that
+    ``nvidia-smi -L`` lists, else none.
+    """
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        return [int(x) for x in visible.split(",") if x.strip().isdigit()]
+        entries = [x.strip() for x in visible.split(",") if x.strip()]
+        return [] if entries[:1] == ["-1"] else entries
     import shutil
     import subprocess
 
@@ -102,7 +107,7 @@ def detect_gpus() -> list[int]:
         ).stdout
     except (subprocess.SubprocessError, OSError):
         return []
-    return list(range(sum(1 for line in out.splitlines() if line.startswith("GPU "))))
+    return [str(i) for i in range(sum(1 for line in out.splitlines() if line.startswith("GPU ")))]
 
 
 @dataclass
@@ -117,7 +122,7 @@ class LocalExecutor:
 
     workers: int
     timeout_s: float = 3600.0
-    gpus: list[int] | None = None
+    gpus: list[str] | None = None
     runs_per_gpu: int = 1
     poll_s: float = 0.5
 
@@ -126,7 +131,7 @@ class LocalExecutor:
         env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
         if self.gpus is not None:
             slot = index // max(1, self.runs_per_gpu)
-            env["CUDA_VISIBLE_DEVICES"] = str(self.gpus[slot]) if slot < len(self.gpus) else ""
+            env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot] if slot < len(self.gpus) else ""
         return env
 
     def _spawn(self, ctx: mp.context.SpawnContext, index: int, store_path: Path,
