@@ -71,11 +71,17 @@ def learning_curves(analysis: Analysis) -> Figure:
     return fig
 
 
+def _runs(ax, x, y) -> None:
+    """The runs as points: small and faint for thousands of runs, clear for a few dozen."""
+    n = len(x)
+    size, alpha = (6, 0.35) if n > 500 else (10, 0.55) if n > 100 else (16, 0.8)
+    ax.scatter(x, y, s=size, alpha=alpha, color=POINTS, linewidths=0, label="runs")
+
+
 def _learning_panel(ax, analysis: Analysis, m: BackendModels) -> None:
     """One backend's learning-curve panel."""
     rows = analysis.runs.loc[analysis.runs["backend"] == m.backend]
-    ax.scatter(rows["n_sentences"], rows["f1"], s=6, alpha=0.35, color=POINTS, linewidths=0,
-               label="runs")
+    _runs(ax, rows["n_sentences"], rows["f1"])
     x_right = float(rows["n_sentences"].max())
     gam = m.gams.get("n_sentences")
     if gam is not None:
@@ -117,8 +123,7 @@ def f1_vs_eps(analysis: Analysis) -> Figure:
         fig, axes = _figure(len(models))
         for i, (ax, m) in enumerate(zip(axes, models, strict=True)):
             rows = analysis.runs.loc[analysis.runs["backend"] == m.backend]
-            ax.scatter(rows["eps"], rows["f1"], s=6, alpha=0.35, color=POINTS, linewidths=0,
-                       label="runs")
+            _runs(ax, rows["eps"], rows["f1"])
             gam = m.gams.get("eps")
             if gam is not None:
                 ax.fill_between(gam.grid, gam.lower, gam.upper, color=SMOOTH, alpha=0.25,
