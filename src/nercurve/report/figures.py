@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from nercurve.analysis import Analysis, BackendModels
@@ -55,15 +57,27 @@ def _figure(n_panels: int, width: float = 3.4, height: float = 2.8) -> tuple[Fig
 
 def learning_curves(analysis: Analysis) -> Figure:
     """F1 against training sentences per backend: runs, GAM band, threshold, power law."""
+    return _panels(analysis, _learning_panel, "Training sentences")
+
+
+def f1_vs_eps(analysis: Analysis) -> Figure:
+    """F1 against EPS (entities per sentence) per backend: runs, GAM band, threshold."""
+    return _panels(analysis, _eps_panel, "Entities per sentence (EPS)")
+
+
+def _panels(analysis: Analysis, draw: Callable[..., None], xlabel: str) -> Figure:
+    """One panel per modelled backend, drawn by ``draw(ax, analysis, models, rows)``."""
     import matplotlib
 
     models = [m for m in analysis.models.values() if m.modelled]
     with matplotlib.rc_context(RC):
         fig, axes = _figure(len(models))
         for i, (ax, m) in enumerate(zip(axes, models, strict=True)):
-            _learning_panel(ax, analysis, m)
+            rows = analysis.runs.loc[analysis.runs["backend"] == m.backend]
+            draw(ax, analysis, m, rows)
+            ax.set_ylim(max(0.0, float(rows["f1"].min()) - 0.05), 1.0)
             ax.set_title(plain(m.backend))
-            ax.set_xlabel("Training sentences")
+            ax.set_xlabel(xlabel)
             if i % 3 == 0:
                 ax.set_ylabel("Test F1")
             if i == 0:
@@ -78,16 +92,27 @@ def _runs(ax, x, y) -> None:
     ax.scatter(x, y, s=size, alpha=alpha, color=POINTS, linewidths=0, label="runs")
 
 
-def _learning_panel(ax, analysis: Analysis, m: BackendModels) -> None:
-    """One backend's learning-curve panel."""
-    rows = analysis.runs.loc[analysis.runs["backend"] == m.backend]
-    _runs(ax, rows["n_sentences"], rows["f1"])
-    x_right = float(rows["n_sentences"].max())
-    gam = m.gams.get("n_sentences")
+def _gam_and_threshold(ax, m: BackendModels, predictor: str) -> None:
+    """The GAM smooth with its band and the best threshold model's estimate with its CI."""
+    gam = m.gams.get(predictor)
     if gam is not None:
         ax.fill_between(gam.grid, gam.lower, gam.upper, color=SMOOTH, alpha=0.25, linewidth=0)
         ax.plot(gam.grid, gam.fit, color=SMOOTH, linewidth=1.2,
                 label=f"GAM ({gam.level:.0%} band)")
+    th = m.thresholds.get(predictor)
+    fit = th.best_fit() if th is not None else None
+    if fit is not None:
+        lo, hi = fit.ci_percentile
+        ax.axvspan(lo, hi, color=THRESHOLD, alpha=0.12, linewidth=0)
+        ax.axvline(fit.threshold, color=THRESHOLD, linewidth=1, linestyle=":",
+                   label=f"threshold ({fit.family})")
+
+
+def _learning_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> None:
+    """One backend's learning-curve panel."""
+    _runs(ax, rows["n_sentences"], rows["f1"])
+    x_right = float(rows["n_sentences"].max())
+    _gam_and_threshold(ax, m, "n_sentences")
     curve = m.curve
     if curve is not None:
         reach = curve.n_max * 1.6
@@ -101,53 +126,17 @@ def _learning_panel(ax, analysis: Analysis, m: BackendModels) -> None:
         ax.plot(beyond, curve.predict(beyond), color=CURVE, linewidth=1.4, linestyle="--",
                 label="extrapolation")
         x_right = reach
-    th = m.thresholds.get("n_sentences")
-    fit = th.best_fit() if th is not None else None
-    if fit is not None:
-        lo, hi = fit.ci_percentile
-        ax.axvspan(lo, hi, color=THRESHOLD, alpha=0.12, linewidth=0)
-        ax.axvline(fit.threshold, color=THRESHOLD, linewidth=1, linestyle=":",
-                   label=f"threshold ({fit.family})")
-    target = analysis.settings.target_f1
-    ax.axhline(target, color="0.4", linewidth=0.8, linestyle=(0, (1, 3)))
+    ax.axhline(analysis.settings.target_f1, color="0.4", linewidth=0.8, linestyle=(0, (1, 3)))
     ax.set_xlim(0, x_right * 1.02)
-    ax.set_ylim(max(0.0, float(rows["f1"].min()) - 0.05), 1.0)
 
 
-def f1_vs_eps(analysis: Analysis) -> Figure:
-    """F1 against EPS (entities per sentence) per backend: runs, GAM band, threshold."""
-    import matplotlib
-
-    models = [m for m in analysis.models.values() if m.modelled]
-    with matplotlib.rc_context(RC):
-        fig, axes = _figure(len(models))
-        for i, (ax, m) in enumerate(zip(axes, models, strict=True)):
-            rows = analysis.runs.loc[analysis.runs["backend"] == m.backend]
-            _runs(ax, rows["eps"], rows["f1"])
-            gam = m.gams.get("eps")
-            if gam is not None:
-                ax.fill_between(gam.grid, gam.lower, gam.upper, color=SMOOTH, alpha=0.25,
-                                linewidth=0)
-                ax.plot(gam.grid, gam.fit, color=SMOOTH, linewidth=1.2,
-                        label=f"GAM ({gam.level:.0%} band)")
-            th = m.thresholds.get("eps")
-            fit = th.best_fit() if th is not None else None
-            if fit is not None:
-                lo, hi = fit.ci_percentile
-                ax.axvspan(lo, hi, color=THRESHOLD, alpha=0.12, linewidth=0)
-                ax.axvline(fit.threshold, color=THRESHOLD, linewidth=1, linestyle=":",
-                           label=f"threshold ({fit.family})")
-            if analysis.training_eps is not None:
-                ax.axvline(analysis.training_eps, color="0.3", linewidth=0.8,
-                           linestyle="--", label="training EPS")
-            ax.set_ylim(max(0.0, float(rows["f1"].min()) - 0.05), 1.0)
-            ax.set_title(plain(m.backend))
-            ax.set_xlabel("Entities per sentence (EPS)")
-            if i % 3 == 0:
-                ax.set_ylabel("Test F1")
-            if i == 0:
-                ax.legend(loc="lower right")
-    return fig
+def _eps_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> None:
+    """One backend's F1-vs-EPS panel, with the training EPS marked."""
+    _runs(ax, rows["eps"], rows["f1"])
+    _gam_and_threshold(ax, m, "eps")
+    if analysis.training_eps is not None:
+        ax.axvline(analysis.training_eps, color="0.3", linewidth=0.8, linestyle="--",
+                   label="training EPS")
 
 
 def curve_overview(analysis: Analysis) -> Figure:
