@@ -30,6 +30,22 @@ def test_reads_a_docbin_written_by_spacy(tmp_path: Path) -> None:
     assert doc.tokens == tuple((t.idx, t.idx + len(t)) for t in sdoc if not t.is_space)
     assert doc.sentences == ((0, 22), (24, 41))
     assert doc.cats == {"COI": 1.0}
+    assert read_corpus(path).notices == []
+
+
+def test_span_groups_are_counted_not_silently_dropped(tmp_path: Path) -> None:
+    import spacy
+    from spacy.tokens import DocBin
+
+    sdoc = spacy.blank("en")("Pfizer paid Dr. Smith and Roche.")
+    sdoc.ents = [sdoc.char_span(0, 6, "ORG")]
+    sdoc.spans["sc"] = [sdoc.char_span(16, 21, "PERSON"), sdoc.char_span(26, 31, "ORG")]
+    path = tmp_path / "groups.spacy"
+    DocBin(docs=[sdoc, sdoc], store_user_data=True).to_disk(path)
+    corpus = read_corpus(path)
+    assert [d.spans for d in corpus] == [(Span(0, 6, "ORG"),)] * 2
+    (notice,) = corpus.notices
+    assert notice.kind == "span-groups-not-read" and "4 in 'sc'" in notice.message
 
 
 def test_keeps_ids_meta_tokens_and_sentences(tmp_path: Path) -> None:

@@ -35,8 +35,10 @@ def test_reads_title_space_abstract_and_skips_relations(tmp_path: Path) -> None:
     assert first.text == "Naloxone and clonidine. Naloxone reverses hypertension."
     assert [first.span_text(s) for s in first.spans] == ["Naloxone", "Naloxone", "hypertension"]
     assert second.text == "No abstract here" and second.spans == ()
-    assert corpus.notice_counts() == {"skipped-relation": 1}
-    assert corpus.notices[0].line == 6
+    assert corpus.notice_counts() == {"skipped-relation": 1, "concept-ids-not-kept": 1}
+    relation, ids = corpus.notices
+    assert relation.line == 6
+    assert ids.line == 3 and ids.message.startswith("3 mention(s) carry concept ids")
 
 
 def test_writes_back_the_same_file_content(tmp_path: Path) -> None:
@@ -57,6 +59,9 @@ def test_writes_back_the_same_file_content(tmp_path: Path) -> None:
         ("1|t|abc def\n1\t0\t3\tabd\tX\n", "expected 'abd', found 'abc'", 2),
         ("1|t|abc\n2\t0\t3\tabc\tX\n", "inside the block of document '1'", 2),
         ("1|t|abc\n1\t0\t3\n", "at least 5 are needed", 2),
+        ("1|t|abc\n1\t0 \t3\tabc\tX\n", "the start offset '0 ' of mention 'abc' is not", 2),
+        ("1|t|abc\n1\tO1\t3\tbc\tX\n", "the start offset 'O1'", 2),
+        ("1|t|abc\n1\t0\t3x\tabc\tX\n", "the end offset '3x'", 2),
         ("hello world\n", "unexpected line", 1),
         ("1|t|abc def\n1\t0\t7\tabc def\tX\n1\t4\t7\tdef\tY\n", "spans overlap", 3),
         ("1|t|   \n", "has no text", 1),
@@ -100,7 +105,8 @@ def test_ncbi_train_traps(shared_corpora: Path) -> None:
     assert len(corpus) == 592 and len(set(corpus.ids)) == 592
     assert sum(len(d.spans) for d in corpus) == 5145 - 11  # the repeated block held 11
     assert corpus.labels() == ["Disease"]
-    assert corpus.notice_counts() == {"mismatch-stripped": 1, "duplicate-id-dropped": 1}
+    assert corpus.notice_counts() == {"mismatch-stripped": 1, "duplicate-id-dropped": 1,
+                                      "concept-ids-not-kept": 1}
     stripped = next(n for n in corpus.notices if n.kind == "mismatch-stripped")
     assert (stripped.line, stripped.doc_id) == (3249, "10923035")
     doc = corpus.by_id()["10923035"]
@@ -112,11 +118,13 @@ def test_ncbi_keeps_its_four_types_without_a_map(shared_corpora: Path) -> None:
     corpus = read_corpus(path)
     assert (len(corpus), sum(len(d.spans) for d in corpus)) == (100, 787)
     assert corpus.labels() == sorted(NCBI_MAP)
-    assert corpus.notices == []
+    (ids,) = corpus.notices  # NCBI mentions carry MeSH/OMIM ids: not kept, and said so
+    assert ids.kind == "concept-ids-not-kept" and ids.message.startswith("787 mention(s)")
     keep = frozenset({"SpecificDisease"})
     only = read_corpus(path, options=ReadOptions(labels=keep))
     kept = sum(len(d.spans) for d in only)
-    assert kept > 0 and only.notice_counts() == {"label-dropped": 787 - kept}
+    assert kept > 0 and only.notice_counts() == {"label-dropped": 787 - kept,
+                                                 "concept-ids-not-kept": 1}
     with pytest.raises(InputError, match="not one of --labels SpecificDisease") as err:
         read_corpus(path, options=ReadOptions(labels=keep, strict=True))
     assert err.value.line is not None
@@ -130,7 +138,8 @@ def test_bc5cdr_skips_cid_lines_and_round_trips(shared_corpora: Path, tmp_path: 
     relation_lines = sum(
         1 for ln in path.read_text(encoding="utf-8").splitlines() if "\tCID\t" in ln
     )
-    assert corpus.notice_counts() == {"skipped-relation": relation_lines}
+    assert corpus.notice_counts() == {"skipped-relation": relation_lines,
+                                      "concept-ids-not-kept": 1}
     for name in ("back.pubtator", "back.jsonl"):
         write_corpus(corpus, tmp_path / name)
         assert read_corpus(tmp_path / name).docs == corpus.docs

@@ -2,7 +2,9 @@
 
 Reading keeps spaCy's tokens (whitespace tokens left out) and, when the DocBin has
 sentence boundaries, its sentences (each ending at its last non-whitespace token);
-entities (``doc.ents``) become spans and ``doc.cats`` the categories. The document id
+entities (``doc.ents``) become spans and ``doc.cats`` the categories; span groups
+(``doc.spans``, e.g. a span categorizer's ``"sc"``) are not read, and one notice counts
+them. The document id
 is ``user_data["nercurve_id"]`` when the file was written by nercurve, else
 ``<file stem>-<n>``. Writing builds spaCy documents from the document's own tokens
 (derived with spaCy when missing), cut at span and sentence edges so every span is whole
@@ -50,6 +52,7 @@ def read(path: Path, options: ReadOptions) -> Corpus:
             f"not a readable spaCy DocBin ({type(err).__name__}: {err})",
             hint="write it with spaCy's DocBin.to_disk, or name the right --format",
         ) from None
+    groups: dict[str, int] = {}
     for n, (sdoc, user) in enumerate(zip(sdocs, users, strict=True), 1):
         doc_id = str(user.get(ID_KEY) or f"{path.stem}-{n}")
         tokens = tuple((t.idx, t.idx + len(t.text)) for t in sdoc if not t.text.isspace())
@@ -61,6 +64,8 @@ def read(path: Path, options: ReadOptions) -> Corpus:
                 if words
             )
         spans = [RawSpan(e.start_char, e.end_char, e.label_) for e in sdoc.ents]
+        for key, group in sdoc.spans.items():
+            groups[key] = groups.get(key, 0) + len(group)
         meta = user.get(META_KEY)
         checker.add_doc(
             doc_id,
@@ -70,6 +75,12 @@ def read(path: Path, options: ReadOptions) -> Corpus:
             tokens=tokens,
             cats=dict(sdoc.cats),
             meta=dict(meta) if isinstance(meta, dict) else {},
+        )
+    if any(groups.values()):
+        listed = ", ".join(f"{count} in {key!r}" for key, count in groups.items() if count)
+        checker.notice(
+            "span-groups-not-read",
+            f"span groups (doc.spans) are not read, only doc.ents: {listed}",
         )
     return checker.corpus()
 

@@ -3,10 +3,13 @@
 A document's text is the title, one space and the abstract (the convention the
 offsets count in); a document with an empty abstract is its title alone. Mention lines
 are ``PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>ids...]``; other tab-separated
-lines (e.g. BC5CDR's ``PMID<TAB>CID<TAB>chemical<TAB>disease`` relations) are skipped
-with a counted notice. Documents are separated by blank lines. The writer keeps the
-title/abstract split when the document came from PubTator (``meta["pubtator_title_end"]``),
-else it writes the whole text as the title and an empty abstract.
+lines whose second column has no digit (e.g. BC5CDR's
+``PMID<TAB>CID<TAB>chemical<TAB>disease`` relations) are skipped with a counted notice; a
+mention line with a malformed offset is an error, not a skipped line. Concept ids after the
+type are not kept (one notice says how many mentions had them). Documents are separated by
+blank lines. The writer keeps the title/abstract split when the document came from PubTator
+(``meta["pubtator_title_end"]``), else it writes the whole text as the title and an empty
+abstract.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ def read(path: Path, options: ReadOptions) -> Corpus:
     """Read a PubTator file."""
     checker = Checker(path, options)
     block: _Block | None = None
+    with_ids: list[int] = []  # lines of mentions whose concept ids are not kept
 
     def finish() -> None:
         if block is not None:
@@ -81,24 +85,39 @@ def read(path: Path, options: ReadOptions) -> Corpus:
                 lineno,
                 "separate documents with a blank line, and keep each mention with its document",
             )
-        if len(fields) >= 5 and fields[1].isdigit() and fields[2].isdigit():
-            block.spans.append(
-                RawSpan(int(fields[1]), int(fields[2]), fields[4], lineno, fields[3])
-            )
-        elif fields[1].isdigit():
-            raise checker.error(
-                f"mention line with {len(fields)} columns where at least 5 are needed",
-                lineno,
-                _LINE_HINT,
-            )
-        else:
+        if not any(ch.isdigit() for ch in fields[1]):
             checker.notice(
                 "skipped-relation",
                 f"skipped non-mention line ({fields[1]}) of document {block.pmid!r}",
                 lineno,
                 block.pmid,
             )
+            continue
+        if len(fields) < 5:
+            raise checker.error(
+                f"mention line with {len(fields)} columns where at least 5 are needed",
+                lineno,
+                _LINE_HINT,
+            )
+        for name, value in (("start", fields[1]), ("end", fields[2])):
+            if not value.isdigit():
+                raise checker.error(
+                    f"the {name} offset {value!r} of mention {fields[3]!r} is not a whole number",
+                    lineno,
+                    "offsets are character positions written as digits only (no spaces or "
+                    "letters); " + _LINE_HINT,
+                )
+        block.spans.append(RawSpan(int(fields[1]), int(fields[2]), fields[4], lineno, fields[3]))
+        if any(f.strip() for f in fields[5:]):
+            with_ids.append(lineno)
     finish()
+    if with_ids:
+        checker.notice(
+            "concept-ids-not-kept",
+            f"{len(with_ids)} mention(s) carry concept ids (columns after the type) that are "
+            "not kept: spans keep offsets and type only",
+            with_ids[0],
+        )
     return checker.corpus()
 
 
