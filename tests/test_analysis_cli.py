@@ -63,6 +63,28 @@ def test_nan_and_missing_backend(tmp_path):
         load_runs(path)
 
 
+def test_bad_values_are_shown_plainly_and_semicolon_csvs_are_read(tmp_path):
+    frame = one_backend()
+    frame.loc[6, "f1"] = 1.7
+    path = tmp_path / "runs.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(AnalysisError) as err:
+        load_runs(path)
+    assert err.value.line == 8 and "is outside [0, 1]: 1.7" in str(err.value)
+    assert "np." not in str(err.value)
+    semi = tmp_path / "excel.csv"
+    one_backend().to_csv(semi, index=False, sep=";", decimal=",")  # a European spreadsheet
+    comma = tmp_path / "comma.csv"
+    one_backend().to_csv(comma, index=False)
+    got, want = load_runs(semi).frame, load_runs(comma).frame
+    pd.testing.assert_frame_equal(got[["backend", "n_sentences", "eps", "f1"]],
+                                  want[["backend", "n_sentences", "eps", "f1"]])
+    one_backend().rename(columns={"eps": "EPS"}).to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"lacks the column\(s\) eps") as err:
+        load_runs(path)
+    assert "this one has: " in err.value.hint and "EPS" in err.value.hint
+
+
 def test_one_backend_without_curve_is_described_not_modelled():
     frame = pd.concat([one_backend(), one_backend(8).assign(backend="fixed")])
     analysis = analyze(frame, n_boot=200)
@@ -118,6 +140,9 @@ def test_cli_analysis_options_reach_the_analysis(runs_csv):
     assert {row["model"] for row in data["tables"]["thresholds"]} == {"line", "upperhinge"}
     bad = cli("analyze", str(runs_csv), "--adjust", "no_such_column")
     assert bad.returncode == 2 and "no_such_column" in bad.stderr
+    bad = cli("analyze", str(runs_csv), "--family", "foo")
+    assert bad.returncode == 2 and "unknown threshold model family foo" in bad.stderr
+    assert "choose from hinge, upperhinge, segmented" in bad.stderr
 
 
 def test_cli_report_end_to_end(runs_csv, tmp_path):

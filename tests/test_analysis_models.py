@@ -4,6 +4,7 @@ functions and power-law curves."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,19 @@ def test_repeated_seeds_give_cluster_robust_errors_computed_by_hand():
     plain = standardized_regression(runs, backend="m", cluster=None)
     assert plain.clusters is None and plain.df_resid == n - k
     assert plain.se["n_sentences"] < got.se["n_sentences"]
+
+
+def test_threshold_words_say_falls_for_a_negative_slope():
+    from nercurve.analysis.recommend import describe_threshold
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(1.0, 3.0, 300)  # EPS: flat up to 2.0, then F1 falls 0.2 per EPS unit
+    y = 0.9 - 0.2 * np.maximum(x - 2.0, 0) + rng.normal(0, 0.01, x.size)
+    th = threshold_analysis(x, y, families=("hinge",), n_boot=200, n_test=200, seed=0)
+    words = describe_threshold(th, "eps")
+    assert "Best fit: hinge (flat, then a slope)" in words
+    assert re.search(r"then falls by about (1\.9|2\.0|2\.1) points per 0\.1 EPS", words)
+    assert not re.search(r"-\d", words)  # no negative numbers after "rises"
 
 
 @pytest.mark.parametrize("family", ["upperhinge", "hinge", "segmented"])

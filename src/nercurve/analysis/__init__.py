@@ -224,6 +224,10 @@ def analyze(
         runs = Runs(frame=frame, source="(data frame)", left_out=left_out)
     frame = runs.frame
     _check_settings(target_f1, min_gain, step, n_boot, level)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown or not families:
+        raise AnalysisError(f"unknown threshold model family {', '.join(unknown) or '(none)'}",
+                            hint=f"choose from {', '.join(FAMILIES)}")
     missing_cols = [c for c in adjust if c not in frame.columns]
     if missing_cols:
         raise AnalysisError(f"adjustment covariate(s) {', '.join(missing_cols)} are not columns "

@@ -70,6 +70,9 @@ def load_runs(path: str | Path) -> Runs:
     try:
         if suffix in {".csv", ".tsv", ".txt"}:
             frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            if frame.shape[1] == 1 and ";" in str(frame.columns[0]):
+                # a spreadsheet's semicolon-separated export (often with decimal commas)
+                frame = pd.read_csv(path, sep=";", decimal=",")
         elif suffix == ".parquet":
             frame = pd.read_parquet(path)
         else:
@@ -125,7 +128,7 @@ def validate_runs(
         raise InputError(
             f"the runs table lacks the column(s) {', '.join(missing)}", file=source,
             hint="a runs table needs one row per fine-tuned model with columns backend, "
-                 "n_sentences, eps and f1",
+                 f"n_sentences, eps and f1; this one has: {', '.join(map(str, frame.columns))}",
         )
     frame = frame.copy()
     frame["_row"] = np.arange(len(frame))
@@ -194,8 +197,10 @@ def _raise_bad_row(
         where = f" (job {first['job_id']})"
     else:
         where = f" (row {row})"
-    shown = "empty" if value is None or (isinstance(value, float) and math.isnan(value)) else (
-        repr(value))
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        shown = "empty"
+    else:  # quoted text, plain numbers (never numpy reprs such as np.float64(1.7))
+        shown = repr(value) if isinstance(value, str) else str(value)
     more = f"; {count - 1} more row(s) like it" if count > 1 else ""
     raise AnalysisError(
         f"{column} {what}{where}: {shown}{more}", file=source, line=line,

@@ -38,6 +38,11 @@ def points(gain: float) -> str:
     return f"{100 * gain:.1f}"
 
 
+def _moves(change: float) -> str:
+    """'rises by about 0.4' or 'falls by about 1.9': an F1 change in points, in words."""
+    return f"{'falls' if change < 0 else 'rises'} by about {points(abs(change))}"
+
+
 def p_text(p: float) -> str:
     """A p-value as published: 'p < 0.001' or 'p = 0.034'."""
     if not math.isfinite(p):
@@ -56,15 +61,16 @@ def describe_threshold(analysis: ThresholdAnalysis, predictor: str) -> str:
     lo, hi = fit.ci_percentile
     where = (f"at about {value(fit.threshold, predictor)} {unit} "
              f"({fit.level_ci:.0%} CI {value(lo, predictor)}–{value(hi, predictor)})")
-    before, after = points(fit.slope_before * step), points(fit.slope_after * step)
+    before, after = fit.slope_before * step, fit.slope_after * step
     if fit.family == "upperhinge":
-        shape = (f"F1 rises by about {before} points {per} up to a threshold {where}, then "
+        shape = (f"F1 {_moves(before)} points {per} up to a threshold {where}, then "
                  f"stays flat at about {fit.level:.2f}.")
     elif fit.family == "hinge":
-        shape = (f"F1 stays flat at about {fit.level:.2f} up to a threshold {where}, then rises "
-                 f"by about {after} points {per}.")
+        shape = (f"F1 stays flat at about {fit.level:.2f} up to a threshold {where}, then "
+                 f"{_moves(after)} points {per}.")
     else:
-        shape = (f"The slope changes {where}: from {before} to {after} F1 points {per}.")
+        shape = (f"The slope changes {where}: from {points(before)} to {points(after)} F1 "
+                 f"points {per}.")
     test = (f"Against a straight line, {p_text(fit.p_value)} (wild-bootstrap likelihood-ratio "
             f"test, {analysis.n_test} replicates)")
     verdict = "." if fit.p_value < 0.05 else ": not clearly better than a straight line."

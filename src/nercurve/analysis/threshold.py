@@ -52,8 +52,8 @@ from nercurve.errors import AnalysisError
 
 FAMILIES = ("hinge", "upperhinge", "segmented")
 FAMILY_WORDS = {
-    "hinge": "flat, then rising",
-    "upperhinge": "rising, then flat",
+    "hinge": "flat, then a slope",
+    "upperhinge": "a slope, then flat",
     "segmented": "two slopes",
     "line": "a straight line",
 }
