@@ -234,7 +234,9 @@ def test_missing_documents_error_or_left_out() -> None:
     b = Corpus([doc("d1", "x")], source="b.jsonl")
     with pytest.raises(InputError) as err:
         align([a, b])
-    assert err.value.file == "a.jsonl" and "--allow-missing" in (err.value.hint or "")
+    # the error names the file that lacks the document, and the one that has it
+    assert err.value.file == "b.jsonl" and "--allow-missing" in (err.value.hint or "")
+    assert "lacks 1 document(s) that annotation A (a.jsonl) has (first: 'd2')" in str(err.value)
     aligned = align([a, b], allow_missing=True)
     assert aligned.ids == ("d1",) and aligned.left_out == {"A": 1}
 

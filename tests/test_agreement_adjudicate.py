@@ -190,6 +190,17 @@ def test_bad_decisions_name_file_and_line(pair: tuple[Corpus, Corpus], tmp_path:
     assert err.value.hint
 
 
+def test_an_unclosed_quote_is_reported_on_the_row_where_it_opens(
+        pair: tuple[Corpus, Corpus], tmp_path: Path) -> None:
+    path = _filled(pair, tmp_path, {2: ("maybe", "")})
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2] = lines[2].replace(",maybe,", ',"maybe,', 1)  # the quote swallows line 4
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_decisions(path, *pair)
+    assert err.value.line == 3
+
+
 def test_both_with_overlapping_spans_is_an_error(pair: tuple[Corpus, Corpus],
                                                  tmp_path: Path) -> None:
     path = _filled(pair, tmp_path, {1: ("both", "")})

@@ -232,7 +232,8 @@ def read_decisions(
         )
     out: dict[tuple[str, int, int], Decision] = {}
     for row in reader:
-        line = reader.line_num
+        # the row's first line: line_num is its last, and quoted cells may span lines
+        line = reader.line_num - sum(str(v).count("\n") for v in row.values() if v)
         if None in row:
             raise InputError("row has more cells than the header", file=path, line=line,
                              hint="quote cells that contain commas")

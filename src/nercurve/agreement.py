@@ -135,10 +135,12 @@ def align(
     for corpus, source, name in zip(corpora, sources, names, strict=True):
         extra = [i for i in corpus.ids if i not in shared]
         if extra and not allow_missing:
+            lacking = [src for src, index in zip(sources, indexes, strict=True)
+                       if extra[0] not in index]
             raise InputError(
-                f"{len(extra)} document(s) of annotation {name} are missing from another "
-                f"annotation (first: {extra[0]!r})",
-                file=source,
+                f"lacks {len(extra)} document(s) that annotation {name} ({source}) has "
+                f"(first: {extra[0]!r})",
+                file=lacking[0],
                 hint="annotate the same documents in every file, or pass --allow-missing "
                 "to compare only the documents all annotations share",
             )

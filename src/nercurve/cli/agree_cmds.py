@@ -97,7 +97,9 @@ def _show(report: AgreementReport) -> None:
          for n, src in zip(report.annotators, report.sources, strict=True)],
     ))
     console.print(f"{report.n_docs} documents compared"
-                  + (f"; left out: {report.left_out}" if report.left_out else ""))
+                  + ("; left out (not in every annotation): " + ", ".join(
+                      f"{name}: {n}" for name, n in report.left_out.items())
+                     if report.left_out else ""))
     scoped: list[tuple[str, str, PairScores]] = []
     for pair in report.pairs:
         scoped.append((f"{pair.a}-{pair.b}", "all", pair.overall))
