@@ -173,3 +173,19 @@ def test_cli_plan_gazetteer(tmp_path):
     again = cli(*args, "--target-f1", f"{low:.3f}", cwd=tmp_path)  # reuses the finished study
     assert again.returncode == 0, again.stderr
     assert f"F1 {low:.2f}" in again.stdout and "sentences" in again.stdout
+
+
+def test_cli_plan_takes_the_corpus_reading_flags(tmp_path):
+    from nercurve.corpus.io import write_corpus
+    from nercurve.corpus.synthetic import generate_coi
+
+    write_corpus(generate_coi(40, seed=0), tmp_path / "pilot.jsonl")
+    done = cli("plan", "pilot.jsonl", "--backend", "gazetteer", "--sizes", "5,10,20",
+               "--seeds", "2", "--n-boot", "200", "--workers", "2", "--target-f1", "0.5",
+               "--label-map", "ORG=SPONSOR", "--labels", "SPONSOR", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    stats = json.loads((tmp_path / "pilot_plan" / "corpus_stats.json").read_text())
+    assert set(stats["pool"]["entities_per_label"]) == {"SPONSOR"}
+    assert "label-dropped" in done.stderr  # the PERSON spans left out are counted, not hidden
+    assert set(stats["reading_notices"]) == {"label-dropped"}
+    assert stats["reading_notices"]["label-dropped"] > 0

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nercurve.cli.app import app
+from nercurve.cli.options import CorpusReading, print_notices, reads_corpus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,10 +118,12 @@ def report_cmd(
 
 
 @app.command("plan")
+@reads_corpus
 def plan_cmd(
     pilot: Annotated[Path, typer.Argument(help="The pilot annotation set (any corpus format).")],
     target_f1: Annotated[float, typer.Option("--target-f1", help="The F1 to plan for.")],
     backend: Annotated[str, typer.Option(help="Backend type to plan for (spacy, hf, ...).")],
+    reading: CorpusReading,
     sizes: Annotated[str, typer.Option(
         help="Training sizes in documents, comma-separated.")] = "10,20,40,80",
     seeds: Annotated[int, typer.Option(min=1, help="Training seeds per subset.")] = 2,
@@ -144,7 +147,7 @@ def plan_cmd(
     from nercurve.analysis.recommend import plan_answer
     from nercurve.cli.study_cmds import progress_printer
     from nercurve.errors import ConfigError
-    from nercurve.study.config import parse_config
+    from nercurve.study.config import corpus_section, parse_config
     from nercurve.study.runner import run_study
 
     try:
@@ -158,7 +161,7 @@ def plan_cmd(
     params = {} if max_steps is None else {"max_steps": max_steps}
     config = parse_config({
         "name": f"plan-{pilot.stem}", "output": str(out.resolve()), "seeds": seed_list,
-        "corpus": {"path": str(pilot.resolve())},
+        "corpus": corpus_section(pilot.resolve(), reading.fmt, reading.options),
         "split": {"test": test, "dev": dev, "seed": 0},
         "design": {"sizes": size_list, "subsets_per_size": per_size, "seed": 0},
         "backends": [{"name": backend, "type": backend, "params": params}],
@@ -166,7 +169,8 @@ def plan_cmd(
     }, source=pilot)
     bar, update = progress_printer()
     try:
-        study_dir = run_study(config, on_progress=update)
+        study_dir = run_study(config, on_progress=update,
+                              on_notices=lambda found: print_notices(found, str(pilot)))
     finally:
         if bar.live.is_started:
             bar.stop()

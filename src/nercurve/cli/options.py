@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Annotated, Any, get_args, get_origin, get_type_hints
 import typer
 
 from nercurve.corpus.io import ReadOptions, parse_label_map, parse_labels, read_corpus
-from nercurve.corpus.model import Corpus
+from nercurve.corpus.model import Corpus, Notice
 
 
 class InFormat(StrEnum):
@@ -240,13 +240,20 @@ def read_options(
     )
 
 
-def notice_summary(corpus: Corpus) -> list[str]:
+def notice_summary(notices: Sequence[Notice]) -> list[str]:
     """One line per notice kind: its count and its first occurrence."""
     first: dict[str, str] = {}
-    for notice in corpus.notices:
+    for notice in notices:
         first.setdefault(notice.kind, str(notice))
-    counts = Counter(n.kind for n in corpus.notices)
+    counts = Counter(n.kind for n in notices)
     return [f"{counts[k]:>6} x {k} (first: {first[k]})" for k in counts]
+
+
+def print_notices(notices: Sequence[Notice], what: str) -> None:
+    """Report reading notices on stderr: a heading naming ``what`` was read, one line a kind."""
+    typer.echo(f"{what}: {len(notices)} notice(s) while reading:", err=True)
+    for line in notice_summary(notices):
+        typer.echo(line, err=True)
 
 
 @dataclass(frozen=True)
@@ -259,14 +266,8 @@ class CorpusReading:
     def load(self, path: Path) -> Corpus:
         """Read the corpus at ``path`` and report its notices on stderr."""
         corpus = read_corpus(path, self.fmt, self.options)
-        lines = notice_summary(corpus)
-        if lines:
-            typer.echo(
-                f"{path}: {len(corpus.notices)} notice(s) while reading {len(corpus)} documents:",
-                err=True,
-            )
-            for line in lines:
-                typer.echo(line, err=True)
+        if corpus.notices:
+            print_notices(corpus.notices, f"{path} ({len(corpus)} documents)")
         return corpus
 
 

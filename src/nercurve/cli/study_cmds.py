@@ -69,6 +69,7 @@ def _duration(seconds: float) -> str:
 def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool,
                       runs_per_gpu: int) -> Path:
     """Run a study from its TOML file with a live progress bar (Ctrl-C stops cleanly)."""
+    from nercurve.cli.options import print_notices
     from nercurve.study.config import load_config
     from nercurve.study.runner import run_study
 
@@ -83,6 +84,7 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
                 on_progress=update,
                 config_text=config_path.read_text(encoding="utf-8"),
                 runs_per_gpu=runs_per_gpu,
+                on_notices=lambda found: print_notices(found, str(config.corpus.path)),
             )
         finally:
             if bar.live.is_started:

@@ -7,14 +7,18 @@ against the file's folder.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nercurve.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nercurve.corpus.io import ReadOptions
 
 #: The Majdik et al. (2024) design: five strata of documents.
 MAJDIK_STRATA: tuple[tuple[int, int], ...] = ((1, 40), (41, 80), (81, 120), (121, 160), (161, 200))
@@ -38,6 +42,17 @@ class CorpusSection(_Strict):
     overlap: Literal["error", "longest", "first"] = "error"
     mismatch: Literal["error", "strip"] = "error"
     options: dict[str, Any] = Field(default_factory=dict)
+
+
+def corpus_section(path: Path, fmt: str | None, options: ReadOptions) -> dict[str, Any]:
+    """The ``[corpus]`` table that reads ``path`` as ``fmt`` with the reader ``options``."""
+    rest = dataclasses.asdict(options)
+    labels = rest.pop("labels")
+    return {
+        "path": str(path), "format": fmt, "label_map": rest.pop("label_map"),
+        "labels": sorted(labels) if labels is not None else None,
+        "overlap": rest.pop("overlap"), "mismatch": rest.pop("mismatch"), "options": rest,
+    }
 
 
 class SplitSection(_Strict):

@@ -14,11 +14,12 @@ import csv
 import hashlib
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from nercurve.corpus.model import Corpus, Doc
+from nercurve.corpus.model import Corpus, Doc, Notice
 from nercurve.errors import ConfigError
 from nercurve.study.config import StudyConfig
 from nercurve.study.design import Subset, draw_design
@@ -36,6 +37,7 @@ class PreparedStudy:
     subsets: list[Subset]
     arms: list[Arm]
     split_ids: dict[str, list[str]]
+    notices: list[Notice] = field(default_factory=list)
 
 
 def _read(config: StudyConfig, path: Path) -> Corpus:
@@ -58,17 +60,26 @@ def _read(config: StudyConfig, path: Path) -> Corpus:
     return read_corpus(path, section.format, options)
 
 
-def split_documents(config: StudyConfig) -> tuple[list[Doc], list[Doc], list[Doc]]:
-    """The training pool, the selection (dev) set and the test set of a study."""
+def split_documents(
+    config: StudyConfig,
+) -> tuple[list[Doc], list[Doc], list[Doc], list[Notice]]:
+    """The training pool, the selection (dev) set and the test set of a study, and the
+    notices (counted repairs) of reading them."""
     from nercurve.corpus.split import split_corpus
 
     sp = config.split
+    notices: list[Notice] = []
     if sp.train_file is not None and sp.test_file is not None:
-        pool = _read(config, sp.train_file).docs
-        test = _read(config, sp.test_file).docs
-        dev = _read(config, sp.dev_file).docs if sp.dev_file is not None else []
+        parts_read = [_read(config, sp.train_file), _read(config, sp.test_file)]
+        if sp.dev_file is not None:
+            parts_read.append(_read(config, sp.dev_file))
+        for part in parts_read:
+            notices += part.notices
+        pool, test = parts_read[0].docs, parts_read[1].docs
+        dev = parts_read[2].docs if sp.dev_file is not None else []
     else:
         corpus = _read(config, config.corpus.path)
+        notices += corpus.notices
         dev_fraction = 0.0 if sp.select_on == "test" else sp.dev
         parts = split_corpus(
             corpus, test=sp.test, dev=dev_fraction, seed=sp.seed, stratify=sp.stratify
@@ -83,7 +94,7 @@ def split_documents(config: StudyConfig) -> tuple[list[Doc], list[Doc], list[Doc
         raise ConfigError("the test set is empty", hint="raise split.test or give a test_file")
     if not dev:
         raise ConfigError("the dev set is empty", hint="raise split.dev or give a dev_file")
-    return pool, dev, test
+    return pool, dev, test, notices
 
 
 def prepare(config: StudyConfig) -> PreparedStudy:
@@ -92,7 +103,7 @@ def prepare(config: StudyConfig) -> PreparedStudy:
     from nercurve.corpus.stats import doc_counts
 
     arms = validate_arms(config.backends)
-    pool, dev, test = split_documents(config)
+    pool, dev, test, notices = split_documents(config)
     pool, dev, test = segment(pool), segment(dev), segment(test)
     subsets = draw_design(config.design, doc_counts(pool))
     return PreparedStudy(
@@ -105,6 +116,7 @@ def prepare(config: StudyConfig) -> PreparedStudy:
             "dev": [d.id for d in dev],
             "test": [d.id for d in test],
         },
+        notices=notices,
     )
 
 
@@ -133,6 +145,7 @@ def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) ->
         "dev": corpus_stats(list(data.dev)).to_dict(),
         "test": corpus_stats(list(data.test)).to_dict(),
         "select_on": prepared.config.split.select_on,
+        "reading_notices": dict(Counter(n.kind for n in prepared.notices)),
     }
     (out / "corpus_stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
     (out / "split.json").write_text(json.dumps(prepared.split_ids, indent=1), encoding="utf-8")
@@ -187,13 +200,18 @@ def run_study(
     on_progress: ProgressCallback | None = None,
     config_text: str | None = None,
     runs_per_gpu: int = 1,
+    on_notices: Callable[[list[Notice]], None] | None = None,
 ) -> Path:
     """Run every job of a study that has not finished yet; returns the study folder.
 
     ``workers`` defaults to the config's ``run.workers``, else the number of cores
     (or, when some arm wants a GPU and GPUs are present, GPUs × ``runs_per_gpu``).
+    ``on_notices`` receives what reading the corpus repaired or left out (their counts by
+    kind are also kept in ``corpus_stats.json``), before any job starts.
     """
     prepared = prepare(config)
+    if on_notices is not None and prepared.notices:
+        on_notices(prepared.notices)
     store_path = initialise(prepared, config_text=config_text)
     with Store(store_path) as store:
         store.recover_orphans()
