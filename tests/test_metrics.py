@@ -148,8 +148,10 @@ def test_many_missing_ids_are_abbreviated() -> None:
 def test_duplicate_ids_and_text_mismatch_are_errors() -> None:
     with pytest.raises(InputError, match="more than once"):
         evaluate([doc("a"), doc("a")], [doc("a")])
-    with pytest.raises(InputError, match="text differs"):
+    with pytest.raises(InputError, match="'a': its text in PRED differs from its text in GOLD"):
         evaluate([doc("a", text="abc")], [doc("a", text="abd")])
+    with pytest.raises(InputError, match=r"its text in p\.jsonl differs from its text in g\.jsonl"):
+        evaluate([doc("a", text="abc")], [doc("a", text="abd")], names=("g.jsonl", "p.jsonl"))
 
 
 def test_strict_prf_matches_evaluate_and_checks_lengths() -> None:

@@ -168,6 +168,30 @@ def test_evaluate_missing_documents(files: dict[str, Path], tmp_path: Path) -> N
     assert data["micro"]["fn"] == 4
 
 
+def test_evaluate_matches_id_less_files_by_position(tmp_path: Path) -> None:
+    # CoNLL files without -DOCSTART- get ids from their file names: gold-1, pred-1, ...
+    gold, pred = tmp_path / "gold.conll", tmp_path / "pred.conll"
+    write_corpus(GOLD, gold)
+    lines = [ln for ln in gold.read_text(encoding="utf-8").splitlines()
+             if not ln.startswith("-DOCSTART-")]
+    gold.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # the prediction: the same tokens, Roche tagged PERSON instead of ORG
+    pred.write_text("\n".join(ln.replace("Roche\tB-ORG", "Roche\tB-PERSON") for ln in lines)
+                    + "\n", encoding="utf-8")
+    proc = run_cli("evaluate", gold, pred, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "matched by position" in proc.stderr
+    micro = json.loads(proc.stdout)["micro"]
+    assert (micro["tp"], micro["fp"], micro["fn"]) == (4, 1, 1)
+    # documents in another order are not paired by position: a clear error naming the file
+    blocks = pred.read_text(encoding="utf-8").strip().split("\n\n")
+    shuffled = tmp_path / "other.conll"
+    shuffled.write_text("\n\n".join(reversed(blocks)) + "\n", encoding="utf-8")
+    proc = run_cli("evaluate", gold, shuffled)
+    assert proc.returncode == 2 and "matched by position" not in proc.stderr
+    assert f"missing from {shuffled}" in proc.stderr
+
+
 @pytest.mark.parametrize("command", ["stats", "split", "evaluate"])
 def test_help_has_an_example(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])

@@ -148,7 +148,8 @@ def strict_prf(gold_spans: Sequence[Iterable[Span]], pred_spans: Sequence[Iterab
 
 
 def evaluate(
-    gold: Iterable[Doc], pred: Iterable[Doc], *, allow_missing: bool = False
+    gold: Iterable[Doc], pred: Iterable[Doc], *, allow_missing: bool = False,
+    names: tuple[str, str] = ("GOLD", "PRED"),
 ) -> Evaluation:
     """Score predicted documents against gold documents, matched by id.
 
@@ -157,22 +158,26 @@ def evaluate(
     predicting no spans (its gold spans are all missed) and one missing from
     ``gold`` as having no gold spans (its predictions are all spurious); the ids
     are recorded on the result. Both sides must hold the same text for a shared id,
-    since spans are character offsets into it.
+    since spans are character offsets into it. ``names`` are what errors call the two
+    sides (e.g. their file names).
     """
-    gold_by_id = _index(gold, "GOLD")
-    pred_by_id = _index(pred, "PRED")
+    gold_name, pred_name = names
+    gold_by_id = _index(gold, gold_name)
+    pred_by_id = _index(pred, pred_name)
     missing_in_pred = tuple(i for i in gold_by_id if i not in pred_by_id)
     missing_in_gold = tuple(i for i in pred_by_id if i not in gold_by_id)
     if not allow_missing and (missing_in_pred or missing_in_gold):
         parts = []
         if missing_in_pred:
-            parts.append(f"{len(missing_in_pred)} missing from PRED ({_show(missing_in_pred)})")
+            parts.append(f"{len(missing_in_pred)} missing from {pred_name} "
+                         f"({_show(missing_in_pred)})")
         if missing_in_gold:
-            parts.append(f"{len(missing_in_gold)} missing from GOLD ({_show(missing_in_gold)})")
+            parts.append(f"{len(missing_in_gold)} missing from {gold_name} "
+                         f"({_show(missing_in_gold)})")
         raise InputError(
             "gold and predicted documents differ: " + "; ".join(parts),
             hint="score the same documents on both sides, or pass --allow-missing "
-            "(allow_missing=True) to count an absent document as having no spans",
+            "(in Python: allow_missing=True) to count an absent document as having no spans",
         )
 
     strict: dict[str, list[int]] = {}
@@ -183,7 +188,8 @@ def evaluate(
         g_doc, p_doc = gold_by_id.get(doc_id), pred_by_id.get(doc_id)
         if g_doc is not None and p_doc is not None and g_doc.text != p_doc.text:
             raise InputError(
-                f"document {doc_id!r}: the predicted document's text differs from the gold text",
+                f"document {doc_id!r}: its text in {pred_name} differs from its text in "
+                f"{gold_name}",
                 hint="spans are character offsets; predict on the gold documents' own text",
             )
         g_spans = g_doc.spans if g_doc is not None else ()

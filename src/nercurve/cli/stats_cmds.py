@@ -7,6 +7,8 @@ so ``nercurve --help`` stays fast.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +20,7 @@ from nercurve.cli.options import CorpusArg, CorpusReading, OutFormat, reads_corp
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from nercurve.corpus.model import Doc
     from nercurve.corpus.stats import CorpusStats, Summary
     from nercurve.metrics import PRF, Evaluation
 
@@ -196,7 +199,9 @@ def evaluate(
 ) -> None:
     """Score predicted entities against gold: strict P/R/F1, boundary overlap, type confusion.
 
-    Documents are matched by id. Strict: same start, end and label. Partial: same
+    Documents are matched by id; files without ids of their own (CoNLL without
+    -DOCSTART-, foreign DocBins) that share no id but hold the same texts in the same
+    order are matched by position. Strict: same start, end and label. Partial: same
     label and at least one shared character, matched one to one. The confusion table
     counts, for each gold label, what the prediction at that place was labelled
     ("O": nothing predicted there; row "O": predictions where gold has nothing).
@@ -208,7 +213,13 @@ def evaluate(
 
     gold_docs = reading.load(gold)
     pred_docs = reading.load(pred)
-    result = score(gold_docs, pred_docs, allow_missing=allow_missing)
+    paired = _paired_by_order(list(gold_docs), list(pred_docs))
+    if paired is not None:
+        typer.echo(f"note: no document id is shared, but both files hold the same "
+                   f"{len(paired)} texts in the same order: matched by position", err=True)
+        pred_docs = paired
+    result = score(gold_docs, pred_docs, allow_missing=allow_missing,
+                   names=(str(gold), str(pred)))
     for side, ids in (("PRED", result.missing_in_pred), ("GOLD", result.missing_in_gold)):
         if ids:
             typer.echo(
@@ -230,6 +241,15 @@ def _prf_cells(s: PRF) -> list[str]:
         f"{s.fp:,}",
         f"{s.fn:,}",
     ]
+
+
+def _paired_by_order(gold: Sequence[Doc], pred: Sequence[Doc]) -> list[Doc] | None:
+    """``pred`` renamed to the gold ids when no id is shared but the texts match in order."""
+    if len(gold) != len(pred) or {d.id for d in gold} & {d.id for d in pred}:
+        return None
+    if any(g.text != p.text for g, p in zip(gold, pred, strict=True)):
+        return None
+    return [replace(p, id=g.id) for g, p in zip(gold, pred, strict=True)]
 
 
 def _evaluation_tables(title: str, ev: Evaluation) -> list[Any]:
