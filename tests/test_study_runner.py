@@ -84,6 +84,34 @@ def test_a_crashing_worker_and_a_hanging_job_are_recorded(tmp_path: Path) -> Non
     assert by_seed[2]["status"] == "failed" and "timed out after 3 s" in by_seed[2]["error"]
 
 
+def test_workers_that_die_at_start_end_the_run_with_a_clear_error(tmp_path: Path) -> None:
+    # a launcher whose spawned workers exit while importing (as a broken install would)
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(
+        "import sys\n"
+        "if __name__ == '__mp_main__':\n"
+        "    raise SystemExit(3)\n"
+        "from nercurve.cli import main\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n",
+        encoding="utf-8",
+    )
+    cfg = write_study(tmp_path, subsets=1, strata="[[1, 10]]", seeds="[0]")
+    proc = subprocess.run([sys.executable, str(launcher), "run", str(cfg)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "every worker process exited (exit code 3)" in proc.stderr
+    assert "1 job(s) were still pending; nothing is lost" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [r["status"] for r in rows(tmp_path / "out" / "results.sqlite")] == ["pending"]
+    assert not list((tmp_path / "out").glob(".worker-data-*"))  # the hand-over file is gone
+    # the same command with working workers then runs the job
+    again = nercurve("run", str(cfg))
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert [r["status"] for r in rows(tmp_path / "out" / "results.sqlite")] == ["done"]
+
+
 def test_sigkill_mid_study_then_rerun_gives_exactly_one_result_per_job(tmp_path: Path) -> None:
     cfg = write_study(tmp_path, backend_type=PLUGIN, params="{ sleep_s = 0.4 }", subsets=5)
     db = tmp_path / "out" / "results.sqlite"

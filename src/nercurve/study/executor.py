@@ -18,7 +18,9 @@ from __future__ import annotations
 import ctypes
 import multiprocessing as mp
 import os
+import pickle
 import signal
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from nercurve.errors import NercurveError
 from nercurve.study.jobs import StudyData, execute_job
 from nercurve.study.store import Store
 
@@ -66,12 +69,14 @@ def _die_with_parent() -> None:
         pass
 
 
-def worker_main(store_path: str, data: StudyData, owner_pid: int) -> None:
-    """A worker's life: claim, run and record jobs until none is pending."""
+def worker_main(store_path: str, data_path: str, owner_pid: int) -> None:
+    """A worker's life: load the study data, claim, run and record jobs until none is pending."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     if os.getppid() != owner_pid:
         return
+    with open(data_path, "rb") as fh:
+        data: StudyData = pickle.load(fh)
     with Store(store_path) as store:
         while os.getppid() == owner_pid:
             job = store.claim(owner_pid, os.getpid())
@@ -135,13 +140,13 @@ class LocalExecutor:
         return env
 
     def _spawn(self, ctx: mp.context.SpawnContext, index: int, store_path: Path,
-               data: StudyData) -> mp.process.BaseProcess:
+               data_path: str) -> mp.process.BaseProcess:
         # spawned children read the environment at start: set it around start() only
         saved = dict(os.environ)
         os.environ.update(self._env_for(index))
         try:
             proc = ctx.Process(
-                target=worker_main, args=(str(store_path), data, os.getpid()), daemon=True,
+                target=worker_main, args=(str(store_path), data_path, os.getpid()), daemon=True,
                 name=f"nercurve-worker-{index}",
             )
             proc.start()
@@ -157,29 +162,55 @@ class LocalExecutor:
         ctx = mp.get_context("spawn")
         owner = os.getpid()
         started = time.time()
-        with Store(store_path) as store:
-            done_before = store.counts()["done"] + store.counts()["failed"]
-            procs: dict[int, mp.process.BaseProcess] = {}
-            for i in range(self.workers):
-                procs[i] = self._spawn(ctx, i, store_path, data)
-            try:
-                while True:
-                    self._enforce_limits(store, procs, ctx, store_path, data)
-                    counts = store.counts()
-                    if on_progress is not None:
-                        on_progress(self._progress(counts, done_before, started))
-                    if not any(p.is_alive() for p in procs.values()):
-                        break
-                    time.sleep(self.poll_s)
-            except KeyboardInterrupt:
-                self._stop(store, procs, owner)
-                raise
-            if on_progress is not None:
-                on_progress(self._progress(store.counts(), done_before, started))
+        # the data goes to workers as a file: a large pickle written into a spawn pipe
+        # blocks forever when the child dies before reading it
+        fd, data_path = tempfile.mkstemp(prefix=".worker-data-", suffix=".pickle",
+                                         dir=store_path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            with Store(store_path) as store:
+                self._watch(store, ctx, store_path, data_path, owner, started, on_progress)
+        finally:
+            os.unlink(data_path)
+
+    def _watch(self, store: Store, ctx: mp.context.SpawnContext, store_path: Path,
+               data_path: str, owner: int, started: float,
+               on_progress: ProgressCallback | None) -> None:
+        """Start the workers and watch them until they have all exited."""
+        done_before = store.counts()["done"] + store.counts()["failed"]
+        procs: dict[int, mp.process.BaseProcess] = {}
+        for i in range(self.workers):
+            procs[i] = self._spawn(ctx, i, store_path, data_path)
+        try:
+            while True:
+                self._enforce_limits(store, procs, ctx, store_path, data_path)
+                counts = store.counts()
+                if on_progress is not None:
+                    on_progress(self._progress(counts, done_before, started))
+                if not any(p.is_alive() for p in procs.values()):
+                    break
+                time.sleep(self.poll_s)
+        except KeyboardInterrupt:
+            self._stop(store, procs, owner)
+            raise
+        counts = store.counts()
+        if on_progress is not None:
+            on_progress(self._progress(counts, done_before, started))
+        codes = sorted({p.exitcode for p in procs.values() if p.exitcode})
+        if counts["pending"] and codes:
+            raise NercurveError(
+                f"every worker process exited (exit code {', '.join(map(str, codes))}) while "
+                f"{counts['pending']} job(s) were still pending; nothing is lost",
+                file=store_path.parent,
+                hint="the workers' own error is printed above; check that nercurve and the "
+                "backends import (python -c 'import nercurve.study.jobs') and that there is "
+                "memory to spare, then rerun the same command",
+            )
 
     def _enforce_limits(self, store: Store, procs: dict[int, mp.process.BaseProcess],
                         ctx: mp.context.SpawnContext, store_path: Path,
-                        data: StudyData) -> None:
+                        data_path: str) -> None:
         owner = os.getpid()
         held = {row["worker_pid"]: row for row in store.running_jobs(owner)}
         now = time.time()
@@ -200,7 +231,7 @@ class LocalExecutor:
             else:
                 continue
             if store.counts()["pending"]:
-                procs[index] = self._spawn(ctx, index, store_path, data)
+                procs[index] = self._spawn(ctx, index, store_path, data_path)
 
     def _stop(self, store: Store, procs: dict[int, mp.process.BaseProcess], owner: int) -> None:
         for proc in procs.values():
