@@ -22,6 +22,9 @@ def test_the_example_config_is_valid_and_uses_the_majdik_strata() -> None:
     assert config.design.strata == [(1, 40), (41, 80), (81, 120), (121, 160), (161, 200)]
     assert [b.type for b in config.backends] == ["spacy", "pretrained"]
     assert config.split.select_on == "dev"
+    assert config.run.runs_per_gpu == 1
+    assert parse_config({**tomllib.loads(EXAMPLE_STUDY), "run": {"runs_per_gpu": 2}}
+                        ).run.runs_per_gpu == 2
 
 
 @pytest.mark.parametrize(
@@ -32,6 +35,10 @@ def test_the_example_config_is_valid_and_uses_the_majdik_strata() -> None:
         ({"design": {"unit": "pages"}}, "design.unit"),
         ({"backends": []}, "backends"),
         ({"seeds": [0, 0]}, "(top level)"),
+        ({"design": {"sizes": [3, 7], "strata": [[1, 5]]}}, "design"),
+        ({"design": {"sizes": [3, 7], "subsets_per_stratum": 2}}, "design"),
+        ({"design": {"subsets_per_size": 2}}, "design"),
+        ({"run": {"runs_per_gpu": 0}}, "run.runs_per_gpu"),
     ],
 )
 def test_bad_keys_and_values_name_the_key(patch: dict, key: str) -> None:

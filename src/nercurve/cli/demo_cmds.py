@@ -39,7 +39,7 @@ def demo(
         re.sub(r"subsets_per_stratum = \d+", f"subsets_per_stratum = {subsets}", EXAMPLE_STUDY),
         encoding="utf-8",
     )
-    study_dir = run_with_progress(config_path, workers, retry_failed=False, runs_per_gpu=1)
+    study_dir = run_with_progress(config_path, workers, retry_failed=False, runs_per_gpu=None)
     print_summary(study_dir)
     write_demo_report(study_dir, out / "report.html")
 

@@ -67,7 +67,7 @@ def _duration(seconds: float) -> str:
 
 
 def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool,
-                      runs_per_gpu: int) -> Path:
+                      runs_per_gpu: int | None) -> Path:
     """Run a study from its TOML file with a live progress bar (Ctrl-C stops cleanly)."""
     from nercurve.cli.options import print_notices
     from nercurve.study.config import load_config
@@ -103,7 +103,8 @@ def run(
         int | None, typer.Option(min=1, help="Worker processes (default: config, else cores).")
     ] = None,
     retry_failed: Annotated[bool, typer.Option(help="Run failed jobs again.")] = False,
-    runs_per_gpu: Annotated[int, typer.Option(min=1, help="Runs packed on each GPU.")] = 1,
+    runs_per_gpu: Annotated[int | None, typer.Option(
+        min=1, help="Runs packed on each GPU (default: the config's run.runs_per_gpu, 1).")] = None,
 ) -> None:
     """Run a sample-size study; rerunning it skips finished jobs.
 

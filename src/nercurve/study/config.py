@@ -113,6 +113,17 @@ class DesignSection(_Strict):
             raise ValueError("sizes must be a non-empty list of positive integers")
         return value
 
+    @model_validator(mode="after")
+    def _one_kind_of_design(self) -> DesignSection:
+        given = self.model_fields_set
+        if self.sizes is not None and given & {"strata", "subsets_per_stratum"}:
+            raise ValueError("give either sizes (with subsets_per_size) or strata (with "
+                             "subsets_per_stratum), not both")
+        if self.sizes is None and "subsets_per_size" in given:
+            raise ValueError("subsets_per_size goes with sizes; with strata use "
+                             "subsets_per_stratum")
+        return self
+
 
 class BackendEntry(_Strict):
     """One model arm of the study: a registered backend type with its parameters."""
@@ -128,6 +139,7 @@ class RunSection(_Strict):
     workers: int | None = Field(None, ge=1)
     timeout_s: float = Field(3600.0, gt=0)
     executor: Literal["local"] = "local"
+    runs_per_gpu: int = Field(1, ge=1)
 
 
 class StudyConfig(_Strict):

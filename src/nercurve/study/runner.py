@@ -199,13 +199,14 @@ def run_study(
     retry_failed: bool = False,
     on_progress: ProgressCallback | None = None,
     config_text: str | None = None,
-    runs_per_gpu: int = 1,
+    runs_per_gpu: int | None = None,
     on_notices: Callable[[list[Notice]], None] | None = None,
 ) -> Path:
     """Run every job of a study that has not finished yet; returns the study folder.
 
     ``workers`` defaults to the config's ``run.workers``, else the number of cores
-    (or, when some arm wants a GPU and GPUs are present, GPUs × ``runs_per_gpu``).
+    (or, when some arm wants a GPU and GPUs are present, GPUs × ``runs_per_gpu``, which
+    defaults to the config's ``run.runs_per_gpu``).
     ``on_notices`` receives what reading the corpus repaired or left out (their counts by
     kind are also kept in ``corpus_stats.json``), before any job starts.
     """
@@ -218,6 +219,7 @@ def run_study(
         if retry_failed:
             store.retry_failed()
     gpus = detect_gpus() if _wants_gpu(prepared.arms) else []
+    runs_per_gpu = runs_per_gpu or config.run.runs_per_gpu
     n_workers = workers or config.run.workers
     if n_workers is None:
         n_workers = len(gpus) * runs_per_gpu if gpus else (os.cpu_count() or 1)
