@@ -63,6 +63,19 @@ def test_sentence_strata_reach_their_target_with_the_fewest_documents() -> None:
         )
 
 
+
+def test_sentence_subsets_stay_inside_their_stratum() -> None:
+    c = counts()  # documents of 1 to 11 sentences
+    strata = [(20, 40), (41, 45), (100, 104)]
+    design = DesignSection(unit="sentences", strata=strata, subsets_per_stratum=40)
+    subsets = draw_design(design, c)
+    bounds = {f"{lo}-{hi}": (lo, hi) for lo, hi in strata}
+    for s in subsets:
+        lo, hi = bounds[s.stratum]
+        assert lo <= s.target <= s.n_sentences <= hi, s
+    assert draw_design(design, c) == subsets  # still reproducible from the seed
+
+
 def test_explicit_sizes() -> None:
     subsets = draw_design(DesignSection(sizes=[5, 50], subsets_per_size=2), counts())
     assert [s.n_docs for s in subsets] == [5, 5, 50, 50]

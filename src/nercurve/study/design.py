@@ -1,5 +1,9 @@
 """Stratified random subset designs over a training pool (document ids only).
 
+Subsets are whole documents. With strata in sentences, documents are added in random
+order until the stratum's drawn size is reached, passing over any document that would
+carry the subset past the top of its stratum.
+
 Each subset is drawn from its own random stream, seeded by ``(design seed, stratum,
 index)``, so a design is reproducible from its seed and growing
 ``subsets_per_stratum`` keeps every subset already drawn.
@@ -74,9 +78,7 @@ def draw_design(design: DesignSection, counts: DocCounts) -> list[Subset]:
             if design.unit == "documents":
                 chosen = order[:target]
             else:
-                cumulative = np.cumsum(counts.sentences[order])
-                stop = int(np.searchsorted(cumulative, target)) + 1
-                chosen = order[:stop]
+                chosen = _whole_documents(order, counts.sentences, target, low, high)
             subsets.append(
                 Subset(
                     subset_id=f"{label}#{k:04d}",
@@ -90,3 +92,27 @@ def draw_design(design: DesignSection, counts: DocCounts) -> list[Subset]:
                 )
             )
     return subsets
+
+
+def _whole_documents(order: np.ndarray, sentences: np.ndarray, target: int, low: int,
+                     high: int) -> np.ndarray:
+    """Documents, in the random ``order``, whose sentences add up to ``target`` or just past it.
+
+    A document that would carry the total past ``high`` is passed over, so a subset stays in
+    its stratum; only when whole documents cannot fill ``[low, high]`` does the subset take
+    the documents in order until ``target`` is reached (its real count is recorded).
+    """
+    chosen: list[int] = []
+    total = 0
+    for i in order.tolist():
+        n = int(sentences[i])
+        if total + n > high:
+            continue
+        chosen.append(i)
+        total += n
+        if total >= target:
+            break
+    if total >= low:
+        return np.array(chosen, dtype=int)
+    stop = int(np.searchsorted(np.cumsum(sentences[order]), target)) + 1
+    return order[:stop]
