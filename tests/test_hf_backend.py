@@ -109,6 +109,27 @@ def test_uncached_hub_id_offline_names_the_id_and_local_folder(monkeypatch, coi)
     assert "local folder" in info.value.hint
 
 
+def test_a_study_with_an_unavailable_model_stops_before_any_job(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from nercurve.corpus.io import write_corpus
+
+    write_corpus(generate_coi(30, seed=0), tmp_path / "coi.jsonl")
+    (tmp_path / "study.toml").write_text(
+        'output = "out"\n[corpus]\npath = "coi.jsonl"\n'
+        '[design]\nsizes = [5]\n[[backends]]\nname = "rob"\ntype = "hf"\n'
+        'params = { model = "nercurve-test/no-such-model" }\n', encoding="utf-8")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "nercurve"), "run", str(tmp_path / "study.toml")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 2, done.stderr
+    assert "'nercurve-test/no-such-model' is not in the local Hugging Face cache" in done.stderr
+    assert "local folder" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "results.sqlite").exists()  # no job was planned or run
+
+
 def test_missing_local_folder_is_a_backend_error(tmp_path, coi):
     with pytest.raises(BackendError, match="does not exist"):
         HFBackend().train(coi[0], [], {"model": str(tmp_path / "nope")}, 0)

@@ -128,6 +128,16 @@ class HFBackend:
         """Whether runs with these parameters should be placed on a GPU when there is one."""
         return _validated(params).device != "cpu"
 
+    @classmethod
+    def check(cls, params: HFParams | dict[str, Any]) -> None:
+        """Find (or download, once) the model before any job starts: a model that cannot be
+        had is one clear error, not a failure in every job."""
+        from nercurve.backends.hf_load import locate
+        from nercurve.backends.hf_presets import resolve_preset
+
+        p = _validated(params)
+        locate(resolve_preset(p.model), revision=p.revision, trust_pickle=p.trust_pickle)
+
     def train(
         self,
         train: Sequence[Doc],

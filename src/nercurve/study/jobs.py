@@ -67,6 +67,9 @@ def validate_arms(entries: Sequence[BackendEntry]) -> list[Arm]:
                 f"{problems}",
                 hint=f"see the parameters of the '{entry.type}' backend in the README",
             ) from None
+        check = getattr(backend, "check", None)  # optional: e.g. is the model there?
+        if check is not None:
+            check(params)
         arms.append(
             Arm(
                 name=entry.name,
