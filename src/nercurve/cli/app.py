@@ -6,7 +6,8 @@ import typer
 
 app = typer.Typer(
     name="nercurve",
-    help="Sample-size (learning-curve) studies for fine-tuning NER models.",
+    help="Sample-size (learning-curve) studies for fine-tuning NER models.\n\n"
+    "Example: nercurve demo --out demo   (a whole study on synthetic data, with its report)",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -12,7 +12,8 @@ import typer
 from nercurve.cli.app import app
 from nercurve.errors import ConfigError
 
-design_app = typer.Typer(help="Inspect a study's design.", no_args_is_help=True)
+design_app = typer.Typer(help="Inspect a study's design.\n\nExample: nercurve design show runs/coi",
+                         no_args_is_help=True)
 app.add_typer(design_app, name="design")
 
 

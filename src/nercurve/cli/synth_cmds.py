@@ -10,7 +10,8 @@ import typer
 from nercurve.cli.app import app
 
 synth_app = typer.Typer(
-    help="Generate synthetic annotated corpora for demos, tests and method checks.",
+    help="Generate synthetic annotated corpora for demos, tests and method checks.\n\n"
+    "Example: nercurve synth coi --docs 490 --seed 0 -o coi.jsonl",
     no_args_is_help=True,
 )
 app.add_typer(synth_app, name="synth")
