@@ -140,8 +140,9 @@ def plan_cmd(
 ) -> None:
     """Run a small study on a pilot set and say how many sentences reach the target F1.
 
-    Rerunning it continues the same study. Example:
-    nercurve plan pilot.jsonl --target-f1 0.85 --backend spacy --sizes 10,20,40,80 --seeds 2
+    Rerunning it continues the same study.
+
+    Example: nercurve plan pilot.jsonl --target-f1 0.85 --backend spacy --sizes 10,20,40,80
     """
     from nercurve.analysis import analyze, load_runs
     from nercurve.analysis.recommend import plan_answer
