@@ -22,7 +22,12 @@ from nercurve.analysis.descriptive import describe_runs
 from nercurve.analysis.gam import GamSmooth, fit_gam
 from nercurve.analysis.recommend import describe_threshold, recommend
 from nercurve.analysis.regression import StandardizedRegression, standardized_regression
-from nercurve.analysis.threshold import FAMILIES, ThresholdAnalysis, threshold_analysis
+from nercurve.analysis.threshold import (
+    FAMILIES,
+    ThresholdAnalysis,
+    check_families,
+    threshold_analysis,
+)
 from nercurve.errors import AnalysisError
 
 __all__ = ["Analysis", "BackendModels", "Runs", "analyze", "load_runs"]
@@ -224,10 +229,7 @@ def analyze(
         runs = Runs(frame=frame, source="(data frame)", left_out=left_out)
     frame = runs.frame
     _check_settings(target_f1, min_gain, step, n_boot, level)
-    unknown = [f for f in families if f not in FAMILIES]
-    if unknown or not families:
-        raise AnalysisError(f"unknown threshold model family {', '.join(unknown) or '(none)'}",
-                            hint=f"choose from {', '.join(FAMILIES)}")
+    check_families(families)
     missing_cols = [c for c in adjust if c not in frame.columns]
     if missing_cols:
         raise AnalysisError(f"adjustment covariate(s) {', '.join(missing_cols)} are not columns "

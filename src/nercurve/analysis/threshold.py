@@ -127,6 +127,14 @@ def fit_threshold(
     return analysis.fits[family]
 
 
+def check_families(families: Sequence[str]) -> None:
+    """Raise AnalysisError unless ``families`` is a non-empty list of known model families."""
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown or not families:
+        raise AnalysisError(f"unknown threshold model family {', '.join(unknown) or '(none)'}",
+                            hint=f"choose from {', '.join(FAMILIES)}")
+
+
 def threshold_analysis(
     x: Sequence[float] | np.ndarray,
     y: Sequence[float] | np.ndarray,
@@ -147,10 +155,7 @@ def threshold_analysis(
     ``n_boot`` resamples for the CIs, ``n_test`` (default ``n_boot``; 0 skips the test) wild
     bootstrap replicates for the p-value. All randomness comes from ``seed``.
     """
-    unknown = [f for f in families if f not in FAMILIES]
-    if unknown or not families:
-        raise AnalysisError(f"unknown threshold model family {', '.join(unknown) or '(none)'}",
-                            hint=f"choose from {', '.join(FAMILIES)}")
+    check_families(families)
     if not 0 < level < 1:
         raise AnalysisError(f"confidence level {level} is not between 0 and 1")
     if n_boot < 0 or (n_test is not None and n_test < 0):
