@@ -7,6 +7,8 @@ the validated, defaults-filled values into the job id. Optional class attributes
 and methods: ``needs_training_data`` (False for a fixed baseline), ``wants_gpu(params)``
 (place runs on a GPU) and ``check(params)`` (called once before any job starts; raises
 :class:`~nercurve.errors.BackendError` when the runs could not work, e.g. a missing model).
+A model may also offer ``diagnostics()``: numbers about its most recent ``predict`` call
+(e.g. unparseable answers of a generative model), stored with the job's result.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class TrainResult:
     best_step: int = 0
     dev_f1: float | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+    #: Other numbers about training (e.g. ``train_tokens_per_s``), stored with the result.
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Backend(Protocol):

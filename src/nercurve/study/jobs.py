@@ -150,6 +150,8 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
     train_docs = [data.pool[i] for i in job.doc_ids]
     result = backend.train(train_docs, list(data.dev), params, job.seed)
     predicted = result.model.predict(list(data.test))
+    diagnostics = getattr(result.model, "diagnostics", None)
+    extra = {**result.extra, **(diagnostics() if diagnostics is not None else {})}
     scored = evaluate(
         list(data.test), [d.with_spans(p) for d, p in zip(data.test, predicted, strict=True)]
     )
@@ -167,4 +169,5 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
         best_step=result.best_step,
         seconds=time.perf_counter() - started,
         peak_mb=peak_rss_mb(),
+        extra=extra,
     )

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +66,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     best_step INTEGER,
     seconds REAL,
     peak_mb REAL,
-    error TEXT
+    error TEXT,
+    extra TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, position);
 """
+
+#: Job columns added after the first release: (name, SQL type), added to older stores on open.
+_ADDED_JOB_COLUMNS: tuple[tuple[str, str], ...] = (("extra", "TEXT"),)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ class JobOutcome:
     best_step: int
     seconds: float
     peak_mb: float
+    #: Other numbers the backend reported (training speed, answer diagnostics, ...).
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 def pid_alive(pid: int) -> bool:
@@ -136,6 +142,7 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=60000")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except sqlite3.DatabaseError as err:
             raise ConfigError(
                 f"cannot open the study store: {err}",
@@ -143,6 +150,13 @@ class Store:
                 hint="the file is not a nercurve results store; choose another output folder",
             ) from None
         self._db.row_factory = sqlite3.Row
+
+    def _add_missing_columns(self) -> None:
+        """Bring a store written by an earlier version up to this schema (columns only)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for column, kind in _ADDED_JOB_COLUMNS:
+            if column not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -278,11 +292,13 @@ class Store:
             cur = db.execute(
                 "UPDATE jobs SET status = 'done', finished_at = ?, precision = ?, recall = ?,"
                 " f1 = ?, dev_f1 = ?, per_label = ?, steps = ?, best_step = ?, seconds = ?,"
-                " peak_mb = ?, error = NULL WHERE job_id = ? AND claim = ? AND status = 'running'",
+                " peak_mb = ?, extra = ?, error = NULL"
+                " WHERE job_id = ? AND claim = ? AND status = 'running'",
                 (
                     time.time(), outcome.precision, outcome.recall, outcome.f1, outcome.dev_f1,
                     json.dumps(outcome.per_label, sort_keys=True), outcome.steps,
-                    outcome.best_step, outcome.seconds, outcome.peak_mb, job.job_id, job.claim,
+                    outcome.best_step, outcome.seconds, outcome.peak_mb,
+                    json.dumps(outcome.extra, sort_keys=True), job.job_id, job.claim,
                 ),
             )
             return cur.rowcount == 1
@@ -346,7 +362,8 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
 
     Columns: job_id, subset_id, stratum, backend, backend_type, seed, n_docs, n_sentences,
     n_tokens, n_entities, eps, status, precision, recall, f1, dev_f1, steps, best_step,
-    seconds, peak_mb, error, then ``f1_<LABEL>`` for each label.
+    seconds, peak_mb, error, then ``f1_<LABEL>`` for each label, then the numbers the backend
+    reported (``JobOutcome.extra``) under their own names.
     """
     import pandas as pd
 
@@ -356,7 +373,7 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
             "SELECT j.job_id, j.subset_id, s.stratum, j.backend, j.backend_type, j.seed,"
             " s.n_docs, s.n_sentences, s.n_tokens, s.n_entities, s.eps, j.status, j.precision,"
             " j.recall, j.f1, j.dev_f1, j.steps, j.best_step, j.seconds, j.peak_mb, j.error,"
-            " j.per_label FROM jobs j JOIN subsets s USING (subset_id)"
+            " j.per_label, j.extra FROM jobs j JOIN subsets s USING (subset_id)"
             f" WHERE j.status IN ({', '.join('?' * len(statuses))}) ORDER BY j.position",
             statuses,
         )
@@ -365,5 +382,7 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
         record = {k: row[k] for k in _RESULT_COLUMNS}
         for label, scores in sorted(json.loads(row["per_label"] or "{}").items()):
             record[f"f1_{label}"] = scores["f1"]
+        for key, value in sorted(json.loads(row["extra"] or "{}").items()):
+            record[key if key not in record else f"extra_{key}"] = value
         records.append(record)
     return pd.DataFrame.from_records(records, columns=None if records else list(_RESULT_COLUMNS))
