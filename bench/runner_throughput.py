@@ -169,9 +169,9 @@ def direct_calls(prepared, seed: int) -> tuple[float, dict[str, float]]:
 def main() -> None:
     args = parse_args()
     from nercurve.corpus.io import write_corpus
-    from nercurve.corpus.synthetic import generate_coi
     from nercurve.study.config import load_config
     from nercurve.study.runner import prepare
+    from nercurve.synthetic.coi import generate_coi
 
     tmp = None if args.keep else tempfile.TemporaryDirectory(prefix="nercurve-bench-")
     work = args.keep or Path(tmp.name)

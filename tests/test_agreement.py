@@ -10,17 +10,11 @@ import pytest
 from marked_docs import doc
 from scipy.stats import f as f_dist
 
-from nercurve.agreement import (
-    ICC_FORM,
-    align,
-    annotator_names,
-    cohen_kappa,
-    compute_agreement,
-    count_icc,
-    fleiss,
-    krippendorff_nominal,
-    token_pieces,
-)
+from nercurve.agreement.aligned import align, annotator_names
+from nercurve.agreement.icc import ICC_FORM, count_icc
+from nercurve.agreement.kappa import cohen_kappa, fleiss, krippendorff_nominal
+from nercurve.agreement.scores import compute_agreement
+from nercurve.agreement.tokens import token_pieces
 from nercurve.corpus.model import Corpus, Doc, Span
 from nercurve.errors import InputError
 

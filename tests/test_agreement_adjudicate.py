@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from marked_docs import doc
 
-from nercurve.adjudicate import adjudicate, read_decisions
-from nercurve.agreement import Aligned, align
-from nercurve.agreement_disagreements import (
+from nercurve.agreement.adjudicate import adjudicate, read_decisions
+from nercurve.agreement.aligned import Aligned, align
+from nercurve.agreement.disagreements import (
     columns,
     find_disagreements,
     write_disagreements,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from nercurve.agreement import compute_agreement
-from nercurve.agreement_report import render_html
+from nercurve.agreement.html import render_html
+from nercurve.agreement.scores import compute_agreement
 from nercurve.corpus.model import Corpus, Doc, Span
 
 

@@ -157,7 +157,7 @@ def test_cli_report_end_to_end(runs_csv, tmp_path):
 
 def test_cli_plan_gazetteer(tmp_path):
     from nercurve.corpus.io import write_corpus
-    from nercurve.corpus.synthetic import generate_coi
+    from nercurve.synthetic.coi import generate_coi
 
     write_corpus(generate_coi(40, seed=0), tmp_path / "pilot.jsonl")
     args = ["plan", "pilot.jsonl", "--backend", "gazetteer", "--sizes", "5,10,20",
@@ -177,7 +177,7 @@ def test_cli_plan_gazetteer(tmp_path):
 
 def test_cli_plan_takes_the_corpus_reading_flags(tmp_path):
     from nercurve.corpus.io import write_corpus
-    from nercurve.corpus.synthetic import generate_coi
+    from nercurve.synthetic.coi import generate_coi
 
     write_corpus(generate_coi(40, seed=0), tmp_path / "pilot.jsonl")
     done = cli("plan", "pilot.jsonl", "--backend", "gazetteer", "--sizes", "5,10,20",

@@ -15,11 +15,11 @@ from dataclasses import replace
 
 import pytest
 
-from nercurve.agreement import compute_agreement
-from nercurve.corpus.annotators import ERROR_KINDS, expected_agreement, simulate_annotators
+from nercurve.agreement.scores import compute_agreement
 from nercurve.corpus.model import Corpus, Doc, Span
-from nercurve.corpus.synthetic import generate_coi
 from nercurve.errors import InputError
+from nercurve.synthetic.annotators import ERROR_KINDS, expected_agreement, simulate_annotators
+from nercurve.synthetic.coi import generate_coi
 
 NOISE = 0.2
 

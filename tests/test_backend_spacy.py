@@ -11,9 +11,9 @@ from nercurve.backends.spacy_config import DEFAULT_CONFIG, parse_config
 from nercurve.backends.spacy_docs import AlignmentCounts, spacy_doc
 from nercurve.backends.spacy_ner import SpacyBackend, SpacyParams
 from nercurve.corpus.model import Doc, Span
-from nercurve.corpus.synthetic import generate_coi
 from nercurve.errors import BackendError
 from nercurve.metrics import strict_prf
+from nercurve.synthetic.coi import generate_coi
 
 # A smaller network than spaCy's default keeps the test trainings to seconds.
 SMALL = {

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from nercurve.backends import get_backend
 from nercurve.backends.hf import HFBackend, HFParams
 from nercurve.corpus.model import Doc
-from nercurve.corpus.synthetic import generate_coi
 from nercurve.errors import BackendError
+from nercurve.synthetic.coi import generate_coi
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")

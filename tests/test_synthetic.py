@@ -13,15 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from nercurve.cli.app import app
-from nercurve.corpus import synthetic
-from nercurve.corpus import synthetic_vocab as V
 from nercurve.corpus.io import read_corpus, write_corpus
 from nercurve.corpus.model import Corpus, Doc
 from nercurve.corpus.segment import segment
 from nercurve.corpus.stats import describe
-from nercurve.corpus.synthetic import generate_coi
-from nercurve.corpus.synthetic_entities import ends_sentence_cleanly
 from nercurve.errors import InputError
+from nercurve.synthetic import coi
+from nercurve.synthetic import vocab as V
+from nercurve.synthetic.coi import generate_coi
+from nercurve.synthetic.entities import ends_sentence_cleanly
 
 NERCURVE = str(Path(sys.executable).parent / "nercurve")
 
@@ -29,14 +29,14 @@ NERCURVE = str(Path(sys.executable).parent / "nercurve")
 def _planned(n_docs: int, seed: int, eps: float | None, monkeypatch: pytest.MonkeyPatch):
     """Generate a corpus and record how many sentences the generator wrote per statement."""
     planned: dict[str, int] = {}
-    render = synthetic._render
+    render = coi._render
 
     def recording(doc_id, sentences, header=""):
         planned[doc_id] = len(sentences)
         return render(doc_id, sentences, header)
 
     with monkeypatch.context() as m:
-        m.setattr(synthetic, "_render", recording)
+        m.setattr(coi, "_render", recording)
         corpus = generate_coi(n_docs, seed, eps)
     return corpus, planned
 

@@ -18,7 +18,7 @@ from nercurve.cli.options import CorpusReading, reads_corpus
 from nercurve.errors import InputError
 
 if TYPE_CHECKING:
-    from nercurve.agreement import AgreementReport, PairScores
+    from nercurve.agreement.scores import AgreementReport, PairScores
 
 AllowMissingOpt = Annotated[
     bool,
@@ -57,7 +57,7 @@ def _check_outputs(inputs: list[Path], outputs: list[Path | None]) -> None:
 
 def _protect_decisions(path: Path | None) -> None:
     """Refuse to overwrite a disagreement file a third rater has started filling in."""
-    from nercurve.agreement_disagreements import has_decisions
+    from nercurve.agreement.disagreements import has_decisions
 
     if path is not None and has_decisions(path):
         raise InputError(
@@ -87,7 +87,7 @@ def _table(title: str, columns: tuple[str, ...], rows: list[list[str]], left: in
 def _show(report: AgreementReport) -> None:
     from rich.console import Console
 
-    from nercurve.agreement import ICC_FORM_DESCRIPTION
+    from nercurve.agreement.icc import ICC_FORM_DESCRIPTION
 
     console = Console()
     console.print(_table(
@@ -180,9 +180,9 @@ def agree(
 
     Example: nercurve agree a.jsonl b.jsonl --report agreement.html --disagreements dis.csv
     """
-    from nercurve.agreement import compute_agreement
-    from nercurve.agreement_disagreements import write_disagreements, write_text_atomic
-    from nercurve.agreement_report import render_html
+    from nercurve.agreement.disagreements import write_disagreements, write_text_atomic
+    from nercurve.agreement.html import render_html
+    from nercurve.agreement.scores import compute_agreement
 
     if len(annotations) < 2:
         raise InputError(
@@ -257,8 +257,8 @@ def adjudicate_cmd(
 
     Example: nercurve adjudicate a.jsonl b.jsonl --decisions todo.csv -o gold.jsonl
     """
-    from nercurve.adjudicate import adjudicate, read_decisions
-    from nercurve.agreement_disagreements import write_disagreements
+    from nercurve.agreement.adjudicate import adjudicate, read_decisions
+    from nercurve.agreement.disagreements import write_disagreements
     from nercurve.corpus.io import format_for_output, write_corpus
 
     rules = [r for r, on in (("A" if prefer == Prefer.A else "B", prefer is not None),

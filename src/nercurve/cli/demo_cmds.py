@@ -26,8 +26,8 @@ def demo(
     """
     from nercurve.cli.study_cmds import print_summary, run_with_progress
     from nercurve.corpus.io import write_corpus
-    from nercurve.corpus.synthetic import generate_coi
     from nercurve.study.example import EXAMPLE_STUDY
+    from nercurve.synthetic.coi import generate_coi
 
     out.mkdir(parents=True, exist_ok=True)
     corpus_path = out / "coi.jsonl"

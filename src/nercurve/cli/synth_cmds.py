@@ -56,13 +56,13 @@ def coi(
     """
     from nercurve.corpus.io import format_for_output, write_corpus
     from nercurve.corpus.stats import corpus_stats
-    from nercurve.corpus.synthetic import generate_coi
+    from nercurve.synthetic.coi import generate_coi
 
     format_for_output(output)  # an unknown suffix fails before any work
     corpus = generate_coi(docs, seed, eps)
     copies = []
     if annotators:
-        from nercurve.corpus.annotators import simulate_annotators
+        from nercurve.synthetic.annotators import simulate_annotators
 
         copies = simulate_annotators(corpus, annotators, noise, seed)
     write_corpus(corpus, output)

@@ -1,4 +1,4 @@
-"""Corpus model, readers and writers, statistics, splits and the synthetic COI corpus."""
+"""Corpus model, readers and writers, statistics and splits."""
 
 from nercurve.corpus.model import Corpus, Doc, Notice, Span
 

@@ -14,7 +14,7 @@ The CSV has one row per disagreement with the columns :data:`BASE_COLUMNS`, then
 ``<name>_label`` and ``<name>_span`` for each annotator (several spans joined by ``; ``,
 a span written as ``START-END "text"``, ``(none)`` where the annotator marked nothing),
 then ``decision`` and ``custom``, left empty for a third rater (see
-:mod:`nercurve.adjudicate`).
+:mod:`nercurve.agreement.adjudicate`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nercurve.agreement import Aligned
+from nercurve.agreement.aligned import Aligned
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import InputError
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nercurve.corpus import synthetic_vocab as V
+from nercurve.synthetic import vocab as V
 
 PERSON = "PERSON"
 ORG = "ORG"
@@ -167,7 +167,7 @@ class Person:
 
 
 def make_person(region: str, names: Names, rng: np.random.Generator) -> Person:
-    """An author from ``region`` (a key of :data:`synthetic_vocab.LOCALES`)."""
+    """An author from ``region`` (a key of :data:`vocab.LOCALES`)."""
     if region == "kr":
         return Person((pick(rng, V.KOREAN_GIVEN),), pick(rng, V.KOREAN_SURNAMES))
     gen = names(V.LOCALES[region])

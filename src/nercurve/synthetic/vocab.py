@@ -1,4 +1,4 @@
-"""Word lists for the synthetic conflict-of-interest corpus (:mod:`nercurve.corpus.synthetic`).
+"""Word lists for the synthetic conflict-of-interest corpus (:mod:`nercurve.synthetic.coi`).
 
 Organization names are a mix of real companies, funders and institutions (as they are
 named in published disclosure statements) and invented ones built from parts, so a

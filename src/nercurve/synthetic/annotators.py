@@ -36,12 +36,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from nercurve.agreement import annotator_names
+from nercurve.agreement.aligned import annotator_names
 from nercurve.corpus.model import Corpus, Doc, Span
 from nercurve.errors import InputError
 
 ERROR_KINDS = ("boundary", "type", "miss", "spurious")
-META_KEYS = ("annotator", "injected_errors")
 
 
 def simulate_annotators(

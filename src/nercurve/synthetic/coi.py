@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from nercurve.corpus import synthetic_vocab as V
 from nercurve.corpus.model import Corpus, Doc, Span
-from nercurve.corpus.synthetic_entities import (
+from nercurve.errors import InputError
+from nercurve.synthetic import vocab as V
+from nercurve.synthetic.entities import (
     NAME_FORMS,
     ORG,
     Mention,
@@ -47,7 +48,6 @@ from nercurve.corpus.synthetic_entities import (
     takes_article,
     weighted,
 )
-from nercurve.errors import InputError
 
 DEFAULT_EPS = 2.0
 MAX_EPS = 10.0

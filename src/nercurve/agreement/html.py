@@ -10,8 +10,9 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
-from nercurve.agreement import ICC_FORM_DESCRIPTION, AgreementReport, PairScores
-from nercurve.agreement_disagreements import NONE_MARK
+from nercurve.agreement.disagreements import NONE_MARK
+from nercurve.agreement.icc import ICC_FORM_DESCRIPTION
+from nercurve.agreement.scores import AgreementReport, PairScores
 
 MAX_DISAGREEMENT_ROWS = 1000
 

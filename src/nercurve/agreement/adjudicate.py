@@ -1,7 +1,7 @@
 """Adjudication: merge two annotations of the same documents into one gold standard.
 
 Spans both annotators marked identically are kept. Every other group of overlapping spans
-(a disagreement, see :mod:`nercurve.agreement_disagreements`) is resolved by a rule:
+(a disagreement, see :mod:`nercurve.agreement.disagreements`) is resolved by a rule:
 
 - ``A`` or ``B``: that annotator's spans in the group;
 - ``union``: every span either annotator marked; where an A span and a B span overlap,
@@ -29,8 +29,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
-from nercurve.agreement import align
-from nercurve.agreement_disagreements import (
+from nercurve.agreement.aligned import ANNOTATOR_META_KEYS, align
+from nercurve.agreement.disagreements import (
     DECISION_COLUMNS,
     Disagreement,
     find_disagreements,
@@ -38,7 +38,6 @@ from nercurve.agreement_disagreements import (
     span_cell,
     split_document,
 )
-from nercurve.corpus.annotators import META_KEYS
 from nercurve.corpus.model import Corpus, Span
 from nercurve.errors import InputError
 
@@ -91,8 +90,8 @@ def adjudicate(
     ``decisions`` (from :func:`read_decisions`) take precedence over ``rule``.
     ``decisions_file`` only names the file in error messages. Raises
     :class:`InputError` for an unknown rule, for a decision whose spans overlap the
-    rest of the document's gold spans, and for whatever :func:`nercurve.agreement.align`
-    rejects.
+    rest of the document's gold spans, and for whatever
+    :func:`nercurve.agreement.aligned.align` rejects.
     """
     if rule is not None and rule not in RULES:
         raise InputError(f"unknown adjudication rule {rule!r}",
@@ -122,7 +121,7 @@ def adjudicate(
             else:
                 unresolved.append(d)
         _check_flat(doc_id, spans, decisions_file)
-        meta = {k: v for k, v in row[0].meta.items() if k not in META_KEYS}
+        meta = {k: v for k, v in row[0].meta.items() if k not in ANNOTATOR_META_KEYS}
         docs.append(replace(row[0], spans=tuple(sorted(s for s, _ in spans)), meta=meta))
     unknown = set(decisions) - set(by_key)
     if unknown:  # read_decisions checks this already; guard direct callers
