@@ -187,15 +187,17 @@ class HFBackend:
         model = HFModel(net, encoder, tags, device=device, dtype=dtype,
                         batch_size=p.eval_batch_size)
 
-        def evaluate() -> Any:
-            predicted = model.predict(dev_docs)
-            return strict_prf([d.spans for d in dev_docs], predicted)
+        def evaluate() -> tuple[float, dict[str, float]]:
+            prf = strict_prf([d.spans for d in dev_docs], model.predict(dev_docs))
+            return prf.f1, {"dev_precision": prf.precision, "dev_recall": prf.recall,
+                            "dev_f1": prf.f1}
 
         fitted = hf_train.fit(
-            net, examples, p, device=device, dtype=dtype, pad_id=tokenizer.pad_token_id,
-            seed=seed, evaluate=evaluate if dev_docs else None,
+            net, examples, hf_train.Schedule.of(p), device=device, dtype=dtype,
+            pad_id=tokenizer.pad_token_id, seed=seed, evaluate=evaluate if dev_docs else None,
         )
-        return TrainResult(model, fitted.steps, fitted.best_step, fitted.dev_f1, fitted.history)
+        return TrainResult(model, fitted.steps, fitted.best_step, fitted.best_score,
+                           fitted.history, {"train_tokens_per_s": fitted.tokens_per_s})
 
 
 def _validated(params: HFParams | dict[str, Any] | None) -> HFParams:

@@ -1,11 +1,17 @@
 """The training loop of the ``hf`` backend: batches, devices, precision, early stopping.
 
+The loop serves every backend that trains a torch model on token ids with
+per-position labels (the ``hf`` token classifier, the ``llm`` backend's causal LM
+with its adapters): it takes a :class:`Schedule`, examples with ``input_ids`` and
+``labels``, and a function that scores the dev set.
+
 Steps are optimizer steps (each one ``grad_accum`` batches). AdamW with a linear
 warm-up over ``warmup_steps`` then a linear decay to zero at ``max_steps``
 (bias and LayerNorm weights are not decayed); gradients are clipped to
 ``max_grad_norm``. Every ``eval_every`` steps the dev set is scored; training
-stops when ``patience`` steps pass without a better dev F1, and the best weights
-(a copy kept on the CPU, never a checkpoint file) are restored at the end.
+stops when ``patience`` steps pass without a better score, and the best weights
+of the trainable parameters (a copy kept on the CPU, never a checkpoint file;
+only the adapter when the base model is frozen) are restored at the end.
 
 Batches are length-bucketed: each epoch shuffles the windows with the run's seed,
 sorts them by length within pools of 50 batches and shuffles the batches, so a
@@ -18,8 +24,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nercurve.backends.hf_align import IGNORE, Example
 from nercurve.errors import BackendError
@@ -27,10 +33,46 @@ from nercurve.errors import BackendError
 if TYPE_CHECKING:
     import torch
 
-    from nercurve.backends.hf import HFParams
-    from nercurve.metrics import PRF
-
 _POOL = 50  # batches per length-sorting pool
+
+Evaluate = Callable[[], tuple[float, dict[str, float]]]
+"""Scores the dev set: the selection score (higher is better) and numbers for the history."""
+
+
+class Tokens(Protocol):
+    """A training example: token ids and a label per position (``IGNORE``: no loss there)."""
+
+    @property
+    def input_ids(self) -> Sequence[int]:
+        """Token ids."""
+        ...
+
+    @property
+    def labels(self) -> Sequence[int]:
+        """One label per token id."""
+        ...
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The optimisation settings :func:`fit` follows."""
+
+    learning_rate: float
+    weight_decay: float
+    warmup_steps: int
+    max_steps: int
+    eval_every: int
+    patience: int
+    batch_size: int
+    grad_accum: int
+    max_grad_norm: float
+
+    @classmethod
+    def of(cls, params: Any, **changes: Any) -> Schedule:
+        """The schedule held by a backend's parameters (an object with these attributes),
+        with ``changes`` applied."""
+        values = {f.name: getattr(params, f.name) for f in fields(cls)}
+        return cls(**{**values, **changes})
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -84,7 +126,7 @@ def seed_everything(seed: int) -> None:
 
 
 def collate(
-    examples: Sequence[Example], pad_id: int, device: torch.device
+    examples: Sequence[Tokens], pad_id: int, device: torch.device
 ) -> dict[str, torch.Tensor]:
     """Right-padded tensors for a batch, on ``device``."""
     import torch
@@ -106,13 +148,13 @@ def collate(
 
 
 def bucketed_batches(
-    examples: Sequence[Example], batch_size: int, rng: random.Random
-) -> Iterator[list[Example]]:
+    examples: Sequence[Tokens], batch_size: int, rng: random.Random
+) -> Iterator[list[Tokens]]:
     """Endless length-bucketed batches, reshuffled every epoch from ``rng``."""
     while True:
         order = list(range(len(examples)))
         rng.shuffle(order)
-        batches: list[list[Example]] = []
+        batches: list[list[Tokens]] = []
         pool = batch_size * _POOL
         for p in range(0, len(order), pool):
             chunk = sorted(order[p : p + pool], key=lambda i: len(examples[i].input_ids))
@@ -165,20 +207,30 @@ class FitResult:
 
     steps: int
     best_step: int
-    dev_f1: float | None
+    #: The best dev score (``None`` without a dev set).
+    best_score: float | None
     history: list[dict[str, float]] = field(default_factory=list)
+    #: Tokens (padding excluded) the optimizer saw, and the seconds spent training them
+    #: (dev evaluations excluded).
+    train_tokens: int = 0
+    train_seconds: float = 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Training throughput in tokens per second."""
+        return self.train_tokens / self.train_seconds if self.train_seconds > 0 else 0.0
 
 
 def fit(
     model: Any,
-    examples: Sequence[Example],
-    params: HFParams,
+    examples: Sequence[Tokens],
+    schedule: Schedule,
     *,
     device: torch.device,
     dtype: torch.dtype | None,
     pad_id: int,
     seed: int,
-    evaluate: Callable[[], PRF] | None,
+    evaluate: Evaluate | None,
 ) -> FitResult:
     """Train ``model`` in place on ``examples``; ``evaluate`` scores the dev set (or ``None``)."""
     import torch
@@ -188,38 +240,41 @@ def fit(
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     groups = [
         {"params": [p for n, p in named if not any(k in n for k in no_decay)],
-         "weight_decay": params.weight_decay},
+         "weight_decay": schedule.weight_decay},
         {"params": [p for n, p in named if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=params.learning_rate)
+    optimizer = torch.optim.AdamW(groups, lr=schedule.learning_rate)
     scheduler = get_linear_schedule_with_warmup(
-        optimizer, min(params.warmup_steps, params.max_steps), params.max_steps
+        optimizer, min(schedule.warmup_steps, schedule.max_steps), schedule.max_steps
     )
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    batches = bucketed_batches(examples, params.batch_size, random.Random(seed))
+    batches = bucketed_batches(examples, schedule.batch_size, random.Random(seed))
     started = time.perf_counter()
     history: list[dict[str, float]] = []
-    best_f1, best_step, best_state = -1.0, 0, None
+    best_score, best_step, best_state = float("-inf"), 0, None
     running, since = torch.zeros((), device=device), 0
+    tokens, train_seconds, tick = 0, 0.0, time.perf_counter()
     step = 0
     model.train()
-    while step < params.max_steps:
-        for _ in range(params.grad_accum):
+    while step < schedule.max_steps:
+        for _ in range(schedule.grad_accum):
             batch = collate(next(batches), pad_id, device)
+            tokens += int(batch["attention_mask"].sum())
             with _autocast(device, dtype):
-                loss = model(**batch).loss / params.grad_accum
+                loss = model(**batch).loss / schedule.grad_accum
             scaler.scale(loss).backward()
             running += loss.detach().float()
         scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_([p for _, p in named], schedule.max_grad_norm)
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
         since += 1
-        if step % params.eval_every and step < params.max_steps:
+        if step % schedule.eval_every and step < schedule.max_steps:
             continue
+        train_seconds += time.perf_counter() - tick
         entry = {
             "step": float(step),
             "loss": float(running) / since,
@@ -228,17 +283,19 @@ def fit(
         running.zero_()
         since = 0
         history.append(entry)
-        if evaluate is None:
-            continue
-        prf = evaluate()
-        entry.update(dev_precision=prf.precision, dev_recall=prf.recall, dev_f1=prf.f1)
-        if prf.f1 > best_f1:
-            best_f1, best_step = prf.f1, step
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        elif step - best_step >= params.patience:
-            break
+        if evaluate is not None:
+            score, numbers = evaluate()
+            entry.update(numbers)
+            if score > best_score:
+                best_score, best_step = score, step
+                best_state = {n: p.detach().to("cpu", copy=True) for n, p in named}
+            elif step - best_step >= schedule.patience:
+                break
+        tick = time.perf_counter()
     if evaluate is None:
-        return FitResult(step, step, None, history)
+        return FitResult(step, step, None, history, tokens, train_seconds)
     if best_state is not None and best_step != step:
-        model.load_state_dict(best_state)
-    return FitResult(step, best_step, best_f1, history)
+        with torch.no_grad():
+            for name, param in named:
+                param.copy_(best_state[name])
+    return FitResult(step, best_step, best_score, history, tokens, train_seconds)
