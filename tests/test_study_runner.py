@@ -77,7 +77,8 @@ def test_a_crashing_worker_and_a_hanging_job_are_recorded(tmp_path: Path) -> Non
     )
     proc = nercurve("run", str(cfg))
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 3, err  # jobs failed: a distinct exit status and how to retry
+    assert "2 job(s) failed" in err and "--retry-failed" in err
     by_seed = {r["seed"]: r for r in rows(tmp_path / "out" / "results.sqlite")}
     assert by_seed[0]["status"] == "done"
     assert by_seed[1]["status"] == "failed" and "exit code 3" in by_seed[1]["error"]
@@ -100,11 +101,11 @@ def test_workers_that_die_at_start_end_the_run_with_a_clear_error(tmp_path: Path
     proc = subprocess.run([sys.executable, str(launcher), "run", str(cfg)], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
-    assert "every worker process exited (exit code 3)" in proc.stderr
+    assert "every worker process ended (exited with exit code 3)" in proc.stderr
     assert "1 job(s) were still pending; nothing is lost" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert [r["status"] for r in rows(tmp_path / "out" / "results.sqlite")] == ["pending"]
-    assert not list((tmp_path / "out").glob(".worker-data-*"))  # the hand-over file is gone
+    assert not list((tmp_path / "out").glob("*.pickle"))  # no hand-over file in the study
     # the same command with working workers then runs the job
     again = nercurve("run", str(cfg))
     _, err = again.communicate(timeout=120)

@@ -52,3 +52,11 @@ class AnalysisError(NercurveError):
 
 class BackendError(NercurveError):
     """A backend cannot be built or cannot load what it was asked to (model id, weights)."""
+
+
+class StoreError(NercurveError):
+    """A study's SQLite store cannot be used (damaged, locked, disk full, not a store)."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the study store's write lock for longer than we wait."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,17 +46,21 @@ def progress_printer() -> tuple[Any, Any]:
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("done {task.fields[done]}  failed {task.fields[failed]}"
-                   "  running {task.fields[running]}  ETA {task.fields[eta]}"),
+                   "  running {task.fields[running]}  ETA {task.fields[eta]}"
+                   "{task.fields[note]}"),
         transient=False,
     )
-    task = bar.add_task("jobs", total=None, done=0, failed=0, running=0, eta="?")
+    task = bar.add_task("jobs", total=None, done=0, failed=0, running=0, eta="?", note="")
 
     def update(p: Any) -> None:
         if not bar.live.is_started:
             bar.start()
+        if p.note is not None:
+            bar.update(task, note=f"  [yellow]{p.note}[/]")
+            return
         eta = "?" if p.eta_s is None else _duration(p.eta_s)
         bar.update(task, total=p.total, completed=p.done + p.failed, done=p.done,
-                   failed=p.failed, running=p.running, eta=eta)
+                   failed=p.failed, running=p.running, eta=eta, note="")
 
     return bar, update
 
@@ -67,15 +72,28 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what a container stop or a batch scheduler sends), stopped like Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool,
-                      runs_per_gpu: int | None) -> Path:
-    """Run a study from its TOML file with a live progress bar (Ctrl-C stops cleanly)."""
+                      runs_per_gpu: int | None, drop_changed: bool = False) -> Path:
+    """Run a study from its TOML file with a live progress bar.
+
+    Ctrl-C and SIGTERM stop cleanly: workers stop, their jobs return to pending, finished
+    results are kept; the process exits with 130 (Ctrl-C) or 143 (SIGTERM).
+    """
     from nercurve.cli.options import print_notices
     from nercurve.study.config import load_config
     from nercurve.study.runner import run_study
 
     config = load_config(config_path)
     bar, update = progress_printer()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         try:
             return run_study(
@@ -86,15 +104,22 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
                 config_text=config_path.read_text(encoding="utf-8"),
                 runs_per_gpu=runs_per_gpu,
                 on_notices=lambda found: print_notices(found, str(config.corpus.path)),
+                drop_changed=drop_changed,
             )
         finally:
             if bar.live.is_started:
                 bar.stop()
-    except KeyboardInterrupt:
+            signal.signal(signal.SIGTERM, previous)
+    except KeyboardInterrupt as stop:
         sys.stderr.write(
             "stopped: finished jobs are kept; run the same command again to continue\n"
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
+
+
+#: Exit status of ``run`` when jobs failed, and when jobs are left unfinished.
+EXIT_FAILED_JOBS = 3
+EXIT_UNFINISHED_JOBS = 4
 
 
 @app.command("run")
@@ -106,17 +131,37 @@ def run(
     retry_failed: Annotated[bool, typer.Option(help="Run failed jobs again.")] = False,
     runs_per_gpu: Annotated[int | None, typer.Option(
         min=1, help="Runs packed on each GPU (default: the config's run.runs_per_gpu, 1).")] = None,
+    drop_changed: Annotated[bool, typer.Option(
+        help="When the corpus, design or an arm's settings changed, set the old rows aside "
+        "(kept in the store, left out of results) instead of refusing to run.")] = False,
 ) -> None:
     """Run a sample-size study; rerunning it skips finished jobs.
 
+    Exit status: 0 all jobs done; 2 bad input; 3 some jobs failed (rerun with
+    --retry-failed); 4 jobs left unfinished (held by another runner); 130/143 stopped.
+
     Example: nercurve run study.toml --workers 2
     """
-    out = run_with_progress(config, workers, retry_failed, runs_per_gpu)
-    print_summary(out)
+    out = run_with_progress(config, workers, retry_failed, runs_per_gpu, drop_changed)
+    counts = print_summary(out)
+    left = counts["pending"] + counts["running"]
+    if counts["failed"]:
+        sys.stderr.write(
+            f"{counts['failed']} job(s) failed: see `nercurve status {out}`; run the same "
+            "command with --retry-failed to run them again\n"
+        )
+        raise typer.Exit(EXIT_FAILED_JOBS)
+    if left:
+        sys.stderr.write(
+            f"{left} job(s) are not finished (another runner holds them, or its lease has "
+            f"not expired yet): run the same command again later; `nercurve status {out}` "
+            "shows who holds them\n"
+        )
+        raise typer.Exit(EXIT_UNFINISHED_JOBS)
 
 
-def print_summary(study_dir: Path) -> None:
-    """Print mean test F1 per backend and stratum, and the job counts."""
+def print_summary(study_dir: Path) -> dict[str, int]:
+    """Print mean test F1 per backend and stratum and the job counts; returns the counts."""
     from rich.console import Console
     from rich.table import Table
 
@@ -131,7 +176,7 @@ def print_summary(study_dir: Path) -> None:
         f"{counts['pending'] + counts['running']} left"
     )
     if frame.empty:
-        return
+        return counts
     table = Table(title="Test F1 by backend and stratum (mean ± SD over runs)")
     for col in ("backend", "stratum", "runs", "sentences", "EPS", "F1"):
         table.add_column(col, justify="left" if col in ("backend", "stratum") else "right")
@@ -143,60 +188,68 @@ def print_summary(study_dir: Path) -> None:
             f"{g['eps'].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
         )
     console.print(table)
+    return counts
+
+
+def _error_message(error: str | None) -> str:
+    """A stored error without its traceback (the exception type and its whole message)."""
+    text = (error or "").strip()
+    return text.split("\nTraceback (most recent call last)", 1)[0].strip()
 
 
 @app.command("status")
 def status(
     study_dir: Annotated[Path, typer.Argument(help="A study's output folder.")],
     errors: Annotated[int, typer.Option(help="How many failures to show.")] = 5,
+    traceback: Annotated[bool, typer.Option(
+        "--traceback", help="Show each failure's whole error, traceback included.")] = False,
 ) -> None:
-    """Show job counts per backend, recent failures and an ETA.
+    """Show job counts per backend, jobs left by stopped runners, recent failures and an ETA.
 
-    Example: nercurve status runs/coi
+    Jobs of a runner that is gone show as "left" until the next run takes them back; jobs
+    the current config no longer names are counted apart (kept, not run, not in results).
+
+    Example: nercurve status runs/coi --traceback
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    from nercurve.study.store import open_store
+    from nercurve.study.status import study_status
 
+    report = study_status(study_dir, errors=errors)
     console = Console()
-    with open_store(study_dir) as store:
-        rows = store.query(
-            "SELECT backend, status, COUNT(*) AS n, AVG(seconds) AS secs FROM jobs"
-            " GROUP BY backend, status ORDER BY backend"
-        )
-        failures = store.query(
-            "SELECT job_id, backend, subset_id, error FROM jobs WHERE status = 'failed'"
-            " ORDER BY finished_at DESC LIMIT ?",
-            (errors,),
-        )
-        counts = store.counts()
-        mean_done = store.query("SELECT AVG(seconds) AS s FROM jobs WHERE status = 'done'")
+    columns = ("pending", "running", "left", "done", "failed")
     table = Table(title=f"study {study_dir}")
-    for col in ("backend", "pending", "running", "done", "failed", "mean s/run"):
+    for col in ("backend", *columns, "mean s/run"):
         table.add_column(col, justify="left" if col == "backend" else "right")
-    per: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        entry = per.setdefault(r["backend"], {"secs": None})
-        entry[r["status"]] = r["n"]
-        if r["status"] == "done":
-            entry["secs"] = r["secs"]
-    for backend, entry in per.items():
-        secs = entry["secs"]
-        table.add_row(
-            backend, *(str(entry.get(k, 0)) for k in ("pending", "running", "done", "failed")),
-            "-" if secs is None else f"{secs:.1f}",
-        )
+    for backend, entry in report.per_backend.items():
+        secs = entry.get("secs")
+        table.add_row(backend, *(str(entry.get(k, 0)) for k in columns),
+                      "-" if secs is None else f"{secs:.1f}")
     console.print(table)
-    left = counts["pending"] + counts["running"]
-    avg = mean_done[0]["s"]
-    if left and avg:
-        console.print(f"{left} jobs left; about {_duration(avg * left)} of single-worker time")
-    elif not left:
+    for holder in report.holders:
+        console.print(f"running: {holder}")
+    if report.left:
+        console.print(f"[yellow]{report.left} job(s) were left running by a runner that is "
+                      "gone[/]; the next `nercurve run` takes them back")
+    for backend, n in report.inactive.items():
+        console.print(f"{n} stored job(s) of '{escape(backend)}' are not in the current "
+                      "config: kept, not run, left out of results")
+    if report.archived:
+        console.print(f"{report.archived} job(s) set aside by --drop-changed (kept in the store)")
+    remaining = report.counts["pending"] + report.counts["running"]
+    if remaining and report.mean_seconds:
+        console.print(f"{remaining} jobs left; about "
+                      f"{_duration(report.mean_seconds * remaining)} of single-worker time")
+    elif not remaining:
         console.print("all jobs finished")
-    for f in failures:
-        first = (f["error"] or "").strip().splitlines()[0] if f["error"] else ""
-        console.print(f"[red]failed[/] {f['backend']} {f['subset_id']} ({f['job_id']}): {first}")
+    for f in report.failures:
+        text = (f["error"] or "").strip() if traceback else _error_message(f["error"])
+        console.print(f"[red]failed[/] {f['backend']} {f['subset_id']} ({f['job_id']}): "
+                      f"{escape(text)}")
+    if report.failures and not traceback:
+        console.print(f"(the whole errors: nercurve status {study_dir} --traceback)")
 
 
 @app.command("results")

@@ -15,6 +15,7 @@ depends on nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing as mp
 import os
@@ -23,14 +24,18 @@ import signal
 import tempfile
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from nercurve.errors import NercurveError
+from nercurve.errors import NercurveError, StoreError, StoreLockedError
 from nercurve.study.jobs import StudyData, execute_job
-from nercurve.study.store import Store
+from nercurve.study.store import LEASE_S, Store, pid_alive
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class Progress:
     running: int
     pending: int
     eta_s: float | None
+    #: Something the runner is waiting on (e.g. a lock held by another process), or None.
+    note: str | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -60,6 +67,15 @@ class Executor(Protocol):
 
 _PR_SET_PDEATHSIG = 1
 
+#: A worker's exit status when it could not write the store (disk full, damaged file).
+STORE_FAILURE_EXIT = 75
+
+#: How often the runner renews the leases of the jobs its workers hold (seconds).
+RENEW_EVERY_S = LEASE_S / 6
+
+#: Name prefix of the file that hands the study data to the workers (in the temp folder).
+DATA_PREFIX = "nercurve-data-"
+
 
 def _die_with_parent() -> None:
     try:
@@ -69,26 +85,76 @@ def _die_with_parent() -> None:
         pass
 
 
-def worker_main(store_path: str, data_path: str, owner_pid: int) -> None:
-    """A worker's life: load the study data, claim, run and record jobs until none is pending."""
+def _patiently(call: Callable[[], _T], owner_pid: int) -> _T | None:
+    """``call()``, waited out while another process holds the store's lock; None when the
+    runner is gone meanwhile."""
+    while os.getppid() == owner_pid:
+        try:
+            return call()
+        except StoreLockedError:
+            time.sleep(1.0)
+    return None
+
+
+def worker_main(store_path: str, data_path: str, owner: str, owner_pid: int) -> None:
+    """A worker's life: load the study data, claim, run and record jobs until none is pending.
+
+    Workers ignore Ctrl-C and SIGTERM: the runner decides when they stop. A result is
+    kept however long another process holds the store's lock; a store that cannot be
+    written (full disk, damaged file) ends the worker with ``STORE_FAILURE_EXIT``.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent()
     if os.getppid() != owner_pid:
         return
     with open(data_path, "rb") as fh:
         data: StudyData = pickle.load(fh)
-    with Store(store_path) as store:
-        while os.getppid() == owner_pid:
-            job = store.claim(owner_pid, os.getpid())
-            if job is None:
-                return
-            try:
-                outcome = execute_job(job, data)
-            except Exception as err:  # a failing job is recorded; the study goes on
-                detail = "".join(traceback.format_exception(err))
-                store.fail(job.job_id, job.claim, f"{type(err).__name__}: {err}\n{detail}")
-            else:
-                store.finish(job, outcome)
+    try:
+        with Store(store_path) as store:
+            while os.getppid() == owner_pid:
+                job = _patiently(partial(store.claim, owner, owner_pid, os.getpid()), owner_pid)
+                if job is None:
+                    return
+                try:
+                    outcome = execute_job(job, data)
+                except Exception as err:  # a failing job is recorded; the study goes on
+                    detail = "".join(traceback.format_exception(err))
+                    message = f"{type(err).__name__}: {err}\n{detail}"
+                    _patiently(partial(store.fail, job.job_id, job.claim, message), owner_pid)
+                else:
+                    _patiently(partial(store.finish, job, outcome), owner_pid)
+    except StoreError:
+        os._exit(STORE_FAILURE_EXIT)
+
+
+def death_description(exitcode: int | None) -> str:
+    """Plain words for how a worker process ended (``Process.exitcode``)."""
+    if exitcode is None:
+        return "is still running"
+    if exitcode >= 0:
+        return f"exited with exit code {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        return f"was stopped by signal {-exitcode}"
+    if name == "SIGKILL":
+        return ("was killed (SIGKILL: most often the system's out-of-memory killer; check "
+                "`dmesg`, or lower run.workers / the batch size)")
+    if name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT"):
+        return f"crashed ({name}: a fault in native code such as a library or driver)"
+    return f"was stopped by {name}"
+
+
+def remove_stale_data_files(folder: str | None = None) -> int:
+    """Delete hand-over files left by runners that were killed; returns how many."""
+    removed = 0
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{DATA_PREFIX}*.pickle"):
+        pid_text = path.name[len(DATA_PREFIX):].split("-", 1)[0]
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def detect_gpus() -> list[str]:
@@ -122,7 +188,10 @@ class LocalExecutor:
     With ``gpus`` given, worker ``i`` sees only GPU ``gpus[i // runs_per_gpu]``
     (through CUDA_VISIBLE_DEVICES), so by default one run uses one GPU and
     ``runs_per_gpu = k`` packs k small runs on each. CPU threads are divided among
-    the workers.
+    the workers. A worker that dies is replaced while jobs are pending, up to
+    ``max_respawns`` deaths in a row without a finished job. ``lock_patience_s`` is how
+    long the runner waits on a store that another process keeps locked before it stops
+    with a :class:`~nercurve.errors.StoreLockedError` (workers keep their results).
     """
 
     workers: int
@@ -130,6 +199,8 @@ class LocalExecutor:
     gpus: list[str] | None = None
     runs_per_gpu: int = 1
     poll_s: float = 0.5
+    max_respawns: int | None = None
+    lock_patience_s: float = 600.0
 
     def _env_for(self, index: int) -> dict[str, str]:
         threads = str(max(1, (os.cpu_count() or 1) // self.workers))
@@ -139,115 +210,181 @@ class LocalExecutor:
             env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot] if slot < len(self.gpus) else ""
         return env
 
-    def _spawn(self, ctx: mp.context.SpawnContext, index: int, store_path: Path,
-               data_path: str) -> mp.process.BaseProcess:
+    def execute(
+        self, store_path: Path, data: StudyData, on_progress: ProgressCallback | None = None
+    ) -> None:
+        """Run every pending job; on Ctrl-C (or a SIGTERM turned into KeyboardInterrupt by
+        the caller) stop the workers and return their jobs to pending.
+
+        The study data reaches the workers as a file in the system's temp folder, readable
+        by this user only, removed on every way out (a later run removes the files of
+        runners that were killed).
+        """
+        remove_stale_data_files()
+        fd, data_path = tempfile.mkstemp(prefix=f"{DATA_PREFIX}{os.getpid()}-",
+                                         suffix=".pickle")
+        try:
+            # a large pickle written into a spawn pipe blocks forever when the child dies
+            # before reading it: hand it over as a file
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            with Store(store_path) as store:
+                _Watch(self, store, store_path, data_path, on_progress).run()
+        except OSError as err:
+            raise StoreError(
+                f"cannot write the workers' copy of the study data: {err.strerror}",
+                file=data_path,
+                hint="free space in the temp folder (or point TMPDIR elsewhere) and run the "
+                "same command again; finished results are kept",
+            ) from None
+        finally:
+            Path(data_path).unlink(missing_ok=True)
+
+
+class _Watch:
+    """One execution: start the workers, then watch them until they have all exited."""
+
+    def __init__(self, executor: LocalExecutor, store: Store, store_path: Path,
+                 data_path: str, on_progress: ProgressCallback | None) -> None:
+        self.ex = executor
+        self.store = store
+        self.store_path = store_path
+        self.data_path = data_path
+        self.on_progress = on_progress
+        self.owner = uuid.uuid4().hex
+        self.ctx = mp.get_context("spawn")
+        self.started = time.time()
+        self.procs: dict[int, mp.process.BaseProcess] = {}
+        self.respawns_in_a_row = 0
+        self.last_renewal = 0.0
+        self.locked_since: float | None = None
+
+    def _spawn(self, index: int) -> None:
         # spawned children read the environment at start: set it around start() only
         saved = dict(os.environ)
-        os.environ.update(self._env_for(index))
+        os.environ.update(self.ex._env_for(index))
         try:
-            proc = ctx.Process(
-                target=worker_main, args=(str(store_path), data_path, os.getpid()), daemon=True,
-                name=f"nercurve-worker-{index}",
+            proc = self.ctx.Process(
+                target=worker_main,
+                args=(str(self.store_path), self.data_path, self.owner, os.getpid()),
+                daemon=True, name=f"nercurve-worker-{index}",
             )
             proc.start()
         finally:
             os.environ.clear()
             os.environ.update(saved)
-        return proc
+        self.procs[index] = proc
 
-    def execute(
-        self, store_path: Path, data: StudyData, on_progress: ProgressCallback | None = None
-    ) -> None:
-        """Run every pending job; on Ctrl-C stop the workers and return their jobs to pending."""
-        ctx = mp.get_context("spawn")
-        owner = os.getpid()
-        started = time.time()
-        # the data goes to workers as a file: a large pickle written into a spawn pipe
-        # blocks forever when the child dies before reading it
-        fd, data_path = tempfile.mkstemp(prefix=".worker-data-", suffix=".pickle",
-                                         dir=store_path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            with Store(store_path) as store:
-                self._watch(store, ctx, store_path, data_path, owner, started, on_progress)
-        finally:
-            os.unlink(data_path)
-
-    def _watch(self, store: Store, ctx: mp.context.SpawnContext, store_path: Path,
-               data_path: str, owner: int, started: float,
-               on_progress: ProgressCallback | None) -> None:
-        """Start the workers and watch them until they have all exited."""
-        done_before = store.counts()["done"] + store.counts()["failed"]
-        procs: dict[int, mp.process.BaseProcess] = {}
-        for i in range(self.workers):
-            procs[i] = self._spawn(ctx, i, store_path, data_path)
+    def run(self) -> None:
+        """Watch until every worker has exited; Ctrl-C stops them and releases their jobs."""
+        counts = self.store.counts()
+        self.done_before = counts["done"] + counts["failed"]
+        self.last_done = counts["done"] + counts["failed"]
+        for i in range(self.ex.workers):
+            self._spawn(i)
         try:
             while True:
-                self._enforce_limits(store, procs, ctx, store_path, data_path)
-                counts = store.counts()
-                if on_progress is not None:
-                    on_progress(self._progress(counts, done_before, started))
-                if not any(p.is_alive() for p in procs.values()):
+                note = self._tick()
+                if not any(p.is_alive() for p in self.procs.values()):
                     break
-                time.sleep(self.poll_s)
-        except KeyboardInterrupt:
-            self._stop(store, procs, owner)
+                if note is None:
+                    self._report(self.store.counts())
+                time.sleep(self.ex.poll_s)
+        except BaseException:  # Ctrl-C, SIGTERM, a store that failed: leave nothing running
+            self._stop()
             raise
-        counts = store.counts()
-        if on_progress is not None:
-            on_progress(self._progress(counts, done_before, started))
-        codes = sorted({p.exitcode for p in procs.values() if p.exitcode})
+        counts = self.store.counts()
+        self._report(counts)
+        codes = sorted({p.exitcode for p in self.procs.values() if p.exitcode})
+        if STORE_FAILURE_EXIT in codes:
+            self.store.recover_orphans()
+            raise StoreError(
+                "a worker could not write its result to the study store (full disk or a "
+                "damaged file?)",
+                file=self.store_path,
+                hint="free disk space, check the file with `sqlite3 results.sqlite "
+                "'PRAGMA integrity_check'`, then run the same command again",
+            )
         if counts["pending"] and codes:
+            words = "; ".join(sorted({death_description(c) for c in codes}))
             raise NercurveError(
-                f"every worker process exited (exit code {', '.join(map(str, codes))}) while "
-                f"{counts['pending']} job(s) were still pending; nothing is lost",
-                file=store_path.parent,
+                f"every worker process ended ({words}) while {counts['pending']} job(s) "
+                f"were still pending; nothing is lost",
+                file=self.store_path.parent,
                 hint="the workers' own error is printed above; check that nercurve and the "
                 "backends import (python -c 'import nercurve.study.jobs') and that there is "
                 "memory to spare, then rerun the same command",
             )
 
-    def _enforce_limits(self, store: Store, procs: dict[int, mp.process.BaseProcess],
-                        ctx: mp.context.SpawnContext, store_path: Path,
-                        data_path: str) -> None:
-        owner = os.getpid()
-        held = {row["worker_pid"]: row for row in store.running_jobs(owner)}
+    def _tick(self) -> str | None:
+        """One round of watching; returns a note while the store is locked, else None."""
+        try:
+            now = time.time()
+            if now - self.last_renewal >= RENEW_EVERY_S:
+                self.store.renew_leases(self.owner)
+                self.store.recover_orphans()  # jobs of runners gone elsewhere come back
+                self.last_renewal = now
+            self._enforce_limits()
+        except StoreLockedError:
+            self.locked_since = self.locked_since or time.time()
+            waited = time.time() - self.locked_since
+            if waited > self.ex.lock_patience_s:
+                raise
+            note = (f"waiting {waited:.0f} s: another process holds the store's lock "
+                    "(results are kept)")
+            if self.on_progress is not None:
+                self.on_progress(Progress(0, 0, 0, 0, 0, None, note=note))
+            return note
+        self.locked_since = None
+        return None
+
+    def _enforce_limits(self) -> None:
+        held = {row["worker_pid"]: row for row in self.store.running_jobs(self.owner)}
         now = time.time()
-        for index, proc in list(procs.items()):
+        finished = sum(v for k, v in self.store.counts().items() if k in ("done", "failed"))
+        if finished > self.last_done:
+            self.last_done, self.respawns_in_a_row = finished, 0
+        for index, proc in list(self.procs.items()):
             row = held.get(proc.pid)
             if proc.is_alive():
-                if row is None or now - row["started_at"] <= self.timeout_s:
+                if row is None or now - row["started_at"] <= self.ex.timeout_s:
                     continue
                 proc.kill()
                 proc.join()
-                store.fail(row["job_id"], row["claim"],
-                           f"timed out after {self.timeout_s:g} s (run.timeout_s)")
+                self.store.fail(row["job_id"], row["claim"],
+                                f"timed out after {self.ex.timeout_s:g} s (run.timeout_s)")
             elif row is not None:
                 proc.join()
-                store.fail(row["job_id"], row["claim"],
-                           f"worker process died with exit code {proc.exitcode}"
-                           " (killed by the system? out of memory?)")
-            else:
+                self.store.fail(row["job_id"], row["claim"],
+                                f"worker process {death_description(proc.exitcode)}")
+            elif proc.exitcode == STORE_FAILURE_EXIT:
                 continue
-            if store.counts()["pending"]:
-                procs[index] = self._spawn(ctx, index, store_path, data_path)
+            # a worker that died (also while idle) or ran out of work is replaced while
+            # jobs are pending, unless workers keep ending without any job finishing
+            limit = self.ex.max_respawns
+            limit = 2 * self.ex.workers if limit is None else limit
+            if self.store.counts()["pending"] and self.respawns_in_a_row < limit:
+                self.respawns_in_a_row += 1
+                self._spawn(index)
 
-    def _stop(self, store: Store, procs: dict[int, mp.process.BaseProcess], owner: int) -> None:
-        for proc in procs.values():
+    def _stop(self) -> None:
+        for proc in self.procs.values():
             if proc.is_alive():
                 proc.kill()
-        for proc in procs.values():
+        for proc in self.procs.values():
             proc.join()
-        store.release([row["job_id"] for row in store.running_jobs(owner)])
+        with contextlib.suppress(StoreError):  # else their leases expire: the next run recovers
+            self.store.release([row["job_id"] for row in self.store.running_jobs(self.owner)])
 
-    def _progress(self, counts: dict[str, int], done_before: int, started: float) -> Progress:
-        finished_now = counts["done"] + counts["failed"] - done_before
+    def _report(self, counts: dict[str, int]) -> None:
+        if self.on_progress is None:
+            return
+        finished_now = counts["done"] + counts["failed"] - self.done_before
         remaining = counts["pending"] + counts["running"]
         eta = None
         if finished_now > 0 and remaining:
-            eta = (time.time() - started) / finished_now * remaining
-        return Progress(
+            eta = (time.time() - self.started) / finished_now * remaining
+        self.on_progress(Progress(
             total=sum(counts.values()), done=counts["done"], failed=counts["failed"],
             running=counts["running"], pending=counts["pending"], eta_s=eta,
-        )
+        ))

@@ -134,16 +134,39 @@ def _spec(subset: Subset, arm: Arm, seed: int) -> JobSpec:
     )
 
 
+def reset_peak_rss() -> bool:
+    """Start measuring this process's peak memory afresh (Linux); False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB."""
+    """Peak resident memory of this process in MiB: since the last :func:`reset_peak_rss`
+    where the system keeps that figure (Linux ``VmHWM``), else over its whole life."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
-    """Train one model on the job's subset, predict the test set once and score it."""
+    """Train one model on the job's subset, predict the test set once and score it.
+
+    ``peak_mb`` is the worker's peak memory during this job alone (where Linux lets the
+    peak be reset; elsewhere the worker's peak so far).
+    """
     from nercurve.backends import get_backend
     from nercurve.metrics import evaluate
 
+    reset_peak_rss()
     started = time.perf_counter()
     backend = get_backend(job.backend_type)
     params = backend.Params.model_validate(job.params)

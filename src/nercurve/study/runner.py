@@ -11,6 +11,7 @@ seeds or more subsets per stratum are added to it.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from nercurve.corpus.model import Corpus, Doc, Notice
 from nercurve.errors import ConfigError
@@ -26,6 +28,9 @@ from nercurve.study.design import Subset, draw_design
 from nercurve.study.executor import LocalExecutor, ProgressCallback, detect_gpus
 from nercurve.study.jobs import ZERO_SUBSET, Arm, StudyData, plan_jobs, validate_arms
 from nercurve.study.store import STORE_NAME, Store
+
+if TYPE_CHECKING:
+    from nercurve.corpus.io import ReadOptions
 
 
 @dataclass(frozen=True)
@@ -40,12 +45,13 @@ class PreparedStudy:
     notices: list[Notice] = field(default_factory=list)
 
 
-def _read(config: StudyConfig, path: Path) -> Corpus:
-    from nercurve.corpus.io import ReadOptions, read_corpus
+def read_options(config: StudyConfig) -> ReadOptions:
+    """The reader options of a study's ``[corpus]`` section."""
+    from nercurve.corpus.io import ReadOptions
 
     section = config.corpus
     try:
-        options = ReadOptions(
+        return ReadOptions(
             label_map=section.label_map,
             labels=frozenset(section.labels) if section.labels is not None else None,
             overlap=section.overlap,
@@ -57,7 +63,12 @@ def _read(config: StudyConfig, path: Path) -> Corpus:
             f"invalid key in corpus.options: {err}",
             hint="see nercurve.corpus.io.ReadOptions for the reader options",
         ) from None
-    return read_corpus(path, section.format, options)
+
+
+def _read(config: StudyConfig, path: Path) -> Corpus:
+    from nercurve.corpus.io import read_corpus
+
+    return read_corpus(path, config.corpus.format, read_options(config))
 
 
 def split_documents(
@@ -120,7 +131,8 @@ def prepare(config: StudyConfig) -> PreparedStudy:
     )
 
 
-def _fingerprint(prepared: PreparedStudy) -> str:
+def _legacy_fingerprint(prepared: PreparedStudy) -> str:
+    """The single digest that stores written before study identities were kept hold."""
     cfg = prepared.config
     key = {
         "split": prepared.split_ids,
@@ -130,6 +142,117 @@ def _fingerprint(prepared: PreparedStudy) -> str:
         "select_on": cfg.split.select_on,
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _content_digest(docs: Sequence[Doc]) -> str:
+    """A digest of documents' ids, texts and spans: what a result depends on."""
+    return _digest([[d.id, d.text, [[s.start, s.end, s.label] for s in d.spans]] for d in docs])
+
+
+def study_identity(prepared: PreparedStudy) -> dict[str, str]:
+    """What every stored row depends on, as ``{what: value or digest}``.
+
+    The parts' documents (ids and content), the reading options (labels, label map,
+    policies) and the design; not the corpus's path or format (moving or converting a
+    file changes no result) and not ``subsets_per_stratum`` (growing it adds subsets).
+    """
+    cfg = prepared.config
+    data = prepared.data
+    identity = {
+        f"split: the {name} documents": _digest(ids) for name, ids in prepared.split_ids.items()
+    }
+    parts = {"training pool": list(data.pool.values()), "dev set": data.dev,
+             "test set": data.test}
+    identity.update(
+        {f"corpus: the text or annotations of the {name}": _content_digest(docs)
+         for name, docs in parts.items()}
+    )
+    reading = dataclasses.asdict(read_options(cfg))
+    identity.update(
+        {f"corpus.{k}": json.dumps(v, sort_keys=True, default=sorted) for k, v in reading.items()}
+    )
+    design = cfg.design.model_dump(mode="json",
+                                   exclude={"subsets_per_stratum", "subsets_per_size"})
+    identity.update({f"design.{k}": json.dumps(v) for k, v in design.items()})
+    identity["split.select_on"] = json.dumps(cfg.split.select_on)
+    return identity
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``what: old → new`` for each key whose value differs (digests just 'changed')."""
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if key.startswith(("split:", "corpus:")):
+            out.append(f"{key} changed")
+        else:
+            out.append(f"{key}: {before if before is not None else '(unset)'} → "
+                       f"{after if after is not None else '(unset)'}")
+    return out
+
+
+_WAYS_OUT = (
+    "set `output` to a new folder for the new study, restore the config that made these "
+    "rows (its copy is study.toml in the folder), or rerun with --drop-changed to set the "
+    "old rows aside (they stay in the store, listed by `status`, but leave the results)"
+)
+
+
+def _check_identity(store: Store, prepared: PreparedStudy, drop_changed: bool) -> None:
+    """Refuse (or, with ``drop_changed``, archive) rows made from another corpus or design."""
+    identity = study_identity(prepared)
+    stored_text = store.get_meta("identity")
+    legacy = store.get_meta("fingerprint")
+    if stored_text is not None:
+        changes = _changes(json.loads(stored_text), identity)
+    elif legacy is not None and legacy != _legacy_fingerprint(prepared):
+        changes = ["the split or the design (stored by an earlier nercurve version)"]
+    else:
+        changes = []
+    if changes and not drop_changed:
+        raise ConfigError(
+            "this output folder holds a study made from another corpus, split or design; "
+            "what changed: " + "; ".join(changes),
+            file=store.path,
+            hint=_WAYS_OUT,
+        )
+    if changes:
+        store.archive(reason="corpus, split or design changed: " + "; ".join(changes))
+    store.set_meta("identity", json.dumps(identity, sort_keys=True))
+    store.set_meta("fingerprint", _legacy_fingerprint(prepared))
+
+
+def _check_arms(store: Store, arms: Sequence[Arm], drop_changed: bool) -> None:
+    """Refuse (or, with ``drop_changed``, archive) rows of an arm stored with other settings."""
+    stored = store.arm_definitions()
+    problems: dict[str, str] = {}
+    for arm in arms:
+        for before in stored.get(arm.name, []):
+            if before != {"type": arm.type, "params": arm.params}:
+                old = {"type": before["type"], **before["params"]}
+                new = {"type": arm.type, **arm.params}
+                problems[arm.name] = "; ".join(_changes(
+                    {k: json.dumps(v, sort_keys=True) for k, v in old.items()},
+                    {k: json.dumps(v, sort_keys=True) for k, v in new.items()},
+                ))
+    if problems and not drop_changed:
+        described = "; ".join(f"'{name}' ({what})" for name, what in problems.items())
+        raise ConfigError(
+            f"backend arm(s) changed under the same name, which would mix two settings in "
+            f"one arm: {described}",
+            file=store.path,
+            hint="give the changed arm a new `name` (both are kept and compared), " + _WAYS_OUT,
+        )
+    for arm in arms:
+        if arm.name in problems:
+            store.archive(backends={arm.name: (arm.type, arm.params)},
+                          reason=f"arm settings changed: {problems[arm.name]}")
 
 
 def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) -> None:
@@ -162,31 +285,31 @@ def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) ->
             )
 
 
-def initialise(prepared: PreparedStudy, *, config_text: str | None = None) -> Path:
-    """Create or extend the study folder and its store; returns the store path."""
+def initialise(
+    prepared: PreparedStudy, *, config_text: str | None = None, drop_changed: bool = False
+) -> Path:
+    """Create or extend the study folder and its store; returns the store path.
+
+    The store's jobs become exactly the config's jobs: new ones are added, finished ones
+    kept, and ones the config no longer names are left inactive (kept, not run, not in
+    the results). Rows made from another corpus, split, design or arm settings are
+    refused with what changed; with ``drop_changed`` they are set aside instead.
+    """
     out = Path(prepared.config.output)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ConfigError(f"cannot create the output folder: {err.strerror}", file=out) from None
     store_path = out / STORE_NAME
-    fingerprint = _fingerprint(prepared)
     with Store(store_path) as store:
-        stored = store.get_meta("fingerprint")
-        if stored is not None and stored != fingerprint:
-            raise ConfigError(
-                "this output folder holds a study with a different split or design",
-                file=store_path,
-                hint="set `output` to a new folder, or restore the study's original config "
-                "(its copy is study.toml in that folder)",
-            )
+        _check_identity(store, prepared, drop_changed)
+        _check_arms(store, prepared.arms, drop_changed)
         subsets = list(prepared.subsets)
         if any(not a.needs_training_data for a in prepared.arms):
             subsets.append(ZERO_SUBSET)
         store.add_subsets(subsets)
         store.add_jobs(plan_jobs(prepared.subsets, prepared.arms, prepared.config.seeds))
-        if stored is None:
-            store.set_meta("fingerprint", fingerprint)
+        if store.get_meta("name") is None:
             store.set_meta("name", prepared.config.name)
     _write_files(prepared, out, config_text)
     return store_path
@@ -201,6 +324,7 @@ def run_study(
     config_text: str | None = None,
     runs_per_gpu: int | None = None,
     on_notices: Callable[[list[Notice]], None] | None = None,
+    drop_changed: bool = False,
 ) -> Path:
     """Run every job of a study that has not finished yet; returns the study folder.
 
@@ -208,12 +332,14 @@ def run_study(
     (or, when some arm wants a GPU and GPUs are present, GPUs × ``runs_per_gpu``, which
     defaults to the config's ``run.runs_per_gpu``).
     ``on_notices`` receives what reading the corpus repaired or left out (their counts by
-    kind are also kept in ``corpus_stats.json``), before any job starts.
+    kind are also kept in ``corpus_stats.json``), before any job starts. ``drop_changed``
+    sets aside rows made with another corpus, design or arm settings instead of refusing
+    to run (see :func:`initialise`).
     """
     prepared = prepare(config)
     if on_notices is not None and prepared.notices:
         on_notices(prepared.notices)
-    store_path = initialise(prepared, config_text=config_text)
+    store_path = initialise(prepared, config_text=config_text, drop_changed=drop_changed)
     with Store(store_path) as store:
         store.recover_orphans()
         if retry_failed:

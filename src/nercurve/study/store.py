@@ -5,26 +5,45 @@ written again. Claiming a job is one ``BEGIN IMMEDIATE`` transaction, so two
 processes on one study never run the same job. Each claim carries a fresh token;
 a result is accepted only under the token that claimed it, so a job reclaimed
 after its worker was presumed dead still ends with exactly one result.
+
+A running job holds a *lease* that its runner renews while it lives. A job whose
+lease has expired belongs to a runner that is gone (killed, or on a container or
+node that no longer exists) and returns to ``pending`` on the next run, whatever
+host it ran on.
+
+Only the jobs of the current config are *active*: the runner marks them so on every
+run, and claims, counts and results see active jobs only. Jobs a config no longer
+names stay in the file (``status`` lists them). Rows set aside after an explicit
+``--drop-changed`` keep their data under an id with an ``~archived`` suffix.
+
+Every SQLite failure reaches the caller as a :class:`~nercurve.errors.StoreError`
+that says what happened and what to do (damaged file, lock held by another process,
+full disk), never as a raw ``sqlite3`` exception.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from nercurve.errors import ConfigError
+from nercurve.errors import ConfigError, StoreError, StoreLockedError
 from nercurve.study.design import Subset
 
 STORE_NAME = "results.sqlite"
+
+#: How long a claimed job stays owned without its runner renewing the lease (seconds).
+LEASE_S = 120.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,13 +86,82 @@ CREATE TABLE IF NOT EXISTS jobs (
     seconds REAL,
     peak_mb REAL,
     error TEXT,
-    extra TEXT
+    extra TEXT,
+    owner TEXT,
+    lease_until REAL,
+    active INTEGER NOT NULL DEFAULT 1,
+    archived TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, position);
 """
 
 #: Job columns added after the first release: (name, SQL type), added to older stores on open.
-_ADDED_JOB_COLUMNS: tuple[tuple[str, str], ...] = (("extra", "TEXT"),)
+_ADDED_JOB_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("extra", "TEXT"),
+    ("owner", "TEXT"),
+    ("lease_until", "REAL"),
+    ("active", "INTEGER NOT NULL DEFAULT 1"),
+    ("archived", "TEXT"),
+)
+
+#: (text in SQLite's message, what it means, what to do), first match wins.
+_SQLITE_PROBLEMS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("malformed", "not a database", "file is encrypted"),
+        "the study store is damaged ({err})",
+        "restore results.sqlite from a backup, or salvage it with `sqlite3 results.sqlite "
+        "'.recover' | sqlite3 recovered.sqlite` and move the recovered file into its place; "
+        "to start over, choose a new output folder",
+    ),
+    (
+        ("locked", "busy"),
+        "the study store is locked by another process ({err})",
+        "close whatever holds it open for writing (an sqlite3 shell or database browser with "
+        "an open transaction, a stuck nercurve process) and run the command again; "
+        "finished results are kept",
+    ),
+    (
+        ("disk is full", "disk i/o error"),
+        "cannot write the study store: {err}",
+        "free disk space on the output folder's file system and run the same command again; "
+        "finished results are kept",
+    ),
+    (
+        ("readonly", "read-only"),
+        "the study store is read-only ({err})",
+        "run with write access to the output folder, or copy the study to a writable place",
+    ),
+)
+
+
+def store_error(err: sqlite3.Error, path: Path) -> StoreError:
+    """The project error for a SQLite failure on the store at ``path``."""
+    text = str(err)
+    for needles, message, hint in _SQLITE_PROBLEMS:
+        if any(n in text.lower() for n in needles):
+            kind = StoreLockedError if needles[0] == "locked" else StoreError
+            return kind(message.format(err=text), file=path, hint=hint)
+    return StoreError(
+        f"the study store failed: {text}", file=path,
+        hint="check the file and the disk, then run the same command again",
+    )
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn a store method's SQLite failures into :class:`StoreError`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as err:
+            raise store_error(err, args[0].path) from None  # type: ignore[attr-defined]
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -130,25 +218,49 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-class Store:
-    """A study's SQLite file. Open one per process; connections are not shared."""
+def runner_gone(row: Any, now: float, host: str) -> bool:
+    """True when the runner that holds a running job (a row with ``lease_until``, ``host``,
+    ``owner_pid`` and ``worker_pid``) no longer exists: its lease expired, or it ran on
+    this host and its process is gone."""
+    if row["lease_until"] is None or row["lease_until"] < now:
+        return True
+    return row["host"] == host and not (
+        pid_alive(row["owner_pid"]) and pid_alive(row["worker_pid"] or row["owner_pid"])
+    )
 
-    def __init__(self, path: str | Path) -> None:
+
+class Store:
+    """A study's SQLite file. Open one per process; connections are not shared.
+
+    ``lock_timeout_s`` is how long a statement waits for another process's write lock
+    before a :class:`~nercurve.errors.StoreLockedError`.
+    """
+
+    def __init__(self, path: str | Path, *, lock_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"cannot create the study folder: {err.strerror}",
+                             file=self.path.parent) from None
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            raise StoreError(
+                "the study store is an empty file (0 bytes): its results are gone or it was "
+                "never written",
+                file=self.path,
+                hint="restore it from a backup; to start the study afresh, delete the empty "
+                "file or choose a new output folder",
+            )
+        try:
+            self._db = sqlite3.connect(self.path, timeout=lock_timeout_s, isolation_level=None)
+            self._db.execute(f"PRAGMA busy_timeout={int(lock_timeout_s * 1000)}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=60000")
             self._db.executescript(_SCHEMA)
             self._add_missing_columns()
-        except sqlite3.DatabaseError as err:
-            raise ConfigError(
-                f"cannot open the study store: {err}",
-                file=self.path,
-                hint="the file is not a nercurve results store; choose another output folder",
-            ) from None
+            self._db.execute("PRAGMA quick_check(1)").fetchone()
+        except sqlite3.Error as err:
+            raise store_error(err, self.path) from None
         self._db.row_factory = sqlite3.Row
 
     def _add_missing_columns(self) -> None:
@@ -174,22 +286,26 @@ class Store:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
     # -- meta ---------------------------------------------------------------
+    @_guarded
     def get_meta(self, key: str) -> str | None:
         """A stored study-level value, or None."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row["value"])
 
+    @_guarded
     def set_meta(self, key: str, value: str) -> None:
         """Store a study-level value."""
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     # -- design and jobs ------------------------------------------------------
+    @_guarded
     def add_subsets(self, subsets: Iterable[Subset]) -> None:
         """Record subsets (ones already stored are kept as they are)."""
         rows = [
@@ -204,8 +320,10 @@ class Store:
                 "INSERT OR IGNORE INTO subsets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
             )
 
+    @_guarded
     def add_jobs(self, jobs: Sequence[JobSpec]) -> int:
-        """Insert jobs that are not stored yet; returns how many were new."""
+        """Insert jobs that are not stored yet and make exactly these jobs the active ones;
+        returns how many were new."""
         with self._transaction() as db:
             start = db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM jobs").fetchone()[0]
             before = db.total_changes
@@ -220,22 +338,81 @@ class Store:
                     for i, j in enumerate(jobs)
                 ],
             )
-            return db.total_changes - before
+            added = db.total_changes - before
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS planned (job_id TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM planned")
+            db.executemany("INSERT OR IGNORE INTO planned VALUES (?)", [(j.job_id,) for j in jobs])
+            db.execute(
+                "UPDATE jobs SET active = (job_id IN (SELECT job_id FROM planned))"
+                " WHERE active != (job_id IN (SELECT job_id FROM planned))"
+            )
+            return added
 
+    @_guarded
+    def archive(
+        self, *, backends: dict[str, tuple[str, dict[str, Any]]] | None = None, reason: str
+    ) -> int:
+        """Set rows aside: with ``backends`` (name -> the type and parameters to keep), the
+        active jobs of those arms that were run with other settings; without, every job and
+        subset (the corpus or design changed).
+
+        The rows are kept under an ``~archived-<token>`` id suffix, inactive and with
+        ``reason``; they never count as results again. Returns how many jobs moved.
+        """
+        suffix = f"~archived-{uuid.uuid4().hex[:8]}"
+        moved = 0
+        with self._transaction() as db:
+            if backends is None:
+                db.execute(
+                    "INSERT INTO subsets SELECT subset_id || ?, stratum, target, content_hash,"
+                    " n_docs, n_sentences, n_tokens, n_entities, eps, doc_ids FROM subsets"
+                    " WHERE subset_id NOT LIKE '%~archived-%'", (suffix,),
+                )
+                moved = db.execute(
+                    "UPDATE jobs SET job_id = job_id || ?1, subset_id = subset_id || ?1,"
+                    " archived = ?2, active = 0 WHERE archived IS NULL", (suffix, reason),
+                ).rowcount
+                db.execute("DELETE FROM subsets WHERE subset_id NOT LIKE '%~archived-%'")
+            for name, (kind, params) in (backends or {}).items():
+                moved += db.execute(
+                    "UPDATE jobs SET job_id = job_id || ?, archived = ?, active = 0"
+                    " WHERE archived IS NULL AND backend = ? AND (backend_type != ?"
+                    " OR params != ?)",
+                    (suffix, reason, name, kind, json.dumps(params, sort_keys=True)),
+                ).rowcount
+            db.execute(
+                "UPDATE jobs SET status = 'pending', claim = NULL, lease_until = NULL"
+                " WHERE archived IS NOT NULL AND status = 'running'"
+            )
+        return moved
+
+    @_guarded
+    def arm_definitions(self) -> dict[str, list[dict[str, Any]]]:
+        """The settings (type and parameters) each arm's active jobs were stored with."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in self._db.execute(
+            "SELECT DISTINCT backend, backend_type, params FROM jobs WHERE active = 1"
+        ):
+            out.setdefault(row["backend"], []).append(
+                {"type": row["backend_type"], "params": json.loads(row["params"])}
+            )
+        return out
+
+    @_guarded
     def recover_orphans(self) -> int:
-        """Return to ``pending`` the running jobs whose owning process on this host is gone."""
-        host = socket.gethostname()
-        rows = self._db.execute(
-            "SELECT job_id, owner_pid, worker_pid FROM jobs WHERE status = 'running' AND host = ?",
-            (host,),
-        ).fetchall()
-        dead = [
-            r["job_id"]
-            for r in rows
-            if not pid_alive(r["owner_pid"]) or not pid_alive(r["worker_pid"])
-        ]
-        return self.release(dead)
+        """Return to ``pending`` the running jobs whose runner is gone.
 
+        A runner is gone when its lease has expired (any host), or when it ran on this
+        host and its process no longer exists.
+        """
+        host, now = socket.gethostname(), time.time()
+        rows = self._db.execute(
+            "SELECT job_id, host, owner_pid, worker_pid, lease_until FROM jobs"
+            " WHERE status = 'running'"
+        ).fetchall()
+        return self.release([r["job_id"] for r in rows if runner_gone(r, now, host)])
+
+    @_guarded
     def release(self, job_ids: Sequence[str]) -> int:
         """Put running jobs back to ``pending`` (their claims become void)."""
         if not job_ids:
@@ -244,36 +421,42 @@ class Store:
             before = db.total_changes
             db.executemany(
                 "UPDATE jobs SET status = 'pending', claim = NULL, worker_pid = NULL,"
-                " owner_pid = NULL, started_at = NULL WHERE job_id = ? AND status = 'running'",
+                " owner_pid = NULL, owner = NULL, lease_until = NULL, started_at = NULL"
+                " WHERE job_id = ? AND status = 'running'",
                 [(j,) for j in job_ids],
             )
             return db.total_changes - before
 
+    @_guarded
     def retry_failed(self) -> int:
-        """Put failed jobs back to ``pending``."""
+        """Put the failed active jobs back to ``pending``."""
         with self._transaction() as db:
             before = db.total_changes
             db.execute(
                 "UPDATE jobs SET status = 'pending', claim = NULL, error = NULL"
-                " WHERE status = 'failed'"
+                " WHERE status = 'failed' AND active = 1"
             )
             return db.total_changes - before
 
-    def claim(self, owner_pid: int, worker_pid: int) -> ClaimedJob | None:
-        """Atomically take the next pending job, or None when there is none."""
+    @_guarded
+    def claim(self, owner: str, owner_pid: int, worker_pid: int) -> ClaimedJob | None:
+        """Atomically take the next pending active job for runner ``owner``, or None."""
         token = uuid.uuid4().hex
         with self._transaction() as db:
             row = db.execute(
                 "SELECT j.job_id, j.subset_id, j.backend, j.backend_type, j.params, j.seed,"
                 " s.doc_ids FROM jobs j JOIN subsets s USING (subset_id)"
-                " WHERE j.status = 'pending' ORDER BY j.position LIMIT 1"
+                " WHERE j.status = 'pending' AND j.active = 1 ORDER BY j.position LIMIT 1"
             ).fetchone()
             if row is None:
                 return None
+            now = time.time()
             db.execute(
-                "UPDATE jobs SET status = 'running', claim = ?, host = ?, owner_pid = ?,"
-                " worker_pid = ?, started_at = ?, attempts = attempts + 1 WHERE job_id = ?",
-                (token, socket.gethostname(), owner_pid, worker_pid, time.time(), row["job_id"]),
+                "UPDATE jobs SET status = 'running', claim = ?, host = ?, owner = ?,"
+                " owner_pid = ?, worker_pid = ?, started_at = ?, lease_until = ?,"
+                " attempts = attempts + 1 WHERE job_id = ?",
+                (token, socket.gethostname(), owner, owner_pid, worker_pid, now,
+                 now + LEASE_S, row["job_id"]),
             )
         return ClaimedJob(
             job_id=row["job_id"],
@@ -286,13 +469,23 @@ class Store:
             seed=int(row["seed"]),
         )
 
+    @_guarded
+    def renew_leases(self, owner: str) -> int:
+        """Extend the leases of every job runner ``owner`` holds; returns how many."""
+        with self._transaction() as db:
+            return db.execute(
+                "UPDATE jobs SET lease_until = ? WHERE status = 'running' AND owner = ?",
+                (time.time() + LEASE_S, owner),
+            ).rowcount
+
+    @_guarded
     def finish(self, job: ClaimedJob, outcome: JobOutcome) -> bool:
         """Record a result under the job's claim; False when the claim was voided meanwhile."""
         with self._transaction() as db:
             cur = db.execute(
                 "UPDATE jobs SET status = 'done', finished_at = ?, precision = ?, recall = ?,"
                 " f1 = ?, dev_f1 = ?, per_label = ?, steps = ?, best_step = ?, seconds = ?,"
-                " peak_mb = ?, extra = ?, error = NULL"
+                " peak_mb = ?, extra = ?, error = NULL, lease_until = NULL"
                 " WHERE job_id = ? AND claim = ? AND status = 'running'",
                 (
                     time.time(), outcome.precision, outcome.recall, outcome.f1, outcome.dev_f1,
@@ -303,10 +496,11 @@ class Store:
             )
             return cur.rowcount == 1
 
+    @_guarded
     def fail(self, job_id: str, claim: str | None, error: str) -> bool:
         """Record a failure under the job's claim (any claim when ``claim`` is None)."""
         sql = (
-            "UPDATE jobs SET status = 'failed', finished_at = ?, error = ?,"
+            "UPDATE jobs SET status = 'failed', finished_at = ?, error = ?, lease_until = NULL,"
             " seconds = ? - started_at WHERE job_id = ? AND status = 'running'"
         )
         now = time.time()
@@ -318,21 +512,26 @@ class Store:
             return db.execute(sql, args).rowcount == 1
 
     # -- reading ------------------------------------------------------------
+    @_guarded
     def counts(self) -> dict[str, int]:
-        """Number of jobs in each status."""
+        """Number of active jobs in each status."""
         out = {"pending": 0, "running": 0, "done": 0, "failed": 0}
-        for row in self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status"):
+        for row in self._db.execute(
+            "SELECT status, COUNT(*) AS n FROM jobs WHERE active = 1 GROUP BY status"
+        ):
             out[row["status"]] = int(row["n"])
         return out
 
-    def running_jobs(self, owner_pid: int) -> list[sqlite3.Row]:
-        """Jobs this run process's workers hold: job_id, claim, worker_pid, started_at."""
+    @_guarded
+    def running_jobs(self, owner: str) -> list[sqlite3.Row]:
+        """Jobs runner ``owner``'s workers hold: job_id, claim, worker_pid, started_at."""
         return self._db.execute(
             "SELECT job_id, claim, worker_pid, started_at FROM jobs"
-            " WHERE status = 'running' AND owner_pid = ? AND host = ?",
-            (owner_pid, socket.gethostname()),
+            " WHERE status = 'running' AND owner = ?",
+            (owner,),
         ).fetchall()
 
+    @_guarded
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """Run a read-only query (for reports and status)."""
         return self._db.execute(sql, args).fetchall()
@@ -350,18 +549,26 @@ def open_store(study_dir: str | Path, *, must_exist: bool = True) -> Store:
     return Store(path)
 
 
+def params_digest(backend_type: str, params: dict[str, Any]) -> str:
+    """A short digest of an arm's type and validated parameters (the ``params_digest``
+    column): two rows with the same digest were trained with the same settings."""
+    key = json.dumps({"type": backend_type, "params": params}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
 _RESULT_COLUMNS = (
-    "job_id", "subset_id", "stratum", "backend", "backend_type", "seed", "n_docs",
-    "n_sentences", "n_tokens", "n_entities", "eps", "status", "precision", "recall", "f1",
+    "job_id", "subset_id", "stratum", "backend", "backend_type", "params_digest", "seed",
+    "n_docs", "n_sentences", "n_tokens", "n_entities", "eps", "status", "precision", "recall", "f1",
     "dev_f1", "steps", "best_step", "seconds", "peak_mb", "error",
 )
 
 
 def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any:
-    """One row per finished job (a pandas DataFrame), with subset descriptors and per-label F1.
+    """One row per finished job of the current config (a pandas DataFrame), with subset
+    descriptors and per-label F1. Jobs the config no longer names are left out.
 
-    Columns: job_id, subset_id, stratum, backend, backend_type, seed, n_docs, n_sentences,
-    n_tokens, n_entities, eps, status, precision, recall, f1, dev_f1, steps, best_step,
+    Columns: job_id, subset_id, stratum, backend, backend_type, params_digest, seed, n_docs,
+    n_sentences, n_tokens, n_entities, eps, status, precision, recall, f1, dev_f1, steps, best_step,
     seconds, peak_mb, error, then ``f1_<LABEL>`` for each label, then the numbers the backend
     reported (``JobOutcome.extra``) under their own names.
     """
@@ -373,13 +580,15 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
             "SELECT j.job_id, j.subset_id, s.stratum, j.backend, j.backend_type, j.seed,"
             " s.n_docs, s.n_sentences, s.n_tokens, s.n_entities, s.eps, j.status, j.precision,"
             " j.recall, j.f1, j.dev_f1, j.steps, j.best_step, j.seconds, j.peak_mb, j.error,"
-            " j.per_label, j.extra FROM jobs j JOIN subsets s USING (subset_id)"
-            f" WHERE j.status IN ({', '.join('?' * len(statuses))}) ORDER BY j.position",
+            " j.per_label, j.extra, j.params FROM jobs j JOIN subsets s USING (subset_id)"
+            f" WHERE j.active = 1 AND j.status IN ({', '.join('?' * len(statuses))})"
+            " ORDER BY j.position",
             statuses,
         )
     records = []
     for row in rows:
-        record = {k: row[k] for k in _RESULT_COLUMNS}
+        digest = params_digest(row["backend_type"], json.loads(row["params"]))
+        record = {k: digest if k == "params_digest" else row[k] for k in _RESULT_COLUMNS}
         for label, scores in sorted(json.loads(row["per_label"] or "{}").items()):
             record[f"f1_{label}"] = scores["f1"]
         for key, value in sorted(json.loads(row["extra"] or "{}").items()):

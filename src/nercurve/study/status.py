@@ -1,0 +1,75 @@
+"""What ``nercurve status`` shows, read from a study's store (no printing here)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nercurve.study.store import open_store, runner_gone
+
+
+@dataclass
+class StudyStatus:
+    """Job counts and what holds the running ones.
+
+    ``per_backend`` maps an arm to its counts of pending, running, left (running jobs of a
+    runner that is gone), done and failed active jobs, and ``secs`` (mean seconds per
+    finished run). ``inactive`` counts stored jobs per arm that the current config no
+    longer names; ``archived`` those set aside by ``--drop-changed``.
+    """
+
+    counts: dict[str, int]
+    per_backend: dict[str, dict[str, Any]] = field(default_factory=dict)
+    left: int = 0
+    holders: list[str] = field(default_factory=list)
+    inactive: dict[str, int] = field(default_factory=dict)
+    archived: int = 0
+    failures: list[Any] = field(default_factory=list)
+    mean_seconds: float | None = None
+
+
+def study_status(study_dir: str | Path, *, errors: int = 5) -> StudyStatus:
+    """Read a study's status from its store."""
+    now, host = time.time(), socket.gethostname()
+    with open_store(study_dir) as store:
+        report = StudyStatus(counts=store.counts())
+        rows = store.query(
+            "SELECT backend, status, seconds, host, owner_pid, worker_pid, lease_until"
+            " FROM jobs WHERE active = 1"
+        )
+        report.failures = store.query(
+            "SELECT job_id, backend, subset_id, error FROM jobs WHERE status = 'failed'"
+            " AND active = 1 ORDER BY finished_at DESC LIMIT ?",
+            (errors,),
+        )
+        for r in store.query(
+            "SELECT backend, COUNT(*) AS n FROM jobs WHERE active = 0 AND archived IS NULL"
+            " GROUP BY backend ORDER BY backend"
+        ):
+            report.inactive[r["backend"]] = int(r["n"])
+        report.archived = int(store.query(
+            "SELECT COUNT(*) AS n FROM jobs WHERE archived IS NOT NULL")[0]["n"])
+    holders: Counter[str] = Counter()
+    seconds: dict[str, list[float]] = {}
+    for r in rows:
+        entry = report.per_backend.setdefault(r["backend"], {"secs": None})
+        state = r["status"]
+        if state == "running":
+            if runner_gone(r, now, host):
+                state = "left"
+                report.left += 1
+            else:
+                holders[f"host {r['host']}, process {r['owner_pid']}"] += 1
+        entry[state] = entry.get(state, 0) + 1
+        if r["status"] == "done" and r["seconds"] is not None:
+            seconds.setdefault(r["backend"], []).append(r["seconds"])
+    for backend, values in seconds.items():
+        report.per_backend[backend]["secs"] = sum(values) / len(values)
+    every = [v for values in seconds.values() for v in values]
+    report.mean_seconds = sum(every) / len(every) if every else None
+    report.holders = [f"{n} job(s) held by {who}" for who, n in sorted(holders.items())]
+    return report
