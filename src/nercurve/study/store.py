@@ -218,6 +218,20 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _env_seconds(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ConfigError(f"{name} must be a number of seconds, not {text!r}",
+                          hint=f"unset {name} or set it to e.g. 30")
+    return value
+
+
 def runner_gone(row: Any, now: float, host: str) -> bool:
     """True when the runner that holds a running job (a row with ``lease_until``, ``host``,
     ``owner_pid`` and ``worker_pid``) no longer exists: its lease expired, or it ran on
@@ -233,11 +247,14 @@ class Store:
     """A study's SQLite file. Open one per process; connections are not shared.
 
     ``lock_timeout_s`` is how long a statement waits for another process's write lock
-    before a :class:`~nercurve.errors.StoreLockedError`.
+    before a :class:`~nercurve.errors.StoreLockedError` (default: the environment's
+    ``NERCURVE_LOCK_TIMEOUT`` in seconds, else 30).
     """
 
-    def __init__(self, path: str | Path, *, lock_timeout_s: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, lock_timeout_s: float | None = None) -> None:
         self.path = Path(path)
+        if lock_timeout_s is None:
+            lock_timeout_s = _env_seconds("NERCURVE_LOCK_TIMEOUT", 30.0)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
