@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nercurve.cli.app import app
-from nercurve.cli.options import CorpusReading, print_notices, reads_corpus
+from nercurve.cli.options import CorpusReading, reads_corpus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -171,7 +171,7 @@ def plan_cmd(
     bar, update = progress_printer()
     try:
         study_dir = run_study(config, on_progress=update,
-                              on_notices=lambda found: print_notices(found, str(pilot)))
+                              on_notices=lambda found: reading.report(found, str(pilot)))
     finally:
         if bar.live.is_started:
             bar.stop()

@@ -40,7 +40,7 @@ class CorpusSection(_Strict):
     label_map: dict[str, str] = Field(default_factory=dict)
     labels: list[str] | None = None
     overlap: Literal["error", "longest", "first"] = "error"
-    mismatch: Literal["error", "strip"] = "error"
+    mismatch: Literal["error", "strip", "skip", "relocate"] = "error"
     options: dict[str, Any] = Field(default_factory=dict)
 
 
