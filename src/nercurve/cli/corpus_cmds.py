@@ -27,11 +27,14 @@ def convert(
         typer.Option(
             "--to",
             help="Output format; from the suffix when omitted (.jsonl, .conll/.iob/.tsv, "
-            ".spacy, .pubtator/.txt).",
+            ".spacy, .pubtator/.txt, .xml/.json for BioC).",
         ),
     ] = None,
 ) -> None:
-    """Convert an annotated corpus between PubTator, CoNLL/IOB, brat, JSONL and DocBin.
+    """Convert an annotated corpus between PubTator, CoNLL/IOB, brat, JSONL, DocBin and BioC.
+
+    Also reads Hugging Face datasets (a save_to_disk folder or a Parquet file). BioC is
+    written as JSON to a .json file, else as XML.
 
     Example: nercurve convert NCBItrainset_corpus.txt ncbi.jsonl --mismatch strip
     --duplicate-ids keep-first --label-map SpecificDisease=Disease,Modifier=Disease

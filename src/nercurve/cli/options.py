@@ -11,13 +11,15 @@ A command that reads a corpus takes one ``reading`` parameter and is decorated w
 
 ``CorpusReading.load`` reads the corpus with its format and
 :class:`~nercurve.corpus.io.ReadOptions` and reports a summary of its notices (repairs,
-skipped lines) on stderr.
+skipped lines) on stderr; with ``--notices FILE`` it also writes every notice to FILE (JSON
+Lines, one object per notice, appended for each corpus the command reads).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ import typer
 
 from nercurve.corpus.io import ReadOptions, parse_label_map, parse_labels, read_corpus
 from nercurve.corpus.model import Corpus, Notice
+from nercurve.errors import InputError
 
 
 class InFormat(StrEnum):
@@ -39,6 +42,8 @@ class InFormat(StrEnum):
     brat = "brat"
     jsonl = "jsonl"
     docbin = "docbin"
+    bioc = "bioc"
+    hfdatasets = "hfdatasets"
 
 
 class OutFormat(StrEnum):
@@ -48,6 +53,7 @@ class OutFormat(StrEnum):
     conll = "conll"
     docbin = "docbin"
     pubtator = "pubtator"
+    bioc = "bioc"
 
 
 class Overlap(StrEnum):
@@ -63,6 +69,8 @@ class Mismatch(StrEnum):
 
     error = "error"
     strip = "strip"
+    skip = "skip"
+    relocate = "relocate"
 
 
 class DuplicateIds(StrEnum):
@@ -137,8 +145,10 @@ MismatchOpt = Annotated[
     Mismatch,
     typer.Option(
         "--mismatch",
-        help="Mention text differing from the text at its offsets: "
-        "error, or strip edge whitespace and accept.",
+        help="Mention text differing from the text at its offsets: error (all listed), "
+        "strip edge whitespace and accept, skip the mention, or relocate it (strip, accept a "
+        "case-only difference, else move it to the nearest occurrence of its text within 100 "
+        "characters, else drop it).",
         rich_help_panel=_READ,
     ),
 ]
@@ -196,6 +206,25 @@ SchemeOpt = Annotated[
         rich_help_panel=_READ,
     ),
 ]
+TagNamesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tag-names",
+        metavar="O,B-X,I-X",
+        help="Hugging Face datasets whose tag numbers are not named: the tag of each number, "
+        "in order.",
+        rich_help_panel=_READ,
+    ),
+]
+NoticesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--notices",
+        metavar="FILE",
+        help="Write every reading notice (repairs, skipped lines) to FILE as JSON Lines.",
+        rich_help_panel=_READ,
+    ),
+]
 SentencesPerDocOpt = Annotated[
     int,
     typer.Option(
@@ -222,6 +251,7 @@ def read_options(
     tag_col: int = -1,
     scheme: str = "auto",
     sentences_per_doc: int = 1,
+    tag_names: str | None = None,
 ) -> ReadOptions:
     """The :class:`ReadOptions` that the corpus-reading flags describe."""
     return ReadOptions(
@@ -237,6 +267,7 @@ def read_options(
         tag_col=tag_col,
         scheme=str(scheme),  # type: ignore[arg-type]
         sentences_per_doc=sentences_per_doc,
+        tag_names=tuple(t.strip() for t in tag_names.split(",")) if tag_names else None,
     )
 
 
@@ -256,19 +287,46 @@ def print_notices(notices: Sequence[Notice], what: str) -> None:
         typer.echo(line, err=True)
 
 
+def write_notices(path: Path, notices: Sequence[Notice], *, append: bool) -> None:
+    """Write notices to ``path`` as JSON Lines (one object per notice)."""
+    try:
+        with path.open("a" if append else "w", encoding="utf-8") as fh:
+            for notice in notices:
+                fh.write(json.dumps(notice.to_dict(), ensure_ascii=False) + "\n")
+    except OSError as err:
+        raise InputError(
+            f"cannot write the notices: {err.strerror or err}",
+            file=path,
+            hint="check the folder of --notices FILE",
+        ) from None
+
+
 @dataclass(frozen=True)
 class CorpusReading:
-    """How a command's reading flags say to read a corpus: its format and read options."""
+    """How a command's reading flags say to read a corpus: its format and read options, and
+    the file (``--notices``) that every reading notice is appended to."""
 
     fmt: str | None
     options: ReadOptions
+    notices_file: Path | None = None
 
     def load(self, path: Path) -> Corpus:
-        """Read the corpus at ``path`` and report its notices on stderr."""
+        """Read the corpus at ``path`` and report its notices."""
         corpus = read_corpus(path, self.fmt, self.options)
-        if corpus.notices:
-            print_notices(corpus.notices, f"{path} ({len(corpus)} documents)")
+        self.report(corpus.notices, f"{path} ({len(corpus)} documents)")
         return corpus
+
+    def report(self, notices: Sequence[Notice], what: str) -> None:
+        """Summarise notices on stderr and append every one to the notices file, if any."""
+        if self.notices_file is not None:
+            write_notices(self.notices_file, notices, append=True)
+        if notices:
+            print_notices(notices, what)
+            where = self.notices_file
+            typer.echo(
+                f"  every notice: in {where}" if where else "  every notice: --notices FILE",
+                err=True,
+            )
 
 
 # The flags after --format, in the order --help lists them: name, annotation, default.
@@ -285,6 +343,7 @@ _READING_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     ("tag_col", TagColOpt, -1),
     ("scheme", SchemeOpt, Scheme.auto),
     ("sentences_per_doc", SentencesPerDocOpt, 1),
+    ("tag_names", TagNamesOpt, None),
 )
 
 
@@ -303,7 +362,7 @@ def reads_corpus(command: Callable[..., Any]) -> Callable[..., Any]:
         p.replace(annotation=hints.get(p.name, p.annotation)) for p in signature.parameters.values()
     ]
     names = {p.name for p in own}
-    flag_names = ["fmt", *(name for name, _, _ in _READING_FLAGS)]
+    flag_names = ["fmt", *(name for name, _, _ in _READING_FLAGS), "notices"]
     if "reading" not in names or names.intersection(flag_names):
         raise TypeError(
             f"{command.__name__}: @reads_corpus needs a 'reading' parameter "
@@ -317,7 +376,7 @@ def reads_corpus(command: Callable[..., Any]) -> Callable[..., Any]:
     ]
     params += [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
-        for name, ann, default in _READING_FLAGS
+        for name, ann, default in (*_READING_FLAGS, ("notices", NoticesOpt, None))
     ]
 
     @functools.wraps(command)
@@ -325,7 +384,11 @@ def reads_corpus(command: Callable[..., Any]) -> Callable[..., Any]:
         fmt = kwargs.pop("fmt")
         flags = {name: kwargs.pop(name) for name, _, _ in _READING_FLAGS}
         fmt = str(fmt) if fmt is not None else None
-        return command(**kwargs, reading=CorpusReading(fmt, read_options(**flags)))
+        notices = kwargs.pop("notices")
+        if notices is not None:  # emptied once: each corpus read appends its notices
+            write_notices(notices, [], append=False)
+        reading = CorpusReading(fmt, read_options(**flags), notices)
+        return command(**kwargs, reading=reading)
 
     signature = signature.replace(parameters=params)
     with_reading.__signature__ = signature  # type: ignore[attr-defined]

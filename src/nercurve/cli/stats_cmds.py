@@ -67,7 +67,8 @@ def stats(
 
     Also per label, the spread of sentences per document and the entity length
     distribution. Sentences and tokens come from the file when its format has them
-    (CoNLL/IOB, DocBin), else from spaCy's rule-based sentencizer and tokenizer.
+    (CoNLL/IOB, DocBin), else from spaCy's rule-based sentencizer and tokenizer. --json
+    also carries every reading notice (and their counts by kind).
 
     Example: nercurve stats train.pubtator --label-map SpecificDisease=Disease --json
     """
@@ -76,7 +77,12 @@ def stats(
     docs = reading.load(corpus)
     cs = corpus_stats(docs)
     if as_json:
-        _print_json({"corpus": str(corpus), **cs.to_dict()})
+        _print_json({
+            "corpus": str(corpus),
+            **cs.to_dict(),
+            "notice_counts": dict(docs.notice_counts()),
+            "notices": [n.to_dict() for n in docs.notices],
+        })
         return
     _show(*_stats_tables(str(corpus), cs))
 

@@ -7,7 +7,8 @@ mention checked against the text; relation, event, attribute, normalization and 
 lines are skipped with a counted notice. A discontinuous span (several fragments) is
 handled by ``ReadOptions.discontinuous``: ``error`` (default), ``hull`` (first start to
 last end), ``first-fragment``, or ``split`` (one span per fragment), each counted.
-A ``.txt`` without an ``.ann`` is not read (a counted notice names it).
+A ``.txt`` without an ``.ann`` is not read (a counted notice names it). One document can be
+read by pointing at its ``.ann`` or its ``.txt``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nercurve.corpus.model import Corpus
-from nercurve.corpus.validate import Checker, RawSpan, read_text, split_lines
+from nercurve.corpus.validate import Checker, RawSpan, read_lines, read_text
 
 if TYPE_CHECKING:
     from nercurve.corpus.io import ReadOptions
@@ -51,7 +52,7 @@ def read(path: Path, options: ReadOptions) -> Corpus:
         text = read_text(txt, strip_bom=False)
         doc_id = ann.relative_to(root).with_suffix("").as_posix()
         spans: list[RawSpan] = []
-        for lineno, line in enumerate(split_lines(read_text(ann)), 1):
+        for lineno, line in enumerate(read_lines(ann, checker), 1):
             if not line.strip():
                 continue
             if not line.startswith("T"):
@@ -81,38 +82,7 @@ def _entity(
         raise checker.error(
             f"cannot read the entity line {line[:60]!r}", lineno, _HINT, ann
         ) from None
+    raw = RawSpan(fragments[0][0], fragments[0][1], label, lineno, mention)
     if len(fragments) == 1:
-        ((start, end),) = fragments
-        return [RawSpan(start, end, label, lineno, mention)]
-    shown = f"{fields[0]} {label} {offsets}"
-    policy = checker.options.discontinuous
-    if policy == "error":
-        raise checker.error(
-            f"discontinuous span {shown} in document {doc_id!r}",
-            lineno,
-            "pass --discontinuous hull, first-fragment or split to handle such spans (counted)",
-            ann,
-        )
-    parts = [RawSpan(a, b, label, lineno) for a, b in fragments]
-    joined = " ".join(text[a:b] for a, b in fragments)
-    in_text = all(0 <= a < b <= len(text) for a, b in fragments)
-    if mention is not None and in_text and joined != mention:
-        raise checker.error(
-            f"mention text differs from the text at the fragments of {shown} in document "
-            f"{doc_id!r}: expected {mention!r}, found {joined!r}",
-            lineno,
-            "fix the offsets or the mention",
-            ann,
-        )
-    checker.notice(
-        "discontinuous",
-        f"discontinuous span {shown} in document {doc_id!r}: used its {policy}",
-        lineno,
-        doc_id,
-        ann,
-    )
-    if policy == "hull":
-        return [RawSpan(fragments[0][0], max(b for _, b in fragments), label, lineno)]
-    if policy == "first-fragment":
-        return parts[:1]
-    return parts
+        return [raw]
+    return checker.fragments(fragments, raw, doc_id, text, f"{fields[0]} {label} {offsets}", ann)

@@ -4,7 +4,10 @@ Reading: columns are split at tabs when a line has one, else at runs of spaces; 
 token and tag columns are chosen with ``ReadOptions.token_col``/``tag_col`` (0-based,
 negative from the end; default first and last). Tags follow IOB1, IOB2/BIO or BIOES
 (``BILOU``'s ``L-``/``U-`` read as ``E-``/``S-``); ``scheme="auto"`` reads BIOES when
-an ``E-``/``S-`` tag occurs, else IOB2. An ``I-`` tag with no opening tag starts a new
+an ``E-``/``S-`` tag occurs, else IOB2. A tag is ``O`` or one prefix and one label: a label
+holding a comma, a pipe, whitespace or a second prefix (``B-corporation,B-person``,
+``B-B-person``) is an error, like any other malformed tag; one error names the first such
+line and counts them all. An ``I-`` tag with no opening tag starts a new
 entity (the IOB1 rule) with a counted notice, or is an error under ``strict`` (under
 ``scheme="iob1"`` it is legal). A ``-DOCSTART-`` line starts a document, whose id is the
 rest of the line (unless that is only ``-X-``/``O`` fields: then ``<file stem>-<n>``).
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from nercurve.corpus.model import Corpus, Doc
-from nercurve.corpus.validate import Checker, RawSpan, read_text, split_lines
+from nercurve.corpus.validate import Checker, RawSpan, read_lines
 from nercurve.errors import InputError
 
 if TYPE_CHECKING:
@@ -38,32 +41,40 @@ DOCSTART = "-DOCSTART-"
 _PREFIXES = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S"}
 
 
-class _Tok(NamedTuple):
+class Token(NamedTuple):
+    """One tagged token: its text, its tag's prefix (None for O), label and source line."""
+
     text: str
     prefix: str | None  # None for O
     label: str
     line: int
 
 
-class _DocBuf(NamedTuple):
+class DocBuf(NamedTuple):
+    """One document's sentences of tokens, its id (None: numbered) and first line."""
+
     id: str | None
     line: int
-    sentences: list[list[_Tok]]
+    sentences: list[list[Token]]
 
 
-def _parse(lines: list[str], checker: Checker) -> tuple[list[_DocBuf], bool]:
+BadTags = list[tuple[int, str]]  # (line, what is wrong), in file order
+
+
+def _parse(lines: list[str], checker: Checker) -> tuple[list[DocBuf], bool]:
     """Documents of sentences of tokens, and whether the file had -DOCSTART- lines."""
     opts = checker.options
-    docs: list[_DocBuf] = []
-    sentence: list[_Tok] = []
-    current: _DocBuf | None = None
+    docs: list[DocBuf] = []
+    sentence: list[Token] = []
+    current: DocBuf | None = None
     had_docstart = False
+    bad: BadTags = []
 
     def close_sentence() -> None:
         nonlocal sentence, current
         if sentence:
             if current is None:
-                current = _DocBuf(None, sentence[0].line, [])
+                current = DocBuf(None, sentence[0].line, [])
                 docs.append(current)
             current.sentences.append(sentence)
             sentence = []
@@ -73,7 +84,7 @@ def _parse(lines: list[str], checker: Checker) -> tuple[list[_DocBuf], bool]:
             close_sentence()
             had_docstart = True
             rest = [f for f in line[len(DOCSTART) :].split() if f not in ("-X-", "O")]
-            current = _DocBuf(" ".join(rest) or None, lineno, [])
+            current = DocBuf(" ".join(rest) or None, lineno, [])
             docs.append(current)
             continue
         if not line.strip():
@@ -91,20 +102,54 @@ def _parse(lines: list[str], checker: Checker) -> tuple[list[_DocBuf], bool]:
             ) from None
         if not token.strip():
             raise checker.error("empty token", lineno, "every token line needs a token")
-        sentence.append(_tag(token.strip(), tag, lineno, checker))
+        sentence.append(tag_token(token.strip(), tag, lineno, bad))
     close_sentence()
+    check_tags(bad, checker)
     return docs, had_docstart
 
 
-def _tag(token: str, tag: str, lineno: int, checker: Checker) -> _Tok:
+def tag_token(token: str, tag: str, line: int, bad: BadTags) -> Token:
+    """A token with its tag read; a malformed tag is noted in ``bad`` (the token reads O)."""
     if tag == "O":
-        return _Tok(token, None, "", lineno)
-    if len(tag) > 2 and tag[1] == "-" and tag[0] in _PREFIXES:
-        return _Tok(token, _PREFIXES[tag[0]], tag[2:], lineno)
+        return Token(token, None, "", line)
+    if not (len(tag) > 2 and tag[1] == "-" and tag[0] in _PREFIXES):
+        bad.append((line, f"tag {tag!r} is not O or B-/I-/E-/S- followed by a label"))
+        return Token(token, None, "", line)
+    problem = label_problem(tag[2:])
+    if problem:
+        bad.append((line, f"tag {tag!r} holds {problem} in its label (one tag, one label)"))
+        return Token(token, None, "", line)
+    return Token(token, _PREFIXES[tag[0]], tag[2:], line)
+
+
+def label_problem(label: str) -> str | None:
+    """What makes ``label`` unfit for an IOB tag (None when it is fit): a comma, a pipe,
+    whitespace, or a second prefix (``B-``, ``I-``, ... at its start or after a character
+    that is not a letter, digit or underscore)."""
+    if re.search(r"(?:^|[^\w])[BIESLU]-", label):
+        return "a second prefix"
+    for what, char in (("a comma", ","), ("a pipe", "|")):
+        if char in label:
+            return what
+    if any(c.isspace() for c in label):
+        return "whitespace"
+    return None
+
+
+def check_tags(bad: BadTags, checker: Checker) -> None:
+    """Raise one error for the malformed tags noted by :func:`tag_token`, if any."""
+    if not bad:
+        return
+    line, message = bad[0]
+    if len(bad) > 1:
+        shown = ", ".join(str(n) for n, _ in bad[:10]) + (", ..." if len(bad) > 10 else "")
+        message += f"; {len(bad)} malformed tags in all (lines {shown})"
     raise checker.error(
-        f"tag {tag!r} is not O or B-/I-/E-/S- followed by a label",
-        lineno,
-        "check the tag column (--tag-col) and that the file uses IOB1, IOB2 or BIOES tags",
+        message,
+        line,
+        "a tag is O or one prefix and one label (B-person): fix these tags (e.g. keep one of "
+        "two labels), and check the tag column (--tag-col) and that the file uses IOB1, IOB2 "
+        "or BIOES tags",
     )
 
 
@@ -118,13 +163,13 @@ class _Decoder:
     def _repair(self, kind: str, message: str, line: int, doc_id: str, hint: str) -> None:
         self.checker.repair(kind, message, line=line, doc_id=doc_id, hint=hint)
 
-    def decode(self, toks: list[_Tok], doc_id: str) -> list[tuple[int, int, str, int]]:
+    def decode(self, toks: list[Token], doc_id: str) -> list[tuple[int, int, str, int]]:
         ents: list[tuple[int, int, str, int]] = []
-        cur: _Tok | None = None
+        cur: Token | None = None
         cur_start = 0
         bioes = self.scheme == "bioes"
 
-        def close(end: int, by: _Tok | None) -> None:
+        def close(end: int, by: Token | None) -> None:
             nonlocal cur
             if cur is None:
                 return
@@ -173,7 +218,7 @@ class _Decoder:
         close(len(toks), None)
         return ents
 
-    def _dangling(self, tok: _Tok, before: str, doc_id: str) -> None:
+    def _dangling(self, tok: Token, before: str, doc_id: str) -> None:
         self._repair(
             "dangling-tag",
             f"{tok.prefix}-{tok.label} has no opening B-{tok.label} (previous tag {before}); "
@@ -184,7 +229,7 @@ class _Decoder:
         )
 
 
-def _detect_scheme(docs: list[_DocBuf]) -> str:
+def _detect_scheme(docs: list[DocBuf]) -> str:
     for doc in docs:
         for sentence in doc.sentences:
             if any(t.prefix in ("E", "S") for t in sentence):
@@ -192,12 +237,11 @@ def _detect_scheme(docs: list[_DocBuf]) -> str:
     return "iob2"
 
 
-def _group(docs: list[_DocBuf], had_docstart: bool, per_doc: int) -> list[_DocBuf]:
-    if had_docstart:
-        return docs
+def group_sentences(docs: list[DocBuf], per_doc: int) -> list[DocBuf]:
+    """Every ``per_doc`` consecutive sentences as one (numbered) document."""
     sentences = [s for d in docs for s in d.sentences]
     return [
-        _DocBuf(None, sentences[i][0].line, sentences[i : i + per_doc])
+        DocBuf(None, sentences[i][0].line, sentences[i : i + per_doc])
         for i in range(0, len(sentences), per_doc)
     ]
 
@@ -205,20 +249,31 @@ def _group(docs: list[_DocBuf], had_docstart: bool, per_doc: int) -> list[_DocBu
 def read(path: Path, options: ReadOptions) -> Corpus:
     """Read a CoNLL/IOB column file."""
     checker = Checker(path, options)
-    docs, had_docstart = _parse(split_lines(read_text(path)), checker)
-    scheme = options.scheme if options.scheme != "auto" else _detect_scheme(docs)
-    decoder = _Decoder(checker, scheme)
-    grouped = _group(docs, had_docstart, options.sentences_per_doc)
-    if not had_docstart and grouped:
+    docs, had_docstart = _parse(read_lines(path, checker), checker)
+    if not had_docstart and docs:
         per = options.sentences_per_doc
+        docs = group_sentences(docs, per)
         checker.notice(
             "no-document-boundaries",
             f"no -DOCSTART- lines: every {per} sentence(s) made one document "
-            f"({len(grouped)} documents; see --sentences-per-doc); document-level sampling "
+            f"({len(docs)} documents; see --sentences-per-doc); document-level sampling "
             "needs the real documents (e.g. the PubTator version of the corpus)",
         )
-    for n, buf in enumerate(grouped, 1):
-        doc_id = buf.id if buf.id is not None else f"{path.stem}-{n}"
+    add_documents(docs, checker, path.stem)
+    return checker.corpus()
+
+
+def add_documents(docs: list[DocBuf], checker: Checker, stem: str) -> None:
+    """Decode the tags of each document and hand it to ``checker``.
+
+    The text joins the tokens with single spaces (sentences too); tokens and sentences are
+    kept as character offsets. A document without an id is ``<stem>-<n>``.
+    """
+    options = checker.options
+    scheme = options.scheme if options.scheme != "auto" else _detect_scheme(docs)
+    decoder = _Decoder(checker, scheme)
+    for n, buf in enumerate(docs, 1):
+        doc_id = buf.id if buf.id is not None else f"{stem}-{n}"
         parts: list[str] = []
         tokens: list[tuple[int, int]] = []
         sentences: list[tuple[int, int]] = []
@@ -246,7 +301,6 @@ def read(path: Path, options: ReadOptions) -> Corpus:
             sentences=tuple(sentences),
             tokens=tuple(tokens),
         )
-    return checker.corpus()
 
 
 def _refuse(doc: Doc, path: Path, what: str) -> InputError:
@@ -283,6 +337,9 @@ def _doc_lines(doc: Doc, path: Path) -> list[str]:
     starts = [p[0] for p in pieces]
     owner = [-1] * len(pieces)  # index of the span holding each piece
     for k, span in enumerate(doc.spans):
+        problem = label_problem(span.label)
+        if problem:
+            raise _refuse(doc, path, f"the label {span.label!r} holds {problem}")
         lo, hi = bisect.bisect_left(starts, span.start), bisect.bisect_left(starts, span.end)
         if lo == hi:
             raise _refuse(doc, path, f"span {span} covers only whitespace")

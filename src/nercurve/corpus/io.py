@@ -3,9 +3,12 @@
 ``read_corpus(path)`` detects the format from the file when none is given and returns a
 :class:`~nercurve.corpus.model.Corpus` whose ``notices`` list every repair made while
 reading. ``write_corpus(docs, path)`` picks the format from the file suffix. Each format
-lives in its own module (``pubtator``, ``conll``, ``brat``, ``jsonl``, ``docbin``) with a
-``read(path, options) -> Corpus`` function and, where the format can hold documents, a
-``write(docs, path) -> None`` function.
+lives in its own module (``pubtator``, ``conll``, ``brat``, ``jsonl``, ``docbin``, ``bioc``,
+``hfdatasets``) with a ``read(path, options) -> Corpus`` function and, where the format can
+hold documents, a ``write(docs, path) -> None`` function.
+
+When the format was guessed, an error met while reading says which format was assumed and
+that ``--format`` names another.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from typing import Literal
 from nercurve.corpus.model import Corpus, Doc
 from nercurve.errors import InputError
 
-READ_FORMATS = ("pubtator", "conll", "brat", "jsonl", "docbin")
-WRITE_FORMATS = ("jsonl", "conll", "docbin", "pubtator")
+READ_FORMATS = ("pubtator", "conll", "brat", "jsonl", "docbin", "bioc", "hfdatasets")
+WRITE_FORMATS = ("jsonl", "conll", "docbin", "pubtator", "bioc")
+FOLDER_FORMATS = ("brat", "hfdatasets")
 
 OverlapPolicy = Literal["error", "longest", "first"]
-MismatchPolicy = Literal["error", "strip"]
+MismatchPolicy = Literal["error", "strip", "skip", "relocate"]
 DuplicateIdPolicy = Literal["error", "keep-first"]
 EmptyDocPolicy = Literal["error", "skip"]
 DiscontinuousPolicy = Literal["error", "hull", "first-fragment", "split"]
@@ -35,7 +39,7 @@ TagScheme = Literal["auto", "iob1", "iob2", "bioes"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "overlap": ("error", "longest", "first"),
-    "mismatch": ("error", "strip"),
+    "mismatch": ("error", "strip", "skip", "relocate"),
     "duplicate_ids": ("error", "keep-first"),
     "empty_docs": ("error", "skip"),
     "discontinuous": ("error", "hull", "first-fragment", "split"),
@@ -51,7 +55,12 @@ _SUFFIX_FORMATS = {
     ".spacy": "docbin",
     ".pubtator": "pubtator",
     ".txt": "pubtator",
+    ".xml": "bioc",
+    ".json": "bioc",
+    ".parquet": "hfdatasets",
 }
+# files a Hugging Face datasets folder (save_to_disk) holds
+_HF_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,12 @@ class ReadOptions:
     - ``overlap``: overlapping or nested spans are an ``error``, or only the ``longest``
       (ties: the one first in the file) or the ``first`` in the file is kept.
     - ``mismatch``: a mention text that differs from the text at its offsets is an
-      ``error``, or (``strip``) whitespace at the mention edges is stripped, offsets are
-      moved inwards past whitespace, and the span is accepted when they then agree.
+      ``error`` (all of them reported at once), or (``strip``) whitespace at the mention
+      edges is stripped, offsets are moved inwards past whitespace, and the span is accepted
+      when they then agree; ``skip`` drops it; ``relocate`` strips, keeps a mention that
+      differs in letter case only at its offsets, else moves it to the nearest occurrence
+      of its text within ``validate.RELOCATE_WINDOW`` (100) characters, else drops it (an
+      error under ``strict``). Every repair is counted.
     - ``strict``: repairs without a policy of their own (a dangling ``I-`` tag, a label
       outside ``labels``, an exactly repeated span) become errors.
     - ``duplicate_ids``: a repeated document id is an ``error`` or the first is kept.
@@ -76,7 +89,10 @@ class ReadOptions:
     - ``token_col``, ``tag_col``, ``scheme``, ``sentences_per_doc`` (CoNLL/IOB): the
       0-based token and tag columns (negative counts from the end), the tag scheme
       (``auto`` reads BIOES when E-/S- tags occur, else IOB2), and, for files without
-      ``-DOCSTART-`` lines, how many consecutive sentences make one document.
+      ``-DOCSTART-`` lines, how many consecutive sentences make one document (also the
+      rows of a Hugging Face dataset).
+    - ``tag_names`` (Hugging Face datasets): the tag of each class number of ``ner_tags``,
+      in order (``("O", "B-Gene", "I-Gene")``), for files that do not name their classes.
     """
 
     label_map: dict[str, str] = field(default_factory=dict)
@@ -91,6 +107,7 @@ class ReadOptions:
     tag_col: int = -1
     scheme: TagScheme = "auto"
     sentences_per_doc: int = 1
+    tag_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -107,6 +124,8 @@ class ReadOptions:
             )
         if self.labels is not None:
             object.__setattr__(self, "labels", frozenset(self.labels))
+        if self.tag_names is not None:
+            object.__setattr__(self, "tag_names", tuple(self.tag_names))
 
 
 def parse_label_map(text: str | None) -> dict[str, str]:
@@ -146,31 +165,39 @@ def detect_format(path: str | Path) -> str:
     """Tell a corpus file's format from its suffix or, failing that, its first lines."""
     path = Path(path)
     if path.is_dir():
+        if any((path / name).is_file() for name in _HF_MARKERS):
+            return "hfdatasets"
         if any(path.rglob("*.ann")):
             return "brat"
         raise InputError(
             "a folder is read as brat standoff, but it holds no .ann files",
             file=path,
-            hint="point at a folder of .txt + .ann pairs, or at a corpus file",
+            hint="point at a folder of .txt + .ann pairs, a Hugging Face datasets folder "
+            "(save_to_disk), or at a corpus file",
         )
     if not path.exists():
         raise InputError("no such file", file=path, hint="check the path")
     suffix = path.suffix.lower()
     if suffix in (".spacy", ".docbin"):
         return "docbin"
-    if suffix == ".ann":
+    if suffix == ".ann" or (suffix == ".txt" and path.with_suffix(".ann").is_file()):
         return "brat"
     with path.open("rb") as fh:
         head = fh.read(65536)
+    if head[:4] == b"PAR1":
+        return "hfdatasets"
     if head[:1] == b"\x78":  # zlib stream: spaCy's DocBin.to_bytes()
         try:
             head.decode("utf-8")
         except UnicodeDecodeError:
             return "docbin"
-    lines = head.decode("utf-8", errors="replace").lstrip("\ufeff").split("\n")
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if _is_bioc(text):
+        return "bioc"
+    lines = re.split(r"\r\n|\r|\n", text)
     if len(head) == 65536 and len(lines) > 1:
         lines.pop()  # possibly cut short
-    lines = [ln.rstrip("\r") for ln in lines if ln.strip()][:20]
+    lines = [ln for ln in lines if ln.strip()][:20]
     if not lines:
         raise InputError("the file is empty", file=path, hint="check the path")
     if lines[0].lstrip().startswith("{"):
@@ -192,6 +219,16 @@ def detect_format(path: str | Path) -> str:
     )
 
 
+def _is_bioc(head: str) -> bool:
+    """Whether a file's first characters open a BioC collection (XML or JSON)."""
+    start = head.lstrip()
+    if start.startswith("<"):
+        return "<collection" in head
+    return start.startswith("{") and bool(
+        re.search(r'"documents"\s*:\s*\[', head) and '"passages"' in head
+    )
+
+
 def read_corpus(
     path: str | Path, fmt: str | None = None, options: ReadOptions | None = None
 ) -> Corpus:
@@ -202,6 +239,7 @@ def read_corpus(
     :class:`~nercurve.corpus.model.Notice` in ``corpus.notices``.
     """
     path = Path(path)
+    guessed = fmt is None
     fmt = fmt or detect_format(path)
     if fmt not in READ_FORMATS:
         raise InputError(
@@ -209,12 +247,18 @@ def read_corpus(
         )
     if not path.exists():
         raise InputError("no such file or folder", file=path, hint="check the path")
-    if path.is_dir() and fmt != "brat":
+    if path.is_dir() and fmt not in FOLDER_FORMATS:
         raise InputError(
             f"a folder cannot be read as {fmt}", file=path, hint="point at the corpus file"
         )
     try:
         return _module(fmt).read(path, options or ReadOptions())
+    except InputError as err:
+        if guessed:
+            said = f"read as {fmt}, the format guessed from the file: if it is another, name "
+            said += f"it with --format ({', '.join(READ_FORMATS)})"
+            err.hint = f"{err.hint}; {said}" if err.hint else said
+        raise
     except OSError as err:
         raise InputError(
             f"cannot read: {err.strerror or err}",
@@ -230,7 +274,8 @@ def format_for_output(path: str | Path) -> str:
         raise InputError(
             f"cannot tell the output format from the suffix {suffix!r}",
             file=path,
-            hint="use .jsonl, .conll/.iob/.tsv, .spacy or .pubtator, or name the format",
+            hint="use .jsonl, .conll/.iob/.tsv, .spacy, .pubtator or .xml/.json (BioC), or "
+            "name the format",
         )
     return _SUFFIX_FORMATS[suffix]
 
@@ -252,7 +297,8 @@ def write_corpus(
     docs = list(corpus_or_docs)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        # the suffix kept: a writer may tell a variant by it (BioC: .json or XML)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     except OSError as err:
         raise InputError(
             f"cannot write: {err.strerror or err}", file=path, hint="check the output folder"

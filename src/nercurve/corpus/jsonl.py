@@ -11,19 +11,22 @@ accepts doccano exports (``"label": [[start, end, "LABEL"], ...]``, or
 strings is read as document categories) and Prodigy exports (``"spans"`` with
 ``start``/``end``/``label``, tokens as dicts, ``_input_hash``; examples whose
 ``answer`` is not ``accept`` are skipped with a notice). A span's ``text``, when given,
-is checked against the document text. A document without ``id`` takes its Prodigy
-``_input_hash``, else ``<file stem>-<line>``.
+is checked against the document text. A document without ``id`` (or with a null one)
+takes its Prodigy ``_input_hash``, else ``<file stem>-<line>``; an id that is not a string or
+a whole number (a list, an object, ``true``) is an error, not replaced. ``cats`` must map
+category names to finite numbers (``"yes"``, ``null``, ``true`` and ``NaN`` are errors).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nercurve.corpus.model import Corpus, Doc, Offsets
-from nercurve.corpus.validate import Checker, RawSpan, read_text, split_lines
+from nercurve.corpus.validate import Checker, RawSpan, read_lines
 from nercurve.errors import InputError
 
 if TYPE_CHECKING:
@@ -39,7 +42,7 @@ _SHAPE_HINT = (
 def read(path: Path, options: ReadOptions) -> Corpus:
     """Read a JSONL corpus file (our shape, doccano or Prodigy)."""
     checker = Checker(path, options)
-    for lineno, line in enumerate(split_lines(read_text(path)), 1):
+    for lineno, line in enumerate(read_lines(path, checker), 1):
         if not line.strip():
             continue
         try:
@@ -50,7 +53,7 @@ def read(path: Path, options: ReadOptions) -> Corpus:
             ) from None
         if not isinstance(obj, dict):
             raise checker.error("the line is not a JSON object", lineno, _SHAPE_HINT)
-        doc_id = _doc_id(obj, path, lineno)
+        doc_id = _doc_id(obj, path, lineno, checker)
         answer = obj.get("answer")
         if answer is not None and answer != "accept":
             checker.notice(
@@ -78,12 +81,42 @@ def read(path: Path, options: ReadOptions) -> Corpus:
     return checker.corpus()
 
 
-def _doc_id(obj: dict[str, Any], path: Path, lineno: int) -> str:
+def _doc_id(obj: dict[str, Any], path: Path, lineno: int, checker: Checker) -> str:
     for key in ("id", "_input_hash"):
         value = obj.get(key)
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value) != "":
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise checker.error(
+                f'the "{key}" is {json.dumps(value)[:60]}, not a string or a whole number',
+                lineno,
+                'give each document one id, e.g. "id": "d1" (or leave it out: then '
+                "documents are numbered by line)",
+            )
+        if str(value) != "":
             return str(value)
     return f"{path.stem}-{lineno}"
+
+
+def _cats(value: Any, checker: Checker, lineno: int) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise checker.error(
+            f'"cats" is {json.dumps(value)[:60]}, not an object of category scores',
+            lineno,
+            'write document categories as "cats": {"LABEL": 1.0, "OTHER": 0.0}',
+        )
+    cats: dict[str, float] = {}
+    for name, score in value.items():
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(
+            score
+        ):
+            raise checker.error(
+                f'category {name!r} in "cats" has the score {json.dumps(score)}, not a number',
+                lineno,
+                "each category score is a finite number, e.g. 1.0 (yes) or 0.0 (no)",
+            )
+        cats[name] = float(score)
+    return cats
 
 
 def _int(value: Any, what: str, checker: Checker, lineno: int) -> int:
@@ -97,9 +130,8 @@ def _spans_and_cats(
 ) -> tuple[list[RawSpan], dict[str, float]]:
     spans: list[RawSpan] = []
     cats: dict[str, float] = {}
-    raw_cats = obj.get("cats")
-    if isinstance(raw_cats, dict):
-        cats = {str(k): float(v) for k, v in raw_cats.items()}
+    if obj.get("cats") is not None:
+        cats = _cats(obj["cats"], checker, lineno)
     for item in obj.get("spans") or []:  # ours and Prodigy
         if not isinstance(item, dict):
             raise checker.error(f"span {item!r} is not an object", lineno, _SHAPE_HINT)

@@ -74,6 +74,16 @@ class Notice:
             where += ": "
         return f"{where}{self.message}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for JSON."""
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "line": self.line,
+            "doc_id": self.doc_id,
+            "message": self.message,
+        }
+
 
 @dataclass
 class Corpus:

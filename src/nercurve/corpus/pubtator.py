@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nercurve.corpus.model import Corpus, Doc
-from nercurve.corpus.validate import Checker, RawSpan, read_text, split_lines
+from nercurve.corpus.validate import Checker, RawSpan, read_lines
 from nercurve.errors import InputError
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def read(path: Path, options: ReadOptions) -> Corpus:
             meta = {TITLE_END: len(block.title or "")} if block.abstract else {}
             checker.add_doc(block.pmid, block.text(), block.spans, line=block.line, meta=meta)
 
-    for lineno, line in enumerate(split_lines(read_text(path)), 1):
+    for lineno, line in enumerate(read_lines(path, checker), 1):
         if not line.strip():
             finish()
             block = None

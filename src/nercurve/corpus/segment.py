@@ -26,7 +26,8 @@ def segment(docs: Sequence[Doc]) -> list[Doc]:
     """Fill in ``sentences`` and ``tokens`` where the source format did not fix them.
 
     Documents that already carry both are returned unchanged. Text is segmented
-    with spaCy's English tokenizer and rule-based sentencizer; derived sentence
+    with spaCy's English tokenizer and rule-based sentencizer (texts of any length, even
+    over spaCy's 1,000,000-character default limit); derived sentence
     boundaries never cut through an entity span (a sentence end that would is
     moved to the entity's end).
     """
@@ -35,6 +36,9 @@ def segment(docs: Sequence[Doc]) -> list[Doc]:
     if not todo:
         return out
     nlp = _nlp()
+    # spaCy refuses texts over nlp.max_length (E088, 1,000,000 characters) to protect the
+    # memory of parsers and NER models; a tokenizer and a rule-based sentencizer need none
+    nlp.max_length = max(nlp.max_length, *(len(docs[i].text) + 1 for i in todo))
     for i, sdoc in zip(todo, nlp.pipe(docs[i].text for i in todo), strict=True):
         d = docs[i]
         tokens = d.tokens

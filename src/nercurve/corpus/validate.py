@@ -7,11 +7,26 @@ inside the text, mention text equal to the text at its offsets, the label map an
 ids. A rule with a repair policy records each repair as a counted
 :class:`~nercurve.corpus.model.Notice`; otherwise it raises
 :class:`~nercurve.errors.InputError` with the file, the line and a hint.
+
+Mention texts that differ from the text at their offsets follow ``ReadOptions.mismatch``:
+
+- ``error``: every such mention of the input is collected and reported in one error when
+  reading ends (the first :data:`MAX_LISTED` listed with file and line, and the total);
+- ``strip``: whitespace at the mention edges is stripped and the offsets moved inwards past
+  whitespace; a mention that then agrees is kept (counted), the others are errors as above;
+- ``skip``: the mention is dropped (counted);
+- ``relocate``: as ``strip``, then a mention that differs from the text at its offsets in
+  letter case only is kept at its offsets (the document's text wins; counted), else it is
+  moved to the nearest occurrence of its text that starts within :data:`RELOCATE_WINDOW`
+  characters of its stated start (an exact occurrence first, else one that differs in case
+  only; ties go to the earlier one; counted). A mention with no such occurrence is dropped
+  (counted), or is an error under ``strict``.
 """
 
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +38,34 @@ from nercurve.errors import InputError
 if TYPE_CHECKING:
     from nercurve.corpus.io import ReadOptions
 
+RELOCATE_WINDOW = 100
+"""How far (in characters, either way) ``mismatch="relocate"`` looks for a mention's text."""
+MAX_LISTED = 20
+"""How many mismatching mentions one error lists (it counts them all)."""
+
 
 @dataclass(frozen=True)
 class RawSpan:
-    """A span as a file states it, before checks: offsets, label, source line, mention."""
+    """A span as a file states it, before checks: offsets, label, source line, mention.
+
+    ``ref`` names the span in files without lines to point at (e.g. a BioC annotation id).
+    """
 
     start: int
     end: int
     label: str
     line: int | None = None
     mention: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class _Mismatch:
+    """One mention whose text differs from the text at its offsets, for the error report."""
+
+    file: str
+    line: int | None
+    what: str
 
 
 def read_text(path: Path, *, strip_bom: bool = True) -> str:
@@ -63,8 +96,45 @@ def split_lines(text: str) -> list[str]:
     return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 
+def read_lines(path: Path, checker: Checker) -> list[str]:
+    """A line-based file's lines (see :func:`split_lines`).
+
+    A file whose lines end with a carriage return only (classic Mac OS) has its ``\\r``
+    read as line breaks, with a counted notice; line breaks are never part of a document
+    text in the line-based formats, so offsets are unchanged.
+    """
+    text = read_text(path)
+    if "\r" in text and "\n" not in text:
+        checker.notice(
+            "cr-line-endings",
+            "lines end with a carriage return only (classic Mac OS): read as line breaks",
+            file=str(path),
+        )
+        text = text.replace("\r", "\n")
+    return split_lines(text)
+
+
 def _show(span: RawSpan | Span, text: str) -> str:
     return f"{span.label} [{span.start},{span.end}) {text[span.start : span.end]!r}"
+
+
+def _named(doc_id: str, raw: RawSpan) -> str:
+    return f"document {doc_id!r}" + (f", {raw.ref}" if raw.ref else "")
+
+
+def _occurrence(text: str, mention: str, near: int) -> tuple[int, bool] | None:
+    """The start of the occurrence of ``mention`` nearest to ``near`` within the relocation
+    window (exact first, else differing in case only; ties: the earlier), and whether it
+    differs in case."""
+    lo = max(0, near - RELOCATE_WINDOW)
+    hi = min(len(text), near + RELOCATE_WINDOW + len(mention))
+    pattern = f"(?={re.escape(mention)})"  # a lookahead: overlapping occurrences too
+    for flags in (0, re.IGNORECASE):
+        starts = [lo + m.start() for m in re.finditer(pattern, text[lo:hi], flags)]
+        starts = [p for p in starts if abs(p - near) <= RELOCATE_WINDOW]
+        if starts:
+            return min(starts, key=lambda p: (abs(p - near), p)), flags != 0
+    return None
 
 
 def _location(file: str, line: int | None, here: str) -> str:
@@ -82,6 +152,7 @@ class Checker:
         self.notices: list[Notice] = []
         self.docs: list[Doc] = []
         self._seen: dict[str, tuple[str, int | None, int]] = {}
+        self._mismatches: list[_Mismatch] = []
 
     def notice(
         self,
@@ -101,7 +172,14 @@ class Checker:
         hint: str | None = None,
         file: str | None = None,
     ) -> InputError:
-        """An :class:`InputError` located in this input (the caller raises it)."""
+        """An :class:`InputError` located in this input (the caller raises it).
+
+        When mismatching mentions were found before (they are reported together), the
+        error reports them, and names this later problem as where reading stopped.
+        """
+        if self._mismatches:
+            where = _location(file or self.file, line, self.file)
+            return self._mismatch_error(f"reading stopped at {where}: {message}")
         return InputError(message, file=file or self.file, line=line, hint=hint)
 
     def repair(
@@ -165,7 +243,14 @@ class Checker:
             f"({'identical' if same else 'different'} content)"
         )
         if self.options.duplicate_ids == "keep-first":
-            self.notice("duplicate-id-dropped", msg + "; kept the first", line, doc.id, where)
+            self.notice(
+                "duplicate-id-dropped",
+                msg + f"; kept the first, dropped the repeat with its {len(doc.spans)} "
+                "mention(s)",
+                line,
+                doc.id,
+                where,
+            )
             return
         raise self.error(
             msg,
@@ -180,6 +265,8 @@ class Checker:
         kept: list[RawSpan] = []
         for raw in spans:
             span = self._check_offsets(doc_id, text, raw, where)
+            if span is None:
+                continue
             label = opts.label_map.get(span.label, span.label)
             if opts.labels is not None and label not in opts.labels:
                 self.repair(
@@ -192,21 +279,33 @@ class Checker:
                     file=where,
                 )
                 continue
+            if any(c.isspace() for c in label):
+                raise self.error(
+                    f"span {_show(span, text)} in {_named(doc_id, span)} has the label "
+                    f"{label!r}, which holds whitespace",
+                    span.line,
+                    "labels are single words (they become IOB tags): rename it with "
+                    f"--label-map '{label}={'_'.join(label.split())}'",
+                    where,
+                )
             kept.append(RawSpan(span.start, span.end, label, span.line, span.mention))
         return self._resolve_overlaps(doc_id, text, kept, where)
 
-    def _check_offsets(self, doc_id: str, text: str, raw: RawSpan, where: str) -> RawSpan:
+    def _check_offsets(
+        self, doc_id: str, text: str, raw: RawSpan, where: str
+    ) -> RawSpan | None:
         if not raw.label:
             raise self.error(
-                f"span [{raw.start},{raw.end}) in document {doc_id!r} has an empty label",
+                f"span [{raw.start},{raw.end}) in {_named(doc_id, raw)} has an empty label",
                 raw.line,
                 "give every span a label",
                 where,
             )
         if not 0 <= raw.start < raw.end <= len(text):
             raise self.error(
-                f"span {raw.label} [{raw.start},{raw.end}) in document {doc_id!r} lies outside "
-                f"its text (length {len(text)})" + (" or is empty" if raw.start >= raw.end else ""),
+                f"span {raw.label} [{raw.start},{raw.end}) in {_named(doc_id, raw)} lies "
+                f"outside its text (length {len(text)})"
+                + (" or is empty" if raw.start >= raw.end else ""),
                 raw.line,
                 "offsets are 0-based character offsets into the document text, end exclusive "
                 "(PubTator: title, one space, abstract)",
@@ -214,33 +313,171 @@ class Checker:
             )
         if raw.mention is None or text[raw.start : raw.end] == raw.mention:
             return raw
+        return self._mismatch(doc_id, text, raw, where)
+
+    def _mismatch(self, doc_id: str, text: str, raw: RawSpan, where: str) -> RawSpan | None:
+        """Apply the mismatch policy to a mention whose text differs from the text there."""
+        assert raw.mention is not None
         found = text[raw.start : raw.end]
-        msg = (
-            f"mention text differs from the text at its offsets in document {doc_id!r}: "
-            f"expected {raw.mention!r}, found {found!r} at [{raw.start},{raw.end})"
+        what = (
+            f"{_named(doc_id, raw)}: expected {raw.mention!r}, found {found!r} at "
+            f"[{raw.start},{raw.end})"
+            + (" (letter case only)" if found.casefold() == raw.mention.casefold() else "")
         )
-        if self.options.mismatch == "strip":
-            start = raw.start + len(found) - len(found.lstrip())
-            end = raw.end - (len(found) - len(found.rstrip()))
-            if start < end and text[start:end] == raw.mention.strip():
-                self.notice(
-                    "mismatch-stripped",
-                    msg + f"; stripped whitespace and accepted [{start},{end})",
-                    raw.line,
-                    doc_id,
-                    where,
-                )
-                return RawSpan(start, end, raw.label, raw.line, text[start:end])
-            raise self.error(
-                msg, raw.line, "the texts differ beyond edge whitespace: fix the offsets", where
+        msg = f"mention text differs from the text at its offsets in {what}"
+        policy = self.options.mismatch
+        if policy == "skip":
+            self.notice("mismatch-skipped", msg + "; dropped", raw.line, doc_id, where)
+            return None
+        if policy == "error":
+            self._mismatches.append(_Mismatch(where, raw.line, what))
+            return None
+        start = raw.start + len(found) - len(found.lstrip())
+        end = raw.end - (len(found) - len(found.rstrip()))
+        mention = raw.mention.strip()
+        if start < end and text[start:end] == mention:
+            self.notice(
+                "mismatch-stripped",
+                msg + f"; stripped whitespace and accepted [{start},{end})",
+                raw.line,
+                doc_id,
+                where,
             )
-        raise self.error(
-            msg,
+            return RawSpan(start, end, raw.label, raw.line, mention, raw.ref)
+        if policy == "strip":
+            self._mismatches.append(_Mismatch(where, raw.line, what))
+            return None
+        return self._relocate(doc_id, text, raw, (start, end, mention), msg, where)
+
+    def _relocate(
+        self,
+        doc_id: str,
+        text: str,
+        raw: RawSpan,
+        stripped: tuple[int, int, str],
+        msg: str,
+        where: str,
+    ) -> RawSpan | None:
+        start, end, mention = stripped
+        if start < end and text[start:end].casefold() == mention.casefold():
+            self.notice(
+                "mismatch-case",
+                msg + f"; kept [{start},{end}) with the document's letter case",
+                raw.line,
+                doc_id,
+                where,
+            )
+            return RawSpan(start, end, raw.label, raw.line, text[start:end], raw.ref)
+        found = _occurrence(text, mention, raw.start) if mention else None
+        if found is None:
+            self.repair(
+                "mismatch-dropped",
+                msg + f"; its text does not occur within {RELOCATE_WINDOW} characters: dropped",
+                line=raw.line,
+                doc_id=doc_id,
+                hint="fix the offsets or the mention",
+                file=where,
+            )
+            return None
+        new, by_case = found
+        new_end = new + len(mention)
+        self.notice(
+            "mismatch-relocated",
+            msg + f"; moved to [{new},{new_end}) ({new - raw.start:+d} characters"
+            + (", differing in letter case" if by_case else "") + ")",
             raw.line,
-            "fix the offsets or the mention, or pass --mismatch strip to strip whitespace at "
-            "the mention edges and accept it (counted)",
+            doc_id,
             where,
         )
+        return RawSpan(new, new_end, raw.label, raw.line, text[new:new_end], raw.ref)
+
+    def fragments(
+        self,
+        fragments: list[tuple[int, int]],
+        raw: RawSpan,
+        doc_id: str,
+        text: str,
+        shown: str,
+        where: str | None = None,
+    ) -> list[RawSpan]:
+        """The spans of a discontinuous mention (several fragments), by the options.
+
+        ``raw`` carries the label, line, reference and mention text (the fragments' texts
+        joined by whitespace); ``shown`` is how the file writes the mention, for messages.
+        ``ReadOptions.discontinuous`` picks the ``hull``, the ``first-fragment`` or ``split``
+        (each counted), or makes it an error. A mention text that differs from the
+        fragments' is reported like any mismatch (``skip`` and ``relocate`` drop it).
+        """
+        where = where or self.file
+        policy = self.options.discontinuous
+        if policy == "error":
+            raise self.error(
+                f"discontinuous span {shown} in {_named(doc_id, raw)}",
+                raw.line,
+                "pass --discontinuous hull, first-fragment or split to handle such spans "
+                "(counted)",
+                where,
+            )
+        joined = " ".join(text[a:b] for a, b in fragments)
+        in_text = all(0 <= a < b <= len(text) for a, b in fragments)
+        if raw.mention is not None and in_text and joined.split() != raw.mention.split():
+            what = f"{_named(doc_id, raw)}: expected {raw.mention!r}, found {joined!r} at {shown}"
+            msg = f"mention text differs from the text at the fragments of {what}"
+            if self.options.mismatch in ("error", "strip"):
+                self._mismatches.append(_Mismatch(where, raw.line, what))
+            elif self.options.mismatch == "skip":
+                self.notice("mismatch-skipped", msg + "; dropped", raw.line, doc_id, where)
+            else:
+                self.repair(
+                    "mismatch-dropped",
+                    msg + "; a discontinuous mention is not relocated: dropped",
+                    line=raw.line,
+                    doc_id=doc_id,
+                    hint="fix the offsets or the mention",
+                    file=where,
+                )
+            return []
+        self.notice(
+            "discontinuous",
+            f"discontinuous span {shown} in {_named(doc_id, raw)}: used its {policy}",
+            raw.line,
+            doc_id,
+            where,
+        )
+        parts = [RawSpan(a, b, raw.label, raw.line, None, raw.ref) for a, b in fragments]
+        if policy == "hull":
+            hull = (fragments[0][0], max(b for _, b in fragments))
+            return [RawSpan(*hull, raw.label, raw.line, None, raw.ref)]
+        if policy == "first-fragment":
+            return parts[:1]
+        return parts
+
+    def _mismatch_error(self, stopped: str | None = None) -> InputError:
+        """One error reporting every mismatching mention collected so far."""
+        first, n = self._mismatches[0], len(self._mismatches)
+        lines = [f"mention text differs from the text at its offsets in {first.what}"]
+        if n > 1:
+            lines[0] += f"; {n} such mentions in all:"
+            listed = self._mismatches[:MAX_LISTED]
+            lines += [f"  {_location(m.file, m.line, '')}: {m.what}" for m in listed]
+            if n > MAX_LISTED:
+                lines.append(f"  ... and {n - MAX_LISTED} more")
+        if stopped:
+            lines.append(f"  {stopped}")
+        if self.options.mismatch == "strip":
+            hint = (
+                "these differ beyond edge whitespace: fix the offsets, or pass --mismatch "
+                "relocate (move each to the nearest occurrence of its text) or --mismatch skip "
+                "(drop them), each counted"
+            )
+        else:
+            hint = (
+                "fix the offsets or the mentions, or pass --mismatch strip (strip whitespace at "
+                "the mention edges), --mismatch relocate (also accept case-only differences and "
+                f"move a mention to its text within {RELOCATE_WINDOW} characters) or --mismatch "
+                "skip (drop them), each counted"
+            )
+        return InputError("\n".join(lines), file=first.file, line=first.line, hint=hint)
 
     def _resolve_overlaps(
         self, doc_id: str, text: str, spans: list[RawSpan], where: str
@@ -301,5 +538,10 @@ class Checker:
         return [Span(r.start, r.end, r.label) for r in accepted]
 
     def corpus(self, source: str | None = None) -> Corpus:
-        """The documents read so far, with their notices."""
+        """The documents read so far, with their notices.
+
+        Raises the one error that reports every mismatching mention, when there were any.
+        """
+        if self._mismatches:
+            raise self._mismatch_error()
         return Corpus(self.docs, source=source or self.file, notices=list(self.notices))
