@@ -1,4 +1,5 @@
-"""The report opened in headless Chromium: figures render, no console errors, no script runs.
+"""The report opened in headless Chromium: figures render, no console errors, no script runs,
+and the first screen shows the corpus as one compact table.
 
 Chromium is driven over the DevTools protocol through ``--remote-debugging-pipe`` (file
 descriptors 3 and 4, NUL-separated JSON), so no websocket library or port is needed. Skips
@@ -19,9 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from study_fixtures import toy_docs
 
 from nercurve.analysis import analyze
+from nercurve.analysis.data import Runs
 from nercurve.analysis.simulate import simulate_runs
+from nercurve.corpus.stats import corpus_stats
 from nercurve.report import write_report
 
 CHROMIUM = shutil.which("chromium")
@@ -114,7 +118,11 @@ def report_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          seed=3)
     baseline = pd.DataFrame([{"backend": "pretrained", "n_sentences": 0, "eps": 1.3,
                               "f1": 0.31, "status": "done", "subset_id": "none"}])
-    analysis = analyze(pd.concat([runs, baseline], ignore_index=True), n_boot=200)
+    docs = toy_docs(60, seed=1)
+    stats = {"pool": corpus_stats(docs[:40]).to_dict(), "dev": corpus_stats(docs[40:45]).to_dict(),
+             "test": corpus_stats(docs[45:]).to_dict(), "select_on": "dev"}
+    analysis = analyze(Runs(frame=pd.concat([runs, baseline], ignore_index=True), source="toy",
+                            corpus_stats=stats), n_boot=200)
     path = tmp_path_factory.mktemp("report") / "report.html"
     write_report(analysis, path)
     return path
@@ -141,6 +149,16 @@ def test_report_renders_in_chromium(report_path: Path, tmp_path: Path) -> None:
             text: document.body.innerText,
             scripts: document.scripts.length,
             tables: document.querySelectorAll('table').length,
+            corpus: Array.from(document.querySelectorAll('#corpus > table')).map(t => ({
+                top: t.getBoundingClientRect().top,
+                height: t.getBoundingClientRect().height,
+                rows: Array.from(t.tBodies[0].rows).map(r => r.cells[0].innerText),
+                head: t.tHead.rows.length,
+            })),
+            folded: Array.from(document.querySelectorAll('#corpus details')).map(d => ({
+                open: d.open,
+                visible: Array.from(d.querySelectorAll('table')).map(t => t.checkVisibility()),
+            })),
         })"""
         page = json.loads(browser.send("Runtime.evaluate", {"expression": probe,
                                                             "returnByValue": True},
@@ -161,6 +179,13 @@ def test_report_renders_in_chromium(report_path: Path, tmp_path: Path) -> None:
     assert page["scripts"] == 0
     assert EVIL in page["text"]  # the hostile backend name is shown as text...
     assert page["tables"] >= 5
+    # one compact corpus table, on the first screen (900 px), rows pool/dev/test, each label
+    # over its entities and EPS; the distributions wait in a closed <details>
+    [corpus] = page["corpus"]
+    assert corpus["rows"] == ["pool", "dev", "test"] and corpus["head"] == 2
+    assert corpus["top"] + corpus["height"] < 900 and corpus["height"] < 200
+    [folded] = page["folded"]
+    assert not folded["open"] and folded["visible"] and not any(folded["visible"])
     methods = {e.get("method") for e in browser.events}
     assert "Page.javascriptDialogOpening" not in methods  # ...and never ran
     errors = [e for e in browser.events

@@ -2,7 +2,7 @@
 
 ``write_report(analysis, "report.html")`` writes ``report.html`` and a folder
 ``report_files/`` holding ``learning_curves``, ``f1_vs_eps`` and ``curve_overview`` as PNG and
-SVG, and every table as CSV.
+SVG, and every table as CSV (with ``corpus.csv``, the corpus parts, for a study folder).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class ReportFiles:
 
 def write_report(analysis: Analysis, path: str | Path) -> ReportFiles:
     """Write the HTML report to ``path`` and its figures and tables to ``<stem>_files/``."""
+    from nercurve.report.corpus import corpus_table
     from nercurve.report.figures import (
         curve_overview,
         f1_vs_eps,
@@ -59,6 +60,10 @@ def write_report(analysis: Analysis, path: str | Path) -> ReportFiles:
         figure_paths += save_figure(fig, folder / name)
         svgs[name] = inline_svg(fig, salt=name)
     table_paths = write_tables(analysis, folder)
+    corpus = corpus_table(analysis.corpus_stats)
+    if not corpus.empty:
+        table_paths.append(folder / "corpus.csv")
+        corpus.to_csv(table_paths[-1], index=False)
     listed = [str(p.relative_to(path.parent)) for p in [*figure_paths, *table_paths]]
     page = render_html(analysis, svgs, listed)
     tmp = path.with_name(path.name + ".tmp")

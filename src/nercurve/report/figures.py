@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from nercurve.analysis import Analysis, BackendModels
+    from nercurve.analysis.curve import PowerLawFit
 
 RC = {
     "font.size": 9,
@@ -35,11 +36,33 @@ POINTS = "#4c72b0"
 SMOOTH = "#dd8452"
 CURVE = "#55a868"
 THRESHOLD = "#c44e52"
+F1_MARGIN = 0.05  # the F1 axis runs this share of the F1 span drawn past either end...
+F1_MIN_MARGIN = 0.02  # ...and at least this far
+NEAR_TARGET = 0.1  # the target F1 line is kept in view when it is this close to the data
 
 
 def plain(text: str) -> str:
     """Data text safe for matplotlib: dollar signs escaped so no mathtext is parsed."""
     return str(text).replace("$", r"\$")
+
+
+def f1_limits(values: np.ndarray, target: float | None = None) -> tuple[float, float]:
+    """The F1 axis for a figure that draws these F1 values: their range with a small margin,
+    within [0, 1].
+
+    ``target`` (the target F1 line) is kept in view when it lies within
+    :data:`NEAR_TARGET` of the values; farther off it would flatten the curves, so it is left
+    out. Non-finite values are ignored; with none left the axis is [0, 1].
+    """
+    values = np.clip(np.asarray(values, dtype=float).ravel(), 0.0, 1.0)
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return 0.0, 1.0
+    low, high = float(values.min()), float(values.max())
+    if target is not None and low - NEAR_TARGET <= target <= high + NEAR_TARGET:
+        low, high = min(low, target), max(high, target)
+    pad = max(F1_MARGIN * (high - low), F1_MIN_MARGIN)
+    return max(0.0, low - pad), min(1.0, high + pad)
 
 
 def _figure(n_panels: int, width: float = 3.4, height: float = 2.8) -> tuple[Figure, list]:
@@ -57,7 +80,8 @@ def _figure(n_panels: int, width: float = 3.4, height: float = 2.8) -> tuple[Fig
 
 def learning_curves(analysis: Analysis) -> Figure:
     """F1 against training sentences per backend: runs, GAM band, threshold, power law."""
-    return _panels(analysis, _learning_panel, "Training sentences")
+    return _panels(analysis, _learning_panel, "Training sentences",
+                   analysis.settings.target_f1)
 
 
 def f1_vs_eps(analysis: Analysis) -> Figure:
@@ -65,23 +89,27 @@ def f1_vs_eps(analysis: Analysis) -> Figure:
     return _panels(analysis, _eps_panel, "Entities per sentence (EPS)")
 
 
-def _panels(analysis: Analysis, draw: Callable[..., None], xlabel: str) -> Figure:
-    """One panel per modelled backend, drawn by ``draw(ax, analysis, models, rows)``."""
+def _panels(analysis: Analysis, draw: Callable[..., np.ndarray], xlabel: str,
+            target: float | None = None) -> Figure:
+    """One panel per modelled backend, drawn by ``draw(ax, analysis, models, rows)``, which
+    returns the F1 values it drew; the panels share one F1 axis that shows all of them."""
     import matplotlib
 
     models = [m for m in analysis.models.values() if m.modelled]
     with matplotlib.rc_context(RC):
         fig, axes = _figure(len(models))
+        drawn = []
         for i, (ax, m) in enumerate(zip(axes, models, strict=True)):
             rows = analysis.runs.loc[analysis.runs["backend"] == m.backend]
-            draw(ax, analysis, m, rows)
-            ax.set_ylim(max(0.0, float(rows["f1"].min()) - 0.05), 1.0)
+            drawn.append(draw(ax, analysis, m, rows))
             ax.set_title(plain(m.backend))
             ax.set_xlabel(xlabel)
             if i % 3 == 0:
                 ax.set_ylabel("Test F1")
             if i == 0:
                 ax.legend(loc="lower right")
+        if axes:
+            axes[0].set_ylim(*f1_limits(np.concatenate(drawn), target))  # shared by all
     return fig
 
 
@@ -92,13 +120,17 @@ def _runs(ax, x, y) -> None:
     ax.scatter(x, y, s=size, alpha=alpha, color=POINTS, linewidths=0, label="runs")
 
 
-def _gam_and_threshold(ax, m: BackendModels, predictor: str) -> None:
-    """The GAM smooth with its band and the best threshold model's estimate with its CI."""
+def _gam_and_threshold(ax, m: BackendModels, predictor: str) -> np.ndarray:
+    """The GAM smooth with its band and the best threshold model's estimate with its CI;
+    returns the smooth's F1 values."""
     gam = m.gams.get(predictor)
+    drawn = np.empty(0)
     if gam is not None:
-        ax.fill_between(gam.grid, gam.lower, gam.upper, color=SMOOTH, alpha=0.25, linewidth=0)
+        ax.fill_between(gam.grid, _f1(gam.lower), _f1(gam.upper), color=SMOOTH, alpha=0.25,
+                        linewidth=0)
         ax.plot(gam.grid, gam.fit, color=SMOOTH, linewidth=1.2,
                 label=f"GAM ({gam.level:.0%} band)")
+        drawn = np.asarray(gam.fit, dtype=float)
     th = m.thresholds.get(predictor)
     fit = th.best_fit() if th is not None else None
     if fit is not None:
@@ -106,13 +138,31 @@ def _gam_and_threshold(ax, m: BackendModels, predictor: str) -> None:
         ax.axvspan(lo, hi, color=THRESHOLD, alpha=0.12, linewidth=0)
         ax.axvline(fit.threshold, color=THRESHOLD, linewidth=1, linestyle=":",
                    label=f"threshold ({fit.family})")
+    return drawn
 
 
-def _learning_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> None:
-    """One backend's learning-curve panel."""
+def _f1(values: np.ndarray) -> np.ndarray:
+    """A band's bound kept within [0, 1], where F1 lies (a bootstrap bound can pass either)."""
+    return np.clip(np.asarray(values, dtype=float), 0.0, 1.0)
+
+
+def _power_law(curve: PowerLawFit, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A power law's F1 and band at these sizes, left out (NaN) where the fitted F1 falls
+    below 0: at sizes that small the fit says nothing an F1 could mean."""
+    fitted = np.asarray(curve.predict(sizes), dtype=float)
+    lo, hi = (_f1(bound) for bound in curve.predict_interval(sizes))
+    below = fitted < 0
+    for values in (fitted, lo, hi):
+        values[below] = np.nan
+    return fitted, lo, hi
+
+
+def _learning_panel(ax, analysis: Analysis, m: BackendModels,
+                    rows: pd.DataFrame) -> np.ndarray:
+    """One backend's learning-curve panel; returns the F1 values of its runs and curves."""
     _runs(ax, rows["n_sentences"], rows["f1"])
     x_right = float(rows["n_sentences"].max())
-    _gam_and_threshold(ax, m, "n_sentences")
+    drawn = [rows["f1"].to_numpy(dtype=float), _gam_and_threshold(ax, m, "n_sentences")]
     curve = m.curve
     if curve is not None:
         reach = curve.n_max * 1.6
@@ -120,27 +170,36 @@ def _learning_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame
             reach = max(reach, min(m.target.sentences * 1.1, curve.n_max * 4))
         inside = np.linspace(curve.n_min, curve.n_max, 150)
         beyond = np.linspace(curve.n_max, reach, 100)
-        ax.plot(inside, curve.predict(inside), color=CURVE, linewidth=1.4, label="power law")
-        lo, hi = curve.predict_interval(beyond)
+        fitted = _power_law(curve, inside)[0]
+        extrapolated, lo, hi = _power_law(curve, beyond)
+        ax.plot(inside, fitted, color=CURVE, linewidth=1.4, label="power law")
         ax.fill_between(beyond, lo, hi, color=CURVE, alpha=0.15, linewidth=0)
-        ax.plot(beyond, curve.predict(beyond), color=CURVE, linewidth=1.4, linestyle="--",
+        ax.plot(beyond, extrapolated, color=CURVE, linewidth=1.4, linestyle="--",
                 label="extrapolation")
+        drawn += [fitted, extrapolated]
         x_right = reach
     ax.axhline(analysis.settings.target_f1, color="0.4", linewidth=0.8, linestyle=(0, (1, 3)))
     ax.set_xlim(0, x_right * 1.02)
+    return np.concatenate(drawn)
 
 
-def _eps_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> None:
-    """One backend's F1-vs-EPS panel, with the training EPS marked."""
+def _eps_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> np.ndarray:
+    """One backend's F1-vs-EPS panel, with the training EPS marked; returns the F1 values of
+    its runs and smooth."""
     _runs(ax, rows["eps"], rows["f1"])
-    _gam_and_threshold(ax, m, "eps")
+    smooth = _gam_and_threshold(ax, m, "eps")
     if analysis.training_eps is not None:
         ax.axvline(analysis.training_eps, color="0.3", linewidth=0.8, linestyle="--",
                    label="training EPS")
+    return np.concatenate([rows["f1"].to_numpy(dtype=float), smooth])
 
 
 def curve_overview(analysis: Analysis) -> Figure:
-    """All backends' fitted power laws with bootstrap bands, and fixed baselines as lines."""
+    """All backends' fitted power laws with bootstrap bands, and fixed baselines as lines.
+
+    The F1 axis shows the curves and baselines (:func:`f1_limits`); a band wider than that
+    runs off the axis rather than stretch it.
+    """
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -149,27 +208,33 @@ def curve_overview(analysis: Analysis) -> Figure:
         ax = fig.subplots()
         colors = matplotlib.colormaps["tab10"].colors
         right = 0.0
+        drawn = []
         curves = [m for m in analysis.models.values() if m.curve is not None]
         for color, m in zip(colors, curves, strict=False):
             c = m.curve
             sizes = np.linspace(c.n_min, c.n_max * 1.6, 200)
-            lo, hi = c.predict_interval(sizes)
+            fitted, lo, hi = _power_law(c, sizes)
             ax.fill_between(sizes, lo, hi, color=color, alpha=0.15, linewidth=0)
-            ax.plot(sizes, c.predict(sizes), color=color, linewidth=1.4, label=plain(m.backend))
+            ax.plot(sizes, fitted, color=color, linewidth=1.4, label=plain(m.backend))
+            drawn.append(fitted)
             right = max(right, sizes[-1])
         for m in analysis.models.values():
             if m.modelled:
                 continue
             rows = analysis.runs.loc[analysis.runs["backend"] == m.backend]
-            ax.axhline(float(rows["f1"].mean()), color="0.35", linewidth=1, linestyle="--",
+            drawn.append(np.array([rows["f1"].mean()]))
+            ax.axhline(drawn[-1][0], color="0.35", linewidth=1, linestyle="--",
                        label=f"{plain(m.backend)} (fixed)")
-        ax.axhline(analysis.settings.target_f1, color="0.5", linewidth=0.8,
-                   linestyle=(0, (1, 3)), label=f"target F1 {analysis.settings.target_f1:.2f}")
+        target = analysis.settings.target_f1
+        low, high = f1_limits(np.concatenate(drawn) if drawn else np.empty(0), target)
+        shown = low <= target <= high
+        ax.axhline(target, color="0.5", linewidth=0.8, linestyle=(0, (1, 3)),
+                   label=f"target F1 {target:.2f}" + ("" if shown else " (off the axis)"))
         ax.set_xlim(0, right * 1.02 if right else None)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(low, high)
         ax.set_xlabel("Training sentences")
         ax.set_ylabel("Predicted test F1")
-        ax.legend(loc="lower right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterator
+from itertools import groupby
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from nercurve.report import corpus as co
 from nercurve.report import tables as tb
 
 if TYPE_CHECKING:
@@ -34,7 +37,7 @@ table{border-collapse:collapse;font-size:.8em;margin:6px 0 14px;display:block;
   overflow-x:auto;max-width:100%}
 caption{text-align:left;font-weight:600;padding:4px 0;caption-side:top}
 th,td{padding:3px 8px;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}
-th{background:#f4f4f4;position:sticky;top:0}
+th{background:#f4f4f4;position:sticky;top:0}th.group{text-align:center}
 td:first-child,th:first-child,td.text{text-align:left}
 details summary{cursor:pointer;color:#335;margin:6px 0}
 .notes li,.words li{margin:4px 0}
@@ -77,8 +80,12 @@ def render_html(analysis: Analysis, svgs: dict[str, str], files: list[str]) -> s
 
 
 def table_html(frame: pd.DataFrame, caption: str = "", text_columns: int = 1) -> str:
-    """An escaped HTML table; the first ``text_columns`` columns are left-aligned."""
-    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
+    """An escaped HTML table; the first ``text_columns`` columns are left-aligned.
+
+    Two-level columns (a MultiIndex) give two header rows: a group name spans its columns,
+    and a column whose group is ``""`` spans both rows.
+    """
+    head = _header(frame.columns)
     body = []
     for row in frame.itertuples(index=False):
         cells = "".join(
@@ -86,7 +93,22 @@ def table_html(frame: pd.DataFrame, caption: str = "", text_columns: int = 1) ->
             for i, v in enumerate(row))
         body.append(f"<tr>{cells}</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<table>{cap}<thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _header(columns: pd.Index) -> str:
+    """The header rows of :func:`table_html`."""
+    if not isinstance(columns, pd.MultiIndex):
+        return "<tr>" + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>"
+    top, bottom = [], []
+    for group, members in groupby(columns, key=lambda c: c[0]):
+        names = [name for _, name in members]
+        if group == "":
+            top += [f'<th rowspan="2">{esc(name)}</th>' for name in names]
+        else:
+            top.append(f'<th colspan="{len(names)}" class="group">{esc(group)}</th>')
+            bottom += [f"<th>{esc(name)}</th>" for name in names]
+    return f"<tr>{''.join(top)}</tr><tr>{''.join(bottom)}</tr>"
 
 
 def _recommendation(analysis: Analysis) -> str:
@@ -102,16 +124,34 @@ def _corpus(analysis: Analysis) -> str:
     if not stats:
         body = ("<p>No corpus statistics: the runs were read from a table, not a study folder "
                 "(a study folder's corpus_stats.json is shown here).</p>")
-    else:
-        rows = list(_flatten(stats))
-        frame = pd.DataFrame(rows[:300], columns=["Statistic", "Value"])
-        more = f"<p>{len(rows) - 300} more entries in corpus_stats.json.</p>" if len(
-            rows) > 300 else ""
-        body = table_html(frame, "Corpus statistics (corpus_stats.json)") + more
-    return f'<section id="corpus"><h2>Corpus</h2>{body}</section>'
+        return f'<section id="corpus"><h2>Corpus</h2>{body}</section>'
+    parts = [table_html(co.corpus_display(stats), "Corpus parts, overall and per label "
+                        "(EPS: entities per sentence)")]
+    selection = {"dev": "Models were selected on the dev set; the test set only scored them.",
+                 "test": "Models were selected on the test set (as Majdik et al. did), so "
+                         "test F1 is optimistic."}.get(stats.get("select_on"))
+    if selection:
+        parts.append(f"<p>{esc(selection)}</p>")
+    notices = stats.get("reading_notices")
+    if notices:
+        listed = ", ".join(f"{kind} {count}" for kind, count in notices.items())
+        parts.append(f"<p>Reading the corpus repaired or left out (notices by kind): "
+                     f"{esc(listed)}.</p>")
+    details = [table_html(co.distributions_display(stats), "Document sizes and entity "
+                          "lengths", 2)]
+    lengths = co.entity_lengths_display(stats)
+    if not lengths.empty:
+        details.append(table_html(lengths, "Entities by length in tokens"))
+    other = list(_flatten(co.other_entries(stats)))
+    if other:
+        details.append(table_html(pd.DataFrame(other, columns=["Entry", "Value"]),
+                                  "Other entries of corpus_stats.json"))
+    parts.append(f'<details id="corpus-distributions"><summary>Distributions: document sizes '
+                 f"and entity lengths</summary>{''.join(details)}</details>")
+    return f'<section id="corpus"><h2>Corpus</h2>{"".join(parts)}</section>'
 
 
-def _flatten(value: object, prefix: str = ""):
+def _flatten(value: object, prefix: str = "") -> Iterator[tuple[str, str]]:
     """(dotted key, display value) pairs of a nested JSON object."""
     if isinstance(value, dict):
         for key, inner in value.items():
@@ -186,10 +226,12 @@ def _figures(analysis: Analysis, svgs: dict[str, str]) -> str:
         f"against its training sentences, with a GAM smooth and its {level} band, the "
         f"power-law fit (solid) and its extrapolation with a {level} bootstrap band (dashed), "
         f"and the best threshold model's threshold (dotted) with its {level} bootstrap CI "
-        f"(shaded). The dotted horizontal line marks the target F1.</figcaption></figure>"
+        f"(shaded). The dotted horizontal line marks the target F1 when it lies near the data; "
+        f"the F1 axis spans the data, not 0 to 1.</figcaption></figure>"
         f"{listing('n_sentences')}"
         f'<figure>{svgs["curve_overview"]}<figcaption>Fitted power laws of all backends with '
-        f"{level} bootstrap bands; fixed baselines as horizontal lines.</figcaption></figure>"
+        f"{level} bootstrap bands (left out where a fit falls below F1 0); fixed baselines as "
+        f"horizontal lines. The F1 axis spans the curves, not 0 to 1.</figcaption></figure>"
         "</section>"
         '<section id="eps"><h2>F1 and entity density</h2>'
         f'<figure>{svgs["f1_vs_eps"]}<figcaption>Test F1 against the entities per sentence '
