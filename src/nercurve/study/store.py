@@ -275,7 +275,9 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._add_missing_columns()
-            self._db.execute("PRAGMA quick_check(1)").fetchone()
+            check = self._db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {check}")
         except sqlite3.Error as err:
             raise store_error(err, self.path) from None
         self._db.row_factory = sqlite3.Row
