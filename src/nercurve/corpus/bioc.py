@@ -18,7 +18,8 @@ document and the annotation.
 Writing: BioC JSON when the file name ends in ``.json``, else BioC XML. The passages are
 those the document was read with, else PubTator's title and abstract, else one passage
 holding the whole text; each span is one annotation (id, ``type`` infon, one location,
-its text) in the passage that holds it (at document level when it crosses passages).
+its text) in the passage that holds it (at document level when it crosses passages), and
+the document's sentences, when it has them, are sentences of their passages.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def _refuse(doc: Doc, path: Path, what: str) -> InputError:
 
 def _document(doc: Doc) -> BioCDocument:
     """One document as BioC: its passages, and each span as an annotation."""
-    from bioc import BioCAnnotation, BioCDocument, BioCLocation, BioCPassage
+    from bioc import BioCAnnotation, BioCDocument, BioCLocation, BioCPassage, BioCSentence
 
     document = BioCDocument()
     document.id = doc.id
@@ -245,13 +246,20 @@ def _document(doc: Doc) -> BioCDocument:
         ann = BioCAnnotation()
         ann.id, ann.infons, ann.text = str(k), {"type": span.label}, doc.span_text(span)
         ann.add_location(BioCLocation(span.start, span.end - span.start))
-        home = next(
-            (p for p in document.passages
-             if p.offset <= span.start and span.end <= p.offset + len(p.text)),
-            document,  # a span across passages is a document-level annotation
-        )
-        home.add_annotation(ann)
+        _home(document, span.start, span.end).add_annotation(ann)
+    for start, end in doc.sentences or ():
+        home = _home(document, start, end)
+        if home is not document:
+            home.add_sentence(BioCSentence.of_text(doc.text[start:end], start))
     return document
+
+
+def _home(document: BioCDocument, start: int, end: int) -> Any:
+    """The passage that holds ``[start, end)``, else the document itself."""
+    return next(
+        (p for p in document.passages if p.offset <= start and end <= p.offset + len(p.text)),
+        document,
+    )
 
 
 def write(docs: Sequence[Doc], path: Path) -> None:
