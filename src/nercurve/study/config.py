@@ -133,6 +133,17 @@ class BackendEntry(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class ExternalTestSection(CorpusSection):
+    """A test set from another corpus that every trained model is also scored on.
+
+    Its labels are mapped onto the study's with ``label_map``; spans whose (mapped) label
+    the study does not have are dropped (counted). Results carry ``f1_<name>``,
+    ``precision_<name>`` and ``recall_<name>``.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
 class RunSection(_Strict):
     """Execution settings (not part of any job's identity)."""
 
@@ -153,6 +164,7 @@ class StudyConfig(_Strict):
     backends: list[BackendEntry] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     run: RunSection = Field(default_factory=RunSection)
+    external_tests: list[ExternalTestSection] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> StudyConfig:
@@ -162,6 +174,11 @@ class StudyConfig(_Strict):
             raise ValueError(f"backend names must be unique; repeated: {', '.join(dupes)}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must not repeat")
+        tests = [t.name for t in self.external_tests]
+        repeated = sorted({n for n in tests if tests.count(n) > 1})
+        if repeated:
+            raise ValueError(f"external test names must be unique; repeated: "
+                             f"{', '.join(repeated)}")
         return self
 
 
@@ -230,6 +247,8 @@ def resolve_paths(config: StudyConfig, base: Path) -> StudyConfig:
             "test_file": fix(config.split.test_file),
         }
     )
+    external = [t.model_copy(update={"path": fix(t.path)}) for t in config.external_tests]
     return config.model_copy(
-        update={"corpus": corpus, "split": split, "output": fix(config.output)}
+        update={"corpus": corpus, "split": split, "output": fix(config.output),
+                "external_tests": external}
     )

