@@ -198,3 +198,17 @@ def test_bioc_json_missing_keys_and_cli_convert(tmp_path: Path) -> None:
     bad = subprocess.run([NERCURVE, "stats", str(path)], capture_output=True, text=True,
                          timeout=120, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith(f"error: {path}: not a BioC")
+
+
+def test_split_writes_bioc_parts(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nercurve.cli import app
+
+    src = tmp_path / "docs.jsonl"
+    write_corpus([Doc(f"d{i}", f"Gene {i} here.", (Span(0, 4, "Gene"),)) for i in range(10)], src)
+    result = CliRunner().invoke(app, ["split", str(src), "-o", str(tmp_path / "parts"), "--to",
+                                      "bioc", "--test", "0.3", "--dev", "0.1"])
+    assert result.exit_code == 0, result.output
+    parts = [read_corpus(tmp_path / "parts" / f"{p}.xml") for p in ("train", "dev", "test")]
+    assert [len(p) for p in parts] == [6, 1, 3]

@@ -353,3 +353,14 @@ def test_notices_file_holds_every_occurrence_of_every_corpus_read(tmp_path: Path
     assert "every notice: --notices FILE" in result.stderr
     bad = runner.invoke(app, ["stats", str(gold), "--notices", str(tmp_path / "no" / "n.jsonl")])
     assert "cannot write the notices" in str(bad.exception)
+
+
+def test_ncbi_train_reads_with_every_mismatch_policy(shared_corpora: Path) -> None:
+    path = shared_corpora / "ncbi-disease" / "pubtator" / "NCBItrainset_corpus.txt"
+    spans = {}
+    for policy in ("strip", "relocate", "skip"):
+        corpus = read_corpus(path, options=ReadOptions(mismatch=policy, duplicate_ids="keep-first"))
+        spans[policy] = sum(len(d.spans) for d in corpus)
+        kind = "mismatch-skipped" if policy == "skip" else "mismatch-stripped"
+        assert corpus.notice_counts()[kind] == 1
+    assert spans == {"strip": 5145 - 11, "relocate": 5145 - 11, "skip": 5145 - 12}

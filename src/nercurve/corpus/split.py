@@ -33,7 +33,13 @@ if TYPE_CHECKING:
     from nercurve.corpus.stats import DocCounts
 
 PARTS = ("train", "dev", "test")
-SUFFIXES = {"jsonl": ".jsonl", "conll": ".conll", "docbin": ".spacy", "pubtator": ".pubtator"}
+SUFFIXES = {
+    "jsonl": ".jsonl",
+    "conll": ".conll",
+    "docbin": ".spacy",
+    "pubtator": ".pubtator",
+    "bioc": ".xml",
+}
 MANIFEST = "manifest.json"
 
 
