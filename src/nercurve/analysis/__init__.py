@@ -28,6 +28,7 @@ from nercurve.analysis.threshold import (
     check_families,
     threshold_analysis,
 )
+from nercurve.analysis.transfer import external_names, transfer_sentence, transfer_table
 from nercurve.errors import AnalysisError
 
 __all__ = ["Analysis", "BackendModels", "Runs", "analyze", "load_runs"]
@@ -47,6 +48,8 @@ class BackendModels:
     curve: PowerLawFit | None = None
     target: TargetSize | None = None
     recommendation: str = ""
+    #: GAM smooths of each external test set's F1 on training sentences, by set name.
+    transfer: dict[str, GamSmooth] = field(default_factory=dict)
 
     @property
     def modelled(self) -> bool:
@@ -82,6 +85,8 @@ class Analysis:
     corpus_stats: dict | None = None
     design: pd.DataFrame | None = None
     training_eps: float | None = None
+    #: Names of the external (unseen-corpus) test sets the runs were scored on.
+    external: tuple[str, ...] = ()
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
@@ -94,8 +99,9 @@ class Analysis:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The publication tables by name: descriptive, regression, thresholds, power_law,
-        gam (smooth curves on a grid) and runs."""
-        return {
+        gam (smooth curves on a grid), runs and, when the runs were scored on external test
+        sets, transfer (in-domain and unseen F1 by stratum)."""
+        tables = {
             "descriptive": self.descriptive,
             "regression": self.regression_table(),
             "thresholds": self.threshold_table(),
@@ -103,6 +109,9 @@ class Analysis:
             "gam": self.gam_table(),
             "runs": self.runs,
         }
+        if self.external:
+            tables["transfer"] = transfer_table(self.runs, list(self.external))
+        return tables
 
     def regression_table(self) -> pd.DataFrame:
         """One row per backend: standardized betas with p-values, F(df1, df2), p, R²."""
@@ -251,6 +260,7 @@ def analyze(
 
     notes: list[str] = [f"{count} run(s) with status '{status}' were left out"
                         for status, count in runs.left_out.items()]
+    external = external_names(frame, runs.corpus_stats)
     models: dict[str, BackendModels] = {}
     for backend in chosen:
         try:
@@ -266,7 +276,10 @@ def analyze(
             target=fitted.target, step=step, regression=fitted.regression, training_eps=eps,
             eps_source=eps_source,
         )
-        models[backend] = replace(fitted, recommendation=text)
+        transfer = _fit_transfer(backend, rows, external, settings, notes)
+        words = transfer_sentence(backend, rows, list(transfer))
+        models[backend] = replace(fitted, recommendation=f"{text} {words}".strip(),
+                                  transfer=transfer)
     if not any(m.modelled for m in models.values()):
         raise AnalysisError(
             "no backend has runs that can support a learning-curve analysis: "
@@ -278,6 +291,7 @@ def analyze(
         source=runs.source, runs=frame, settings=settings, models=models,
         descriptive=describe_runs(frame), notes=notes, summary=_summary(models, frame),
         corpus_stats=runs.corpus_stats, design=runs.design, training_eps=eps,
+        external=tuple(external),
     )
 
 
@@ -338,6 +352,20 @@ def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings,
     target = curve.sentences_for(s.target_f1) if curve is not None else None
     return BackendModels(backend=backend, runs=len(rows), regression=regression,
                          thresholds=thresholds, gams=gams, curve=curve, target=target)
+
+
+def _fit_transfer(backend: str, rows: pd.DataFrame, names: Sequence[str], s: Settings,
+                  notes: list[str]) -> dict[str, GamSmooth]:
+    """A GAM smooth of each external test set's F1 on training sentences."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = fit_gam(rows["n_sentences"].to_numpy(float),
+                                rows[f"f1_{name}"].to_numpy(float), level=s.level)
+        except AnalysisError as err:
+            notes.append(f"{backend}: no smooth of F1 on the unseen test set '{name}': "
+                         f"{err.message}")
+    return out
 
 
 def _summary(models: dict[str, BackendModels], frame: pd.DataFrame) -> str:
