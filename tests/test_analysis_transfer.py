@@ -57,3 +57,18 @@ def test_no_external_sets_no_transfer_table() -> None:
     analysis = analyze(frame, n_boot=200)
     assert analysis.external == () and "transfer" not in analysis.tables()
     assert "Transfer" not in analysis.models["m"].recommendation
+
+
+def test_the_report_shows_unseen_curves_beside_in_domain(tmp_path) -> None:
+    from nercurve.report import write_report
+
+    analysis = analyze(runs_with_transfer(0.5), n_boot=200)
+    written = write_report(analysis, tmp_path / "report.html")
+    page = written.html.read_text(encoding="utf-8")
+    assert '<section id="transfer">' in page and "unseen: site2" in page
+    assert (tmp_path / "report_files" / "transfer_curves.svg").is_file()
+    transfer = pd.read_csv(tmp_path / "report_files" / "transfer.csv")
+    assert transfer["retained_site2"].to_numpy() == pytest.approx(0.5)
+    plain = analyze(simulate_runs({"m": (0.9, 2.0, 0.5)}, n_subsets=40, seed=2), n_boot=200)
+    other = write_report(plain, tmp_path / "plain.html").html.read_text(encoding="utf-8")
+    assert 'id="transfer"' not in other

@@ -1,8 +1,9 @@
 """The study report: one self-contained HTML page, plus PNG/SVG figures and CSV tables beside it.
 
 ``write_report(analysis, "report.html")`` writes ``report.html`` and a folder
-``report_files/`` holding ``learning_curves``, ``f1_vs_eps`` and ``curve_overview`` as PNG and
-SVG, and every table as CSV (with ``corpus.csv``, the corpus parts, for a study folder).
+``report_files/`` holding ``learning_curves``, ``f1_vs_eps`` and ``curve_overview`` (and
+``transfer_curves`` when the study scored external test sets) as PNG and SVG, and every table
+as CSV (with ``corpus.csv``, the corpus parts, for a study folder).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def write_report(analysis: Analysis, path: str | Path) -> ReportFiles:
         inline_svg,
         learning_curves,
         save_figure,
+        transfer_curves,
     )
     from nercurve.report.html import render_html
     from nercurve.report.tables import write_tables
@@ -54,6 +56,8 @@ def write_report(analysis: Analysis, path: str | Path) -> ReportFiles:
     folder.mkdir(exist_ok=True)
     makers = {"learning_curves": learning_curves, "f1_vs_eps": f1_vs_eps,
               "curve_overview": curve_overview}
+    if analysis.external:
+        makers["transfer_curves"] = transfer_curves
     svgs, figure_paths = {}, []
     for name, make in makers.items():
         fig = make(analysis)

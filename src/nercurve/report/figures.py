@@ -89,6 +89,32 @@ def f1_vs_eps(analysis: Analysis) -> Figure:
     return _panels(analysis, _eps_panel, "Entities per sentence (EPS)")
 
 
+#: Line colours of the external (unseen-corpus) test sets, in config order.
+UNSEEN = ("#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")
+
+
+def transfer_curves(analysis: Analysis) -> Figure:
+    """In-domain and unseen-corpus F1 against training sentences per backend: GAM smooths
+    with their bands, side by side on one axis."""
+    return _panels(analysis, _transfer_panel, "Training sentences")
+
+
+def _transfer_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> np.ndarray:
+    """The in-domain smooth and one smooth per external test set; returns their F1 values."""
+    curves = [("in-domain test", SMOOTH, m.gams.get("n_sentences"))]
+    curves += [(f"unseen: {name}", UNSEEN[i % len(UNSEEN)], m.transfer.get(name))
+               for i, name in enumerate(analysis.external)]
+    drawn = [np.empty(0)]
+    for label, colour, gam in curves:
+        if gam is None:
+            continue
+        ax.fill_between(gam.grid, _f1(gam.lower), _f1(gam.upper), color=colour, alpha=0.2,
+                        linewidth=0)
+        ax.plot(gam.grid, gam.fit, color=colour, linewidth=1.4, label=plain(label))
+        drawn.append(np.asarray(gam.fit, dtype=float))
+    return np.concatenate(drawn)
+
+
 def _panels(analysis: Analysis, draw: Callable[..., np.ndarray], xlabel: str,
             target: float | None = None) -> Figure:
     """One panel per modelled backend, drawn by ``draw(ax, analysis, models, rows)``, which

@@ -70,6 +70,7 @@ def render_html(analysis: Analysis, svgs: dict[str, str], files: list[str]) -> s
         _corpus(analysis),
         _design(analysis),
         _figures(analysis, svgs),
+        _transfer(analysis, svgs),
         _tables(analysis),
         _runs(analysis),
         _notes(analysis, files),
@@ -238,6 +239,28 @@ def _figures(analysis: Analysis, svgs: dict[str, str]) -> str:
         f"(EPS) of the training subset, with a GAM smooth ({level} band) and the best threshold "
         f"model's threshold; the dashed line marks the training data's EPS.</figcaption>"
         f"</figure>{listing('eps')}</section>"
+    )
+
+
+def _transfer(analysis: Analysis, svgs: dict[str, str]) -> str:
+    """In-domain against unseen-corpus curves and their table (when the study has them)."""
+    if not analysis.external or "transfer_curves" not in svgs:
+        return ""
+    names = ", ".join(analysis.external)
+    table = analysis.tables()["transfer"]
+    shown = table.assign(**{c: table[c].map(lambda v: tb.num(v, 3)) for c in table.columns
+                            if c.startswith(("f1_", "retained_"))})
+    shown["sentences"] = table["sentences"].map(lambda v: tb.num(v, 0))
+    level = f"{analysis.settings.level:.0%}"
+    return (
+        '<section id="transfer"><h2>Transfer to unseen corpora</h2>'
+        f'<figure>{svgs["transfer_curves"]}<figcaption>Test F1 on the study\'s own test set '
+        f"and on each external test set ({esc(names)}) against the training sentences: GAM "
+        f"smooths with {level} bands. The gap is what the training data does not carry over to "
+        f"a corpus it never saw.</figcaption></figure>"
+        + table_html(shown, "Mean F1 by stratum, in-domain and unseen; retained = unseen F1 / "
+                            "in-domain F1", 2)
+        + "</section>"
     )
 
 
