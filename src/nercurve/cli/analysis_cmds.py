@@ -137,6 +137,9 @@ def plan_cmd(
         help="Training step limit passed to the backend (spacy, hf).")] = None,
     n_boot: BootOpt = 1000,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
+    drop_changed: Annotated[bool, typer.Option(
+        help="When the pilot or the options changed since the last plan in this folder, set "
+        "the old runs aside instead of refusing.")] = False,
 ) -> None:
     """Run a small study on a pilot set and say how many sentences reach the target F1.
 
@@ -170,7 +173,7 @@ def plan_cmd(
     }, source=pilot)
     bar, update = progress_printer()
     try:
-        study_dir = run_study(config, on_progress=update,
+        study_dir = run_study(config, on_progress=update, drop_changed=drop_changed,
                               on_notices=lambda found: reading.report(found, str(pilot)))
     finally:
         if bar.live.is_started:
