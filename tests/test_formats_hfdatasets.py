@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,13 @@ def test_dataset_dict_and_missing_columns_are_errors(tmp_path: Path) -> None:
     datasets.Dataset.from_dict({"text": ["a b"]}).save_to_disk(str(other))
     with pytest.raises(InputError, match="no token column: the columns are text"):
         read_corpus(other)
+
+
+def test_without_the_datasets_package_the_error_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _saved(tmp_path)
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets raises ImportError
+    with pytest.raises(InputError, match="needs the datasets package") as err:
+        read_corpus(path, "hfdatasets")
+    assert "nercurve[hfdata]" in (err.value.hint or "")
