@@ -99,7 +99,7 @@ def test_changed_labels_are_refused_naming_the_option(tmp_path: Path) -> None:
     edit(cfg, 'path = "toy.jsonl"', 'path = "toy.jsonl"\nlabels = ["PERSON"]')
     with pytest.raises(ConfigError) as err:
         run_study(load_config(cfg))
-    assert "corpus.labels: null → [\"PERSON\"]" in err.value.message
+    assert "corpus.labels: (default) → [\"PERSON\"]" in err.value.message
     assert "corpus: the text or annotations of the training pool changed" in err.value.message
 
 

@@ -13,7 +13,7 @@ path = "coi.jsonl"           # PubTator, CoNLL/IOB, brat folder, JSONL or spaCy 
 # label_map = { SpecificDisease = "Disease", Modifier = "Disease" }
 # labels = ["PERSON", "ORG"] # keep only these labels
 # overlap = "error"          # overlapping spans: "error", "longest" or "first"
-# mismatch = "error"         # mention text differs from the text: "error" or "strip"
+# mismatch = "error"         # mention text differs from its offsets: error|strip|skip|relocate
 
 [split]
 test = 0.3                   # fraction of documents held out for the test set

@@ -210,9 +210,13 @@ def study_identity(prepared: PreparedStudy) -> dict[str, str]:
         {f"corpus: the text or annotations of the {name}": _content_digest(docs)
          for name, docs in parts.items()}
     )
+    # options left at their defaults are not listed, so an option added to a later version
+    # of the readers does not make every stored study look changed
+    defaults = dataclasses.asdict(type(read_options(cfg.corpus))())
     reading = dataclasses.asdict(read_options(cfg.corpus))
     identity.update(
-        {f"corpus.{k}": json.dumps(v, sort_keys=True, default=sorted) for k, v in reading.items()}
+        {f"corpus.{k}": json.dumps(v, sort_keys=True, default=sorted)
+         for k, v in reading.items() if v != defaults.get(k)}
     )
     design = cfg.design.model_dump(mode="json",
                                    exclude={"subsets_per_stratum", "subsets_per_size"})
@@ -235,8 +239,8 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if key.startswith(("split:", "corpus:", "external test")):
             out.append(f"{key} changed")
         else:
-            out.append(f"{key}: {before if before is not None else '(unset)'} → "
-                       f"{after if after is not None else '(unset)'}")
+            out.append(f"{key}: {before if before is not None else '(default)'} → "
+                       f"{after if after is not None else '(default)'}")
     return out
 
 
