@@ -4,7 +4,8 @@ A backend knows nothing of studies, stores or executors: it trains on documents
 and returns a model that predicts spans. Each backend declares a pydantic
 ``Params`` model; the runner validates a study's parameters with it and hashes
 the validated, defaults-filled values into the job id. Optional class attributes
-and methods: ``needs_training_data`` (False for a fixed baseline), ``wants_gpu(params)``
+and methods: ``needs_training_data`` (False for a fixed baseline; or a function of the validated
+params, e.g. False for a zero-shot arm of a backend that can also train), ``wants_gpu(params)``
 (place runs on a GPU) and ``check(params)`` (called once before any job starts; raises
 :class:`~nercurve.errors.BackendError` when the runs could not work, e.g. a missing model).
 A model may also offer ``diagnostics()``: numbers about its most recent ``predict`` call

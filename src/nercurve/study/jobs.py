@@ -72,12 +72,13 @@ def validate_arms(entries: Sequence[BackendEntry]) -> list[Arm]:
         check = getattr(backend, "check", None)  # optional: e.g. is the model there?
         if check is not None:
             check(params)
+        needs = getattr(backend, "needs_training_data", True)  # a flag, or a function of params
         arms.append(
             Arm(
                 name=entry.name,
                 type=entry.type,
                 params=params.model_dump(mode="json"),
-                needs_training_data=getattr(backend, "needs_training_data", True),
+                needs_training_data=bool(needs(params) if callable(needs) else needs),
             )
         )
     return arms
