@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 
 from nercurve.corpus.io import write_corpus
@@ -68,3 +69,13 @@ timeout_s = {timeout_s}
         encoding="utf-8",
     )
     return config
+
+
+def job_rows(db: Path) -> list[sqlite3.Row]:
+    """Every job row of a study store, in plan order (read with a connection of its own)."""
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    try:
+        return con.execute("SELECT * FROM jobs ORDER BY position").fetchall()
+    finally:
+        con.close()

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from study_fixtures import job_rows as jobs
 from study_fixtures import write_study
 
 from nercurve.errors import StoreError, StoreLockedError
@@ -42,15 +43,6 @@ def start(tmp: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
 def cli(tmp: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([NERCURVE, *args], env=env(tmp, **extra), capture_output=True,
                           text=True, timeout=180)
-
-
-def jobs(db: Path) -> list[sqlite3.Row]:
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    try:
-        return con.execute("SELECT * FROM jobs ORDER BY position").fetchall()
-    finally:
-        con.close()
 
 
 def wait_for(db: Path, done: int, timeout: float = 120) -> None:
@@ -100,11 +92,17 @@ def test_a_job_left_by_a_runner_on_another_host_comes_back_when_its_lease_expire
     assert all(r["status"] == "done" for r in jobs(db))
 
 
+def running_study(tmp: Path, subsets: int, done: int) -> tuple[Path, Path, subprocess.Popen]:
+    """A slow study started by the CLI, once ``done`` jobs have finished: config, store, process."""
+    cfg = write_study(tmp, backend_type=PLUGIN, params="{ sleep_s = 0.5 }", subsets=subsets)
+    db = tmp / "out" / "results.sqlite"
+    proc = start(tmp, "run", str(cfg))
+    wait_for(db, done=done)
+    return cfg, db, proc
+
+
 def test_sigterm_stops_like_ctrl_c_and_leaves_no_hand_over_file(tmp_path: Path) -> None:
-    cfg = write_study(tmp_path, backend_type=PLUGIN, params="{ sleep_s = 0.5 }", subsets=5)
-    db = tmp_path / "out" / "results.sqlite"
-    proc = start(tmp_path, "run", str(cfg))
-    wait_for(db, done=2)
+    cfg, db, proc = running_study(tmp_path, subsets=5, done=2)
     hand_over = list((tmp_path / "tmpdir").glob("nercurve-data-*.pickle"))
     assert len(hand_over) == 1 and hand_over[0].stat().st_mode & 0o077 == 0  # owner only
     assert not list((tmp_path / "out").glob("*.pickle"))
@@ -121,10 +119,7 @@ def test_sigterm_stops_like_ctrl_c_and_leaves_no_hand_over_file(tmp_path: Path) 
 
 
 def test_a_killed_runner_shows_as_gone_and_its_hand_over_file_is_swept(tmp_path: Path) -> None:
-    cfg = write_study(tmp_path, backend_type=PLUGIN, params="{ sleep_s = 0.5 }", subsets=2)
-    db = tmp_path / "out" / "results.sqlite"
-    proc = start(tmp_path, "run", str(cfg))
-    wait_for(db, done=1)
+    cfg, _, proc = running_study(tmp_path, subsets=2, done=1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert len(list((tmp_path / "tmpdir").glob("nercurve-data-*"))) == 1
@@ -160,11 +155,14 @@ def test_an_empty_store_file_is_an_error_not_a_fresh_start(tmp_path: Path) -> No
     assert (tmp_path / "out" / "results.sqlite").stat().st_size == 0
 
 
-def _hold_lock(db: Path, seconds: float, ready: threading.Event) -> None:
+def _hold_lock(db: Path, release: threading.Event, ready: threading.Event,
+               seconds: float = 120) -> None:
+    """Hold the store's write lock (as an open sqlite3 shell would) until ``release`` is
+    set or ``seconds`` pass."""
     con = sqlite3.connect(db, isolation_level=None)
     con.execute("BEGIN IMMEDIATE")
     ready.set()
-    time.sleep(seconds)
+    release.wait(seconds)
     con.execute("ROLLBACK")
     con.close()
 
@@ -172,8 +170,8 @@ def _hold_lock(db: Path, seconds: float, ready: threading.Event) -> None:
 def test_a_store_locked_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
     cfg = write_study(tmp_path, seeds="[0]")
     db = initialise(prepare(load_config(cfg)))
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(db, 6.0, ready))
+    ready, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(db, release, ready))
     holder.start()
     ready.wait()
     try:
@@ -183,6 +181,7 @@ def test_a_store_locked_by_another_process_is_a_clear_error(tmp_path: Path) -> N
         result = cli(tmp_path, "run", str(cfg), NERCURVE_LOCK_TIMEOUT="1")
         one_line_error(result, "the study store is locked by another process")
     finally:
+        release.set()
         holder.join()
     assert cli(tmp_path, "run", str(cfg)).returncode == 0
 
@@ -192,8 +191,8 @@ def test_a_lock_taken_mid_run_keeps_every_finished_result(tmp_path: Path) -> Non
     db = tmp_path / "out" / "results.sqlite"
     proc = start(tmp_path, "run", str(cfg), NERCURVE_LOCK_TIMEOUT="1")
     wait_for(db, done=2)
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(db, 4.0, ready))
+    ready, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(db, release, ready, 4.0))
     holder.start()
     holder.join()
     _, err = proc.communicate(timeout=120)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from study_fixtures import toy_docs, write_study
+from study_fixtures import job_rows, toy_docs, write_study
 
 from nercurve.corpus.io import write_corpus
 from nercurve.corpus.model import Doc
@@ -36,12 +36,7 @@ def add_arm(config: Path, name: str, params: str) -> None:
 
 
 def jobs(out: Path) -> list[sqlite3.Row]:
-    con = sqlite3.connect(out / "results.sqlite")
-    con.row_factory = sqlite3.Row
-    try:
-        return con.execute("SELECT * FROM jobs ORDER BY position").fetchall()
-    finally:
-        con.close()
+    return job_rows(out / "results.sqlite")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

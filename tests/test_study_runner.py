@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from study_fixtures import job_rows as rows
 from study_fixtures import write_study
 
 from nercurve.study.config import load_config
@@ -20,15 +21,6 @@ from nercurve.study.store import results_frame
 NERCURVE = str(Path(sys.executable).parent / "nercurve")
 TESTS = str(Path(__file__).resolve().parent)
 PLUGIN = "plugin_backends:SlowGazetteer"
-
-
-def rows(db: Path) -> list[sqlite3.Row]:
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    try:
-        return con.execute("SELECT * FROM jobs ORDER BY position").fetchall()
-    finally:
-        con.close()
 
 
 def nercurve(*args: str) -> subprocess.Popen[str]:
