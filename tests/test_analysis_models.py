@@ -111,13 +111,18 @@ def test_threshold_estimate_close_to_truth(family):
     assert th.best == family
 
 
+def chngpt_grid(x: np.ndarray, lb: float = 0.05, ub: float = 0.95) -> np.ndarray:
+    """chngpt's get.chngpts, transcribed: sort(x)[nLower:nUpper] (1-based, inclusive) with
+    nLower = round(n·lb) + 1 and nUpper = round(n·ub), R's round taking halves to even."""
+    n = x.size
+    n_lower, n_upper = round(n * lb) + 1, round(n * ub)
+    return np.unique(np.sort(x)[n_lower - 1:n_upper])
+
+
 def naive_search(x: np.ndarray, y: np.ndarray, family: str) -> tuple[float, float]:
-    """Refit statsmodels OLS at every candidate between the 5% and 95% quantiles (chngpt's
-    rule: F(e) >= 0.05 and F(e-) < 0.95); returns (threshold, RSS)."""
+    """Refit statsmodels OLS at every candidate of chngpt's grid; returns (threshold, RSS)."""
     best = (math.nan, math.inf)
-    for e in np.unique(x):
-        if not (np.mean(x <= e) >= 0.05 and np.mean(x < e) < 0.95):
-            continue
+    for e in chngpt_grid(x):
         if family == "upperhinge":
             cols = [np.minimum(x - e, 0)]
         elif family == "hinge":
@@ -141,6 +146,43 @@ def test_fast_search_equals_naive_refit(family):
     e, rss = naive_search(x, y, family)
     assert fit.threshold == e
     assert fit.rss == pytest.approx(rss, rel=1e-9)
+
+
+@pytest.mark.parametrize("n", [20, 100, 150, 130])
+def test_candidate_grid_is_chngpts(n):
+    """The searched candidates are exactly chngpt's (the 5% bound no longer admits one extra
+    candidate at the lower end), and an estimate on either end of the grid is flagged."""
+    rng = np.random.default_rng(n)
+    x = np.round(rng.uniform(10, 1000, n))
+    x[: n // 4] = x[n // 4: 2 * (n // 4)]  # ties
+    grid = chngpt_grid(x)
+    y = 0.5 + 0.001 * x + rng.normal(0, 0.01, n)  # a line: no threshold
+    fit = threshold_analysis(x, y, families=("upperhinge",), n_boot=0, n_test=0).fits[
+        "upperhinge"]
+    assert fit.grid == (grid[0], grid[-1])
+    if n == 100:  # F(e) >= 0.05, the rule used before, admitted the value below the grid
+        below = np.unique(x)[np.unique(x) < grid[0]]
+        assert np.mean(x <= below[-1]) >= 0.05
+    # flat, with a kink below the grid's first candidate: the estimate sits on that candidate
+    kink = (x.min() + grid[0]) / 2
+    steep = 0.8 - 0.01 * np.maximum(kink - x, 0) + rng.normal(0, 0.001, n)
+    edge = threshold_analysis(x, steep, families=("upperhinge",), n_boot=50,
+                              n_test=0).fits["upperhinge"]
+    assert edge.threshold == grid[0] and edge.at_edge == "first"
+    assert any("first candidate" in f for f in edge.flags())
+
+
+def test_cut_symmetric_ci_is_flagged_with_the_uncut_one():
+    rng = np.random.default_rng(4)
+    x = np.round(rng.uniform(50, 1000, 60))
+    y = 0.3 + 0.0004 * x + rng.normal(0, 0.08, 60)  # no threshold: a wide interval
+    fits = threshold_analysis(x, y, n_boot=300, n_test=0).fits.values()
+    cut = [f for f in fits if f.ci_clipped]
+    assert cut
+    for fit in cut:
+        (lo, hi), (u_lo, u_hi) = fit.ci_symmetric, fit.ci_symmetric_uncut
+        assert u_lo <= lo and hi <= u_hi and (u_lo < x.min() or u_hi > x.max())
+        assert any("cut at the range of the data" in f for f in fit.flags())
 
 
 def test_bootstrap_ci_coverage():
@@ -229,8 +271,8 @@ def test_analyze_end_to_end_tables():
     assert set(tables["regression"]["backend"]) == {"spacy", "roberta-base"}
     assert len(tables["thresholds"]) == 2 * 2 * 4  # backends × predictors × (line + 3 families)
     assert (~tables["power_law"]["target_reachable"]).all()
-    for model in analysis.models.values():
-        assert "above the fitted ceiling" in model.recommendation
+    for model in analysis.models.values():  # whichever curve is chosen: out of reach
+        assert re.search("above the fitted ceiling|out of reach", model.recommendation)
     assert isinstance(pd.DataFrame(tables["runs"]), pd.DataFrame)
 
 

@@ -1,5 +1,6 @@
 """Study analysis: descriptive table, standardized regression, threshold models with bootstrap
-CIs, GAM smooths, the power-law learning curve and a plain-words recommendation.
+CIs, GAM smooths, learning-curve families chosen by extrapolation error and a plain-words
+recommendation.
 
 ``analyze(load_runs(path))`` runs all of it per backend and returns an :class:`Analysis`
 whose ``tables()`` are pandas DataFrames. Backends whose runs cannot support model fits (a
@@ -16,11 +17,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from nercurve.analysis.curve import PowerLawFit, TargetSize, fit_power_law
+from nercurve.analysis.ceiling import AgreementCeiling, ceiling_words
+from nercurve.analysis.curve import TargetSize
+from nercurve.analysis.curve_tables import curve_row, families_table
 from nercurve.analysis.data import Runs, check_backend, load_runs, training_eps, validate_runs
 from nercurve.analysis.descriptive import describe_runs
+from nercurve.analysis.families import CurveChoice, CurveFit, fit_curves
 from nercurve.analysis.gam import GamSmooth, fit_gam
-from nercurve.analysis.recommend import describe_threshold, recommend
+from nercurve.analysis.recommend import Budget, describe_threshold, recommend
 from nercurve.analysis.regression import StandardizedRegression, standardized_regression
 from nercurve.analysis.threshold import (
     FAMILIES,
@@ -45,11 +49,17 @@ class BackendModels:
     regression: StandardizedRegression | None = None
     thresholds: dict[str, ThresholdAnalysis] = field(default_factory=dict)
     gams: dict[str, GamSmooth] = field(default_factory=dict)
-    curve: PowerLawFit | None = None
+    #: Every learning-curve family fitted, and the one chosen by extrapolation error.
+    curves: CurveChoice | None = None
     target: TargetSize | None = None
     recommendation: str = ""
     #: GAM smooths of each external test set's F1 on training sentences, by set name.
     transfer: dict[str, GamSmooth] = field(default_factory=dict)
+
+    @property
+    def curve(self) -> CurveFit | None:
+        """The chosen learning curve, or None when none could be fitted."""
+        return self.curves.best if self.curves is not None else None
 
     @property
     def modelled(self) -> bool:
@@ -69,6 +79,8 @@ class Settings:
     seed: int
     families: tuple[str, ...]
     adjust: tuple[str, ...]
+    #: Annotation speed behind the annotator hours in the recommendation (None: not given).
+    minutes_per_sentence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,8 @@ class Analysis:
     training_eps: float | None = None
     #: Names of the external (unseen-corpus) test sets the runs were scored on.
     external: tuple[str, ...] = ()
+    #: The annotators' own agreement, drawn as the ceiling of the learning curves.
+    agreement: AgreementCeiling | None = None
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
@@ -98,13 +112,15 @@ class Analysis:
         return "\n".join(lines)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The publication tables by name: descriptive, regression, thresholds, power_law,
-        gam (smooth curves on a grid), runs and, when the runs were scored on external test
-        sets, transfer (in-domain and unseen F1 by stratum)."""
+        """The publication tables by name: descriptive, regression, thresholds, curves (every
+        learning-curve family side by side), power_law (the power-law family alone), gam
+        (smooth curves on a grid), runs and, when the runs were scored on external test sets,
+        transfer (in-domain and unseen F1 by stratum)."""
         tables = {
             "descriptive": self.descriptive,
             "regression": self.regression_table(),
             "thresholds": self.threshold_table(),
+            "curves": self.families_table(),
             "power_law": self.curve_table(),
             "gam": self.gam_table(),
             "runs": self.runs,
@@ -149,36 +165,36 @@ class Analysis:
                         "level_ci_high": fit.coef_ci["level"][1],
                         "lr": fit.lr, "p_vs_line": fit.p_value,
                         "n_boot": fit.n_boot, "boot_failed": fit.boot_failed,
+                        "grid_low": fit.grid[0], "grid_high": fit.grid[1],
+                        "at_edge": fit.at_edge, "sym_ci_low_uncut": fit.ci_symmetric_uncut[0],
+                        "sym_ci_high_uncut": fit.ci_symmetric_uncut[1],
+                        "ci_clipped": fit.ci_clipped, "flags": "; ".join(fit.flags()),
                     })
         return pd.DataFrame(rows)
 
     def curve_table(self) -> pd.DataFrame:
-        """One row per backend: power-law parameters and its predictions, with CIs."""
-        s = self.settings
+        """One row per backend: the power-law family's parameters and predictions, with CIs
+        (whichever family was chosen; the ``curves`` table has them all)."""
         rows = []
         for m in self.models.values():
-            c = m.curve
-            if c is None:
+            power = m.curves.fits.get("power") if m.curves is not None else None
+            if power is None:
                 continue
-            gain, (g_lo, g_hi) = c.gain(c.n_max, s.step)
-            plateau, (p_lo, p_hi) = c.plateau(s.min_gain, s.step)
-            row = {
-                "backend": m.backend, "runs": c.n, "a": c.a, "a_ci_low": c.a_ci[0],
-                "a_ci_high": c.a_ci[1], "b": c.b, "b_ci_low": c.b_ci[0], "b_ci_high": c.b_ci[1],
-                "c": c.c, "c_ci_low": c.c_ci[0], "c_ci_high": c.c_ci[1], "rmse": c.rmse,
-                "c_at_bound": c.c_at_bound, "n_min": c.n_min, "n_max": c.n_max,
-                "f1_at_n_max": float(c.predict(c.n_max)),
-                f"gain_next_{s.step:g}": gain, "gain_ci_low": g_lo, "gain_ci_high": g_hi,
-                f"plateau_gain_{s.min_gain:g}": plateau, "plateau_ci_low": p_lo,
-                "plateau_ci_high": p_hi,
-            }
-            if m.target is not None:
-                t = m.target
-                row |= {"target_f1": t.target, "target_reachable": t.reachable,
-                        "target_sentences": t.sentences, "target_ci_low": t.ci[0],
-                        "target_ci_high": t.ci[1], "target_share_unreachable": t.share_unreachable}
-            rows.append(row)
+            row = {"backend": m.backend}
+            for name, value in power.params.items():
+                lo, hi = power.param_ci()[name]
+                row |= {name: value, f"{name}_ci_low": lo, f"{name}_ci_high": hi}
+            rows.append(row | curve_row(power, step=self.settings.step,
+                                        min_gain=self.settings.min_gain,
+                                        target_f1=self.settings.target_f1))
         return pd.DataFrame(rows)
+
+    def families_table(self) -> pd.DataFrame:
+        """Every learning-curve family of every backend side by side (see ``tables()``)."""
+        s = self.settings
+        return families_table({m.backend: m.curves for m in self.models.values()
+                               if m.curves is not None},
+                              step=s.step, min_gain=s.min_gain, target_f1=s.target_f1)
 
     def gam_table(self) -> pd.DataFrame:
         """The GAM smooths on their grids: backend, predictor, x, fit, lower, upper."""
@@ -225,19 +241,26 @@ def analyze(
     seed: int = 0,
     families: Sequence[str] = FAMILIES,
     adjust: Sequence[str] = (),
+    agreement: AgreementCeiling | None = None,
+    minutes_per_sentence: float | None = None,
 ) -> Analysis:
     """Analyse a study's runs per backend.
 
     ``target_f1``: the F1 to plan for. ``min_gain``: the F1 gain per ``step`` sentences below
     which the curve counts as flat. ``n_boot``: bootstrap resamples for every CI and test.
     ``adjust``: columns used as adjustment covariates in the threshold models. Runs that share
-    a ``subset_id`` (repeated seeds) are resampled together.
+    a ``subset_id`` (repeated seeds) are resampled together. ``agreement``: the annotators'
+    own agreement, the ceiling each backend is compared with. ``minutes_per_sentence``: the
+    annotation speed that turns sentences still to annotate into annotator hours.
     """
     if isinstance(runs, pd.DataFrame):
         frame, left_out = validate_runs(runs)
         runs = Runs(frame=frame, source="(data frame)", left_out=left_out)
     frame = runs.frame
     _check_settings(target_f1, min_gain, step, n_boot, level)
+    if minutes_per_sentence is not None and not minutes_per_sentence > 0:
+        raise AnalysisError(f"minutes per sentence must be positive, not {minutes_per_sentence}",
+                            hint="e.g. 0.5 for two sentences a minute")
     check_families(families)
     missing_cols = [c for c in adjust if c not in frame.columns]
     if missing_cols:
@@ -251,7 +274,8 @@ def analyze(
                             file=runs.source, hint=f"backends in the data: {', '.join(known)}")
     frame = frame.loc[frame["backend"].isin(chosen)].reset_index(drop=True)
     settings = Settings(target_f1=target_f1, min_gain=min_gain, step=step, n_boot=n_boot,
-                        level=level, seed=seed, families=tuple(families), adjust=tuple(adjust))
+                        level=level, seed=seed, families=tuple(families), adjust=tuple(adjust),
+                        minutes_per_sentence=minutes_per_sentence)
     eps = training_eps(runs)
     eps_source = "Your training EPS is"
     if eps is None:
@@ -273,12 +297,18 @@ def analyze(
         fitted = _fit_backend(backend, rows, settings, notes)
         text = recommend(
             backend, threshold=fitted.thresholds.get("n_sentences"), curve=fitted.curve,
-            target=fitted.target, step=step, regression=fitted.regression, training_eps=eps,
-            eps_source=eps_source,
+            target=fitted.target, step=step, min_gain=min_gain, regression=fitted.regression,
+            training_eps=eps, eps_source=eps_source,
+            budget=Budget(have=_annotated(runs, frame),
+                          minutes_per_sentence=minutes_per_sentence),
+            rivals=([fitted.curves.fits[f] for f in fitted.curves.rivals]
+                    if fitted.curves is not None else ()),
         )
         transfer = _fit_transfer(backend, rows, external, settings, notes)
-        words = transfer_sentence(backend, rows, list(transfer))
-        models[backend] = replace(fitted, recommendation=f"{text} {words}".strip(),
+        words = [text, transfer_sentence(backend, rows, list(transfer))]
+        if agreement is not None and fitted.curve is not None:
+            words.append(ceiling_words(backend, fitted.curve, agreement))
+        models[backend] = replace(fitted, recommendation=" ".join(w for w in words if w),
                                   transfer=transfer)
     if not any(m.modelled for m in models.values()):
         raise AnalysisError(
@@ -291,7 +321,7 @@ def analyze(
         source=runs.source, runs=frame, settings=settings, models=models,
         descriptive=describe_runs(frame), notes=notes, summary=_summary(models, frame),
         corpus_stats=runs.corpus_stats, design=runs.design, training_eps=eps,
-        external=tuple(external),
+        external=tuple(external), agreement=agreement,
     )
 
 
@@ -344,14 +374,29 @@ def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings,
     positive = rows["n_sentences"].to_numpy(float) > 0
     if not positive.all():
         notes.append(f"{backend}: {int((~positive).sum())} run(s) with 0 sentences are left out "
-                     "of the power-law curve")
-    curve = attempt("power-law curve", lambda: fit_power_law(
+                     "of the learning curves")
+    curves = attempt("learning curve", lambda: fit_curves(
         rows["n_sentences"].to_numpy(float)[positive], y[positive],
         cluster=None if cluster is None else cluster[positive], n_boot=s.n_boot,
         level=s.level, seed=s.seed))
-    target = curve.sentences_for(s.target_f1) if curve is not None else None
+    if curves is not None:
+        notes += [f"{backend}: the {f} learning curve could not be fitted: {why}"
+                  for f, why in curves.failed.items()]
+        if curves.basis == "in-sample":
+            notes.append(f"{backend}: too few runs to hold the largest out, so the learning "
+                         "curve was chosen by its in-sample fit, not by extrapolation")
+    target = curves.best.sentences_for(s.target_f1) if curves is not None else None
     return BackendModels(backend=backend, runs=len(rows), regression=regression,
-                         thresholds=thresholds, gams=gams, curve=curve, target=target)
+                         thresholds=thresholds, gams=gams, curves=curves, target=target)
+
+
+def _annotated(runs: Runs, frame: pd.DataFrame) -> float:
+    """Sentences already annotated for training: the study's pool when its statistics say,
+    else the largest training set among the runs."""
+    pool = (runs.corpus_stats or {}).get("pool")
+    if isinstance(pool, dict) and isinstance(pool.get("sentences"), int | float):
+        return float(pool["sentences"])
+    return float(frame["n_sentences"].max())
 
 
 def _fit_transfer(backend: str, rows: pd.DataFrame, names: Sequence[str], s: Settings,

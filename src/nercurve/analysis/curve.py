@@ -138,55 +138,14 @@ def fit_power_law(
     Raises AnalysisError on non-positive sizes, too few runs or distinct sizes, or a
     constant F1.
     """
-    from scipy.optimize import minimize_scalar
-
-    n = np.asarray(sizes, dtype=float)
-    y = np.asarray(f1, dtype=float)
-    if n.shape != y.shape or n.ndim != 1:
-        raise AnalysisError("sizes and F1 must be 1-d and of equal length")
-    if not (np.all(np.isfinite(n)) and np.all(np.isfinite(y))):
-        raise AnalysisError("sizes or F1 hold NaN or infinite values", hint="remove those runs")
-    if np.any(n <= 0):
-        raise AnalysisError("a power-law learning curve needs positive training sizes",
-                            hint="leave out runs trained on 0 sentences (baselines)")
-    if n.size < 10 or np.unique(n).size < 4:
-        raise AnalysisError(
-            f"a learning curve needs at least 10 runs at 4 or more sizes (got {n.size} runs "
-            f"at {np.unique(n).size} sizes)", hint="run more subsets of different sizes",
-        )
-    if np.ptp(y) == 0:
-        raise AnalysisError("F1 is the same in every run; there is no learning curve")
-    if not 0 < level < 1 or n_boot < 0:
-        raise AnalysisError("the confidence level must lie in (0, 1) and n_boot be ≥ 0")
+    n, y = check_curve_data(sizes, f1, n_boot=n_boot, level=level)
     n_ref = float(np.median(n))
     x = n / n_ref
     weights = n / n.max()
-
-    profile = _Profile(x, y)
-    point_w = weights[:, None]
-    rss_grid = profile.solve(point_w, _C_GRID)[2][0]
-    k = int(np.argmin(rss_grid))
-    lo_t = math.log(_C_GRID[max(k - 1, 0)])
-    hi_t = math.log(_C_GRID[min(k + 1, _C_GRID.size - 1)])
-    found = minimize_scalar(
-        lambda t: float(profile.solve(point_w, np.array([math.exp(t)]))[2][0, 0]),
-        bounds=(lo_t, hi_t), method="bounded", options={"xatol": 1e-7},
-    )
-    c_hat = math.exp(found.x) if found.fun <= rss_grid[k] else float(_C_GRID[k])
-    a_hat, beta_hat, _ = profile.solve(point_w, np.array([c_hat]))
-    a_hat, beta_hat = float(a_hat[0, 0]), float(beta_hat[0, 0])
-
-    rng = np.random.default_rng(seed)
-    codes = (np.arange(n.size) if cluster is None
-             else np.unique(np.asarray(cluster).astype(str), return_inverse=True)[1])
-    n_clusters = int(codes.max()) + 1
-    boot = np.empty((n_boot, 3))
-    for start in range(0, n_boot, _CHUNK):
-        b = min(_CHUNK, n_boot - start)
-        draws = rng.integers(0, n_clusters, size=(b, n_clusters))
-        draws += n_clusters * np.arange(b)[:, None]
-        counts = np.bincount(draws.ravel(), minlength=b * n_clusters).reshape(b, n_clusters)
-        boot[start:start + b] = profile.fit_batch(weights[:, None] * counts.T[codes])
+    profile = Profile(x, y)
+    c_hat, a_hat, beta_hat = profile.point(weights)
+    boot = profile.bootstrap(weights, cluster_codes(cluster, n.size), n_boot,
+                             np.random.default_rng(seed))
     tail = (1 - level) / 2
 
     def ci(values: np.ndarray) -> tuple[float, float]:
@@ -208,16 +167,76 @@ def fit_power_law(
     )
 
 
-class _Profile:
-    """Weighted least squares of ``y`` on ``[1, −x^(−c)]`` under ``b ≥ 0, a ≤ 1``, per ``c``."""
+def check_curve_data(
+    sizes: Sequence[float] | np.ndarray, f1: Sequence[float] | np.ndarray, *,
+    n_boot: int = 0, level: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes and F1 as float arrays, checked to support a learning curve; raises
+    AnalysisError on non-positive sizes, too few runs or distinct sizes, or a constant F1."""
+    n = np.asarray(sizes, dtype=float)
+    y = np.asarray(f1, dtype=float)
+    if n.shape != y.shape or n.ndim != 1:
+        raise AnalysisError("sizes and F1 must be 1-d and of equal length")
+    if not (np.all(np.isfinite(n)) and np.all(np.isfinite(y))):
+        raise AnalysisError("sizes or F1 hold NaN or infinite values", hint="remove those runs")
+    if np.any(n <= 0):
+        raise AnalysisError("a learning curve needs positive training sizes",
+                            hint="leave out runs trained on 0 sentences (baselines)")
+    if n.size < 10 or np.unique(n).size < 4:
+        raise AnalysisError(
+            f"a learning curve needs at least 10 runs at 4 or more sizes (got {n.size} runs "
+            f"at {np.unique(n).size} sizes)", hint="run more subsets of different sizes",
+        )
+    if np.ptp(y) == 0:
+        raise AnalysisError("F1 is the same in every run; there is no learning curve")
+    if not 0 < level < 1 or n_boot < 0:
+        raise AnalysisError("the confidence level must lie in (0, 1) and n_boot be ≥ 0")
+    return n, y
 
-    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+
+def cluster_codes(cluster: Sequence[object] | np.ndarray | None, n: int) -> np.ndarray:
+    """Integer codes of the resampling clusters (each run its own when ``cluster`` is None)."""
+    if cluster is None:
+        return np.arange(n)
+    return np.unique(np.asarray(cluster).astype(str), return_inverse=True)[1]
+
+
+def resample_weights(codes: np.ndarray, n_boot: int, rng: np.random.Generator):
+    """Yield (offset, (n, b) weights) batches of a cluster bootstrap: how often each run's
+    cluster was drawn in each resample."""
+    n_clusters = int(codes.max()) + 1
+    for start in range(0, n_boot, _CHUNK):
+        b = min(_CHUNK, n_boot - start)
+        draws = rng.integers(0, n_clusters, size=(b, n_clusters))
+        draws += n_clusters * np.arange(b)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=b * n_clusters).reshape(b, n_clusters)
+        yield start, counts.T[codes]
+
+
+class Profile:
+    """Weighted least squares of ``y`` on ``[1, −u(x; c)]`` under ``b ≥ 0, a ≤ 1``, per ``c``.
+
+    ``u`` is ``x^(−c)`` (the power law) or ``e^(−c·x)`` (exponential saturation); ``grid``
+    holds the exponents searched (log-spaced), refined between grid points.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, *, kind: str = "power",
+                 grid: np.ndarray = _C_GRID) -> None:
         self.y = y
         self.log_x = np.log(x)
+        self.x = x
+        self.kind = kind
+        self.grid = grid
+
+    def _u(self, c: np.ndarray) -> np.ndarray:
+        """The basis at every run for each exponent: (n, len(c))."""
+        if self.kind == "power":
+            return np.exp(-self.log_x[:, None] * c[None, :])
+        return np.exp(-self.x[:, None] * c[None, :])
 
     def solve(self, w: np.ndarray, c: np.ndarray):
         """(a, b, rss) for each replicate (column of ``w``) and each exponent: (B, C) arrays."""
-        u = np.exp(-self.log_x[:, None] * c[None, :])  # (n, C)
+        u = self._u(c)  # (n, C)
         wt = w.T  # (B, n)
         sums = (wt.sum(axis=1)[:, None], (wt @ self.y)[:, None],
                 (wt @ (self.y * self.y))[:, None], wt @ u, wt @ (u * u), (wt * self.y) @ u)
@@ -225,20 +244,47 @@ class _Profile:
 
     def solve_paired(self, w: np.ndarray, c: np.ndarray):
         """(a, b, rss) for replicate j at its own exponent ``c[j]``: (B,) arrays."""
-        u = np.exp(-self.log_x[:, None] * c[None, :])  # (n, B)
+        u = self._u(c)  # (n, B)
         wy = w * self.y[:, None]
         wu = w * u
         sums = (w.sum(axis=0), wy.sum(axis=0), (wy * self.y[:, None]).sum(axis=0),
                 wu.sum(axis=0), (wu * u).sum(axis=0), (wy * u).sum(axis=0))
         return _constrained(*sums)
 
+    def point(self, weights: np.ndarray) -> tuple[float, float, float]:
+        """(c, a, b) of the weighted fit: the grid's best exponent refined by a bounded scalar
+        minimisation between its neighbours."""
+        from scipy.optimize import minimize_scalar
+
+        point_w = weights[:, None]
+        rss_grid = self.solve(point_w, self.grid)[2][0]
+        k = int(np.argmin(rss_grid))
+        lo_t = math.log(self.grid[max(k - 1, 0)])
+        hi_t = math.log(self.grid[min(k + 1, self.grid.size - 1)])
+        found = minimize_scalar(
+            lambda t: float(self.solve(point_w, np.array([math.exp(t)]))[2][0, 0]),
+            bounds=(lo_t, hi_t), method="bounded", options={"xatol": 1e-7},
+        )
+        c_hat = math.exp(found.x) if found.fun <= rss_grid[k] else float(self.grid[k])
+        a_hat, b_hat, _ = self.solve(point_w, np.array([c_hat]))
+        return c_hat, float(a_hat[0, 0]), float(b_hat[0, 0])
+
+    def bootstrap(self, weights: np.ndarray, codes: np.ndarray, n_boot: int,
+                  rng: np.random.Generator) -> np.ndarray:
+        """(a, b, c) refitted on ``n_boot`` cluster resamples: (n_boot, 3)."""
+        boot = np.empty((n_boot, 3))
+        for start, counts in resample_weights(codes, n_boot, rng):
+            boot[start:start + counts.shape[1]] = self.fit_batch(weights[:, None] * counts)
+        return boot
+
     def fit_batch(self, w: np.ndarray) -> np.ndarray:
         """(a, b, c) per replicate: grid over log c, then a parabolic step around the minimum."""
-        rss = self.solve(w, _C_GRID)[2]
+        grid = self.grid
+        rss = self.solve(w, grid)[2]
         best = np.argmin(rss, axis=1)
-        k = np.clip(best, 1, _C_GRID.size - 2)
+        k = np.clip(best, 1, grid.size - 2)
         rows = np.arange(rss.shape[0])
-        t = np.log(_C_GRID)
+        t = np.log(grid)
         r0, r1, r2 = rss[rows, k - 1], rss[rows, k], rss[rows, k + 1]
         h = t[1] - t[0]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -246,7 +292,7 @@ class _Profile:
             shift = np.where(curvature > 0, 0.5 * h * (r0 - r2) / curvature, 0.0)
         c_step = np.exp(t[k] + np.clip(shift, -h, h))
         a_step, b_step, rss_step = self.solve_paired(w, c_step)
-        c_grid = _C_GRID[best]
+        c_grid = grid[best]
         a_grid, b_grid, _ = self.solve_paired(w, c_grid)
         better = rss_step <= rss[rows, best]
         return np.column_stack([np.where(better, a_step, a_grid),

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from nercurve.analysis.curve import PowerLawFit, TargetSize
+from nercurve.analysis.curve import TargetSize
+from nercurve.analysis.families import FAMILY_WORDS as CURVE_WORDS
+from nercurve.analysis.families import CurveFit
 from nercurve.analysis.regression import StandardizedRegression
 from nercurve.analysis.threshold import FAMILY_WORDS, ThresholdAnalysis
 
@@ -77,28 +81,52 @@ def describe_threshold(analysis: ThresholdAnalysis, predictor: str) -> str:
     return f"Best fit: {fit.family} ({FAMILY_WORDS[fit.family]}). {shape} {test}{verdict}"
 
 
+@dataclass(frozen=True)
+class Budget:
+    """What the words about annotation are measured against: the sentences already annotated
+    for training (``have``), and the annotation speed (minutes per sentence, optional)."""
+
+    have: float
+    minutes_per_sentence: float | None = None
+
+
 def recommend(
     backend: str,
     *,
     threshold: ThresholdAnalysis | None,
-    curve: PowerLawFit | None,
+    curve: CurveFit | None,
     target: TargetSize | None,
     step: float,
+    min_gain: float,
     regression: StandardizedRegression | None,
     training_eps: float | None,
     eps_source: str,
+    budget: Budget | None = None,
+    rivals: Sequence[CurveFit] = (),
 ) -> str:
-    """The recommendation for one backend, in plain words."""
+    """The recommendation for one backend, in plain words.
+
+    Every figure read off a fit with a problem (a parameter at a bound, a degenerate CI, a
+    fit worse than a line, a threshold on the edge of its grid) says so next to it, and so
+    does a disagreement between the curve and the threshold model about whether gains go on.
+    ``rivals``: other curves that predict the held-out largest runs about as well; where they
+    say something else, that is said too.
+    """
     parts = [_flatten_words(threshold)]
     if curve is not None:
         gain, (g_lo, g_hi) = curve.gain(curve.n_max, step)
         parts.append(
-            f"beyond the largest training set here ({about(curve.n_max)} sentences), the next "
-            f"{about(step)} sentences would add about {points(gain)} F1 points "
-            f"({curve.level:.0%} CI {points(g_lo)}–{points(g_hi)})")
+            f"the learning curve that best predicts the largest training sets "
+            f"({CURVE_WORDS[curve.family]}) says that beyond the largest training set here "
+            f"({about(curve.n_max)} sentences) the next {about(step)} sentences would add about "
+            f"{points(gain)} F1 points ({curve.level:.0%} CI {points(g_lo)}–{points(g_hi)})"
+            + _caution(curve.flags()) + _rival_gains(rivals, curve.n_max, step, (g_lo, g_hi)))
     if target is not None and curve is not None:
-        parts.append(_target_words(target, curve))
+        parts.append(_target_words(target, curve, budget) + _rival_targets(rivals, target))
     text = f"{backend}: " + "; ".join(p for p in parts if p) + "."
+    conflict = disagreement(threshold, curve, min_gain, step)
+    if conflict:
+        text += f" {conflict}"
     if training_eps is not None:
         text += f" {eps_source} {training_eps:.2f}; keep production texts near it"
         if regression is not None and "eps" in regression.beta:
@@ -111,6 +139,81 @@ def recommend(
     return text
 
 
+def _rival_gains(rivals: Sequence[CurveFit], at: float, step: float,
+                 ci: tuple[float, float]) -> str:
+    """Words for the rival curves whose gain lies outside the chosen curve's CI."""
+    said = []
+    for rival in rivals:
+        gain, (lo, hi) = rival.gain(at, step)
+        if not ci[0] <= gain <= ci[1]:
+            said.append(f"the {rival.family} curve predicts the held-out largest runs as well "
+                        f"or better and says {points(gain)} points ({rival.level:.0%} CI "
+                        f"{points(lo)}–{points(hi)})")
+    return f" — but {'; '.join(said)}" if said else ""
+
+
+def _rival_targets(rivals: Sequence[CurveFit], target: TargetSize) -> str:
+    """Words for the rival curves that answer the target question differently."""
+    said = []
+    for rival in rivals:
+        other = rival.sentences_for(target.target)
+        if other.reachable and target.reachable and (
+                target.ci[0] <= other.sentences <= target.ci[1]):
+            continue
+        if other.reachable == target.reachable and not other.reachable:
+            continue
+        answer = (f"about {about(other.sentences)} sentences ({rival.level:.0%} CI "
+                  f"{about(other.ci[0])}–{about(other.ci[1])})" if other.reachable
+                  else f"out of reach (ceiling {other.ceiling:.2f})")
+        said.append(f"the {rival.family} curve, as good or better at the largest runs, says "
+                    f"{answer}")
+    return f" — but {'; '.join(said)}" if said else ""
+
+
+def _caution(flags: list[str]) -> str:
+    """' (caution: ...)' naming a fit's problems, or nothing."""
+    return f" (caution: {'; '.join(flags)})" if flags else ""
+
+
+def gains_continue(threshold: ThresholdAnalysis, min_gain: float, step: float) -> bool | None:
+    """Whether the threshold analysis says F1 still rises by ``min_gain`` per ``step`` at the
+    top of the data (its best model's last slope); None when it cannot say."""
+    fit = threshold.best_fit()
+    if fit is None:
+        return threshold.line_slope * step >= min_gain
+    if not fit.p_value < 0.05:
+        return None
+    return fit.slope_after * step >= min_gain
+
+
+def disagreement(threshold: ThresholdAnalysis | None, curve: CurveFit | None,
+                 min_gain: float, step: float) -> str:
+    """Words when the curve and the threshold model disagree about whether gains continue
+    beyond the data; empty when they agree or one of them cannot say."""
+    if threshold is None or curve is None:
+        return ""
+    says = gains_continue(threshold, min_gain, step)
+    gain = curve.gain(curve.n_max, step)[0]
+    if says is None or says == (gain >= min_gain):
+        return ""
+    fit = threshold.best_fit()
+    slope = (fit.slope_after if fit is not None else threshold.line_slope) * step
+    model = (f"the {fit.family} threshold model" if fit is not None else "the straight line")
+    where = (f"above its threshold of {about(fit.threshold)} sentences" if fit is not None
+             else "over the observed range")
+    curve_says = (f"the learning curve says the next {about(step)} sentences beyond the data "
+                  f"add {points(gain)} F1 points")
+    if says:
+        return (f"The curve and the threshold model disagree about whether gains go on: "
+                f"{curve_says} (less than the {points(min_gain)} that counts as a gain), while "
+                f"{model} says F1 still rises by {points(slope)} points per {about(step)} "
+                f"sentences {where}; trust neither about larger sizes without runs there.")
+    return (f"The curve and the threshold model disagree about whether gains go on: "
+            f"{model} says F1 is flat {where} ({points(slope)} points per {about(step)} "
+            f"sentences), while {curve_says}; trust neither about larger sizes without runs "
+            f"there.")
+
+
 def _flatten_words(threshold: ThresholdAnalysis | None) -> str:
     """Where gains flatten (or start), from the threshold analysis of training size."""
     if threshold is None:
@@ -119,7 +222,7 @@ def _flatten_words(threshold: ThresholdAnalysis | None) -> str:
     if fit is None or not fit.p_value < 0.05:
         return "no clear threshold in the observed range (a straight line fits as well)"
     lo, hi = fit.ci_percentile
-    ci = f"({fit.level_ci:.0%} CI {about(lo)}–{about(hi)})"
+    ci = f"({fit.level_ci:.0%} CI {about(lo)}–{about(hi)})" + _caution(fit.flags())
     if fit.family == "hinge":
         return f"F1 only starts rising after about {about(fit.threshold)} sentences {ci}"
     if fit.slope_after < fit.slope_before:
@@ -127,49 +230,78 @@ def _flatten_words(threshold: ThresholdAnalysis | None) -> str:
     return f"gains speed up after about {about(fit.threshold)} sentences {ci}"
 
 
-def _target_words(target: TargetSize, curve: PowerLawFit) -> str:
-    """How many sentences reach the target F1, or why it is out of reach."""
-    goal = f"F1 {target.target:.2f}"
+def _ceiling_words(target: TargetSize, level: float) -> str:
+    if not math.isfinite(target.ceiling):
+        return "the curve has no ceiling"
     c_lo, c_hi = target.ceiling_ci
+    return f"fitted ceiling {target.ceiling:.2f}, {level:.0%} CI {c_lo:.2f}–{c_hi:.2f}"
+
+
+def _target_words(target: TargetSize, curve: CurveFit, budget: Budget | None = None) -> str:
+    """How many sentences reach the target F1 (with the extrapolation it rests on and, with a
+    budget, the annotation still needed), or why it is out of reach."""
+    goal = f"F1 {target.target:.2f}"
     if not target.reachable:
+        c_lo, c_hi = target.ceiling_ci
         return (f"{goal} is above the fitted ceiling of {target.ceiling:.2f} ({curve.level:.0%} "
                 f"CI {c_lo:.2f}–{c_hi:.2f}): more annotation of this kind is not predicted to "
-                f"reach it")
+                f"reach it" + _caution(curve.flags()))
     lo, hi = target.ci
     if target.sentences > FAR * curve.n_max:
         return (f"{goal} is out of reach in practice: the fitted curve gains so slowly that it "
                 f"would take more than {FAR}× the largest training set here (over "
-                f"{about(FAR * curve.n_max)} sentences; fitted ceiling {target.ceiling:.2f}, "
-                f"{curve.level:.0%} CI {c_lo:.2f}–{c_hi:.2f}), far too far to extrapolate")
+                f"{about(FAR * curve.n_max)} sentences; {_ceiling_words(target, curve.level)}), "
+                f"far too far to extrapolate")
     if target.sentences <= curve.n_max:
         return (f"{goal} is already reached at about {about(target.sentences)} sentences "
-                f"(within the observed range)")
+                f"(within the observed range)" + _caution(curve.flags()))
     if math.isfinite(hi):
         ci = f"{curve.level:.0%} CI {about(lo)}–{about(hi)}"
     else:
         ci = (f"{curve.level:.0%} CI from {about(lo)} with no upper bound: "
               f"{target.share_unreachable:.0%} of bootstrap curves level off below it")
-    text = f"to reach {goal}, annotate about {about(target.sentences)} sentences in total ({ci})"
-    if target.sentences > 4 * curve.n_max:
-        text += (f", far beyond the largest training set here ({about(curve.n_max)}), so treat "
-                 f"it as a rough extrapolation")
+    ratio = target.sentences / curve.n_max
+    text = (f"to reach {goal}, annotate about {about(target.sentences)} sentences in total "
+            f"({ci}; an extrapolation to {ratio:.1f}× the largest training set here, "
+            f"{about(curve.n_max)} sentences" + (", so treat it as rough" if ratio > 4 else "")
+            + ")")
+    if budget is not None:
+        text += more_words(target, budget, curve.level)
+    return text + _caution(curve.flags())
+
+
+def more_words(target: TargetSize, budget: Budget, level: float) -> str:
+    """', about N more than the H annotated for training here' with, given an annotation
+    speed, the annotator hours and their CI; empty when nothing more is needed."""
+    more = target.sentences - budget.have
+    if not more > 0:
+        return ""
+    lo, hi = target.ci
+    text = (f": about {about(more)} more than the {about(budget.have)} annotated for training "
+            f"here")
+    minutes = budget.minutes_per_sentence
+    if minutes is not None:
+        h_lo = max(lo - budget.have, 0.0) * minutes / 60
+        h_hi = (hi - budget.have) * minutes / 60
+        upper = f"{hours(h_hi)}" if math.isfinite(h_hi) else "unbounded"
+        text += (f", about {hours(more * minutes / 60)} annotator hours at {minutes:g} minutes "
+                 f"per sentence ({level:.0%} CI {hours(h_lo)}–{upper})")
     return text
 
 
-def plan_answer(backend: str, target: TargetSize, curve: PowerLawFit,
-                pilot_sentences: float) -> str:
+def hours(value: float) -> str:
+    """Annotator hours in words: one decimal below 10, else as :func:`about`."""
+    return f"{value:.1f}" if value < 10 else about(value)
+
+
+def plan_answer(backend: str, target: TargetSize, curve: CurveFit, pilot_sentences: float,
+                minutes_per_sentence: float | None = None) -> str:
     """The answer of ``nercurve plan``: sentences to annotate for the target F1 (total and
-    beyond the pilot's largest training set, with a CI), or that it is out of reach."""
-    text = f"{backend}: {_target_words(target, curve)}."
-    far = target.sentences > FAR * curve.n_max
-    if target.reachable and not far and target.sentences > pilot_sentences:
-        lo, hi = target.ci
-        more_lo = about(max(lo - pilot_sentences, 0.0))
-        more_hi = about(hi - pilot_sentences) if math.isfinite(hi) else "unbounded"
-        text += (f" That is about {about(target.sentences - pilot_sentences)} more sentences "
-                 f"than the largest pilot training set ({about(pilot_sentences)}) "
-                 f"({curve.level:.0%} CI {more_lo}–{more_hi}).")
-    elif not target.reachable or far:
+    beyond the pilot's largest training set, with a CI and, given an annotation speed, in
+    annotator hours), or that it is out of reach."""
+    budget = Budget(have=pilot_sentences, minutes_per_sentence=minutes_per_sentence)
+    text = f"{backend}: {_target_words(target, curve, budget)}."
+    if not target.reachable or target.sentences > FAR * curve.n_max:
         text += (" The target is out of reach for this backend; consider a lower target or a "
                  "stronger backend.")
     return text

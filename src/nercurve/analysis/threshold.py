@@ -8,10 +8,13 @@ Families (``e`` is the threshold, ``(t)_+ = max(t, 0)``, ``(t)_- = min(t, 0)``):
 
 each optionally with adjustment covariates ``+ Z·g``.
 
-Estimation. The threshold minimises the residual sum of squares over every observed value of
-``x`` whose empirical CDF lies between the 5% and 95% quantiles (``F(e) ≥ 0.05`` and
-``F(e−) < 0.95``, i.e. ``np.quantile(x, [.05, .95], method="inverted_cdf")`` bounds), as
-chngpt's grid search does. The search is exact and fast: with the rows sorted once by ``x``,
+Estimation. The threshold minimises the residual sum of squares over the candidates of chngpt's
+grid (``get.chngpts``): the sorted values of ``x`` at 1-based positions ``round(n·lb) + 1``
+to ``round(n·ub)`` (R's ``round``: halves to even), each distinct value once, with
+``lb = 0.05`` and ``ub = 0.95`` (chngpt's ``lb.quantile``/``ub.quantile``; its own default is
+0.1/0.9). A bootstrap resample applies the same rule to its own sorted values. An estimate
+on the first or the last candidate is flagged (the best threshold may lie beyond the grid).
+The search is exact and fast: with the rows sorted once by ``x``,
 the hinge column's cross-products with ``1, x, y`` and the covariates are differences of
 cumulative sums, and by Frisch–Waugh–Lovell the RSS for candidate ``e`` is
 ``RSS_F − (h'M y)² / (h'M h)`` with ``F`` the fixed columns and ``M`` their residual maker.
@@ -21,7 +24,8 @@ same computation with multinomial row weights, so 1000 resamples are one batched
 Confidence intervals. Nonparametric (pairs) bootstrap — runs are resampled with
 replacement, or whole clusters of runs (e.g. the seeds of one training subset) when a cluster
 label is given — re-estimating the threshold each time; reported as the percentile interval
-and as the symmetric interval ``ê ± q(|e* − ê|)`` (truncated to the observed range of x).
+and as the symmetric interval ``ê ± q(|e* − ê|)``, cut at the observed range of x (a cut
+interval is flagged and the uncut one kept).
 For continuous (kink) models the threshold estimator is root-n consistent and asymptotically
 normal (Hansen 2017, J. Bus. Econ. Stat.), so the bootstrap is valid; it tends to cover
 slightly less than nominally in small samples. A very wide or lopsided interval means the data
@@ -89,7 +93,50 @@ class ThresholdFit:
     n_boot: int
     boot_failed: int
     level_ci: float
-    boot_thresholds: np.ndarray = field(repr=False, compare=False)
+    #: The first and last candidate threshold of the search grid.
+    grid: tuple[float, float] = (math.nan, math.nan)
+    #: The symmetric CI before it was cut at the observed range of x.
+    ci_symmetric_uncut: tuple[float, float] = (math.nan, math.nan)
+    boot_thresholds: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False,
+                                        compare=False)
+    #: Bootstrap draws of (slope_before, slope_after, level), one row per resample.
+    boot_coef: np.ndarray = field(default_factory=lambda: np.empty((0, 3)), repr=False,
+                                  compare=False)
+
+    @property
+    def at_edge(self) -> str | None:
+        """"first" or "last" when the estimate sits on that end of the candidate grid."""
+        if self.threshold == self.grid[0]:
+            return "first"
+        if self.threshold == self.grid[1]:
+            return "last"
+        return None
+
+    @property
+    def ci_clipped(self) -> bool:
+        """True when the symmetric CI was cut at the observed range of the predictor."""
+        return tuple(self.ci_symmetric) != tuple(self.ci_symmetric_uncut)
+
+    def flags(self) -> list[str]:
+        """Plain-words problems of this fit (an estimate on the edge of the grid, a cut or
+        degenerate CI); empty when there are none."""
+        out = []
+        edge = self.at_edge
+        if edge == "first":
+            out.append("the threshold sits on the first candidate of the search grid (the "
+                       "best one may lie lower)")
+        elif edge == "last":
+            out.append("the threshold sits on the last candidate of the search grid (the "
+                       "best one may lie higher)")
+        lo, hi = self.ci_percentile
+        if math.isfinite(lo) and lo == hi and self.n_boot > 1:
+            out.append("its CI is degenerate (every bootstrap resample gave the same "
+                       "threshold)")
+        if self.ci_clipped:
+            u_lo, u_hi = self.ci_symmetric_uncut
+            out.append(f"its symmetric CI was cut at the range of the data (uncut "
+                       f"{u_lo:.4g}–{u_hi:.4g})")
+        return out
 
 
 @dataclass(frozen=True)
@@ -273,6 +320,9 @@ class _Prepared:
         self.starts = np.r_[0, self.ends[:-1]]
         self.ux = xs[last]  # candidate thresholds (original scale)
         self.uxs = self.x[last]  # candidate thresholds (scaled)
+        searched = self.ux[in_grid(self.starts, self.ends, n, bounds)]
+        self.grid = ((float(searched[0]), float(searched[-1])) if searched.size
+                     else (math.nan, math.nan))
         if cluster is None:
             self.codes = np.arange(n)
         else:
@@ -422,10 +472,7 @@ def _search(prep: _Prepared, family: str, sums: _Sums):
         for k in range(j + 1, p):
             q_h -= a[j] * (a[k] * (2 * g_inv[:, j, k]))
 
-    lo, hi = prep.bounds
-    total = sums.total["w"]
-    below, upto = sums.prefix["w"], sums.upto["w"]
-    valid = (upto >= lo * total - 1e-9) & (below < hi * total - 1e-9) & (upto > below)
+    valid = in_grid(sums.prefix["w"], sums.upto["w"], sums.total["w"], prep.bounds)
     valid = valid & (q_h > 1e-9 * np.maximum(hh, 1e-300))
     with np.errstate(divide="ignore", invalid="ignore"):
         gain = n_h * n_h
@@ -441,6 +488,17 @@ def _search(prep: _Prepared, family: str, sums: _Sums):
     theta_f = np.einsum("bjk,bk->bj", g_inv, gy - a_best * theta_h[:, None])
     theta = np.column_stack([theta_f, theta_h])
     return np.where(ok, idx, -1), best_rss, theta
+
+
+def in_grid(below: np.ndarray, upto: np.ndarray, total: np.ndarray | float,
+            bounds: tuple[float, float]) -> np.ndarray:
+    """Which distinct values are candidates of chngpt's grid: a value whose sorted positions
+    (0-based) run from ``below`` to ``upto − 1`` is one when they reach position
+    ``round(total·lb)`` and start before ``round(total·ub)`` (halves round to even, as R's
+    ``round``). ``below``/``upto`` are (weighted) counts of rows under / up to the value."""
+    lower = np.rint(bounds[0] * np.asarray(total, dtype=float))
+    upper = np.rint(bounds[1] * np.asarray(total, dtype=float))
+    return (upto >= lower + 1 - 1e-9) & (below <= upper - 1 + 1e-9) & (upto > below)
 
 
 def _natural(prep: _Prepared, family: str, idx: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -490,14 +548,15 @@ def _summarise(
     if draws.size:
         pct = (float(np.quantile(draws, tails[0])), float(np.quantile(draws, tails[1])))
         half = float(np.quantile(np.abs(draws - e), level))
-        sym = (max(e - half, float(x[0])), min(e + half, float(x[-1])))
+        uncut = (e - half, e + half)
+        sym = (max(uncut[0], float(x[0])), min(uncut[1], float(x[-1])))
         coef_ci = {
             name: (float(np.quantile(boot_coef[good, j], tails[0])),
                    float(np.quantile(boot_coef[good, j], tails[1])))
             for j, name in enumerate(("slope_before", "slope_after", "level"))
         }
     else:
-        pct = sym = (math.nan, math.nan)
+        pct = sym = uncut = (math.nan, math.nan)
         coef_ci = {name: (math.nan, math.nan) for name in ("slope_before", "slope_after", "level")}
     n = prep.n
     k = (3 if family == "segmented" else 2) + prep.q + 1
@@ -506,5 +565,6 @@ def _summarise(
         slope_before=before, slope_after=after, level=float(level_at),
         coef=coef, coef_ci=coef_ci, rss=rss, aic=n * math.log(rss / n) + 2 * (k + 1),
         lr=lr, p_value=p_value, n_boot=int(boot_e.size), boot_failed=int((~good).sum()),
-        level_ci=level, boot_thresholds=boot_e,
+        level_ci=level, grid=prep.grid, ci_symmetric_uncut=uncut, boot_thresholds=boot_e,
+        boot_coef=boot_coef,
     )
