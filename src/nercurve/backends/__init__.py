@@ -12,6 +12,7 @@ _REGISTRY: dict[str, str] = {
     "pretrained": "nercurve.backends.pretrained:PretrainedBackend",
     "hf": "nercurve.backends.hf:HFBackend",
     "gazetteer": "nercurve.backends.gazetteer:GazetteerBackend",
+    "llm": "nercurve.backends.llm:LLMBackend",
 }
 
 

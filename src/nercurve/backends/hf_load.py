@@ -63,7 +63,7 @@ def _hub_folder(repo_id: str, revision: str | None, trust_pickle: bool) -> Path:
     hint = _LOCAL_HINT.format(id=repo_id, name=repo_id.rsplit("/", 1)[-1])
     if not constants.is_offline_mode():
         try:
-            with _quiet():
+            with quiet():
                 return _download(repo_id, revision, trust_pickle)
         except BackendError:
             raise
@@ -143,7 +143,7 @@ def _checked(folder: Path, name: str, trust_pickle: bool) -> Source:
 
 
 @contextmanager
-def _quiet() -> Any:
+def quiet() -> Any:
     """Silence load reports and progress bars of transformers and the hub (the library never
     prints); the previous settings are restored afterwards."""
     from huggingface_hub import utils as hub_utils
@@ -173,7 +173,7 @@ def load_tokenizer(source: Source) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        with _quiet():
+        with quiet():
             tokenizer = AutoTokenizer.from_pretrained(source.folder)
     except Exception as err:
         raise BackendError(
@@ -231,7 +231,7 @@ def load_model(source: Source, labels: list[str]) -> Any:
 
     id2label = dict(enumerate(labels))
     try:
-        with _quiet():
+        with quiet():
             config = AutoConfig.from_pretrained(
                 source.folder,
                 num_labels=len(labels),

@@ -1,0 +1,378 @@
+"""The ``llm`` backend: generative NER with a causal language model.
+
+Each sentence (or window of ``sentences_per_unit`` sentences) of a document becomes
+a question naming the entity types (see :mod:`nercurve.backends.llm_prompt`); the
+model answers with a JSON list of ``{"text", "type"}`` objects (or an inline-tagged
+copy of the text, ``answer_format = "inline"``), and the answer becomes character
+spans (see :mod:`nercurve.backends.llm_answer`: every occurrence tagged,
+overlaps resolved, unparseable answers and hallucinated entities counted).
+
+Three kinds of arm:
+
+- fine-tuned (``train = true``, the default): a LoRA adapter (peft) is trained on
+  the subset's questions with the loss on the answer tokens only
+  (:mod:`nercurve.backends.llm_train`), through the ``hf`` backend's loop
+  (:func:`nercurve.backends.hf_train.fit`: AdamW, linear warm-up and decay,
+  gradient accumulation, early stopping). Training runs ``epochs`` passes over the
+  questions, at most ``max_steps`` optimizer steps. Every ``eval_every`` steps the
+  adapter is scored on a fixed sample of ``dev_units`` dev sentences (the same
+  sample for every job) by greedy decoding and strict F1 (``select_on = "dev_f1"``),
+  or, cheaper, by the loss on their gold answers (``select_on = "dev_loss"``; the
+  dev F1 is then measured once, at the end); the best adapter is kept. With
+  ``quantization = "4bit"`` the frozen base model is loaded in NF4 (QLoRA) or with
+  ``"8bit"`` in LLM.int8, on a CUDA GPU only. Only the adapter is trained and kept;
+  nothing is written to disk but the expanded copy of a GGUF base model.
+- zero-shot (``train = false``): the model as it is, asked the same questions. It
+  needs no training data and runs once per seed, like any fixed baseline.
+- few-shot (``train = false, shots = n``): ``n`` question/answer pairs drawn with
+  the job's seed from the job's own training subset are put before every question.
+
+Decoding is greedy unless ``self_consistency`` is set: then ``samples`` answers are
+drawn per question (``temperature``, ``top_p``) in one batch sharing the prompt's
+computation (:mod:`nercurve.backends.llm_decode`), and an entity is kept when at
+least ``min_votes`` answers name it (default: a majority). Model selection always
+decodes greedily.
+
+GPU use follows the ``hf`` backend: ``device = "auto"`` takes CUDA when torch sees
+a GPU, the runner places runs on GPUs and packs ``runs_per_gpu`` of them; on CUDA
+the base weights are bf16 (``precision = "auto"``, where the GPU has bf16).
+Counted per job and stored with the result: ``answers``, ``parse_failures``,
+``parse_failure_rate``, ``entities_named``, ``hallucinations``,
+``hallucination_rate``, ``invalid_entities``, ``decode_seconds``,
+``generated_tokens`` (about the test set) and ``train_tokens_per_s``,
+``train_examples``, ``skipped_examples`` (too long for ``max_length``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from nercurve.backends.base import BackendParams, TrainResult
+from nercurve.backends.llm_answer import (
+    AnswerStats,
+    first_json_list,
+    locate,
+    resolve_overlaps,
+    vote,
+)
+from nercurve.backends.llm_prompt import DEFAULT_SYSTEM, DEFAULT_TEMPLATE, TEXT, Prompter, Unit
+from nercurve.corpus.model import Doc, Span
+from nercurve.errors import BackendError
+
+
+class SelfConsistency(BackendParams):
+    """Self-consistency decoding: several sampled answers per question, entities kept by vote."""
+
+    samples: int = Field(5, ge=2)
+    temperature: float = Field(0.7, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    top_k: int = Field(50, ge=1)
+    """Tokens considered at each step (then narrowed to ``top_p`` of the probability)."""
+    min_votes: int | None = Field(None, ge=1)
+    """Answers that must name an entity for it to be kept (default: a majority)."""
+
+    @model_validator(mode="after")
+    def _votes_fit(self) -> SelfConsistency:
+        if self.min_votes is not None and self.min_votes > self.samples:
+            raise ValueError(f"min_votes ({self.min_votes}) exceeds samples ({self.samples})")
+        return self
+
+    @property
+    def votes_needed(self) -> int:
+        """``min_votes``, or a majority of ``samples``."""
+        return self.min_votes or self.samples // 2 + 1
+
+
+class LLMParams(BackendParams):
+    """Parameters of the ``llm`` backend."""
+
+    model: str = Field("smollm2-135m", min_length=1)
+    """A preset (llama-3.1-8b, qwen2.5-7b, smollm2-135m), a hub id, a local folder or a
+    .gguf file."""
+    gguf_file: str | None = None
+    """The GGUF file inside the folder or hub repository ``model`` names."""
+    revision: str | None = None
+    trust_pickle: bool = False
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """``auto``: bf16 on GPUs that have it, else fp32."""
+    quantization: Literal["4bit", "8bit"] | None = None
+    """Quantize the frozen base model (QLoRA: ``4bit``); needs a CUDA GPU and bitsandbytes."""
+    train: bool = True
+    """Fine-tune a LoRA adapter; ``false`` for the zero- and few-shot arms."""
+    shots: int = Field(0, ge=0)
+    """Examples from the training subset put before each question (``train = false`` only)."""
+
+    descriptions: dict[str, str] = Field(default_factory=dict)
+    """Entity type -> one-line description, shown in the question."""
+    template: str = DEFAULT_TEMPLATE
+    """The question: ``{text}`` (required), ``{types}`` and ``{format}`` are filled in."""
+    system: str = DEFAULT_SYSTEM
+    """The system turn (empty: none)."""
+    answer_format: Literal["json", "inline"] = "json"
+    per_type_prompts: bool = False
+    """One question per entity type (the multi-task form) instead of one for all."""
+    sentences_per_unit: int = Field(1, ge=1)
+    """Sentences asked about at once (1: one question per sentence)."""
+    max_length: int = Field(512, ge=16)
+    """Tokens of a training example (prompt and answer); longer ones are left out."""
+
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] | None = None
+    """Layers that get the adapter (default: peft's choice for the architecture, e.g. the
+    query and value projections of Llama and Qwen)."""
+
+    learning_rate: float = Field(2e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(10, ge=0)
+    epochs: float | None = Field(3.0, gt=0)
+    """Passes over the training questions (``None``: ``max_steps`` alone decides)."""
+    max_steps: int = Field(1000, ge=1)
+    eval_every: int = Field(50, ge=1)
+    patience: int = Field(150, ge=1)
+    """Stop after this many steps without a better dev score."""
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    gradient_checkpointing: bool = False
+    select_on: Literal["dev_f1", "dev_loss"] = "dev_f1"
+    dev_units: int | None = Field(100, ge=1)
+    """Dev sentences (a fixed sample) used for model selection (``None``: all)."""
+
+    self_consistency: SelfConsistency | None = None
+    max_new_tokens: int = Field(128, ge=1)
+    eval_batch_size: int = Field(16, ge=1)
+    """Questions decoded at once (self-consistency: each with all its samples)."""
+    overlap: Literal["longest", "first"] = "longest"
+    """Which of two overlapping predicted spans is kept."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LLMParams:
+        if TEXT not in self.template:
+            raise ValueError(f"template must contain the text placeholder {TEXT}")
+        if self.shots and self.train:
+            raise ValueError("shots (few-shot examples) are for arms with train = false")
+        return self
+
+
+class LLMModel:
+    """A causal LM (with its adapter, if trained) that answers questions and predicts spans."""
+
+    def __init__(self, net: Any, prompter: Prompter, params: LLMParams, *, device: Any,
+                 seed: int) -> None:
+        self.net = net
+        self.prompter = prompter
+        self.params = params
+        self.device = device
+        self.seed = seed
+        self._diagnostics: dict[str, float] = {}
+
+    def predict(self, docs: Sequence[Doc]) -> list[tuple[Span, ...]]:
+        """Predicted spans for each document, as character offsets into its text."""
+        from nercurve.backends.llm_prompt import units
+
+        found = units(docs, self.params.sentences_per_unit)
+        spans: list[list[Span]] = [[] for _ in docs]
+        sc = self.params.self_consistency
+        for unit, predicted in zip(found, self.predict_units(found, sc), strict=True):
+            spans[unit.doc_index] += [
+                Span(s.start + unit.start, s.end + unit.start, s.label) for s in predicted
+            ]
+        return [tuple(sorted(s)) for s in spans]
+
+    def predict_units(self, found: Sequence[Unit], sc: SelfConsistency | None) -> list[list[Span]]:
+        """Predicted spans per unit (offsets into the unit's text), greedy when ``sc`` is
+        ``None``; the answers are counted for :meth:`diagnostics`."""
+        import torch
+
+        from nercurve.backends.llm_decode import Sampling, generate
+
+        prompter, tokenizer = self.prompter, self.prompter.tokenizer
+        asked = prompter.asked()
+        prompts = [
+            tokenizer(prompter.prompt(u.text, a), add_special_tokens=not prompter.chat)["input_ids"]
+            for u in found for a in asked
+        ]
+        sampling = Sampling()
+        if sc is not None:
+            sampling = Sampling(sc.samples, sc.temperature, sc.top_p, sc.top_k)
+        torch.manual_seed(self.seed)
+        started = time.perf_counter()
+        generated = generate(
+            self.net, tokenizer, prompts, sampling=sampling,
+            max_new_tokens=self.params.max_new_tokens, batch_size=self.params.eval_batch_size,
+            device=self.device,
+            complete=_json_done if self.params.answer_format == "json" else None,
+        )
+        seconds = time.perf_counter() - started
+        stats = AnswerStats()
+        out = []
+        for i, unit in enumerate(found):
+            spans: list[Span] = []
+            for j, a in enumerate(asked):
+                parsed = [prompter.parse(t, a) for t in generated.answers[i * len(asked) + j]]
+                for p in parsed:
+                    stats.add(p, locate(p.entities, unit.text)[1])
+                kept = (list(parsed[0].entities) if sc is None
+                        else vote([p.entities for p in parsed], sc.votes_needed))
+                spans += locate(kept, unit.text)[0]
+            out.append(resolve_overlaps(spans, self.params.overlap))
+        self._diagnostics = {
+            **stats.as_dict(),
+            "decode_seconds": seconds,
+            "generated_tokens": float(generated.new_tokens),
+        }
+        return out
+
+    def diagnostics(self) -> dict[str, float]:
+        """Counts about the answers of the most recent prediction (parse failures,
+        hallucinations, ...) and its decoding time."""
+        return dict(self._diagnostics)
+
+
+def _json_done(answer: str) -> bool:
+    return first_json_list(answer) is not None
+
+
+class LLMBackend:
+    """Generative NER with a causal LM: LoRA/QLoRA fine-tuning, or zero-/few-shot prompting."""
+
+    name: ClassVar[str] = "llm"
+    Params: ClassVar[type[LLMParams]] = LLMParams
+
+    @classmethod
+    def needs_training_data(cls, params: LLMParams | dict[str, Any]) -> bool:
+        """Whether runs need a training subset (a zero-shot arm does not)."""
+        p = _validated(params)
+        return p.train or p.shots > 0
+
+    @classmethod
+    def wants_gpu(cls, params: LLMParams | dict[str, Any]) -> bool:
+        """Whether runs with these parameters should be placed on a GPU when there is one."""
+        return _validated(params).device != "cpu"
+
+    @classmethod
+    def check(cls, params: LLMParams | dict[str, Any]) -> None:
+        """Before any job: quantization needs a CUDA GPU, and the model must be had (a GGUF
+        file is expanded into the cache here, once)."""
+        from nercurve.backends.llm_load import check_quantization, resolve
+
+        p = _validated(params)
+        check_quantization(p.quantization, p.device)
+        resolve(p.model, gguf_file=p.gguf_file, revision=p.revision, trust_pickle=p.trust_pickle)
+
+    def train(
+        self,
+        train: Sequence[Doc],
+        dev: Sequence[Doc],
+        params: LLMParams | dict[str, Any] | None,
+        seed: int,
+    ) -> TrainResult:
+        """Fine-tune an adapter on ``train`` (or, with ``train = false``, prompt the model as
+        it is), selecting on a sample of ``dev``."""
+        import torch
+
+        from nercurve.backends import hf_train
+        from nercurve.backends.llm_load import (
+            add_lora,
+            check_quantization,
+            load_causal_lm,
+            load_tokenizer,
+            resolve,
+        )
+        from nercurve.backends.llm_prompt import PromptStyle, units
+        from nercurve.backends.llm_train import lm_examples, mean_loss
+        from nercurve.metrics import strict_prf
+
+        p = _validated(params)
+        device = hf_train.resolve_device(p.device)
+        check_quantization(p.quantization, device.type)
+        dtype = hf_train.autocast_dtype(device, p.precision)
+        source = resolve(p.model, gguf_file=p.gguf_file, revision=p.revision,
+                         trust_pickle=p.trust_pickle)
+        tokenizer = load_tokenizer(source)
+        train_units = units(train, p.sentences_per_unit)
+        dev_units = units(dev, p.sentences_per_unit)
+        labels = sorted({s.label for d in [*train, *dev] for s in d.spans} | set(p.descriptions))
+        if not labels:
+            raise BackendError(
+                "no entity types to ask for: the training and dev documents hold no entities",
+                hint="name the types with descriptions = { TYPE = \"...\" } in the parameters",
+            )
+        style = PromptStyle(tuple(labels), p.descriptions, p.template, p.system or None,
+                            p.answer_format, p.per_type_prompts)
+        shots = random.Random(seed).sample(train_units, min(p.shots, len(train_units)))
+        prompter = Prompter(tokenizer, style, shots)
+        hf_train.seed_everything(seed)
+        weights = torch.bfloat16 if dtype == torch.bfloat16 else None
+        net = load_causal_lm(source, device=device, dtype=weights, quantization=p.quantization)
+        model = LLMModel(net, prompter, p, device=device, seed=seed)
+        if not p.train:
+            return TrainResult(model, extra={"shots": float(len(shots))})
+
+        examples, too_long = lm_examples(prompter, train_units, max_length=p.max_length)
+        if not examples:
+            raise BackendError(
+                f"none of the {len(train_units)} training sentences gives an example of at most "
+                f"max_length = {p.max_length} tokens",
+                hint="check that the training subset is not empty, or raise max_length",
+            )
+        net = add_lora(net, r=p.r, alpha=p.alpha, dropout=p.dropout,
+                       target_modules=p.target_modules, quantized=p.quantization is not None,
+                       gradient_checkpointing=p.gradient_checkpointing)
+        net.config.use_cache = False  # training needs no cache; generation asks for its own
+        model.net = net
+        selection = _dev_sample(dev_units, p.dev_units)
+        dev_examples = lm_examples(prompter, selection, max_length=p.max_length)[0]
+
+        def dev_f1() -> tuple[float, dict[str, float]]:
+            prf = strict_prf([u.spans for u in selection], model.predict_units(selection, None))
+            return prf.f1, {"dev_precision": prf.precision, "dev_recall": prf.recall,
+                            "dev_f1": prf.f1}
+
+        def dev_loss() -> tuple[float, dict[str, float]]:
+            loss = mean_loss(net, dev_examples, batch_size=p.eval_batch_size, device=device,
+                             pad_id=tokenizer.pad_token_id)
+            return -loss, {"dev_loss": loss}
+
+        steps = p.max_steps
+        if p.epochs is not None:
+            per_epoch = len(examples) / (p.batch_size * p.grad_accum)
+            steps = max(1, min(steps, math.ceil(p.epochs * per_epoch)))
+        evaluate = dev_f1 if p.select_on == "dev_f1" else dev_loss
+        fitted = hf_train.fit(
+            net, examples, hf_train.Schedule.of(p, max_steps=steps), device=device, dtype=dtype,
+            pad_id=tokenizer.pad_token_id, seed=seed,
+            evaluate=evaluate if selection else None,
+        )
+        best = fitted.best_score
+        if selection and p.select_on == "dev_loss":
+            best = dev_f1()[0]
+        extra = {
+            "train_tokens_per_s": fitted.tokens_per_s,
+            "train_examples": float(len(examples)),
+            "skipped_examples": float(too_long),
+        }
+        return TrainResult(model, fitted.steps, fitted.best_step, best, fitted.history, extra)
+
+
+def _dev_sample(found: list[Unit], limit: int | None) -> list[Unit]:
+    """A fixed sample (the same for every job) of at most ``limit`` dev units, in order."""
+    if limit is None or len(found) <= limit:
+        return found
+    keep = sorted(random.Random(0).sample(range(len(found)), limit))
+    return [found[i] for i in keep]
+
+
+def _validated(params: LLMParams | dict[str, Any] | None) -> LLMParams:
+    if isinstance(params, LLMParams):
+        return params
+    return LLMParams.model_validate(params or {})

@@ -1,0 +1,222 @@
+"""From a generated answer to character spans: parsing, voting, locating, overlaps, counts.
+
+An answer is parsed into entities, (text, type) pairs, in one of two forms:
+
+- ``json`` (the default): a JSON list of ``{"text": ..., "type": ...}`` objects, or of
+  plain strings when the question asked for a single type (``per_type_prompts``).
+  Text around the list is ignored (a model that says "Here are the entities:" first
+  still parses); a list that never closes (a truncated answer), no list at all, or
+  an empty answer is *unparseable*.
+- ``inline``: a copy of the text with each entity wrapped in tags named by its type,
+  ``<Disease>breast cancer</Disease>``. Unbalanced, nested or mismatched tags, or an
+  empty answer, make it unparseable; an answer without tags is a valid "no entities".
+
+Items that are not entities (a number, an object without ``text``, an empty text) and
+types outside the label set (matched case-insensitively) are dropped and counted as
+*invalid*. The same entity twice in one answer counts once.
+
+Each entity is located in its text: every occurrence of its text is tagged (the
+annotation guidelines of the corpora we target tag every mention, and the answer
+names a mention by its text only, so there is no telling which occurrence was
+meant). Occurrences must start and end at word boundaries (an entity ``cancer`` is
+not found inside ``cancers``). Exact matches are used when there are any, else
+case-insensitive ones; an entity found nowhere is a *hallucination*, counted and
+dropped. Overlapping spans are then resolved as the corpus readers do: ``longest``
+keeps the longest (ties: the one named first), ``first`` the one named first.
+
+Self-consistency (:func:`vote`) keeps an entity when at least ``min_votes`` of the
+sampled answers name it; entities are compared by type and case-folded text, and a
+kept entity takes the spelling most answers used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from nercurve.corpus.model import Span
+
+_TAG = re.compile(r"<(/?)([A-Za-z][\w.\- ]*)>")
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity as an answer names it: its text and its type (a label of the label set)."""
+
+    text: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One answer, parsed: the distinct entities in answer order, whether it parsed at all,
+    and how many items were dropped as invalid."""
+
+    entities: tuple[Entity, ...] = ()
+    ok: bool = True
+    invalid: int = 0
+
+
+def parse_json(answer: str, labels: Sequence[str], *, only: str | None = None) -> Parsed:
+    """Parse a JSON-list answer; ``only`` is the single type the question asked for."""
+    items = first_json_list(answer)
+    return Parsed(ok=False) if items is None else _entities(items, labels, only)
+
+
+def first_json_list(answer: str) -> list[object] | None:
+    """The first complete JSON list in ``answer`` (``None``: there is none)."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\[", answer):
+        try:
+            value, _ = decoder.raw_decode(answer, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, list):
+            return value
+    return None
+
+
+def parse_inline(answer: str, labels: Sequence[str], *, only: str | None = None) -> Parsed:
+    """Parse an inline-tagged answer; ``only`` is the single type the question asked for."""
+    if not answer.strip():
+        return Parsed(ok=False)
+    items: list[dict[str, str]] = []
+    open_tag: re.Match[str] | None = None
+    for tag in _TAG.finditer(answer):
+        closing = tag.group(1) == "/"
+        if closing == (open_tag is None) or (
+            closing and open_tag is not None and tag.group(2) != open_tag.group(2)
+        ):
+            return Parsed(ok=False)  # a close without an open, nesting, or a mismatch
+        if closing and open_tag is not None:
+            items.append({"text": answer[open_tag.end() : tag.start()], "type": tag.group(2)})
+            open_tag = None
+        else:
+            open_tag = tag
+    if open_tag is not None:
+        return Parsed(ok=False)
+    return _entities(items, labels, only)
+
+
+def _entities(items: list[object], labels: Sequence[str], only: str | None) -> Parsed:
+    by_fold = {label.casefold(): label for label in labels}
+    found: dict[Entity, None] = {}
+    invalid = 0
+    for item in items:
+        if isinstance(item, str) and only is not None:
+            text, label = item, only
+        elif isinstance(item, dict) and isinstance(item.get("text"), str):
+            kind = item.get("type")
+            label = only if only is not None else (
+                by_fold.get(kind.strip().casefold()) if isinstance(kind, str) else None
+            )
+            text = item["text"]
+        else:
+            invalid += 1
+            continue
+        if label is None or not text.strip():
+            invalid += 1
+            continue
+        found.setdefault(Entity(text.strip(), label))
+    return Parsed(tuple(found), ok=True, invalid=invalid)
+
+
+def vote(answers: Sequence[Sequence[Entity]], min_votes: int) -> list[Entity]:
+    """The entities named by at least ``min_votes`` answers, in order of first mention.
+
+    Entities are compared by type and case-folded text; each answer votes once per
+    entity; a kept entity takes its most frequent spelling (ties: the earliest).
+    """
+    votes: Counter[tuple[str, str]] = Counter()
+    spellings: dict[tuple[str, str], Counter[str]] = {}
+    for answer in answers:
+        keys = {}
+        for entity in answer:
+            key = (entity.text.casefold(), entity.label)
+            keys.setdefault(key, entity.text)
+        for key, text in keys.items():
+            votes[key] += 1
+            spellings.setdefault(key, Counter())[text] += 1
+    return [
+        Entity(spellings[key].most_common(1)[0][0], key[1])
+        for key in spellings  # insertion order: first mention
+        if votes[key] >= min_votes
+    ]
+
+
+def locate(entities: Iterable[Entity], text: str) -> tuple[list[Span], int]:
+    """Every occurrence of each entity in ``text`` as spans (in entity order, then position),
+    and how many entities were found nowhere (hallucinations)."""
+    spans: list[Span] = []
+    missing = 0
+    folded = text.casefold() if len(text.casefold()) == len(text) else None
+    for entity in entities:
+        hits = _occurrences(text, entity.text)
+        if not hits and folded is not None:
+            hits = _occurrences(folded, entity.text.casefold())
+        if not hits:
+            missing += 1
+        spans.extend(Span(s, s + len(entity.text), entity.label) for s in hits)
+    return spans, missing
+
+
+def _occurrences(text: str, needle: str) -> list[int]:
+    starts = []
+    at = text.find(needle)
+    while at >= 0:
+        end = at + len(needle)
+        if not (_joined(text, at - 1, needle[0]) or _joined(text, end, needle[-1])):
+            starts.append(at)
+        at = text.find(needle, at + 1)
+    return starts
+
+
+def _joined(text: str, i: int, edge: str) -> bool:
+    """Whether the character at ``i`` continues a word that the entity's ``edge`` ends."""
+    return 0 <= i < len(text) and edge.isalnum() and text[i].isalnum()
+
+
+def resolve_overlaps(spans: Sequence[Span], policy: str) -> list[Span]:
+    """Non-overlapping spans, sorted: ``longest`` or ``first`` (in the given order) wins."""
+    order = list(dict.fromkeys(spans))
+    if policy == "longest":
+        order.sort(key=lambda s: s.start - s.end)  # stable: ties keep their order
+    kept: list[Span] = []
+    for span in order:
+        if not any(span.overlaps(k) for k in kept):
+            kept.append(span)
+    return sorted(kept)
+
+
+@dataclass
+class AnswerStats:
+    """Counts over the answers of one ``predict`` call."""
+
+    answers: int = 0
+    parse_failures: int = 0
+    entities: int = 0
+    hallucinations: int = 0
+    invalid: int = 0
+
+    def add(self, parsed: Parsed, hallucinated: int) -> None:
+        """Count one answer and how many of its entities were found nowhere."""
+        self.answers += 1
+        self.parse_failures += not parsed.ok
+        self.entities += len(parsed.entities)
+        self.invalid += parsed.invalid
+        self.hallucinations += hallucinated
+
+    def as_dict(self) -> dict[str, float]:
+        """The counts and rates (failures per answer, hallucinations per entity named)."""
+        return {
+            "answers": float(self.answers),
+            "parse_failures": float(self.parse_failures),
+            "parse_failure_rate": self.parse_failures / self.answers if self.answers else 0.0,
+            "entities_named": float(self.entities),
+            "hallucinations": float(self.hallucinations),
+            "hallucination_rate": self.hallucinations / self.entities if self.entities else 0.0,
+            "invalid_entities": float(self.invalid),
+        }

@@ -1,0 +1,243 @@
+"""The llm backend's answers: parsing, locating, overlaps, self-consistency votes, prompts.
+
+Pure Python: no model, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from nercurve.backends.llm import LLMParams, SelfConsistency
+from nercurve.backends.llm_answer import (
+    AnswerStats,
+    Entity,
+    Parsed,
+    locate,
+    parse_inline,
+    parse_json,
+    resolve_overlaps,
+    vote,
+)
+from nercurve.backends.llm_prompt import Prompter, PromptStyle, Unit, units
+from nercurve.corpus.model import Doc, Span
+
+LABELS = ("Chemical", "Disease")
+D = "Disease"
+
+
+def ents(*pairs: tuple[str, str]) -> tuple[Entity, ...]:
+    return tuple(Entity(t, lab) for t, lab in pairs)
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+def test_a_valid_json_answer() -> None:
+    answer = ('[{"text": "breast cancer", "type": "Disease"}, '
+              '{"text": "tamoxifen", "type": "Chemical"}]')
+    expected = ents(("breast cancer", D), ("tamoxifen", "Chemical"))
+    assert parse_json(answer, LABELS) == Parsed(expected)
+
+
+def test_prose_around_the_json_is_ignored() -> None:
+    answer = ('Sure! The entities [as asked] are:\n[{"text": "ataxia", "type": "Disease"}]\n'
+              "Hope this helps.")
+    assert parse_json(answer, LABELS) == Parsed(ents(("ataxia", D)))
+
+
+@pytest.mark.parametrize("answer", [
+    '[{"text": "breast cancer", "type": "Dis',  # truncated
+    '[{"text": "breast cancer", "type": "Disease"}',  # never closed
+    "",  # empty
+    "   ",
+    "No entities found.",  # no list at all
+    '{"text": "ataxia", "type": "Disease"}',  # an object, not a list
+])
+def test_unparseable_answers(answer: str) -> None:
+    assert parse_json(answer, LABELS) == Parsed(ok=False)
+
+
+def test_an_empty_list_is_a_valid_answer_without_entities() -> None:
+    assert parse_json("[]", LABELS) == Parsed(())
+
+
+def test_duplicates_count_once_and_types_match_case_insensitively() -> None:
+    answer = json.dumps([{"text": "ataxia", "type": "Disease"},
+                         {"text": " ataxia ", "type": "disease"},
+                         {"text": "ataxia", "type": "DISEASE"}])
+    assert parse_json(answer, LABELS) == Parsed(ents(("ataxia", D)))
+
+
+def test_types_outside_the_label_set_and_malformed_items_are_invalid() -> None:
+    answer = json.dumps([{"text": "BRCA1", "type": "Gene"}, {"text": "ataxia", "type": "Disease"},
+                         {"type": "Disease"}, {"text": "", "type": "Disease"}, 7, "ataxia",
+                         {"text": "x"}, {"text": ["y"], "type": "Disease"}])
+    assert parse_json(answer, LABELS) == Parsed(ents(("ataxia", D)), invalid=7)
+
+
+def test_a_per_type_answer_is_a_list_of_strings_of_the_asked_type() -> None:
+    assert parse_json('["ataxia", "ataxia", {"text": "gout", "type": "Chemical"}]', LABELS,
+                      only=D) == Parsed(ents(("ataxia", D), ("gout", D)))
+
+
+def test_inline_answers() -> None:
+    parsed = parse_inline(
+        "Risk of <Disease>breast cancer</Disease> after <Chemical>DES</Chemical>.", LABELS)
+    assert parsed == Parsed(ents(("breast cancer", D), ("DES", "Chemical")))
+    assert parse_inline("Nothing to tag here.", LABELS) == Parsed(())
+    assert parse_inline("A <Gene>BRCA1</Gene> <disease>gout</disease>", LABELS) == Parsed(
+        ents(("gout", D)), invalid=1)
+    assert parse_inline("<Disease>ataxia</Disease>", LABELS, only=D) == Parsed(ents(("ataxia", D)))
+
+
+@pytest.mark.parametrize("answer", [
+    "",
+    "Risk of <Disease>breast cancer",  # never closed (truncated)
+    "Risk of breast cancer</Disease>",  # closed, never opened
+    "<Disease>breast <Chemical>x</Chemical></Disease>",  # nested
+    "<Disease>breast cancer</Chemical>",  # mismatched
+])
+def test_broken_inline_answers_are_unparseable(answer: str) -> None:
+    assert parse_inline(answer, LABELS) == Parsed(ok=False)
+
+
+# --- locating ----------------------------------------------------------------------------
+
+def test_every_occurrence_is_tagged_at_word_boundaries() -> None:
+    text = "Cancer genes: cancers and cancer; breast cancer."
+    spans, missing = locate(ents(("cancer", D)), text)
+    assert missing == 0
+    assert [text[s.start : s.end] for s in spans] == ["cancer", "cancer"]  # exact first
+    assert [s.start for s in spans] == [26, 41]
+
+
+def test_case_insensitive_matches_only_when_no_exact_one() -> None:
+    text = "Cancer genes and CANCER."
+    spans, missing = locate(ents(("cancer", D)), text)
+    assert missing == 0 and [(s.start, s.end) for s in spans] == [(0, 6), (17, 23)]
+
+
+def test_entities_not_in_the_text_are_hallucinations() -> None:
+    spans, missing = locate(ents(("gout", D), ("ataxia", D), ("ataxi", D)), "Severe ataxia.")
+    assert spans == [Span(7, 13, D)] and missing == 2
+
+
+def test_edges_that_are_not_letters_need_no_boundary() -> None:
+    text = "adrenoleukodystrophy(ALD) and ALD."
+    spans, missing = locate(ents(("(ALD)", D), ("ALD", D)), text)
+    assert missing == 0
+    assert [(s.start, s.end) for s in spans] == [(20, 25), (21, 24), (30, 33)]
+
+
+def test_overlaps_are_resolved_longest_or_first() -> None:
+    a, b, c = Span(0, 13, D), Span(7, 13, D), Span(7, 13, "Chemical")
+    assert resolve_overlaps([b, a, c, b], "longest") == [a]
+    assert resolve_overlaps([b, a, c], "first") == [b]
+    assert resolve_overlaps([Span(20, 25, D), b], "first") == [b, Span(20, 25, D)]
+
+
+# --- self-consistency votes (hand-computed) ------------------------------------------------
+
+def test_majority_vote_of_five_answers() -> None:
+    answers = [
+        ents(("ataxia", D), ("gout", D)),
+        ents(("Ataxia", D)),
+        ents(("ataxia", D), ("gout", D), ("gout", D)),  # a repeat votes once
+        ents(("tremor", D)),
+        ents(("ataxia", D), ("tremor", D)),
+    ]
+    # ataxia: 4 answers (spelled ataxia 3x, Ataxia 1x); gout: 2; tremor: 2
+    assert vote(answers, 3) == list(ents(("ataxia", D)))
+    assert vote(answers, 2) == list(ents(("ataxia", D), ("gout", D), ("tremor", D)))
+    assert vote(answers, 5) == []
+    assert vote(answers, 4) == list(ents(("ataxia", D)))
+
+
+def test_votes_count_per_type_and_spelling_ties_keep_the_first() -> None:
+    answers = [ents(("DES", "Chemical")), ents(("des", "Chemical")), ents(("DES", D))]
+    assert vote(answers, 2) == list(ents(("DES", "Chemical")))
+    assert vote(answers, 1) == list(ents(("DES", "Chemical"), ("DES", D)))
+    assert vote([(), ()], 1) == []  # unparseable answers vote for nothing
+
+
+def test_votes_needed_defaults_to_a_majority() -> None:
+    assert SelfConsistency(samples=5).votes_needed == 3
+    assert SelfConsistency(samples=4).votes_needed == 3
+    assert SelfConsistency(samples=2).votes_needed == 2
+    assert SelfConsistency(samples=5, min_votes=1).votes_needed == 1
+    with pytest.raises(ValidationError, match="exceeds samples"):
+        SelfConsistency(samples=3, min_votes=4)
+
+
+def test_answer_stats() -> None:
+    stats = AnswerStats()
+    stats.add(Parsed(ents(("a", D), ("b", D)), invalid=1), hallucinated=1)
+    stats.add(Parsed(ok=False), hallucinated=0)
+    stats.add(Parsed(ents(("c", D), ("d", D))), hallucinated=0)
+    numbers = stats.as_dict()
+    assert numbers["answers"] == 3 and numbers["parse_failures"] == 1
+    assert numbers["parse_failure_rate"] == pytest.approx(1 / 3)
+    assert numbers["hallucination_rate"] == pytest.approx(1 / 4)
+    assert numbers["invalid_entities"] == 1
+    assert AnswerStats().as_dict()["parse_failure_rate"] == 0.0
+
+
+# --- parameters and prompts ----------------------------------------------------------------
+
+def test_params_refuse_a_template_without_text_and_shots_with_training() -> None:
+    with pytest.raises(ValidationError, match=r"text placeholder \{text\}"):
+        LLMParams(template="Find the {types} in the sentence.")
+    with pytest.raises(ValidationError, match="train = false"):
+        LLMParams(shots=3)
+    assert LLMParams(train=False, shots=3).shots == 3
+    with pytest.raises(ValidationError):
+        LLMParams(self_consistency={"samples": 5, "beams": 2})
+
+
+class PlainTokenizer:
+    """A tokenizer without a chat template: prompts are plain text."""
+
+    chat_template = None
+    eos_token = "</s>"
+
+
+def test_plain_prompts_answers_and_completions() -> None:
+    style = PromptStyle(LABELS, {D: "an illness"}, template="{types}\n{format}\nText: {text}",
+                        system="Be exact.")
+    unit = Unit(0, 0, "DES causes gout and gout.", (Span(0, 3, "Chemical"), Span(11, 15, D),
+                                                   Span(20, 24, D)))
+    prompter = Prompter(PlainTokenizer(), style, shots=[Unit(0, 0, "No entity.")])
+    prompt, completion = prompter.example(unit, None)
+    assert prompt.startswith("Be exact.\n\nEntity types: Chemical; Disease (an illness).\n")
+    assert "Text: No entity.\nAnswer: []\n\n" in prompt  # the shot, answered
+    assert prompt.endswith("Text: DES causes gout and gout.\nAnswer: ")
+    assert json.loads(completion.removesuffix("</s>")) == [
+        {"text": "DES", "type": "Chemical"}, {"text": "gout", "type": D}]
+    assert prompter.asked() == [None]
+    assert prompter.parse(completion, None) == Parsed(ents(("DES", "Chemical"), ("gout", D)))
+
+
+def test_per_type_and_inline_answers() -> None:
+    unit = Unit(0, 0, "DES causes gout.", (Span(0, 3, "Chemical"), Span(11, 15, D)))
+    per_type = Prompter(PlainTokenizer(), PromptStyle(LABELS, {}, per_type=True))
+    assert per_type.asked() == ["Chemical", "Disease"]
+    assert per_type.answer(unit, D) == '["gout"]'
+    assert "Entity type: Disease." in per_type.question(unit.text, D)
+    inline = Prompter(PlainTokenizer(), PromptStyle(LABELS, {}, answer_format="inline"))
+    assert inline.answer(unit, None) == "<Chemical>DES</Chemical> causes <Disease>gout</Disease>."
+    assert inline.parse(inline.answer(unit, None), None).entities == ents(("DES", "Chemical"),
+                                                                          ("gout", D))
+
+
+def test_units_are_sentences_or_windows_with_their_own_offsets() -> None:
+    text = "Gout is common. Ataxia is rare.  Tremor too."
+    doc = Doc("d", text, (Span(0, 4, D), Span(16, 22, D), Span(33, 39, D)),
+              sentences=((0, 15), (16, 32), (33, 44)))
+    one = units([doc])
+    assert [u.text for u in one] == ["Gout is common.", "Ataxia is rare.", "Tremor too."]
+    assert [(u.start, u.spans) for u in one][1] == (16, (Span(0, 6, D),))
+    two = units([doc], sentences_per_unit=2)
+    assert [u.text for u in two] == ["Gout is common. Ataxia is rare.", "Tremor too."]
+    assert two[0].spans == (Span(0, 4, D), Span(16, 22, D))
