@@ -230,18 +230,18 @@ def add_lora(net: Any, *, r: int, alpha: int, dropout: float,
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     ckpt = {"use_reentrant": False}
-    if quantized:
-        net = prepare_model_for_kbit_training(
-            net, use_gradient_checkpointing=gradient_checkpointing,
-            gradient_checkpointing_kwargs=ckpt,
-        )
-    elif gradient_checkpointing:
-        net.gradient_checkpointing_enable(gradient_checkpointing_kwargs=ckpt)
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
                         target_modules=target_modules, task_type="CAUSAL_LM")
     try:
-        with warnings.catch_warnings():  # peft asks transformers a deprecated question
+        with warnings.catch_warnings():  # peft calls transformers' deprecated names
             warnings.simplefilter("ignore", FutureWarning)
+            if quantized:
+                net = prepare_model_for_kbit_training(
+                    net, use_gradient_checkpointing=gradient_checkpointing,
+                    gradient_checkpointing_kwargs=ckpt,
+                )
+            elif gradient_checkpointing:
+                net.activation_checkpointing_enable(activation_checkpointing_kwargs=ckpt)
             return get_peft_model(net, config)
     except ValueError as err:
         raise BackendError(

