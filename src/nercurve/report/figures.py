@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from nercurve.analysis import Analysis, BackendModels
-    from nercurve.analysis.curve import PowerLawFit
+    from nercurve.analysis.families import CurveFit
 
 RC = {
     "font.size": 9,
@@ -36,6 +36,7 @@ POINTS = "#4c72b0"
 SMOOTH = "#dd8452"
 CURVE = "#55a868"
 THRESHOLD = "#c44e52"
+AGREEMENT = "#8172b3"
 F1_MARGIN = 0.05  # the F1 axis runs this share of the F1 span drawn past either end...
 F1_MIN_MARGIN = 0.02  # ...and at least this far
 NEAR_TARGET = 0.1  # the target F1 line is kept in view when it is this close to the data
@@ -79,7 +80,8 @@ def _figure(n_panels: int, width: float = 3.4, height: float = 2.8) -> tuple[Fig
 
 
 def learning_curves(analysis: Analysis) -> Figure:
-    """F1 against training sentences per backend: runs, GAM band, threshold, power law."""
+    """F1 against training sentences per backend: runs, GAM band, threshold, the chosen
+    learning curve and, when given, the annotators' agreement as a ceiling line."""
     return _panels(analysis, _learning_panel, "Training sentences",
                    analysis.settings.target_f1)
 
@@ -172,8 +174,8 @@ def _f1(values: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(values, dtype=float), 0.0, 1.0)
 
 
-def _power_law(curve: PowerLawFit, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A power law's F1 and band at these sizes, left out (NaN) where the fitted F1 falls
+def _power_law(curve: CurveFit, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A learning curve's F1 and band at these sizes, left out (NaN) where the fitted F1 falls
     below 0: at sizes that small the fit says nothing an F1 could mean."""
     fitted = np.asarray(curve.predict(sizes), dtype=float)
     lo, hi = (_f1(bound) for bound in curve.predict_interval(sizes))
@@ -198,15 +200,29 @@ def _learning_panel(ax, analysis: Analysis, m: BackendModels,
         beyond = np.linspace(curve.n_max, reach, 100)
         fitted = _power_law(curve, inside)[0]
         extrapolated, lo, hi = _power_law(curve, beyond)
-        ax.plot(inside, fitted, color=CURVE, linewidth=1.4, label="power law")
+        ax.plot(inside, fitted, color=CURVE, linewidth=1.4, label=f"curve ({curve.family})")
         ax.fill_between(beyond, lo, hi, color=CURVE, alpha=0.15, linewidth=0)
         ax.plot(beyond, extrapolated, color=CURVE, linewidth=1.4, linestyle="--",
                 label="extrapolation")
         drawn += [fitted, extrapolated]
         x_right = reach
     ax.axhline(analysis.settings.target_f1, color="0.4", linewidth=0.8, linestyle=(0, (1, 3)))
+    drawn.append(_agreement_line(ax, analysis))
     ax.set_xlim(0, x_right * 1.02)
     return np.concatenate(drawn)
+
+
+def _agreement_line(ax, analysis: Analysis) -> np.ndarray:
+    """The annotators' agreement as a ceiling line (with the pairs' range shaded); returns the
+    F1 values it drew (none without an agreement file)."""
+    ceiling = analysis.agreement
+    if ceiling is None:
+        return np.empty(0)
+    if ceiling.pairs > 1:
+        ax.axhspan(ceiling.low, ceiling.high, color=AGREEMENT, alpha=0.12, linewidth=0)
+    ax.axhline(ceiling.f1, color=AGREEMENT, linewidth=1.1, linestyle="-.",
+               label=f"annotator agreement ({ceiling.f1:.2f})")
+    return np.array([ceiling.low, ceiling.high])
 
 
 def _eps_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> np.ndarray:
@@ -221,7 +237,8 @@ def _eps_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> 
 
 
 def curve_overview(analysis: Analysis) -> Figure:
-    """All backends' fitted power laws with bootstrap bands, and fixed baselines as lines.
+    """All backends' chosen learning curves with bootstrap bands, and fixed baselines as
+    lines.
 
     The F1 axis shows the curves and baselines (:func:`f1_limits`); a band wider than that
     runs off the axis rather than stretch it.

@@ -225,12 +225,13 @@ def _figures(analysis: Analysis, svgs: dict[str, str]) -> str:
         '<section id="curves"><h2>Learning curves</h2>'
         f'<figure>{svgs["learning_curves"]}<figcaption>Test F1 of each fine-tuned model (points) '
         f"against its training sentences, with a GAM smooth and its {level} band, the "
-        f"power-law fit (solid) and its extrapolation with a {level} bootstrap band (dashed), "
+        f"learning curve chosen by extrapolation error (solid) and its extrapolation with a "
+        f"{level} bootstrap band (dashed), "
         f"and the best threshold model's threshold (dotted) with its {level} bootstrap CI "
         f"(shaded). The dotted horizontal line marks the target F1 when it lies near the data; "
         f"the F1 axis spans the data, not 0 to 1.</figcaption></figure>"
         f"{listing('n_sentences')}"
-        f'<figure>{svgs["curve_overview"]}<figcaption>Fitted power laws of all backends with '
+        f'<figure>{svgs["curve_overview"]}<figcaption>Chosen learning curves of all backends with '
         f"{level} bootstrap bands (left out where a fit falls below F1 0); fixed baselines as "
         f"horizontal lines. The F1 axis spans the curves, not 0 to 1.</figcaption></figure>"
         "</section>"
@@ -278,8 +279,9 @@ def _tables(analysis: Analysis) -> str:
                                             "slopes in F1 points", 3))
     curves = tb.curve_display(analysis)
     if not curves.empty:
-        parts.append(table_html(curves, "Table 4. Inverse power-law learning curves "
-                                        "F1(n) = a − b·n^(−c)"))
+        parts.append(table_html(curves, "Table 4. Learning-curve families side by side "
+                                        "(★ chosen by extrapolation error; cautions say what "
+                                        "makes a fit doubtful)", 2))
     parts.append("</section>")
     return "".join(parts)
 
@@ -311,10 +313,13 @@ def _methods(analysis: Analysis) -> str:
         "standardized coefficients, with their t-test p-values, the overall F test and R².",
         "Threshold regression follows the model families of the R package chngpt: hinge (flat, "
         "then a slope), upperhinge (a slope, then flat) and segmented (two slopes joined at the "
-        "threshold). The threshold minimises the residual sum of squares over every observed "
-        "value between the 5% and 95% quantiles of the predictor (exact search). Its "
+        "threshold). The threshold minimises the residual sum of squares over chngpt's "
+        "candidate grid (the sorted values at positions round(0.05·n) + 1 to round(0.95·n); "
+        "exact search); an estimate on the first or last candidate is flagged. Its "
         f"{level} CI comes from {s.n_boot:,} nonparametric bootstrap resamples (percentile and "
-        "symmetric forms); runs sharing a training subset are resampled together. Each family "
+        "symmetric forms; a symmetric interval cut at the range of the data is flagged and "
+        "the uncut one given); runs sharing a training subset are resampled together. Each "
+        "family "
         "is tested against a straight line by the likelihood ratio n·log(RSS_line/RSS), whose "
         f"null distribution is simulated by {s.n_boot:,} wild-bootstrap (Rademacher) replicates "
         "under the fitted line; this keeps the unequal variance of learning-curve data and "
@@ -322,12 +327,21 @@ def _methods(analysis: Analysis) -> str:
         "AIC (threshold counted as a parameter) picks the best model.",
         "GAM smooths are penalized cubic regression splines (statsmodels GLMGam) whose penalty "
         "weight minimises generalized cross-validation; bands are "
-        f"{level} pointwise intervals from the penalized covariance.",
-        "Learning curves are inverse power laws F1(n) = a − b·n^(−c) fitted by weighted "
-        "nonlinear least squares with weights proportional to the training size (Figueroa et "
-        "al. 2012), under 0 < a ≤ 1 and b ≥ 0. CIs for the parameters and for every "
-        f"prediction come from {s.n_boot:,} bootstrap refits. A target at or above the fitted "
-        "ceiling a is reported as out of reach rather than extrapolated.",
+        f"{level} pointwise intervals from the penalized covariance. The basis size is checked "
+        "as mgcv's k.check does (k-index of neighbouring residuals, permutation p-value) and "
+        "doubled while it is too small.",
+        "Learning curves: four families are fitted — the inverse power law a − b·n^(−c) and "
+        "exponential saturation a − b·e^(−c·n) (weighted least squares, weights proportional "
+        "to the training size, Figueroa et al. 2012, 0 < a ≤ 1, b ≥ 0), a log-linear curve "
+        "a + b·ln n, and a straight rise to a plateau (the upperhinge threshold model). Each "
+        "is refitted to the runs up to the 60th and the 75th percentile of training size and "
+        "predicts the rest; the family with the smallest error of those predictions is "
+        "chosen among the fits without problems (a parameter at a bound, a degenerate CI, a "
+        "fit worse than a straight line, F1 below 0 within the data). Families that predict "
+        "the held-out runs as well are named where they answer differently. CIs for the "
+        f"parameters and for every prediction come from {s.n_boot:,} bootstrap refits. A "
+        "target at or above the fitted ceiling is reported as out of reach, and a target "
+        "beyond the largest training set as an extrapolation with its ratio to that size.",
         f"All resampling used seed {s.seed}.",
     ]
     body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)

@@ -115,39 +115,52 @@ def threshold_display(analysis: Analysis) -> pd.DataFrame:
             "F1 at threshold": "–" if is_line else num(rec["level"], 3),
             "p vs line": "–" if is_line else pval(rec["p_vs_line"]),
             "ΔAIC": num(rec["delta_aic"], 1),
+            "Cautions": _threshold_cautions(rec),
         })
     return pd.DataFrame(rows)
 
 
+def _threshold_cautions(rec: dict) -> str:
+    """A threshold model's flags (estimate on the grid's edge, a cut or degenerate CI)."""
+    flags = rec.get("flags")
+    return flags if isinstance(flags, str) and flags else "–"
+
+
 def curve_display(analysis: Analysis) -> pd.DataFrame:
-    """Power-law parameters and predictions with their CIs."""
-    c = analysis.curve_table()
+    """Every learning-curve family side by side (★ the one chosen): parameters, extrapolation
+    error, predictions with their CIs, and the problems of each fit."""
+    c = analysis.families_table()
     if c.empty:
         return c
     s = analysis.settings
     gain = f"gain_next_{s.step:g}"
     plateau = f"plateau_gain_{s.min_gain:g}"
-    out = pd.DataFrame({
-        "Backend": c["backend"],
-        "a (95% CI)": [f"{num(a, 3)} ({ci(lo, hi, lambda v: num(v, 3))})" for a, lo, hi
-                       in zip(c["a"], c["a_ci_low"], c["a_ci_high"], strict=True)],
-        "c (95% CI)": [f"{num(v, 2)} ({ci(lo, hi)})" for v, lo, hi
-                       in zip(c["c"], c["c_ci_low"], c["c_ci_high"], strict=True)],
-        "F1 at max n": [f"{num(f, 3)} ({about(n)})" for f, n
-                        in zip(c["f1_at_n_max"], c["n_max"], strict=True)],
-        f"Next {s.step:g} sent. (points)": [
-            f"{num(100 * g, 1)} ({ci(100 * lo, 100 * hi, lambda v: num(v, 1))})"
-            for g, lo, hi in zip(c[gain], c["gain_ci_low"], c["gain_ci_high"], strict=True)],
-        f"Flat (<{100 * s.min_gain:g} pt) after": [
-            f"{about(v)} ({ci(lo, hi, about)})" for v, lo, hi
-            in zip(c[plateau], c["plateau_ci_low"], c["plateau_ci_high"], strict=True)],
-    })
-    if "target_sentences" in c.columns:
-        out[f"n for F1 {s.target_f1:.2f}"] = [
-            (f"{about(v)} ({ci(lo, hi, about)})" if ok else "out of reach")
-            for v, lo, hi, ok in zip(c["target_sentences"], c["target_ci_low"],
-                                     c["target_ci_high"], c["target_reachable"], strict=True)]
-    return out
+    def f1(v: float) -> str:
+        return num(v, 3)
+
+    def pts(v: float) -> str:
+        return num(v, 1)
+
+    rows = []
+    for r in c.to_dict(orient="records"):
+        at_2x = ci(r["f1_at_2x_n_max_ci_low"], r["f1_at_2x_n_max_ci_high"], f1)
+        gained = ci(100 * r["gain_ci_low"], 100 * r["gain_ci_high"], pts)
+        flat = ci(r["plateau_ci_low"], r["plateau_ci_high"], about)
+        needed = ci(r["target_ci_low"], r["target_ci_high"], about)
+        rows.append({
+            "Backend": r["backend"],
+            "Curve": r["family"] + (" ★" if r["chosen"] else ""),
+            "Parameters (95% CI)": r["parameters"],
+            "Extrapolation RMSE": num(r["extrapolation_rmse"], 4),
+            "F1 at max n": f"{f1(r['f1_at_n_max'])} ({about(r['n_max'])})",
+            "F1 at 2× max n": f"{f1(r['f1_at_2x_n_max'])} ({at_2x})",
+            f"Next {s.step:g} sent. (points)": f"{pts(100 * r[gain])} ({gained})",
+            f"Flat (<{100 * s.min_gain:g} pt) after": f"{about(r[plateau])} ({flat})",
+            f"n for F1 {s.target_f1:.2f}": (f"{about(r['target_sentences'])} ({needed})"
+                                            if r["target_reachable"] else "out of reach"),
+            "Cautions": r["flags"] or "–",
+        })
+    return pd.DataFrame(rows)
 
 
 def runs_display(analysis: Analysis) -> pd.DataFrame:
