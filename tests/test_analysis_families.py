@@ -61,10 +61,10 @@ def test_plateau_then_flat_recommendation_agrees_with_the_data():
     assert "annotate about" not in text and "disagree" not in text
     # the power law is still fitted, shown and flagged for every problem it has
     flags = model.curves.fits["power"].flags()
-    assert any("ceiling a sits at the bound 1" in f for f in flags)
-    assert any("CI of a is degenerate" in f for f in flags)
+    assert any("ceiling a at its bound 1" in f for f in flags)
+    assert any("degenerate CI of a" in f for f in flags)
     assert any("worse than a straight line" in f for f in flags)
-    assert any(re.search(r"predicts F1 -\d", f) for f in flags)
+    assert any(re.search(r"F1 -\d\.\d+ predicted at \d+ sentences", f) for f in flags)
     table = analysis.tables()["curves"]
     assert list(table["family"]) == ["power", "exponential", "loglinear", "plateau"]
     assert table.loc[table["chosen"], "family"].tolist() == ["plateau"]
@@ -102,7 +102,7 @@ def test_flags_and_extrapolation_caveat_stand_next_to_the_figures():
                      regression=None, training_eps=None, eps_source="",
                      budget=Budget(have=800, minutes_per_sentence=0.5))
     # the gain and the target each carry the power law's problems right after them
-    assert text.count("(caution: its ceiling a sits at the bound 1") == 2
+    assert text.count("(caution: ceiling a at its bound 1") == 2
     assert re.search(r"an extrapolation to 1\.\d× the largest training set here", text)
     assert re.search(r"about [\d.,]+ annotator hours at 0\.5 minutes per sentence "
                      r"\(95% CI [\d.,]+–[\d.,]+\)", text)
@@ -152,3 +152,29 @@ def test_agreement_ceiling_and_hours_reach_the_recommendation(tmp_path):
     with pytest.raises(AnalysisError, match="minutes per sentence must be positive"):
         analyze(runs("power", 60), n_boot=100, minutes_per_sentence=0)
     assert math.isfinite(ceiling.f1)
+
+
+def test_cli_agreement_and_minutes_reach_analyze_report_and_fail_cleanly(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    nercurve = str(Path(sys.executable).parent / "nercurve")
+    csv = tmp_path / "runs.csv"
+    runs("power", 120).to_csv(csv, index=False)
+    agree = tmp_path / "agree.json"
+    agree.write_text(json.dumps({"pairs": [{"overall": {"f1_exact": 0.95}}]}))
+    done = subprocess.run([nercurve, "report", str(csv), "-o", str(tmp_path / "r.html"),
+                           "--n-boot", "200", "--target-f1", "0.87", "--agreement", str(agree),
+                           "--minutes-per-sentence", "2"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Against the annotator agreement F1 0.95" in done.stdout
+    assert "annotator hours at 2 minutes per sentence" in done.stdout
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Against the annotator agreement F1 0.95" in page and "Table 4. Learning-curve" in page
+    agree.write_text("not json")
+    bad = subprocess.run([nercurve, "analyze", str(csv), "--agreement", str(agree)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "agreement file is not JSON" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -182,7 +182,7 @@ def test_cut_symmetric_ci_is_flagged_with_the_uncut_one():
     for fit in cut:
         (lo, hi), (u_lo, u_hi) = fit.ci_symmetric, fit.ci_symmetric_uncut
         assert u_lo <= lo and hi <= u_hi and (u_lo < x.min() or u_hi > x.max())
-        assert any("cut at the range of the data" in f for f in fit.flags())
+        assert any("cut at the data's range" in f for f in fit.flags())
 
 
 def test_bootstrap_ci_coverage():

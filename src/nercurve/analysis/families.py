@@ -55,6 +55,9 @@ from nercurve.analysis.curve import (
 from nercurve.errors import AnalysisError
 
 FAMILIES = ("power", "exponential", "loglinear", "plateau")
+#: Short names for running text.
+FAMILY_NAMES = {"power": "power-law", "exponential": "exponential", "loglinear": "log-linear",
+                "plateau": "plateau"}
 FAMILY_WORDS = {
     "power": "inverse power law a − b·n^(−c)",
     "exponential": "exponential saturation a − b·e^(−c·n)",
@@ -211,16 +214,14 @@ class CurveFit:
         degenerate = [name for name, (lo, hi) in self.param_ci().items()
                       if self.n_boot > 1 and math.isfinite(lo) and lo == hi]
         if degenerate:
-            out.append(f"the CI of {', '.join(degenerate)} is degenerate (every bootstrap "
-                       "refit gave the same value)")
+            out.append(f"degenerate CI of {', '.join(degenerate)} (every bootstrap refit "
+                       "gave the same value)")
         if self.rss > self.line_rss * (1 + 1e-9):
             line = math.sqrt(self.line_rss / self.n)
-            out.append(f"it fits worse than a straight line (RMSE {self.rmse:.3f} against "
-                       f"{line:.3f})")
+            out.append(f"worse than a straight line (RMSE {self.rmse:.3f} vs {line:.3f})")
         low = float(self.predict(self.n_min))
         if low < 0:
-            out.append(f"it predicts F1 {low:.2f} at the smallest training size "
-                       f"({self.n_min:,.0f} sentences)")
+            out.append(f"F1 {low:.2f} predicted at {self.n_min:,.0f} sentences")
         return out
 
 
@@ -371,12 +372,11 @@ def _saturation_bounds(theta: np.ndarray, c_range: tuple[float, float]) -> list[
     a, b, c = theta
     out = []
     if a >= 1 - 1e-12:
-        out.append("its ceiling a sits at the bound 1 (the data would put it higher: the "
-                   "curve is not levelling off)")
+        out.append("ceiling a at its bound 1 (the curve is not levelling off)")
     if b <= 0:
-        out.append("b = 0: the fitted curve is flat")
+        out.append("b = 0 (a flat curve)")
     if not c_range[0] * 1.001 < c < c_range[1] / 1.001:
-        out.append(f"its rate c sits at the end of its search range ({c:.3g})")
+        out.append(f"rate c at the end of its range ({c:.3g})")
     return out
 
 
@@ -408,7 +408,7 @@ def _loglinear(n, y, cluster, n_boot, level, seed):
     for start, counts in resample_weights(cluster_codes(cluster, n.size), n_boot, rng):
         boot[start:start + counts.shape[1]] = _loglinear_batch(np.log(n), y,
                                                                weights[:, None] * counts)
-    bounds = ["b = 0: the fitted curve is flat"] if theta[1] <= 0 else []
+    bounds = ["b = 0 (a flat curve)"] if theta[1] <= 0 else []
     return theta, boot, bounds
 
 

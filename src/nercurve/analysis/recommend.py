@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nercurve.analysis.curve import TargetSize
-from nercurve.analysis.families import FAMILY_WORDS as CURVE_WORDS
-from nercurve.analysis.families import CurveFit
+from nercurve.analysis.families import FAMILY_NAMES, CurveFit
 from nercurve.analysis.regression import StandardizedRegression
 from nercurve.analysis.threshold import FAMILY_WORDS, ThresholdAnalysis
 
@@ -116,10 +115,10 @@ def recommend(
     if curve is not None:
         gain, (g_lo, g_hi) = curve.gain(curve.n_max, step)
         parts.append(
-            f"the learning curve that best predicts the largest training sets "
-            f"({CURVE_WORDS[curve.family]}) says that beyond the largest training set here "
-            f"({about(curve.n_max)} sentences) the next {about(step)} sentences would add about "
-            f"{points(gain)} F1 points ({curve.level:.0%} CI {points(g_lo)}–{points(g_hi)})"
+            f"the {FAMILY_NAMES[curve.family]} curve (best at predicting the largest runs) says "
+            f"the next {about(step)} sentences beyond the largest training set here "
+            f"({about(curve.n_max)}) would add about {points(gain)} F1 points "
+            f"({curve.level:.0%} CI {points(g_lo)}–{points(g_hi)})"
             + _caution(curve.flags()) + _rival_gains(rivals, curve.n_max, step, (g_lo, g_hi)))
     if target is not None and curve is not None:
         parts.append(_target_words(target, curve, budget) + _rival_targets(rivals, target))
@@ -146,9 +145,8 @@ def _rival_gains(rivals: Sequence[CurveFit], at: float, step: float,
     for rival in rivals:
         gain, (lo, hi) = rival.gain(at, step)
         if not ci[0] <= gain <= ci[1]:
-            said.append(f"the {rival.family} curve predicts the held-out largest runs as well "
-                        f"or better and says {points(gain)} points ({rival.level:.0%} CI "
-                        f"{points(lo)}–{points(hi)})")
+            said.append(f"the {FAMILY_NAMES[rival.family]} curve, as good on the largest runs, "
+                        f"says {points(gain)} ({points(lo)}–{points(hi)})")
     return f" — but {'; '.join(said)}" if said else ""
 
 
@@ -162,11 +160,9 @@ def _rival_targets(rivals: Sequence[CurveFit], target: TargetSize) -> str:
             continue
         if other.reachable == target.reachable and not other.reachable:
             continue
-        answer = (f"about {about(other.sentences)} sentences ({rival.level:.0%} CI "
-                  f"{about(other.ci[0])}–{about(other.ci[1])})" if other.reachable
-                  else f"out of reach (ceiling {other.ceiling:.2f})")
-        said.append(f"the {rival.family} curve, as good or better at the largest runs, says "
-                    f"{answer}")
+        answer = (f"about {about(other.sentences)} ({about(other.ci[0])}–{about(other.ci[1])})"
+                  if other.reachable else f"out of reach (ceiling {other.ceiling:.2f})")
+        said.append(f"the {FAMILY_NAMES[rival.family]} curve says {answer}")
     return f" — but {'; '.join(said)}" if said else ""
 
 
@@ -188,29 +184,41 @@ def gains_continue(threshold: ThresholdAnalysis, min_gain: float, step: float) -
 
 def disagreement(threshold: ThresholdAnalysis | None, curve: CurveFit | None,
                  min_gain: float, step: float) -> str:
-    """Words when the curve and the threshold model disagree about whether gains continue
-    beyond the data; empty when they agree or one of them cannot say."""
+    """Words when the curve and the threshold model disagree about whether gains go on;
+    empty when they agree or the threshold model cannot say.
+
+    When the threshold model says F1 is flat at the top of the data, the curve disagrees if
+    it predicts at least ``min_gain`` per ``step`` beyond the data. When the threshold model
+    says F1 still rises there (by its last slope, an average over its upper segment), the
+    curve disagrees if its own average slope over that segment is below ``min_gain``: a
+    concave curve gaining less beyond the data than on average within it is no
+    contradiction.
+    """
     if threshold is None or curve is None:
         return ""
     says = gains_continue(threshold, min_gain, step)
-    gain = curve.gain(curve.n_max, step)[0]
-    if says is None or says == (gain >= min_gain):
+    if says is None:
         return ""
     fit = threshold.best_fit()
+    start = fit.threshold if fit is not None else curve.n_min
     slope = (fit.slope_after if fit is not None else threshold.line_slope) * step
     model = (f"the {fit.family} threshold model" if fit is not None else "the straight line")
-    where = (f"above its threshold of {about(fit.threshold)} sentences" if fit is not None
+    where = (f"above {about(fit.threshold)} sentences" if fit is not None
              else "over the observed range")
-    curve_says = (f"the learning curve says the next {about(step)} sentences beyond the data "
-                  f"add {points(gain)} F1 points")
     if says:
-        return (f"The curve and the threshold model disagree about whether gains go on: "
-                f"{curve_says} (less than the {points(min_gain)} that counts as a gain), while "
-                f"{model} says F1 still rises by {points(slope)} points per {about(step)} "
-                f"sentences {where}; trust neither about larger sizes without runs there.")
-    return (f"The curve and the threshold model disagree about whether gains go on: "
-            f"{model} says F1 is flat {where} ({points(slope)} points per {about(step)} "
-            f"sentences), while {curve_says}; trust neither about larger sizes without runs "
+        span = max(curve.n_max - start, 1.0)
+        average = float(curve.predict(curve.n_max) - curve.predict(start)) / span * step
+        if average >= min_gain:
+            return ""
+        return (f"The curve and the threshold model disagree: {model} says F1 rises by "
+                f"{points(slope)} points per {about(step)} sentences {where}, the curve only "
+                f"{points(average)} there; trust neither about larger sizes without runs there.")
+    gain = curve.gain(curve.n_max, step)[0]
+    if gain < min_gain:
+        return ""
+    return (f"The curve and the threshold model disagree: {model} says F1 is flat {where} "
+            f"({points(slope)} points per {about(step)} sentences), the curve that the next "
+            f"{about(step)} add {points(gain)}; trust neither about larger sizes without runs "
             f"there.")
 
 

@@ -123,19 +123,17 @@ class ThresholdFit:
         out = []
         edge = self.at_edge
         if edge == "first":
-            out.append("the threshold sits on the first candidate of the search grid (the "
-                       "best one may lie lower)")
+            out.append("threshold on the first candidate of the grid (the best may lie "
+                       "lower)")
         elif edge == "last":
-            out.append("the threshold sits on the last candidate of the search grid (the "
-                       "best one may lie higher)")
+            out.append("threshold on the last candidate of the grid (the best may lie "
+                       "higher)")
         lo, hi = self.ci_percentile
         if math.isfinite(lo) and lo == hi and self.n_boot > 1:
-            out.append("its CI is degenerate (every bootstrap resample gave the same "
-                       "threshold)")
+            out.append("degenerate CI (every resample gave the same threshold)")
         if self.ci_clipped:
             u_lo, u_hi = self.ci_symmetric_uncut
-            out.append(f"its symmetric CI was cut at the range of the data (uncut "
-                       f"{u_lo:.4g}–{u_hi:.4g})")
+            out.append(f"symmetric CI cut at the data's range (uncut {u_lo:.4g}–{u_hi:.4g})")
         return out
 
 

@@ -37,16 +37,25 @@ AdjustOpt = Annotated[list[str] | None, typer.Option(
 FamilyOpt = Annotated[list[str] | None, typer.Option(
     "--family", help="Threshold model family to fit: hinge, upperhinge, segmented "
                      "(repeatable; default: all three).")]
+AgreementOpt = Annotated[Path | None, typer.Option(
+    "--agreement", help="The output of `nercurve agree --json`: the annotators' agreement is "
+                        "drawn as the ceiling of the curves and each backend compared with it.")]
+MinutesOpt = Annotated[float | None, typer.Option(
+    "--minutes-per-sentence", min=0.0, help="Annotation speed: turns the sentences still to "
+                                            "annotate into annotator hours (with the CI).")]
 
 
 def _analysis(runs: Path, *, backend: list[str] | None, family: list[str] | None,
-              adjust: list[str] | None, **settings: Any) -> Analysis:
-    """Load the runs and analyse them with the command's options."""
+              adjust: list[str] | None, agreement: Path | None = None,
+              **settings: Any) -> Analysis:
+    """Load the runs (and the agreement file) and analyse them with the command's options."""
     from nercurve.analysis import analyze, load_runs
+    from nercurve.analysis.ceiling import load_agreement
     from nercurve.analysis.threshold import FAMILIES
 
+    ceiling = load_agreement(agreement) if agreement is not None else None
     return analyze(load_runs(runs), backends=backend or None, families=family or FAMILIES,
-                   adjust=adjust or (), **settings)
+                   adjust=adjust or (), agreement=ceiling, **settings)
 
 
 @app.command("analyze")
@@ -59,6 +68,8 @@ def analyze_cmd(
     level: LevelOpt = 0.95,
     family: FamilyOpt = None,
     adjust: AdjustOpt = None,
+    agreement: AgreementOpt = None,
+    minutes_per_sentence: MinutesOpt = None,
     n_boot: BootOpt = 1000,
     seed: SeedOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
@@ -71,6 +82,7 @@ def analyze_cmd(
     Example: nercurve analyze runs/coi --target-f1 0.9 --backend spacy -o tables/
     """
     analysis = _analysis(runs, backend=backend, family=family, adjust=adjust,
+                         agreement=agreement, minutes_per_sentence=minutes_per_sentence,
                          target_f1=target_f1, min_gain=min_gain, step=step, level=level,
                          n_boot=n_boot, seed=seed)
     if out is not None:
@@ -99,6 +111,8 @@ def report_cmd(
     level: LevelOpt = 0.95,
     family: FamilyOpt = None,
     adjust: AdjustOpt = None,
+    agreement: AgreementOpt = None,
+    minutes_per_sentence: MinutesOpt = None,
     n_boot: BootOpt = 1000,
     seed: SeedOpt = 0,
 ) -> None:
@@ -109,6 +123,7 @@ def report_cmd(
     from nercurve.report import write_report
 
     analysis = _analysis(runs, backend=backend, family=family, adjust=adjust,
+                         agreement=agreement, minutes_per_sentence=minutes_per_sentence,
                          target_f1=target_f1, min_gain=min_gain, step=step, level=level,
                          n_boot=n_boot, seed=seed)
     written = write_report(analysis, output)
@@ -136,6 +151,7 @@ def plan_cmd(
     max_steps: Annotated[int | None, typer.Option(
         help="Training step limit passed to the backend (spacy, hf).")] = None,
     n_boot: BootOpt = 1000,
+    minutes_per_sentence: MinutesOpt = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
     drop_changed: Annotated[bool, typer.Option(
         help="When the pilot or the options changed since the last plan in this folder, set "
@@ -178,7 +194,8 @@ def plan_cmd(
     finally:
         if bar.live.is_started:
             bar.stop()
-    analysis = analyze(load_runs(study_dir), target_f1=target_f1, n_boot=n_boot)
+    analysis = analyze(load_runs(study_dir), target_f1=target_f1, n_boot=n_boot,
+                       minutes_per_sentence=minutes_per_sentence)
     model = analysis.models[backend]
     if model.curve is None or model.target is None:
         reasons = "; ".join(n for n in analysis.notes if n.startswith(f"{backend}:"))
@@ -188,7 +205,8 @@ def plan_cmd(
                             file=study_dir, hint="use more sizes, seeds or a larger pilot")
     pilot_sentences = float(analysis.runs["n_sentences"].max())
     typer.echo(f"\nstudy: {study_dir}  ({len(analysis.runs)} runs)")
-    typer.echo(plan_answer(backend, model.target, model.curve, pilot_sentences))
+    typer.echo(plan_answer(backend, model.target, model.curve, pilot_sentences,
+                           minutes_per_sentence))
 
 
 def _print_tables(analysis: Analysis) -> None:
@@ -206,7 +224,8 @@ def _print_tables(analysis: Analysis) -> None:
     for title, frame in [("Descriptive statistics", descriptive_display(analysis)),
                          ("Standardized regression of F1", regression_display(analysis)),
                          ("Threshold models", threshold_display(analysis)),
-                         ("Power-law learning curve", curve_display(analysis))]:
+                         ("Learning curves (★ chosen by extrapolation error)",
+                          curve_display(analysis))]:
         console.print(_rich_table(title, frame))
 
 
