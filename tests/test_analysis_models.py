@@ -13,6 +13,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from nercurve.analysis.curve import fit_power_law
+from nercurve.analysis.families import fit_family
 from nercurve.analysis.gam import fit_gam
 from nercurve.analysis.regression import standardized_regression
 from nercurve.analysis.simulate import simulate_runs
@@ -246,7 +247,7 @@ def test_power_law_recovers_known_curve(curve):
     # sentences to reach a target a little above the data: CI contains the true size
     target = a - 0.03
     truth = (b / (a - target)) ** (1 / c)
-    size = fit.sentences_for(target)
+    size = fit_family("power", runs["n_sentences"], runs["f1"], n_boot=200).sentences_for(target)
     assert size.reachable
     assert size.ci[0] <= truth <= size.ci[1]
     assert size.sentences == pytest.approx(truth, rel=0.3)
@@ -254,7 +255,7 @@ def test_power_law_recovers_known_curve(curve):
 
 def test_target_above_ceiling_is_not_extrapolated():
     runs = simulate_runs({"m": (0.8, 2.0, 0.5)}, noise=0.05, eps_effect=0.0, n_subsets=120)
-    fit = fit_power_law(runs["n_sentences"], runs["f1"], n_boot=200)
+    fit = fit_family("power", runs["n_sentences"], runs["f1"], n_boot=200)
     size = fit.sentences_for(0.95)
     assert not size.reachable
     assert math.isinf(size.sentences)

@@ -1,4 +1,6 @@
-"""Learning-curve model: the inverse power law ``F1(n) = a − b·n^(−c)`` and what it predicts.
+"""The inverse power law ``F1(n) = a − b·n^(−c)`` and the estimator it shares with the
+exponential saturation curve (:mod:`nercurve.analysis.families`, where every curve's
+predictions live).
 
 Fitting (Figueroa et al. 2012, BMC Med Inform Decis Mak 12:8): weighted nonlinear least
 squares with weights proportional to the training size (larger training sets vary less and
@@ -11,15 +13,11 @@ profiled out exactly (a two-parameter weighted least-squares problem with its bo
 closed form) and the exponent is found by a grid over ``log c`` refined by a bounded scalar
 minimisation (variable projection). This is the same least-squares estimate that
 ``scipy.optimize.curve_fit`` targets, but it cannot stop in a local minimum or fail to
-converge, and it vectorises over bootstrap resamples.
+converge, and it vectorises over bootstrap resamples. The exponential family ``a − b·e^(−c·n)``
+is the same problem with ``e^(−c·n)`` in place of ``n^(−c)``.
 
 Confidence intervals are percentile intervals of a nonparametric bootstrap (runs — or clusters
 of runs sharing a training subset — resampled with replacement, the whole fit repeated).
-Every prediction (F1 at a size, sentences for a target, gain of the next 100 sentences) is
-computed on each bootstrap curve, so its interval carries the curve's uncertainty. A target at
-or above the fitted ceiling ``a`` is reported as out of reach, never extrapolated.
-"""
-
 from __future__ import annotations
 
 import math
@@ -76,51 +74,6 @@ class PowerLawFit:
     level: float
     n_boot: int
     boot: np.ndarray = field(repr=False, compare=False)  # (B, 3): a, b at n_ref, c
-
-    def predict(self, sizes: float | Sequence[float] | np.ndarray) -> np.ndarray:
-        """Predicted F1 at the given training sizes."""
-        n = np.asarray(sizes, dtype=float)
-        return self.a - self.b * n ** (-self.c)
-
-    def predict_interval(self, sizes: float | Sequence[float] | np.ndarray) -> tuple[np.ndarray,
-                                                                                  np.ndarray]:
-        """Pointwise bootstrap CI of the predicted F1 at the given sizes."""
-        n = np.atleast_1d(np.asarray(sizes, dtype=float))
-        draws = _curve(self.boot, n / self.n_ref)
-        return _interval(draws, self.level)
-
-    def gain(self, at: float, step: float = 100) -> tuple[float, tuple[float, float]]:
-        """F1 added by ``step`` more sentences after ``at`` sentences, with its CI."""
-        est = float(self.predict(at + step) - self.predict(at))
-        x0, x1 = np.array([at / self.n_ref]), np.array([(at + step) / self.n_ref])
-        draws = _curve(self.boot, x1)[:, 0] - _curve(self.boot, x0)[:, 0]
-        lo, hi = _interval(draws[:, None], self.level)
-        return est, (float(lo[0]), float(hi[0]))
-
-    def plateau(self, min_gain: float, step: float = 100) -> tuple[float, tuple[float, float]]:
-        """Smallest size after which ``step`` more sentences add less than ``min_gain`` F1."""
-        if min_gain <= 0:
-            raise AnalysisError("the gain that marks a plateau must be positive",
-                                hint="e.g. 0.005 (half an F1 point per 100 sentences)")
-        point = np.array([[self.a, self.b * self.n_ref ** (-self.c), self.c]])
-        est = _plateau(point, min_gain, step / self.n_ref)[0] * self.n_ref
-        draws = _plateau(self.boot, min_gain, step / self.n_ref) * self.n_ref
-        lo, hi = _interval(draws[:, None], self.level)
-        return float(est), (float(lo[0]), float(hi[0]))
-
-    def sentences_for(self, target: float) -> TargetSize:
-        """Training sentences needed for ``target`` F1, or why the target is out of reach."""
-        if not 0 < target < 1:
-            raise AnalysisError(f"target F1 {target} is not between 0 and 1",
-                                hint="give the target as a fraction, e.g. 0.85")
-        draws = _size_for(self.boot, target) * self.n_ref
-        tail = (1 - self.level) / 2
-        share = float(np.mean(~np.isfinite(draws)))
-        lo, hi = (float(v) for v in np.quantile(draws, [tail, 1 - tail], method="inverted_cdf"))
-        reachable = target < self.a
-        est = (self.b / (self.a - target)) ** (1 / self.c) if reachable else math.inf
-        return TargetSize(target=target, sentences=float(est), ci=(lo, hi), reachable=reachable,
-                          share_unreachable=share, ceiling=self.a, ceiling_ci=self.a_ci)
 
 
 def fit_power_law(
@@ -328,44 +281,3 @@ def _constrained(sw, sy, syy, su, suu, suy):
     use_top = (b_top >= 0) & (rss_top < rss)
     return (np.where(use_top, 1.0, a), np.where(use_top, b_top, b),
             np.where(use_top, rss_top, rss))
-
-
-def _curve(params: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """F1 of each parameter draw (rows: a, b at n_ref, c) at relative sizes x: (B, len(x))."""
-    return params[:, :1] - params[:, 1:2] * x[None, :] ** (-params[:, 2:3])
-
-
-def _interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval along the first axis."""
-    tail = (1 - level) / 2
-    lo, hi = np.quantile(draws, [tail, 1 - tail], axis=0)
-    return lo, hi
-
-
-def _size_for(params: np.ndarray, target: float) -> np.ndarray:
-    """Relative size where each draw reaches ``target`` (inf where its ceiling is not above)."""
-    a, b, c = params[:, 0], params[:, 1], params[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        size = (b / (a - target)) ** (1 / c)
-    return np.where(a > target, size, np.inf)
-
-
-def _plateau(params: np.ndarray, min_gain: float, step: float) -> np.ndarray:
-    """Relative size beyond which ``step`` more adds less than ``min_gain``, per draw.
-
-    The gain ``b·(x^(−c) − (x + step)^(−c))`` decreases in x, so bisection on log x works.
-    """
-    b, c = params[:, 1], params[:, 2]
-    lo = np.full(b.shape, math.log(1e-6))
-    hi = np.full(b.shape, math.log(1e9))
-
-    def gain(t: np.ndarray) -> np.ndarray:
-        x = np.exp(t)
-        return b * (x ** (-c) - (x + step) ** (-c))
-
-    for _ in range(80):
-        mid = 0.5 * (lo + hi)
-        above = gain(mid) >= min_gain
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    return np.where(gain(np.full(b.shape, math.log(1e-6))) < min_gain, 0.0, np.exp(hi))
