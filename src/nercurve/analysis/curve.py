@@ -18,6 +18,8 @@ is the same problem with ``e^(−c·n)`` in place of ``n^(−c)``.
 
 Confidence intervals are percentile intervals of a nonparametric bootstrap (runs — or clusters
 of runs sharing a training subset — resampled with replacement, the whole fit repeated).
+"""
+
 from __future__ import annotations
 
 import math
