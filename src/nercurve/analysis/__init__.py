@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,9 @@ from nercurve.analysis.threshold import (
 )
 from nercurve.analysis.transfer import external_names, transfer_sentence, transfer_table
 from nercurve.errors import AnalysisError
+
+if TYPE_CHECKING:
+    from nercurve.study.wave_records import WaveRecord
 
 __all__ = ["Analysis", "BackendModels", "Runs", "analyze", "load_runs"]
 
@@ -101,6 +105,8 @@ class Analysis:
     external: tuple[str, ...] = ()
     #: The annotators' own agreement, drawn as the ceiling of the learning curves.
     agreement: AgreementCeiling | None = None
+    #: The waves of an adaptive design, with the estimate after each (empty otherwise).
+    waves: tuple[WaveRecord, ...] = ()
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
@@ -321,7 +327,7 @@ def analyze(
         source=runs.source, runs=frame, settings=settings, models=models,
         descriptive=describe_runs(frame), notes=notes, summary=_summary(models, frame),
         corpus_stats=runs.corpus_stats, design=runs.design, training_eps=eps,
-        external=tuple(external), agreement=agreement,
+        external=tuple(external), agreement=agreement, waves=runs.waves,
     )
 
 

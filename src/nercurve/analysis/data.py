@@ -14,11 +14,15 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from nercurve.errors import AnalysisError, InputError
+
+if TYPE_CHECKING:
+    from nercurve.study.wave_records import WaveRecord
 
 REQUIRED_COLUMNS = ("n_sentences", "eps", "f1")
 NUMERIC_COLUMNS = (*REQUIRED_COLUMNS, "n_docs", "n_tokens", "n_entities")
@@ -34,7 +38,8 @@ MIN_SIZES = 4
 
 @dataclass(frozen=True)
 class Runs:
-    """Validated runs plus what a study folder adds (corpus statistics, design table).
+    """Validated runs plus what a study folder adds (corpus statistics, design table, the
+    waves of an adaptive design).
 
     ``frame`` holds one row per finished run; ``left_out`` counts rows dropped because their
     job had not finished (failed, still running, ...).
@@ -45,6 +50,7 @@ class Runs:
     corpus_stats: dict | None = None
     design: pd.DataFrame | None = None
     left_out: dict[str, int] = field(default_factory=dict)
+    waves: tuple[WaveRecord, ...] = ()
 
     @property
     def backends(self) -> list[str]:
@@ -96,9 +102,12 @@ def _load_study_dir(path: Path) -> Runs:
             "this folder holds no study results (results.sqlite is missing)", file=path,
             hint="run the study first (nercurve run study.toml), or give a CSV of runs",
         )
-    from nercurve.study.store import results_frame
+    from nercurve.study.store import open_store, results_frame
+    from nercurve.study.wave_records import read_waves
 
     frame, left_out = validate_runs(results_frame(path), source=path / "results.sqlite")
+    with open_store(path) as store:
+        waves = tuple(read_waves(store))
     corpus_stats = None
     stats_path = path / "corpus_stats.json"
     if stats_path.exists():
@@ -112,7 +121,7 @@ def _load_study_dir(path: Path) -> Runs:
     if design_path.exists():
         design = pd.read_csv(design_path)
     return Runs(frame=frame, source=str(path), corpus_stats=corpus_stats, design=design,
-                left_out=left_out)
+                left_out=left_out, waves=waves)
 
 
 def validate_runs(

@@ -188,7 +188,16 @@ def print_summary(study_dir: Path) -> dict[str, int]:
             f"{g['eps'].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
         )
     console.print(table)
+    _print_waves(console, study_dir)
     return counts
+
+
+def _print_waves(console: Any, study_dir: Path) -> None:
+    """An adaptive design's waves (nothing for a fixed design)."""
+    from nercurve.cli.waves_view import print_waves
+    from nercurve.study.status import study_status
+
+    print_waves(console, study_status(study_dir).waves, study_dir)
 
 
 def _error_message(error: str | None) -> str:
@@ -215,6 +224,7 @@ def status(
     from rich.markup import escape
     from rich.table import Table
 
+    from nercurve.cli.waves_view import print_waves
     from nercurve.study.status import study_status
 
     report = study_status(study_dir, errors=errors)
@@ -228,6 +238,7 @@ def status(
         table.add_row(backend, *(str(entry.get(k, 0)) for k in columns),
                       "-" if secs is None else f"{secs:.1f}")
     console.print(table)
+    print_waves(console, report.waves, study_dir)
     for holder in report.holders:
         console.print(f"running: {holder}")
     if report.left:

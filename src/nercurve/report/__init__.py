@@ -58,6 +58,10 @@ def write_report(analysis: Analysis, path: str | Path) -> ReportFiles:
               "curve_overview": curve_overview}
     if analysis.external:
         makers["transfer_curves"] = transfer_curves
+    if any(w.estimate is not None for w in analysis.waves):
+        from nercurve.report.convergence import convergence_figure
+
+        makers["convergence"] = convergence_figure
     svgs, figure_paths = {}, []
     for name, make in makers.items():
         fig = make(analysis)

@@ -71,6 +71,7 @@ def render_html(analysis: Analysis, svgs: dict[str, str], files: list[str]) -> s
         _design(analysis),
         _figures(analysis, svgs),
         _transfer(analysis, svgs),
+        _convergence(analysis, svgs),
         _tables(analysis),
         _runs(analysis),
         _notes(analysis, files),
@@ -263,6 +264,17 @@ def _transfer(analysis: Analysis, svgs: dict[str, str]) -> str:
                             "in-domain F1", 2)
         + "</section>"
     )
+
+
+def _convergence(analysis: Analysis, svgs: dict[str, str]) -> str:
+    """How an adaptive design's estimate converged (nothing for a fixed design)."""
+    if "convergence" not in svgs:
+        return ""
+    from nercurve.report.convergence import convergence_text
+
+    return ('<section id="convergence"><h2>Adaptive design: convergence</h2>'
+            f'<figure>{svgs["convergence"]}<figcaption>{esc(convergence_text(analysis))}'
+            "</figcaption></figure></section>")
 
 
 def _tables(analysis: Analysis) -> str:

@@ -83,12 +83,41 @@ class SplitSection(_Strict):
         return self
 
 
+class AdaptiveSection(_Strict):
+    """An adaptive design: after the first (stratified) wave, waves of ``wave`` subsets are
+    placed where they most narrow the CI of the ``target`` estimate, until its width is at
+    most ``ci_width`` sentences or ``max_runs`` runs of the driving arm are planned (see
+    docs/adaptive.md). ``target_f1`` goes with ``target = "target_f1"``; ``backend`` names
+    the arm whose estimate drives the design (default: the first arm; name it when that is a
+    baseline that trains on nothing);
+    ``spread`` is the share of each wave drawn over the whole range of sizes.
+    """
+
+    target: Literal["threshold", "target_f1"] = "threshold"
+    ci_width: float = Field(gt=0)
+    wave: int = Field(10, ge=1)
+    max_runs: int = Field(ge=1)
+    target_f1: float | None = Field(None, gt=0, lt=1)
+    backend: str | None = None
+    family: Literal["hinge", "upperhinge", "segmented"] = "upperhinge"
+    spread: float = Field(0.25, ge=0, le=1)
+    n_boot: int = Field(1000, ge=100)
+    level: float = Field(0.95, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _target(self) -> AdaptiveSection:
+        if (self.target == "target_f1") != (self.target_f1 is not None):
+            raise ValueError('target_f1 is needed with target = "target_f1", and only then')
+        return self
+
+
 class DesignSection(_Strict):
     """Stratified random subsets of the training pool.
 
     ``unit`` says whether strata and sizes count documents or sentences. Either
     ``strata`` (size drawn uniformly within each) with ``subsets_per_stratum``, or an
-    explicit ``sizes`` list with ``subsets_per_size``.
+    explicit ``sizes`` list with ``subsets_per_size``. With ``adaptive``, that design is
+    the first wave and later waves are placed by the data (:class:`AdaptiveSection`).
     """
 
     unit: Literal["documents", "sentences"] = "documents"
@@ -97,6 +126,7 @@ class DesignSection(_Strict):
     sizes: list[int] | None = None
     subsets_per_size: int = Field(1, ge=1)
     seed: int = 0
+    adaptive: AdaptiveSection | None = None
 
     @field_validator("strata")
     @classmethod
@@ -123,6 +153,17 @@ class DesignSection(_Strict):
             raise ValueError("subsets_per_size goes with sizes; with strata use "
                              "subsets_per_stratum")
         return self
+
+    def identity(self) -> dict[str, Any]:
+        """The design's settings that stored rows depend on: all but the counts that only
+        add subsets (``subsets_per_*``) and an adaptive design's stopping rule
+        (``ci_width``, ``max_runs``: tightening or relaxing it continues the same study);
+        ``adaptive`` only when set."""
+        exclude: dict[str, Any] = {"subsets_per_stratum": True, "subsets_per_size": True,
+                                   "adaptive": {"ci_width", "max_runs"}}
+        if self.adaptive is None:
+            exclude["adaptive"] = True
+        return self.model_dump(mode="json", exclude=exclude)
 
 
 class BackendEntry(_Strict):

@@ -74,24 +74,41 @@ def draw_design(design: DesignSection, counts: DocCounts) -> list[Subset]:
         for k in range(n_subsets):
             rng = np.random.default_rng([design.seed, s_index, k])
             target = int(rng.integers(low, high + 1))
-            order = rng.permutation(n_pool)
-            if design.unit == "documents":
-                chosen = order[:target]
-            else:
-                chosen = _whole_documents(order, counts.sentences, target, low, high)
-            subsets.append(
-                Subset(
-                    subset_id=f"{label}#{k:04d}",
-                    stratum=label,
-                    target=target,
-                    doc_ids=tuple(counts.ids[i] for i in sorted(chosen.tolist())),
-                    n_docs=len(chosen),
-                    n_sentences=int(counts.sentences[chosen].sum()),
-                    n_tokens=int(counts.tokens[chosen].sum()),
-                    n_entities=int(counts.entities[chosen].sum()),
-                )
-            )
+            subsets.append(draw_subset(counts, design.unit, target, (low, high), rng,
+                                       subset_id=f"{label}#{k:04d}", stratum=label))
     return subsets
+
+
+def design_range(design: DesignSection, counts: DocCounts) -> tuple[int, int]:
+    """The smallest and largest subset size the design asks for, in its unit, within what
+    the pool holds."""
+    capacity = len(counts.ids) if design.unit == "documents" else int(counts.sentences.sum())
+    if design.sizes is not None:
+        low, high = min(design.sizes), max(design.sizes)
+    else:
+        low, high = min(lo for lo, _ in design.strata), max(hi for _, hi in design.strata)
+    return min(low, capacity), min(high, capacity)
+
+
+def draw_subset(counts: DocCounts, unit: str, target: int, bounds: tuple[int, int],
+                rng: np.random.Generator, *, subset_id: str, stratum: str) -> Subset:
+    """One subset of about ``target`` documents or sentences (``unit``), whole documents in
+    the random order ``rng`` gives, kept within ``bounds`` where whole documents allow."""
+    order = rng.permutation(len(counts.ids))
+    if unit == "documents":
+        chosen = order[:target]
+    else:
+        chosen = _whole_documents(order, counts.sentences, target, *bounds)
+    return Subset(
+        subset_id=subset_id,
+        stratum=stratum,
+        target=target,
+        doc_ids=tuple(counts.ids[i] for i in sorted(chosen.tolist())),
+        n_docs=len(chosen),
+        n_sentences=int(counts.sentences[chosen].sum()),
+        n_tokens=int(counts.tokens[chosen].sum()),
+        n_entities=int(counts.entities[chosen].sum()),
+    )
 
 
 def _whole_documents(order: np.ndarray, sentences: np.ndarray, target: int, low: int,

@@ -28,6 +28,7 @@ from nercurve.study.design import Subset, draw_design
 from nercurve.study.executor import LocalExecutor, ProgressCallback, detect_gpus
 from nercurve.study.jobs import ZERO_SUBSET, Arm, StudyData, plan_jobs, validate_arms
 from nercurve.study.store import STORE_NAME, Store
+from nercurve.study.wave_records import recorded_subsets
 
 if TYPE_CHECKING:
     from nercurve.corpus.io import ReadOptions
@@ -175,9 +176,7 @@ def _legacy_fingerprint(prepared: PreparedStudy) -> str:
     cfg = prepared.config
     key = {
         "split": prepared.split_ids,
-        "design": cfg.design.model_dump(
-            mode="json", exclude={"subsets_per_stratum", "subsets_per_size"}
-        ),
+        "design": cfg.design.identity(),
         "select_on": cfg.split.select_on,
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
@@ -218,9 +217,7 @@ def study_identity(prepared: PreparedStudy) -> dict[str, str]:
         {f"corpus.{k}": json.dumps(v, sort_keys=True, default=sorted)
          for k, v in reading.items() if v != defaults.get(k)}
     )
-    design = cfg.design.model_dump(mode="json",
-                                   exclude={"subsets_per_stratum", "subsets_per_size"})
-    identity.update({f"design.{k}": json.dumps(v) for k, v in design.items()})
+    identity.update({f"design.{k}": json.dumps(v) for k, v in cfg.design.identity().items()})
     identity["split.select_on"] = json.dumps(cfg.split.select_on)
     # models are not kept: runs made before an external test set was added cannot be scored
     # on it, so a changed list of external tests is a changed study
@@ -353,14 +350,17 @@ def initialise(
     with Store(store_path) as store:
         _check_identity(store, prepared, drop_changed)
         _check_arms(store, prepared.arms, drop_changed)
-        subsets = list(prepared.subsets)
+        planned = list(prepared.subsets)
+        if prepared.config.design.adaptive is not None:  # the waves drawn so far stay active
+            planned += recorded_subsets(store)
+        subsets = list(planned)
         if any(not a.needs_training_data for a in prepared.arms):
             subsets.append(ZERO_SUBSET)
         store.add_subsets(subsets)
-        store.add_jobs(plan_jobs(prepared.subsets, prepared.arms, prepared.config.seeds))
+        store.add_jobs(plan_jobs(planned, prepared.arms, prepared.config.seeds))
         if store.get_meta("name") is None:
             store.set_meta("name", prepared.config.name)
-    _write_files(prepared, out, config_text)
+    _write_files(dataclasses.replace(prepared, subsets=planned), out, config_text)
     return store_path
 
 
@@ -404,7 +404,13 @@ def run_study(
         gpus=gpus or None,
         runs_per_gpu=runs_per_gpu,
     )
-    executor.execute(store_path, prepared.data, on_progress)
+    if config.design.adaptive is not None:
+        from nercurve.study.adaptive import run_waves
+
+        run_waves(config, prepared.data, prepared.subsets, store_path, executor, on_progress,
+                  extend=lambda: initialise(prepared))
+    else:
+        executor.execute(store_path, prepared.data, on_progress)
     return Path(config.output)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nercurve.study.store import open_store, runner_gone
+from nercurve.study.wave_records import WaveRecord, read_waves
 
 
 @dataclass
@@ -19,7 +20,8 @@ class StudyStatus:
     ``per_backend`` maps an arm to its counts of pending, running, left (running jobs of a
     runner that is gone), done and failed active jobs, and ``secs`` (mean seconds per
     finished run). ``inactive`` counts stored jobs per arm that the current config no
-    longer names; ``archived`` those set aside by ``--drop-changed``.
+    longer names; ``archived`` those set aside by ``--drop-changed``. ``waves`` are an
+    adaptive design's waves with their estimates (empty for a fixed design).
     """
 
     counts: dict[str, int]
@@ -30,6 +32,7 @@ class StudyStatus:
     archived: int = 0
     failures: list[Any] = field(default_factory=list)
     mean_seconds: float | None = None
+    waves: list[WaveRecord] = field(default_factory=list)
 
 
 def study_status(study_dir: str | Path, *, errors: int = 5) -> StudyStatus:
@@ -53,6 +56,7 @@ def study_status(study_dir: str | Path, *, errors: int = 5) -> StudyStatus:
             report.inactive[r["backend"]] = int(r["n"])
         report.archived = int(store.query(
             "SELECT COUNT(*) AS n FROM jobs WHERE archived IS NOT NULL")[0]["n"])
+        report.waves = read_waves(store)
     holders: Counter[str] = Counter()
     seconds: dict[str, list[float]] = {}
     for r in rows:
