@@ -44,6 +44,8 @@ class InFormat(StrEnum):
     docbin = "docbin"
     bioc = "bioc"
     hfdatasets = "hfdatasets"
+    table = "table"
+    textdirs = "textdirs"
 
 
 class OutFormat(StrEnum):
@@ -235,6 +237,36 @@ SentencesPerDocOpt = Annotated[
         rich_help_panel=_READ,
     ),
 ]
+TextColumnOpt = Annotated[
+    str,
+    typer.Option(
+        "--text-column", metavar="NAME", help="CSV/TSV tables: the column holding the text.",
+        rich_help_panel=_READ,
+    ),
+]
+LabelColumnOpt = Annotated[
+    str,
+    typer.Option(
+        "--label-column", metavar="NAME", help="CSV/TSV tables: the column holding the class.",
+        rich_help_panel=_READ,
+    ),
+]
+IdColumnOpt = Annotated[
+    str,
+    typer.Option(
+        "--id-column", metavar="NAME",
+        help="CSV/TSV tables: the column holding the document id (used when present).",
+        rich_help_panel=_READ,
+    ),
+]
+LabelSepOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--label-sep", metavar="SEP",
+        help="CSV/TSV tables of multi-label data: the separator of a cell's classes, e.g. ';'.",
+        rich_help_panel=_READ,
+    ),
+]
 
 
 def read_options(
@@ -252,6 +284,10 @@ def read_options(
     scheme: str = "auto",
     sentences_per_doc: int = 1,
     tag_names: str | None = None,
+    text_column: str = "text",
+    label_column: str = "label",
+    id_column: str = "id",
+    label_sep: str | None = None,
 ) -> ReadOptions:
     """The :class:`ReadOptions` that the corpus-reading flags describe."""
     return ReadOptions(
@@ -268,6 +304,10 @@ def read_options(
         scheme=str(scheme),  # type: ignore[arg-type]
         sentences_per_doc=sentences_per_doc,
         tag_names=tuple(t.strip() for t in tag_names.split(",")) if tag_names else None,
+        text_column=text_column,
+        label_column=label_column,
+        id_column=id_column,
+        label_sep=label_sep or None,
     )
 
 
@@ -344,6 +384,10 @@ _READING_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     ("scheme", SchemeOpt, Scheme.auto),
     ("sentences_per_doc", SentencesPerDocOpt, 1),
     ("tag_names", TagNamesOpt, None),
+    ("text_column", TextColumnOpt, "text"),
+    ("label_column", LabelColumnOpt, "label"),
+    ("id_column", IdColumnOpt, "id"),
+    ("label_sep", LabelSepOpt, None),
 )
 
 

@@ -4,7 +4,8 @@
 :class:`~nercurve.corpus.model.Corpus` whose ``notices`` list every repair made while
 reading. ``write_corpus(docs, path)`` picks the format from the file suffix. Each format
 lives in its own module (``pubtator``, ``conll``, ``brat``, ``jsonl``, ``docbin``, ``bioc``,
-``hfdatasets``) with a ``read(path, options) -> Corpus`` function and, where the format can
+``hfdatasets``, and for text classification ``table`` (CSV/TSV) and ``textdirs`` (a folder of
+text files per class)) with a ``read(path, options) -> Corpus`` function and, where the format can
 hold documents, a ``write(docs, path) -> None`` function.
 
 When the format was guessed, an error met while reading says which format was assumed and
@@ -26,9 +27,11 @@ from typing import Literal
 from nercurve.corpus.model import Corpus, Doc
 from nercurve.errors import InputError
 
-READ_FORMATS = ("pubtator", "conll", "brat", "jsonl", "docbin", "bioc", "hfdatasets")
+READ_FORMATS = (
+    "pubtator", "conll", "brat", "jsonl", "docbin", "bioc", "hfdatasets", "table", "textdirs"
+)
 WRITE_FORMATS = ("jsonl", "conll", "docbin", "pubtator", "bioc")
-FOLDER_FORMATS = ("brat", "hfdatasets")
+FOLDER_FORMATS = ("brat", "hfdatasets", "textdirs")
 
 OverlapPolicy = Literal["error", "longest", "first"]
 MismatchPolicy = Literal["error", "strip", "skip", "relocate"]
@@ -58,6 +61,7 @@ _SUFFIX_FORMATS = {
     ".xml": "bioc",
     ".json": "bioc",
     ".parquet": "hfdatasets",
+    ".csv": "table",
 }
 # files a Hugging Face datasets folder (save_to_disk) holds
 _HF_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
@@ -93,6 +97,12 @@ class ReadOptions:
       rows of a Hugging Face dataset).
     - ``tag_names`` (Hugging Face datasets): the tag of each class number of ``ner_tags``,
       in order (``("O", "B-Gene", "I-Gene")``), for files that do not name their classes.
+    - ``text_column``, ``label_column``, ``id_column``, ``label_sep`` (CSV/TSV tables): the
+      header names of the text, class and (optional) id columns, and the separator of several
+      classes in one cell (multi-label data; ``None``: one class per cell).
+
+    Document classes (``cats``) follow ``label_map`` and ``labels`` as spans do: a class
+    outside ``labels`` is dropped and counted, or is an error under ``strict``.
     """
 
     label_map: dict[str, str] = field(default_factory=dict)
@@ -108,6 +118,10 @@ class ReadOptions:
     scheme: TagScheme = "auto"
     sentences_per_doc: int = 1
     tag_names: tuple[str, ...] | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    id_column: str = "id"
+    label_sep: str | None = None
 
     def __post_init__(self) -> None:
         for name, choices in _CHOICES.items():
@@ -169,11 +183,13 @@ def detect_format(path: str | Path) -> str:
             return "hfdatasets"
         if any(path.rglob("*.ann")):
             return "brat"
+        if _module("textdirs").is_textdirs(path):
+            return "textdirs"
         raise InputError(
             "a folder is read as brat standoff, but it holds no .ann files",
             file=path,
             hint="point at a folder of .txt + .ann pairs, a Hugging Face datasets folder "
-            "(save_to_disk), or at a corpus file",
+            "(save_to_disk), a folder of .txt files per class, or at a corpus file",
         )
     if not path.exists():
         raise InputError("no such file", file=path, hint="check the path")
@@ -182,6 +198,8 @@ def detect_format(path: str | Path) -> str:
         return "docbin"
     if suffix == ".ann" or (suffix == ".txt" and path.with_suffix(".ann").is_file()):
         return "brat"
+    if suffix == ".csv":
+        return "table"
     with path.open("rb") as fh:
         head = fh.read(65536)
     if head[:4] == b"PAR1":
@@ -210,6 +228,8 @@ def detect_format(path: str | Path) -> str:
         for ln in lines
     ):
         return "conll"
+    if suffix in (".tsv", ".tab") and "text" in (c.strip().lower() for c in lines[0].split("\t")):
+        return "table"  # a header row naming a text column: a classification table
     if suffix in _SUFFIX_FORMATS:
         return _SUFFIX_FORMATS[suffix]
     raise InputError(

@@ -15,6 +15,11 @@ is checked against the document text. A document without ``id`` (or with a null 
 takes its Prodigy ``_input_hash``, else ``<file stem>-<line>``; an id that is not a string or
 a whole number (a list, an object, ``true``) is an error, not replaced. ``cats`` must map
 category names to finite numbers (``"yes"``, ``null``, ``true`` and ``NaN`` are errors).
+
+Document classes (text classification) come as ``"label": "X"`` (one class), ``"labels":
+["X", "Y"]`` (a list; doccano's ``"label": ["X"]`` too) or ``"cats"``; a file that gives
+classes as one string on some lines and as a list on others mixes the single- and
+multi-label forms and is an error, as is a line with both ``"label"`` and ``"labels"``.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ _SHAPE_HINT = (
 def read(path: Path, options: ReadOptions) -> Corpus:
     """Read a JSONL corpus file (our shape, doccano or Prodigy)."""
     checker = Checker(path, options)
+    forms: dict[str, int] = {}  # class form ("one", "list") -> first line using it
     for lineno, line in enumerate(read_lines(path, checker), 1):
         if not line.strip():
             continue
@@ -67,6 +73,20 @@ def read(path: Path, options: ReadOptions) -> Corpus:
         if not isinstance(text, str):
             raise checker.error('the object has no "text" string', lineno, _SHAPE_HINT)
         spans, cats = _spans_and_cats(obj, checker, lineno)
+        form = _class_form(obj)
+        if form is not None:
+            forms.setdefault(form, lineno)
+            other = forms.get("list" if form == "one" else "one")
+            if other is not None:
+                raise checker.error(
+                    "single- and multi-label forms are mixed: this line gives its classes "
+                    + ('as one string ("label": "X")' if form == "one" else "as a list")
+                    + f", line {other} "
+                    + ("as a list" if form == "one" else 'as one string ("label": "X")'),
+                    lineno,
+                    'write every line alike: "label": "X" for single-label data, "labels": '
+                    '["X", "Y"] for multi-label data',
+                )
         meta = obj.get("meta")
         checker.add_doc(
             doc_id,
@@ -140,7 +160,7 @@ def _spans_and_cats(
         if not isinstance(item, dict):
             raise checker.error(f"entity {item!r} is not an object", lineno, _SHAPE_HINT)
         spans.append(_raw(item, "start_offset", "end_offset", checker, lineno))
-    for item in obj.get("label") or obj.get("labels") or []:  # doccano
+    for item in _label_items(obj, checker, lineno):  # ours and doccano
         if isinstance(item, str):
             cats[item] = 1.0
         elif isinstance(item, Sequence) and len(item) == 3:
@@ -160,6 +180,39 @@ def _spans_and_cats(
                 _SHAPE_HINT,
             )
     return spans, cats
+
+
+def _class_form(obj: dict[str, Any]) -> str | None:
+    """How a line gives document classes: ``"one"`` (``"label": "X"``), ``"list"`` (a list of
+    class names under ``"labels"`` or ``"label"``) or None (neither; ``cats`` and doccano spans
+    are neutral)."""
+    if isinstance(obj.get("label"), str):
+        return "one"
+    for key in ("labels", "label"):
+        value = obj.get(key)
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return "list"
+    return None
+
+
+def _label_items(obj: dict[str, Any], checker: Checker, lineno: int) -> list[Any]:
+    """The items of ``"label"``/``"labels"``: class names and doccano ``[start, end, label]``."""
+    label, labels = obj.get("label"), obj.get("labels")
+    if isinstance(labels, str):
+        raise checker.error(
+            f'"labels" is the string {labels!r}, not a list',
+            lineno,
+            'write one class as "label": "X" and several as "labels": ["X", "Y"]',
+        )
+    if isinstance(label, str):
+        if labels:
+            raise checker.error(
+                'the line gives both "label" (one class) and "labels" (a list)',
+                lineno,
+                'write one class as "label": "X" or several as "labels": ["X", "Y"], not both',
+            )
+        return [label]
+    return list(label or labels or [])
 
 
 def _raw(item: dict[str, Any], start: str, end: str, checker: Checker, lineno: int) -> RawSpan:

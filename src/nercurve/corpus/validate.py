@@ -153,6 +153,7 @@ class Checker:
         self.docs: list[Doc] = []
         self._seen: dict[str, tuple[str, int | None, int]] = {}
         self._mismatches: list[_Mismatch] = []
+        self._unclassified: set[str] = set()
 
     def notice(
         self,
@@ -222,9 +223,8 @@ class Checker:
             )
         previous = self._seen.get(doc_id)
         checked = self._check_spans(doc_id, text, list(spans), where)
-        doc = Doc(
-            doc_id, text, tuple(checked), sentences, tokens, dict(cats or {}), dict(meta or {})
-        )
+        classes = self._check_cats(doc_id, cats or {}, line, where)
+        doc = Doc(doc_id, text, tuple(checked), sentences, tokens, classes, dict(meta or {}))
         if previous is not None:
             self._repeated_id(doc, previous, line, where)
             return
@@ -290,6 +290,43 @@ class Checker:
                 )
             kept.append(RawSpan(span.start, span.end, label, span.line, span.mention))
         return self._resolve_overlaps(doc_id, text, kept, where)
+
+    def _check_cats(
+        self, doc_id: str, cats: dict[str, float], line: int | None, where: str
+    ) -> dict[str, float]:
+        """Document classes with the label map applied (a class mapped onto another keeps
+        the higher score) and, with ``labels``, only those classes: a class the document
+        carries (score of at least 0.5) outside them is dropped with a counted notice, or is
+        an error under ``strict``; a class scored below 0.5 is dropped silently."""
+        opts = self.options
+        kept: dict[str, float] = {}
+        for name, score in cats.items():
+            label = opts.label_map.get(name, name)
+            if opts.labels is not None and label not in opts.labels:
+                if score >= 0.5:
+                    self.repair(
+                        "class-dropped",
+                        f"document {doc_id!r} has the class {label!r}, not one of --labels "
+                        f"{','.join(sorted(opts.labels))}; dropped",
+                        line=line,
+                        doc_id=doc_id,
+                        hint="add the class to --labels or map it with --label-map OLD=NEW",
+                        file=where,
+                    )
+                continue
+            kept[label] = max(score, kept.get(label, score))
+        if any(v >= 0.5 for v in cats.values()) and not any(v >= 0.5 for v in kept.values()):
+            self._unclassified.add(doc_id)
+        return kept
+
+    def skip_unclassified(self) -> None:
+        """Leave out the documents that ``labels`` left without any class (for formats that
+        hold classification data only), each with a counted notice."""
+        for doc in self.docs:
+            if doc.id in self._unclassified:
+                self.notice("doc-skipped", f"document {doc.id!r} has no class of --labels left; "
+                            "left out", doc_id=doc.id)
+        self.docs = [d for d in self.docs if d.id not in self._unclassified]
 
     def _check_offsets(
         self, doc_id: str, text: str, raw: RawSpan, where: str
