@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -80,8 +81,25 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def with_overrides(config: Any, *, executor: str | None = None, ray_address: str | None = None,
+                   mlflow: str | None = None) -> Any:
+    """The study config with the command line's execution and tracking choices applied."""
+    run = config.run.model_copy(update={
+        k: v for k, v in (("executor", executor), ("ray_address", ray_address)) if v is not None
+    })
+    if ray_address is not None and executor is None:
+        run = run.model_copy(update={"executor": "ray"})
+    tracking = config.tracking
+    if mlflow is not None:
+        uri = None if mlflow == "default" else mlflow
+        tracking = tracking.model_copy(update={"mlflow": True, "uri": uri or tracking.uri})
+    return config.model_copy(update={"run": run, "tracking": tracking})
+
+
 def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool,
-                      runs_per_gpu: int | None, drop_changed: bool = False) -> Path:
+                      runs_per_gpu: int | None, drop_changed: bool = False, *,
+                      executor: str | None = None, ray_address: str | None = None,
+                      mlflow: str | None = None) -> Path:
     """Run a study from its TOML file with a live progress bar.
 
     Ctrl-C and SIGTERM stop cleanly: workers stop, their jobs return to pending, finished
@@ -91,7 +109,8 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
     from nercurve.study.config import load_config
     from nercurve.study.runner import run_study
 
-    config = load_config(config_path)
+    config = with_overrides(load_config(config_path), executor=executor,
+                            ray_address=ray_address, mlflow=mlflow)
     bar, update = progress_printer()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -117,6 +136,13 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
         raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
 
 
+class ExecutorName(StrEnum):
+    """Where ``run`` runs the jobs."""
+
+    local = "local"
+    ray = "ray"
+
+
 #: Exit status of ``run`` when jobs failed, and when jobs are left unfinished.
 EXIT_FAILED_JOBS = 3
 EXIT_UNFINISHED_JOBS = 4
@@ -134,6 +160,15 @@ def run(
     drop_changed: Annotated[bool, typer.Option(
         help="When the corpus, design or an arm's settings changed, set the old rows aside "
         "(kept in the store, left out of results) instead of refusing to run.")] = False,
+    executor: Annotated[ExecutorName | None, typer.Option(
+        help="local worker processes, or a Ray cluster (default: the config's run.executor, "
+        "local).")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="The Ray cluster: \"auto\" or host:port (implies --executor ray; default: the "
+        "config's run.ray_address, else a private Ray on this machine).")] = None,
+    mlflow: Annotated[str | None, typer.Option(
+        help="Track the study in MLflow at this URI (\"default\": mlflow.db in the study "
+        "folder); or set tracking.mlflow = true in the config.")] = None,
 ) -> None:
     """Run a sample-size study; rerunning it skips finished jobs.
 
@@ -142,7 +177,9 @@ def run(
 
     Example: nercurve run study.toml --workers 2
     """
-    out = run_with_progress(config, workers, retry_failed, runs_per_gpu, drop_changed)
+    out = run_with_progress(config, workers, retry_failed, runs_per_gpu, drop_changed,
+                            executor=None if executor is None else executor.value,
+                            ray_address=ray_address, mlflow=mlflow)
     counts = print_summary(out)
     left = counts["pending"] + counts["running"]
     if counts["failed"]:
@@ -161,10 +198,12 @@ def run(
 
 
 def print_summary(study_dir: Path) -> dict[str, int]:
-    """Print mean test F1 per backend and stratum and the job counts; returns the counts."""
+    """Print the mean test F1 (a classification study: its metric) per backend and stratum
+    and the job counts; returns the counts."""
     from rich.console import Console
     from rich.table import Table
 
+    from nercurve.analysis.axes import axes_of
     from nercurve.study.store import open_store, results_frame
 
     frame = results_frame(study_dir)
@@ -177,15 +216,16 @@ def print_summary(study_dir: Path) -> dict[str, int]:
     )
     if frame.empty:
         return counts
-    table = Table(title="Test F1 by backend and stratum (mean ± SD over runs)")
-    for col in ("backend", "stratum", "runs", "sentences", "EPS", "F1"):
+    ax = axes_of(frame)
+    table = Table(title=f"Test {ax.outcome} by backend and stratum (mean ± SD over runs)")
+    for col in ("backend", "stratum", "runs", ax.unit, ax.density_short, ax.outcome):
         table.add_column(col, justify="left" if col in ("backend", "stratum") else "right")
     grouped = frame.groupby(["backend", "stratum"], sort=False)
     for (backend, stratum), g in grouped:
         sd = g["f1"].std() if len(g) > 1 else 0.0
         table.add_row(
-            str(backend), str(stratum), str(len(g)), f"{g['n_sentences'].mean():.0f}",
-            f"{g['eps'].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
+            str(backend), str(stratum), str(len(g)), f"{g[ax.size].mean():.0f}",
+            f"{g[ax.density].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
         )
     console.print(table)
     _print_waves(console, study_dir)
@@ -261,6 +301,46 @@ def status(
                       f"{escape(text)}")
     if report.failures and not traceback:
         console.print(f"(the whole errors: nercurve status {study_dir} --traceback)")
+
+
+@app.command("track")
+def track(
+    study_dir: Annotated[Path, typer.Argument(help="A study's output folder.")],
+    mlflow: Annotated[str | None, typer.Option(
+        help="MLflow tracking URI (default: the study's tracking.uri, else mlflow.db in the "
+        "study folder).")] = None,
+    experiment: Annotated[str | None, typer.Option(
+        help="MLflow experiment (default: the study's tracking.experiment, else its name).")]
+    = None,
+    artifact: Annotated[list[Path] | None, typer.Option(
+        help="A file or folder to log on the study's parent run (repeatable); a report "
+        "X.html brings its X_files folder of figures and tables.")] = None,
+) -> None:
+    """Log a study to MLflow: a parent run with its files, a child run per finished job.
+
+    Jobs already logged are skipped, so it can run again at any time (`run` does it
+    itself at the end when tracking is on).
+
+    Example: nercurve track runs/coi --artifact runs/coi/report.html
+    """
+    from nercurve.study.tracking import track_study
+
+    section = _stored_tracking(study_dir)
+    done = track_study(study_dir, uri=mlflow or section.get("uri"),
+                       experiment=experiment or section.get("experiment"),
+                       artifacts=artifact or [])
+    typer.echo(f"MLflow {done.uri}: experiment {done.experiment_id}, parent run "
+               f"{done.parent_run_id}; {done.logged} job run(s) logged, {done.already} "
+               "already there")
+
+
+def _stored_tracking(study_dir: Path) -> dict[str, Any]:
+    """The tracking section of the config a study was last run with (empty when unknown)."""
+    try:
+        return dict(json.loads((study_dir / "study.json").read_text(encoding="utf-8"))
+                    .get("tracking") or {})
+    except (OSError, ValueError):
+        return {}
 
 
 @app.command("results")

@@ -10,7 +10,7 @@ parent (Linux parent-death signal), and a killed study is recovered on the next 
 by :meth:`Store.recover_orphans`.
 
 An executor is anything with ``execute(store_path, data, on_progress)``; the runner
-depends on nothing else.
+depends on nothing else (the Ray executor, :mod:`nercurve.study.ray_executor`, is the other).
 """
 
 from __future__ import annotations
@@ -53,6 +53,17 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+def progress_of(counts: dict[str, int], finished_now: int, elapsed_s: float) -> Progress:
+    """The progress of a store's job ``counts``, with an ETA from the ``finished_now`` jobs
+    this execution finished in ``elapsed_s`` seconds (None until one has finished)."""
+    remaining = counts["pending"] + counts["running"]
+    eta = elapsed_s / finished_now * remaining if finished_now > 0 and remaining else None
+    return Progress(
+        total=sum(counts.values()), done=counts["done"], failed=counts["failed"],
+        running=counts["running"], pending=counts["pending"], eta_s=eta,
+    )
 
 
 class Executor(Protocol):
@@ -119,13 +130,18 @@ def worker_main(store_path: str, data_path: str, owner: str, owner_pid: int) -> 
                 try:
                     outcome = execute_job(job, data)
                 except Exception as err:  # a failing job is recorded; the study goes on
-                    detail = "".join(traceback.format_exception(err))
-                    message = f"{type(err).__name__}: {err}\n{detail}"
+                    message = job_error_text(err)
                     _patiently(partial(store.fail, job.job_id, job.claim, message), owner_pid)
                 else:
                     _patiently(partial(store.finish, job, outcome), owner_pid)
     except StoreError:
         os._exit(STORE_FAILURE_EXIT)
+
+
+def job_error_text(err: BaseException) -> str:
+    """What the store keeps of a job's exception: its type and message, then the traceback."""
+    detail = "".join(traceback.format_exception(err))
+    return f"{type(err).__name__}: {err}\n{detail}"
 
 
 def death_description(exitcode: int | None) -> str:
@@ -380,11 +396,4 @@ class _Watch:
         if self.on_progress is None:
             return
         finished_now = counts["done"] + counts["failed"] - self.done_before
-        remaining = counts["pending"] + counts["running"]
-        eta = None
-        if finished_now > 0 and remaining:
-            eta = (time.time() - self.started) / finished_now * remaining
-        self.on_progress(Progress(
-            total=sum(counts.values()), done=counts["done"], failed=counts["failed"],
-            running=counts["running"], pending=counts["pending"], eta_s=eta,
-        ))
+        self.on_progress(progress_of(counts, finished_now, time.time() - self.started))
