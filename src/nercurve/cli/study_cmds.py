@@ -198,12 +198,10 @@ def run(
 
 
 def print_summary(study_dir: Path) -> dict[str, int]:
-    """Print the mean test F1 (a classification study: its metric) per backend and stratum
-    and the job counts; returns the counts."""
+    """Print mean test F1 per backend and stratum and the job counts; returns the counts."""
     from rich.console import Console
     from rich.table import Table
 
-    from nercurve.analysis.axes import axes_of
     from nercurve.study.store import open_store, results_frame
 
     frame = results_frame(study_dir)
@@ -216,16 +214,15 @@ def print_summary(study_dir: Path) -> dict[str, int]:
     )
     if frame.empty:
         return counts
-    ax = axes_of(frame)
-    table = Table(title=f"Test {ax.outcome} by backend and stratum (mean ± SD over runs)")
-    for col in ("backend", "stratum", "runs", ax.unit, ax.density_short, ax.outcome):
+    table = Table(title="Test F1 by backend and stratum (mean ± SD over runs)")
+    for col in ("backend", "stratum", "runs", "sentences", "EPS", "F1"):
         table.add_column(col, justify="left" if col in ("backend", "stratum") else "right")
     grouped = frame.groupby(["backend", "stratum"], sort=False)
     for (backend, stratum), g in grouped:
         sd = g["f1"].std() if len(g) > 1 else 0.0
         table.add_row(
-            str(backend), str(stratum), str(len(g)), f"{g[ax.size].mean():.0f}",
-            f"{g[ax.density].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
+            str(backend), str(stratum), str(len(g)), f"{g['n_sentences'].mean():.0f}",
+            f"{g['eps'].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
         )
     console.print(table)
     _print_waves(console, study_dir)

@@ -100,7 +100,7 @@ class AdaptiveSection(_Strict):
     target_f1: float | None = Field(None, gt=0, lt=1)
     backend: str | None = None
     family: Literal["hinge", "upperhinge", "segmented"] = "upperhinge"
-    spread: float = Field(0.1, ge=0, le=1)
+    spread: float = Field(0.25, ge=0, le=1)
     n_boot: int = Field(1000, ge=100)
     level: float = Field(0.95, gt=0, lt=1)
 
@@ -118,8 +118,6 @@ class DesignSection(_Strict):
     ``strata`` (size drawn uniformly within each) with ``subsets_per_stratum``, or an
     explicit ``sizes`` list with ``subsets_per_size``. With ``adaptive``, that design is
     the first wave and later waves are placed by the data (:class:`AdaptiveSection`).
-    ``stratify_labels`` (classification studies) keeps each subset's class shares close to
-    the pool's.
     """
 
     unit: Literal["documents", "sentences"] = "documents"
@@ -129,7 +127,6 @@ class DesignSection(_Strict):
     subsets_per_size: int = Field(1, ge=1)
     seed: int = 0
     adaptive: AdaptiveSection | None = None
-    stratify_labels: bool = False
 
     @field_validator("strata")
     @classmethod
@@ -166,8 +163,6 @@ class DesignSection(_Strict):
                                    "adaptive": {"ci_width", "max_runs"}}
         if self.adaptive is None:
             exclude["adaptive"] = True
-        if not self.stratify_labels:
-            exclude["stratify_labels"] = True
         return self.model_dump(mode="json", exclude=exclude)
 
 
@@ -221,12 +216,7 @@ class TrackingSection(_Strict):
 
 
 class StudyConfig(_Strict):
-    """A whole sample-size study.
-
-    ``task`` is ``"ner"`` (entity spans, scored by strict entity F1) or ``"classify"``
-    (document classes, scored by ``metric``: ``"macro_f1"`` by default, ``"micro_f1"`` or
-    ``"accuracy"``).
-    """
+    """A whole sample-size study."""
 
     name: str = "study"
     output: Path = Path("runs/study")
@@ -238,29 +228,6 @@ class StudyConfig(_Strict):
     run: RunSection = Field(default_factory=RunSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     external_tests: list[ExternalTestSection] = Field(default_factory=list)
-    task: Literal["ner", "classify"] = "ner"
-    metric: Literal["macro_f1", "micro_f1", "accuracy"] | None = None
-
-    @model_validator(mode="after")
-    def _task(self) -> StudyConfig:
-        if self.task == "ner":
-            if self.metric is not None:
-                raise ValueError('metric is for task = "classify" (NER studies score strict '
-                                 "entity F1)")
-            if self.design.stratify_labels:
-                raise ValueError('design.stratify_labels is for task = "classify"')
-        else:
-            if self.design.unit != "documents":
-                raise ValueError('a classification study draws examples: design.unit must be '
-                                 '"documents"')
-            if self.metric is None:
-                self.metric = "macro_f1"
-        return self
-
-    @property
-    def outcome(self) -> str:
-        """The name of what the study's runs are scored by: ``f1`` (NER) or the metric."""
-        return self.metric or "f1"
 
     @model_validator(mode="after")
     def _unique(self) -> StudyConfig:
