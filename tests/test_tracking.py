@@ -54,7 +54,8 @@ def test_a_study_is_tracked_as_a_parent_run_with_a_child_run_per_job(tmp_path: P
     for run in runs:
         job = frame.loc[run.data.params["job_id"]]
         assert run.info.status == "FINISHED"
-        assert run.data.params["backend"] == "arm" and run.data.params["backend_type"] == "gazetteer"
+        assert run.data.params["backend"] == "arm"
+        assert run.data.params["backend_type"] == "gazetteer"
         assert int(run.data.params["seed"]) == job["seed"]
         assert "param.min_count" in run.data.params
         assert run.data.metrics["f1"] == pytest.approx(job["f1"])
