@@ -76,8 +76,8 @@ def test_sampling_rule_focuses_on_the_ci_and_keeps_spread():
     assert focus == (400, 520) and len(sizes) == 20
     inside = (sizes >= 400) & (sizes <= 520)
     assert inside.sum() >= 15 and (~inside).sum() >= 1 and sizes.min() < 400 < 520 < sizes.max()
-    # a narrow CI still focuses on a tenth of the range; a CI beyond it on its top fifth
-    assert focus_interval(Estimate(450, (449, 451), 9), (0, 1000)) == pytest.approx((400, 500))
+    # a narrow CI still focuses on a twentieth of the range; a CI beyond it on its top fifth
+    assert focus_interval(Estimate(450, (449, 451), 9), (0, 1000)) == pytest.approx((425, 475))
     assert focus_interval(Estimate(2000, (1500, np.inf), 9), (0, 1000)) == (800, 1000)
     wide, none = next_sizes(None, (10, 1000), 8, 0.25, rng)
     assert none is None and len(wide) == 8 and np.ptp(wide) > 500

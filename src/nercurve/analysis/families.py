@@ -14,18 +14,19 @@ Families of F1 against ``n`` training sentences:
   threshold (without adjustment covariates).
 
 Choice. A family that fits the observed runs well can still extrapolate badly, and the
-question a team asks is about sizes it has not trained on. So each family is refitted to
-the runs at or below the 60th percentile of training size and predicts the runs above it,
-and again up to the 75th percentile; the family with the smallest root-mean-square error of
+question a team asks is about sizes it has not trained on. So each family is refitted to the
+runs at or below the 60th percentile of training size and predicts the runs above it, and
+again up to the 75th percentile; the family with the smallest root-mean-square error of
 those predictions (both folds pooled; each held-out run weighted by its size, as noise
-shrinks with size) is chosen among the families whose fit has no problem (see
-:meth:`CurveFit.flags`: a curve whose ceiling sits at 1, or that fits worse than a straight
-line, contradicts the data however well it extrapolates), or among all when every fit has
-one. Ties go to the earlier family in :data:`FAMILIES`. When too few runs lie below those
-sizes the choice falls back to the in-sample RMSE, and says so. A family whose held-out
-errors are not clearly worse than the chosen one's (the paired difference of squared errors
-within two standard errors of zero, or better) is a *rival*: when a rival's predictions
-differ from the chosen one's, the recommendation says so.
+shrinks with size) is chosen among the families whose fit does not contradict the runs
+(:attr:`CurveFit.contradicts_data`: a parameter at a bound, a degenerate CI, a worse fit
+than a straight line — a curve whose ceiling sits at 1 contradicts the data however well it
+extrapolates), or among all when every fit does. Ties go to the earlier family in
+:data:`FAMILIES`. When too few runs lie below those sizes the choice falls back to the
+in-sample RMSE, and says so. A family whose held-out errors are not clearly worse than the
+chosen one's (the paired difference of squared errors within two standard errors of zero, or
+better) is a *rival*: when a rival's predictions differ from the chosen one's, the
+recommendation says so.
 
 Every fit carries bootstrap CIs (runs, or clusters of runs sharing a subset, resampled with
 replacement and the whole fit repeated) for its parameters and for every prediction, and
@@ -208,15 +209,28 @@ class CurveFit:
 
         return _first_size(reached, theta.shape[0])
 
+    @property
+    def contradicts_data(self) -> bool:
+        """True when the fit has a problem that makes it contradict the runs: a parameter at
+        a bound, a degenerate CI, or a worse fit than a straight line (an F1 below 0 at the
+        smallest size, at a few sentences, is said but does not count)."""
+        return bool(self.at_bound or self._degenerate() or self._worse_than_line())
+
+    def _degenerate(self) -> list[str]:
+        return [name for name, (lo, hi) in self.param_ci().items()
+                if self.n_boot > 1 and math.isfinite(lo) and lo == hi]
+
+    def _worse_than_line(self) -> bool:
+        return self.rss > self.line_rss * (1 + 1e-9)
+
     def flags(self) -> list[str]:
         """What should make a reader wary of this fit, in words; empty when nothing."""
         out = list(self.at_bound)
-        degenerate = [name for name, (lo, hi) in self.param_ci().items()
-                      if self.n_boot > 1 and math.isfinite(lo) and lo == hi]
+        degenerate = self._degenerate()
         if degenerate:
             out.append(f"degenerate CI of {', '.join(degenerate)} (every bootstrap refit "
                        "gave the same value)")
-        if self.rss > self.line_rss * (1 + 1e-9):
+        if self._worse_than_line():
             line = math.sqrt(self.line_rss / self.n)
             out.append(f"worse than a straight line (RMSE {self.rmse:.3f} vs {line:.3f})")
         low = float(self.predict(self.n_min))
@@ -306,7 +320,7 @@ def fit_curves(
     fits = {f: replace(fit, extrapolation_rmse=errors[f]) for f, fit in fits.items()}
     score = {f: fit.extrapolation_rmse if basis == "extrapolation" else fit.rmse
              for f, fit in fits.items()}
-    clean = [f for f in fits if not fits[f].flags()]
+    clean = [f for f in fits if not fits[f].contradicts_data]
     chosen = min(clean or fits, key=lambda f: (score[f], FAMILIES.index(f)))
     rivals = tuple(f for f in fits if f != chosen and resid and _as_good(resid[f], resid[chosen]))
     return CurveChoice(fits=fits, chosen=chosen, basis=basis, holdout_from=cut,

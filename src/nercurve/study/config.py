@@ -100,7 +100,7 @@ class AdaptiveSection(_Strict):
     target_f1: float | None = Field(None, gt=0, lt=1)
     backend: str | None = None
     family: Literal["hinge", "upperhinge", "segmented"] = "upperhinge"
-    spread: float = Field(0.25, ge=0, le=1)
+    spread: float = Field(0.1, ge=0, le=1)
     n_boot: int = Field(1000, ge=100)
     level: float = Field(0.95, gt=0, lt=1)
 

@@ -8,8 +8,8 @@
   (runs of one subset resampled together).
 - **Sampling rule.** The next wave puts ``1 − spread`` of its subsets at sizes spread
   evenly (one per equal slice, at a random point within it) over the current CI widened by
-  a quarter of its width on each side (at least a tenth of the design's range wide, within
-  it), and the rest evenly over the whole range, so that the slopes on either side stay
+  a quarter of its width on each side (at least a twentieth of the design's range wide,
+  within it), and the rest evenly over the whole range, so that the slopes on either side stay
   pinned down and a wrong early estimate can be corrected. Without an estimate (too few
   runs yet) the whole wave spreads over the range. A CI that lies beyond the range (a
   target F1 out of reach of the sizes the design allows) focuses on the top fifth of it.
@@ -32,7 +32,7 @@ import numpy as np
 from nercurve.study.config import AdaptiveSection
 
 FOCUS_MARGIN = 0.25  # the focus interval reaches this share of the CI's width past each end
-FOCUS_MIN = 0.1  # ...and spans at least this share of the design's range
+FOCUS_MIN = 0.05  # ...and spans at least this share of the design's range
 
 
 @dataclass(frozen=True)

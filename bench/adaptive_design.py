@@ -1,0 +1,233 @@
+"""Benchmark: adaptive designs against the seed study's uniform design, on simulated studies
+from known learning curves.
+
+The seed study (Majdik et al. 2024) trained 2,500 subsets per model: 500 in each of five
+strata of 1–40, 41–80, …, 161–200 documents. Here a "run" is one such subset with its F1
+drawn from a known curve, with noise that shrinks with size as in the seed study's runs (SD
+0.6/√n + 0.005 at n training sentences, documents holding about 4.5 sentences each):
+
+- ``hinge``: F1 rises by 0.0014 per sentence up to 450 sentences and is flat at 0.895 after
+  (the seed study's shape); the design estimates the upperhinge threshold (truth: 450);
+- ``power``: F1 = 0.9 − 0.8·n^(−1/2); the design estimates the sentences needed for F1 0.86
+  (truth: 400);
+- ``line``: F1 = 0.4 + 0.0005·n, no threshold; the design estimates the upperhinge threshold,
+  and what matters is how often the final analysis claims one (the threshold model beats
+  the straight line at p < 0.05, wild-bootstrap test).
+
+For each case, ``--studies`` simulated studies (default 200) are analysed twice: with the
+full uniform stratified design (2,500 runs), and with the adaptive design of
+:mod:`nercurve.study.wave_policy` (the rules ``nercurve run`` follows: a first stratified
+wave of 5 × ``--first`` subsets, then waves of ``--wave`` subsets around the CI with
+``--spread`` over the whole range; waves of ``--power-wave`` in the power case), stopped
+when its CI is as narrow as the median CI of the uniform design (or at 2,500 runs). Reported
+per case: the runs the adaptive design needed (median, mean, 90th percentile, share of
+2,500), the 95% CI's coverage of the truth for both designs (with a binomial 95% interval),
+the error of the estimate (bias, RMSE), the median CI width, and for ``line`` the rate of
+false thresholds.
+
+Targets (issue 13): the uniform design's CI width with ≤ 20% of its runs (aim 10%); coverage
+between 93% and 97%; no more false thresholds than the uniform design.
+
+Run: .venv/bin/python bench/adaptive_design.py [--studies 200] [--cases hinge,power,line]
+     [--workers 2] [--n-boot 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from nercurve.errors import AnalysisError
+from nercurve.study.config import AdaptiveSection
+from nercurve.study.wave_policy import estimate, next_sizes, stop_reason, wave_size
+
+STRATA = ((1, 40), (41, 80), (81, 120), (121, 160), (161, 200))
+PER_STRATUM = 500  # the seed study: 2,500 runs
+SENTENCES_PER_DOC = 4.5
+UNIFORM_RUNS = PER_STRATUM * len(STRATA)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A known learning curve and what the design estimates on it."""
+
+    name: str
+    target: str  # "threshold" or "target_f1"
+    truth: float  # the true threshold or size (NaN: there is none)
+    target_f1: float | None = None
+
+    def mean(self, n: np.ndarray) -> np.ndarray:
+        """The curve's F1 at n training sentences."""
+        if self.name == "hinge":
+            return 0.895 + 0.0014 * np.minimum(n - 450.0, 0.0)
+        if self.name == "power":
+            return 0.9 - 0.8 * n ** -0.5
+        return 0.4 + 0.0005 * n
+
+    def f1(self, n: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Simulated test F1 of runs trained on n sentences."""
+        sd = 0.6 / np.sqrt(n) + 0.005
+        return np.clip(self.mean(n) + sd * rng.standard_normal(n.size), 0.0, 1.0)
+
+
+CASES = {
+    "hinge": Case("hinge", "threshold", 450.0),
+    "power": Case("power", "target_f1", (0.8 / 0.04) ** 2, target_f1=0.86),
+    "line": Case("line", "threshold", math.nan),
+}
+
+
+def sentences(docs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Training sentences of subsets of ``docs`` documents."""
+    return np.maximum(1, rng.poisson(SENTENCES_PER_DOC * docs)).astype(float)
+
+
+def settings_for(case: Case, ci_width: float, args: argparse.Namespace) -> AdaptiveSection:
+    wave = args.power_wave if case.name == "power" else args.wave
+    return AdaptiveSection(target=case.target, target_f1=case.target_f1, ci_width=ci_width,
+                           wave=wave, max_runs=UNIFORM_RUNS, spread=args.spread,
+                           n_boot=args.n_boot)
+
+
+def final_test(case: Case, n: np.ndarray, y: np.ndarray, args: argparse.Namespace,
+               seed: int) -> float:
+    """p-value of the upperhinge model against a straight line (line case only)."""
+    if case.name != "line":
+        return math.nan
+    from nercurve.analysis.threshold import threshold_analysis
+
+    return threshold_analysis(n, y, families=("upperhinge",), n_boot=0, n_test=args.n_boot,
+                              seed=seed).fits["upperhinge"].p_value
+
+
+def uniform_study(job: tuple[Case, int, argparse.Namespace]) -> dict:
+    """The full uniform stratified design of one simulated study."""
+    case, index, args = job
+    rng = np.random.default_rng([1, index])
+    docs = np.concatenate([rng.integers(lo, hi + 1, PER_STRATUM) for lo, hi in STRATA])
+    n = sentences(docs, rng)
+    y = case.f1(n, rng)
+    found = estimate(n, y, settings_for(case, 1.0, args), seed=index)
+    return {"estimate": found.value, "ci": found.ci, "runs": UNIFORM_RUNS,
+            "p": final_test(case, n, y, args, index)}
+
+
+def adaptive_study(job: tuple[Case, int, float, argparse.Namespace]) -> dict:
+    """One simulated study under the adaptive design, stopped at ``ci_width``."""
+    case, index, ci_width, args = job
+    settings = settings_for(case, ci_width, args)
+    rng = np.random.default_rng([2, index])
+    docs = np.concatenate([rng.integers(lo, hi + 1, args.first) for lo, hi in STRATA])
+    n = sentences(docs, rng)
+    y = case.f1(n, rng)
+    wave, waves = 0, []
+    while True:
+        try:
+            found = estimate(n, y, settings, seed=1000 * index + wave)
+        except AnalysisError:
+            found = None
+        waves.append(None if found is None else found.width)
+        if stop_reason(found, settings, n.size, 1) is not None:
+            break
+        wave += 1
+        per_doc = n.sum() / docs.sum()
+        bounds = (STRATA[0][0] * per_doc, STRATA[-1][1] * per_doc)
+        sizes, _ = next_sizes(found, bounds, wave_size(settings, n.size, 1), settings.spread,
+                              rng)
+        new_docs = np.clip(np.round(sizes / per_doc), STRATA[0][0], STRATA[-1][1])
+        new_n = sentences(new_docs, rng)
+        docs, n = np.concatenate([docs, new_docs]), np.concatenate([n, new_n])
+        y = np.concatenate([y, case.f1(new_n, rng)])
+    return {"estimate": found.value if found else math.nan,
+            "ci": found.ci if found else (math.nan, math.nan), "runs": int(n.size),
+            "waves": len(waves), "p": final_test(case, n, y, args, index)}
+
+
+def summary(case: Case, results: list[dict]) -> dict:
+    """Coverage, error, width and runs of one design on one case."""
+    est = np.array([r["estimate"] for r in results], dtype=float)
+    lo = np.array([r["ci"][0] for r in results], dtype=float)
+    hi = np.array([r["ci"][1] for r in results], dtype=float)
+    runs = np.array([r["runs"] for r in results], dtype=float)
+    out = {"studies": len(results), "width_median": float(np.median(hi - lo)),
+           "runs_median": float(np.median(runs)), "runs_mean": float(runs.mean()),
+           "runs_p90": float(np.quantile(runs, 0.9)),
+           "p_below_05": float(np.mean([r["p"] < 0.05 for r in results]))}
+    if math.isfinite(case.truth):
+        covered = (lo <= case.truth) & (case.truth <= hi)
+        k, m = int(covered.sum()), covered.size
+        out |= {"coverage": k / m, "coverage_ci": wilson(k, m),
+                "bias": float(np.nanmean(est - case.truth)),
+                "rmse": float(np.sqrt(np.nanmean((est - case.truth) ** 2)))}
+    return out
+
+
+def wilson(k: int, m: int) -> tuple[float, float]:
+    """Wilson 95% interval of a binomial proportion k/m."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(k, m, alpha=0.05, method="wilson")
+    return float(lo), float(hi)
+
+
+def report(case: Case, uniform: dict, adaptive: dict, seconds: float) -> None:
+    share = adaptive["runs_median"] / UNIFORM_RUNS
+    print(f"\n== {case.name} ({case.target}, truth {case.truth:g}) — {seconds:,.0f} s")
+    for label, s in (("uniform", uniform), ("adaptive", adaptive)):
+        line = (f"  {label:8s} runs median {s['runs_median']:6.0f} (mean {s['runs_mean']:6.0f}, "
+                f"p90 {s['runs_p90']:6.0f}); CI width median {s['width_median']:7.1f}")
+        if "coverage" in s:
+            c_lo, c_hi = s["coverage_ci"]
+            line += (f"; coverage {s['coverage']:.1%} (95% CI {c_lo:.1%}–{c_hi:.1%}); bias "
+                     f"{s['bias']:+.1f}, RMSE {s['rmse']:.1f}")
+        if case.name == "line":
+            line += f"; false thresholds (p < 0.05) {s['p_below_05']:.1%}"
+        print(line)
+    verdict = "met" if share <= 0.2 else "NOT met"
+    print(f"  adaptive needs {share:.1%} of the uniform design's runs for its CI width "
+          f"(target ≤ 20%, aim 10%: {verdict})")
+    if "coverage" in adaptive:
+        ok = all(0.93 <= s["coverage"] <= 0.97 for s in (uniform, adaptive))
+        print(f"  coverage within 93–97% for both designs: {'met' if ok else 'NOT met'}")
+    if case.name == "line":
+        ok = adaptive["p_below_05"] <= uniform["p_below_05"]
+        print(f"  no more false thresholds than uniform: {'met' if ok else 'NOT met'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=200)
+    parser.add_argument("--cases", default="hinge,power,line")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--first", type=int, default=10, help="first-wave subsets per stratum")
+    parser.add_argument("--wave", type=int, default=25)
+    parser.add_argument("--power-wave", type=int, default=100,
+                        help="waves of the power case (each refit fits four curve families)")
+    parser.add_argument("--spread", type=float, default=0.1)
+    args = parser.parse_args()
+    print(f"{args.studies} simulated studies per case; uniform: {UNIFORM_RUNS} runs; adaptive: "
+          f"first wave {5 * args.first}, waves of {args.wave} ({args.power_wave} for power), "
+          f"spread {args.spread}; "
+          f"{args.n_boot} bootstrap resamples; {args.workers} worker processes")
+    with ProcessPoolExecutor(args.workers) as pool:
+        for name in args.cases.split(","):
+            case = CASES[name]
+            started = time.perf_counter()
+            uniform = list(pool.map(uniform_study,
+                                    [(case, i, args) for i in range(args.studies)]))
+            u = summary(case, uniform)
+            width = u["width_median"]
+            adaptive = list(pool.map(adaptive_study,
+                                     [(case, i, width, args) for i in range(args.studies)]))
+            report(case, u, summary(case, adaptive), time.perf_counter() - started)
+
+
+if __name__ == "__main__":
+    main()
