@@ -19,7 +19,8 @@ full uniform stratified design (2,500 runs), and with the adaptive design of
 :mod:`nercurve.study.wave_policy` (the rules ``nercurve run`` follows: a first stratified
 wave of 5 × ``--first`` subsets, then waves of ``--wave`` subsets around the CI with
 ``--spread`` over the whole range; waves of ``--power-wave`` in the power case), stopped
-when its CI is as narrow as the median CI of the uniform design (or at 2,500 runs). Reported
+when its CI is as narrow as the median CI of the uniform design (or at 2,500 runs); its
+final data are then analysed with a fresh bootstrap, as ``nercurve analyze`` does. Reported
 per case: the runs the adaptive design needed (median, mean, 90th percentile, share of
 2,500), the 95% CI's coverage of the truth for both designs (with a binomial 95% interval),
 the error of the estimate (bias, RMSE), the median CI width, and for ``line`` the rate of
@@ -144,9 +145,11 @@ def adaptive_study(job: tuple[Case, int, float, argparse.Namespace]) -> dict:
         new_n = sentences(new_docs, rng)
         docs, n = np.concatenate([docs, new_docs]), np.concatenate([n, new_n])
         y = np.concatenate([y, case.f1(new_n, rng)])
-    return {"estimate": found.value if found else math.nan,
-            "ci": found.ci if found else (math.nan, math.nan), "runs": int(n.size),
-            "waves": len(waves), "p": final_test(case, n, y, args, index)}
+    # the analysis of the finished study bootstraps afresh (its own seed), as `nercurve
+    # analyze` does: the interval that stopped the design is not the one reported
+    final = estimate(n, y, settings, seed=10**6 + index)
+    return {"estimate": final.value, "ci": final.ci, "stop_ci": found.ci if found else None,
+            "runs": int(n.size), "waves": len(waves), "p": final_test(case, n, y, args, index)}
 
 
 def summary(case: Case, results: list[dict]) -> dict:
