@@ -154,6 +154,31 @@ def test_batched_decoding_with_a_shared_prefix_equals_one_prompt_at_a_time(tiny_
     assert all(len(a) == 3 for a in hot.answers)
 
 
+def test_the_answer_loss_equals_the_models_loss_with_fewer_logits(tiny_llama):
+    from transformers import AutoModelForCausalLM
+
+    from nercurve.backends.hf_load import Source
+    from nercurve.backends.hf_train import collate
+    from nercurve.backends.llm_load import load_tokenizer
+    from nercurve.backends.llm_prompt import Prompter, PromptStyle, units
+    from nercurve.backends.llm_train import answer_loss, lm_examples
+
+    tokenizer = load_tokenizer(Source(tiny_llama, pickle=False, name="tiny"))
+    net = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    prompter = Prompter(tokenizer, PromptStyle(("ORG", "PERSON"), {}))
+    examples, too_long = lm_examples(prompter, units(toy_docs(6)), max_length=512)
+    assert too_long == 0
+    example = examples[0]
+    labelled = [t for t, label in zip(example.input_ids, example.labels, strict=True)
+                if label != -100]
+    assert tokenizer.decode(labelled).startswith('[{"text": "')  # the answer, not the prompt
+    assert tokenizer.decode(labelled).endswith("<|im_end|>\n")
+    batch = collate(examples[:5], tokenizer.pad_token_id, "cpu")
+    with torch.no_grad():
+        assert float(answer_loss(net, batch)) == pytest.approx(float(net(**batch).loss), rel=1e-5)
+    assert lm_examples(prompter, units(toy_docs(6)), max_length=40) == ([], len(examples))
+
+
 def test_tokens_are_drawn_from_the_nucleus_of_the_top_k():
     from nercurve.backends.llm_decode import Sampling, _Draw
 

@@ -231,8 +231,10 @@ def fit(
     pad_id: int,
     seed: int,
     evaluate: Evaluate | None,
+    loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor] | None = None,
 ) -> FitResult:
-    """Train ``model`` in place on ``examples``; ``evaluate`` scores the dev set (or ``None``)."""
+    """Train ``model`` in place on ``examples``; ``evaluate`` scores the dev set (or ``None``);
+    ``loss_of(model, batch)`` is the loss of a batch (default: the model's own)."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -261,7 +263,8 @@ def fit(
             batch = collate(next(batches), pad_id, device)
             tokens += int(batch["attention_mask"].sum())
             with _autocast(device, dtype):
-                loss = model(**batch).loss / schedule.grad_accum
+                loss = (model(**batch).loss if loss_of is None else loss_of(model, batch))
+                loss = loss / schedule.grad_accum
             scaler.scale(loss).backward()
             running += loss.detach().float()
         scaler.unscale_(optimizer)

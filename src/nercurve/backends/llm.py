@@ -289,7 +289,7 @@ class LLMBackend:
             resolve,
         )
         from nercurve.backends.llm_prompt import PromptStyle, units
-        from nercurve.backends.llm_train import lm_examples, mean_loss
+        from nercurve.backends.llm_train import answer_loss, lm_examples, mean_loss
         from nercurve.metrics import strict_prf
 
         p = _validated(params)
@@ -351,7 +351,7 @@ class LLMBackend:
         fitted = hf_train.fit(
             net, examples, hf_train.Schedule.of(p, max_steps=steps), device=device, dtype=dtype,
             pad_id=tokenizer.pad_token_id, seed=seed,
-            evaluate=evaluate if selection else None,
+            evaluate=evaluate if selection else None, loss_of=answer_loss,
         )
         best = fitted.best_score
         if selection and p.select_on == "dev_loss":

@@ -44,6 +44,17 @@ def lm_examples(
     return out, too_long
 
 
+def answer_loss(net: Any, batch: dict[str, Any]) -> Any:
+    """The model's loss on the labelled (answer) tokens, with the vocabulary projection
+    computed only from the first answer token on (``logits_to_keep``): the prompt's
+    logits are never needed, and on a 49k-token vocabulary they cost a fifth of a step."""
+    labels = batch["labels"]
+    labelled = (labels != IGNORE).any(0).nonzero()
+    keep = labels.shape[1] - int(labelled[0]) + 1 if len(labelled) else 1
+    return net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+               labels=labels[:, -keep:], logits_to_keep=keep).loss
+
+
 def mean_loss(
     net: Any, examples: Sequence[LMExample], *, batch_size: int, device: Any, pad_id: int
 ) -> float:
@@ -59,7 +70,7 @@ def mean_loss(
         for b in range(0, len(examples), batch_size):
             batch = collate(examples[b : b + batch_size], pad_id, device)
             n = int((batch["labels"][:, 1:] != IGNORE).sum())
-            total += float(net(**batch).loss) * n
+            total += float(answer_loss(net, batch)) * n
             count += n
     net.train(was_training)
     return total / count if count else 0.0
