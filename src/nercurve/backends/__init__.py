@@ -1,4 +1,10 @@
-"""Backend registry: one line per backend, imported lazily so heavy libraries load when used."""
+"""Backend registry: one line per backend, imported lazily so heavy libraries load when used.
+
+NER backends (``task = "ner"``) predict entity spans (:mod:`nercurve.backends.base`);
+text-classification backends (``task = "classify"``) predict document classes
+(:mod:`nercurve.backends.classify_base`). A type name may stand for one backend of each task
+(``spacy``: a ner pipeline or a textcat pipeline).
+"""
 
 from __future__ import annotations
 
@@ -14,32 +20,40 @@ _REGISTRY: dict[str, str] = {
     "gazetteer": "nercurve.backends.gazetteer:GazetteerBackend",
     "llm": "nercurve.backends.llm:LLMBackend",
 }
+_CLASSIFY_REGISTRY: dict[str, str] = {
+    "tfidf": "nercurve.backends.tfidf:TfidfBackend",
+    "spacy": "nercurve.backends.spacy_textcat:TextcatBackend",
+    "hf": "nercurve.backends.hf_classify:HFClassifyBackend",
+}
+_REGISTRIES = {"ner": _REGISTRY, "classify": _CLASSIFY_REGISTRY}
 
 
-def backend_names() -> list[str]:
-    """Names a study config may use under ``[[backends]] type = ...``."""
-    return sorted(_REGISTRY)
+def backend_names(task: str = "ner") -> list[str]:
+    """Names a study config of this ``task`` may use under ``[[backends]] type = ...``."""
+    return sorted(_REGISTRIES[task])
 
 
-def get_backend(name: str) -> Backend:
-    """An instance of the backend registered under ``name``.
+def get_backend(name: str, task: str = "ner") -> Backend:
+    """An instance of the backend registered under ``name`` for ``task`` (ner or classify).
 
     ``name`` may also be ``"package.module:Class"``: a backend of the user's own,
-    importable in the worker processes, that follows the protocol in ``base``.
+    importable in the worker processes, that follows the protocol in ``base`` (NER) or
+    ``classify_base`` (classification).
     """
-    target = _REGISTRY.get(name)
+    registry = _REGISTRIES[task]
+    target = registry.get(name)
     if target is None and ":" in name:
         target = name
     if target is None:
         raise ConfigError(
-            f"unknown backend {name!r}",
-            hint=f"choose one of: {', '.join(backend_names())}, or give 'module:Class'",
+            f"unknown backend {name!r}" + (f" for task {task!r}" if task != "ner" else ""),
+            hint=f"choose one of: {', '.join(backend_names(task))}, or give 'module:Class'",
         )
     module, _, cls = target.partition(":")
     try:
         backend_cls = getattr(import_module(module), cls)
     except (ImportError, AttributeError) as err:
-        if target in _REGISTRY.values():
+        if target in registry.values():
             raise
         raise ConfigError(
             f"cannot import backend {name!r}: {err}",

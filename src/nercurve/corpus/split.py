@@ -14,6 +14,11 @@ shuffled within consecutive blocks of about one smallest-part share: which
 document lands where is random, but every surplus range feeds every part in
 proportion. (Ordering by surplus balances the pooled EPS of the parts better than
 ordering by each document's own EPS, which ignores document length.)
+
+Classification corpora are stratified by class instead (``classes`` given): documents are
+ordered by their combination of classes (at random within one) and the interleaved part
+labels laid along that order without block shuffling, so every class feeds every part in
+proportion, to within one document.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from nercurve.corpus.model import Corpus, Doc
 from nercurve.errors import InputError
 
 if TYPE_CHECKING:
+    from nercurve.corpus.classes import ClassCounts
     from nercurve.corpus.stats import DocCounts
 
 PARTS = ("train", "dev", "test")
@@ -98,11 +104,14 @@ def split_corpus(
     stratify: bool = False,
     *,
     counts: DocCounts | None = None,
+    classes: ClassCounts | None = None,
 ) -> Split:
     """Split documents into train, dev and test parts (see the module docstring).
 
     ``counts`` (from :func:`nercurve.corpus.stats.doc_counts` on the same documents)
-    saves segmenting the corpus again when stratifying.
+    saves segmenting the corpus again when stratifying; with ``classes`` (from
+    :func:`nercurve.corpus.classes.class_counts` on the same documents), ``stratify``
+    stratifies by class instead of EPS.
     """
     docs = list(corpus)
     ids = [d.id for d in docs]
@@ -114,7 +123,7 @@ def split_corpus(
     sizes = part_sizes(len(docs), test, dev)
     rng = random.Random(seed)
     if stratify:
-        assignment = _stratified(docs, sizes, rng, counts)
+        assignment = _stratified(docs, sizes, rng, counts, classes)
     else:
         order = list(range(len(docs)))
         rng.shuffle(order)
@@ -133,20 +142,27 @@ def split_corpus(
 
 
 def _stratified(
-    docs: list[Doc], sizes: dict[str, int], rng: random.Random, counts: DocCounts | None
+    docs: list[Doc], sizes: dict[str, int], rng: random.Random, counts: DocCounts | None,
+    classes: ClassCounts | None = None,
 ) -> dict[int, str]:
     from nercurve.corpus.stats import doc_counts
 
-    if counts is None:
-        counts = doc_counts(docs)
-    pos = counts.positions(d.id for d in docs)
-    entities, sentences = counts.entities[pos], counts.sentences[pos]
-    eps = entities.sum() / max(int(sentences.sum()), 1)
-    surplus = entities - eps * sentences
+    if classes is not None:  # ordered by combination of classes
+        order_key = classes.keys()[classes.positions(d.id for d in docs)]
+    else:
+        if counts is None:
+            counts = doc_counts(docs)
+        pos = counts.positions(d.id for d in docs)
+        entities, sentences = counts.entities[pos], counts.sentences[pos]
+        eps = entities.sum() / max(int(sentences.sum()), 1)
+        order_key = entities - eps * sentences  # each document's entity surplus
     tiebreak = [rng.random() for _ in docs]
-    order = sorted(range(len(docs)), key=lambda i: (surplus[i], tiebreak[i]))
+    order = sorted(range(len(docs)), key=lambda i: (order_key[i], tiebreak[i]))
     sequence = _interleave(sizes)
-    block = max(1, round(len(docs) / min(v for v in sizes.values() if v > 0)))
+    # a class is a group of tied keys whose order is already random: only surpluses (a
+    # continuous order) have their labels shuffled within blocks
+    block = 1 if classes is not None else max(
+        1, round(len(docs) / min(v for v in sizes.values() if v > 0)))
     for lo in range(0, len(sequence), block):
         chunk = sequence[lo : lo + block]
         rng.shuffle(chunk)
@@ -176,13 +192,14 @@ def write_split(
     overwrite: bool = False,
     *,
     counts: DocCounts | None = None,
+    classes: ClassCounts | None = None,
 ) -> dict[str, Any]:
     """Write each non-empty part as ``<part><suffix>`` and a ``manifest.json`` into ``out_dir``.
 
     The manifest records the source, the fractions, the seed, whether the split was
     stratified, and per part its file, ids and size (documents, sentences, tokens,
-    entities, EPS). Existing files are never replaced unless ``overwrite``. Returns
-    the manifest.
+    entities, EPS; with ``classes``, documents per class). Existing files are never replaced
+    unless ``overwrite``. Returns the manifest.
     """
     from nercurve.corpus.io import write_corpus
     from nercurve.corpus.stats import doc_counts
@@ -219,6 +236,7 @@ def write_split(
         manifest["parts"][p] = {
             "file": files.get(p),
             **counts.describe(ids).to_dict(),
+            **({"classes": classes.counts(ids)} if classes is not None else {}),
             "ids": list(ids),
         }
     out.mkdir(parents=True, exist_ok=True)

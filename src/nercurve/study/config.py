@@ -118,6 +118,8 @@ class DesignSection(_Strict):
     ``strata`` (size drawn uniformly within each) with ``subsets_per_stratum``, or an
     explicit ``sizes`` list with ``subsets_per_size``. With ``adaptive``, that design is
     the first wave and later waves are placed by the data (:class:`AdaptiveSection`).
+    ``stratify_labels`` (classification studies) keeps each subset's class shares close to
+    the pool's.
     """
 
     unit: Literal["documents", "sentences"] = "documents"
@@ -127,6 +129,7 @@ class DesignSection(_Strict):
     subsets_per_size: int = Field(1, ge=1)
     seed: int = 0
     adaptive: AdaptiveSection | None = None
+    stratify_labels: bool = False
 
     @field_validator("strata")
     @classmethod
@@ -163,6 +166,8 @@ class DesignSection(_Strict):
                                    "adaptive": {"ci_width", "max_runs"}}
         if self.adaptive is None:
             exclude["adaptive"] = True
+        if not self.stratify_labels:
+            exclude["stratify_labels"] = True
         return self.model_dump(mode="json", exclude=exclude)
 
 
@@ -216,7 +221,12 @@ class TrackingSection(_Strict):
 
 
 class StudyConfig(_Strict):
-    """A whole sample-size study."""
+    """A whole sample-size study.
+
+    ``task`` is ``"ner"`` (entity spans, scored by strict entity F1) or ``"classify"``
+    (document classes, scored by ``metric``: ``"macro_f1"`` by default, ``"micro_f1"`` or
+    ``"accuracy"``).
+    """
 
     name: str = "study"
     output: Path = Path("runs/study")
@@ -228,6 +238,24 @@ class StudyConfig(_Strict):
     run: RunSection = Field(default_factory=RunSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     external_tests: list[ExternalTestSection] = Field(default_factory=list)
+    task: Literal["ner", "classify"] = "ner"
+    metric: Literal["macro_f1", "micro_f1", "accuracy"] | None = None
+
+    @model_validator(mode="after")
+    def _task(self) -> StudyConfig:
+        if self.task == "ner":
+            if self.metric is not None:
+                raise ValueError('metric is for task = "classify" (NER studies score strict '
+                                 "entity F1)")
+            if self.design.stratify_labels:
+                raise ValueError('design.stratify_labels is for task = "classify"')
+        else:
+            if self.design.unit != "documents":
+                raise ValueError('a classification study draws examples: design.unit must be '
+                                 '"documents"')
+            if self.metric is None:
+                self.metric = "macro_f1"
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> StudyConfig:

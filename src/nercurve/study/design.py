@@ -7,6 +7,11 @@ carry the subset past the top of its stratum.
 Each subset is drawn from its own random stream, seeded by ``(design seed, stratum,
 index)``, so a design is reproducible from its seed and growing
 ``subsets_per_stratum`` keeps every subset already drawn.
+
+In a classification study each subset also records its documents per class, and with
+``stratify_labels`` it is drawn class by class: each combination of classes (each class, in
+single-label data) gets the subset size times its share of the pool, rounded by largest
+remainder (ties to the combination first in order), and its documents are drawn at random.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nercurve.corpus.classes import ClassCounts, minority_share
 from nercurve.corpus.stats import DocCounts
 from nercurve.errors import ConfigError
 from nercurve.study.config import DesignSection
@@ -33,6 +39,14 @@ class Subset:
     n_sentences: int
     n_tokens: int
     n_entities: int
+    #: Documents per class, in the order of the study's classes (classification studies).
+    classes: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def minority_share(self) -> float:
+        """The share of the subset's documents that carry its rarest class (0 without classes;
+        see :mod:`nercurve.corpus.classes`)."""
+        return minority_share(dict(self.classes), self.n_docs)
 
     @property
     def eps(self) -> float:
@@ -50,8 +64,11 @@ def _stratum_label(low: int, high: int) -> str:
     return f"{low}-{high}"
 
 
-def draw_design(design: DesignSection, counts: DocCounts) -> list[Subset]:
-    """All subsets of the design, in a stable order (stratum, then index)."""
+def draw_design(design: DesignSection, counts: DocCounts,
+                classes: ClassCounts | None = None) -> list[Subset]:
+    """All subsets of the design, in a stable order (stratum, then index); ``classes`` (the
+    pool's, in a classification study) describes and, with ``stratify_labels``, stratifies
+    them."""
     n_pool = len(counts.ids)
     if n_pool == 0:
         raise ConfigError("the training pool is empty", hint="lower split.test / split.dev")
@@ -75,7 +92,8 @@ def draw_design(design: DesignSection, counts: DocCounts) -> list[Subset]:
             rng = np.random.default_rng([design.seed, s_index, k])
             target = int(rng.integers(low, high + 1))
             subsets.append(draw_subset(counts, design.unit, target, (low, high), rng,
-                                       subset_id=f"{label}#{k:04d}", stratum=label))
+                                       subset_id=f"{label}#{k:04d}", stratum=label,
+                                       classes=classes, stratify=design.stratify_labels))
     return subsets
 
 
@@ -91,24 +109,46 @@ def design_range(design: DesignSection, counts: DocCounts) -> tuple[int, int]:
 
 
 def draw_subset(counts: DocCounts, unit: str, target: int, bounds: tuple[int, int],
-                rng: np.random.Generator, *, subset_id: str, stratum: str) -> Subset:
+                rng: np.random.Generator, *, subset_id: str, stratum: str,
+                classes: ClassCounts | None = None, stratify: bool = False) -> Subset:
     """One subset of about ``target`` documents or sentences (``unit``), whole documents in
-    the random order ``rng`` gives, kept within ``bounds`` where whole documents allow."""
-    order = rng.permutation(len(counts.ids))
-    if unit == "documents":
-        chosen = order[:target]
+    the random order ``rng`` gives, kept within ``bounds`` where whole documents allow.
+
+    ``classes`` (aligned with ``counts``) adds the subset's documents per class; with
+    ``stratify``, ``target`` documents are drawn class by class (see the module docstring).
+    """
+    if stratify and classes is not None:
+        chosen = _by_class(classes.keys(), target, rng)
+    elif unit == "documents":
+        chosen = rng.permutation(len(counts.ids))[:target]
     else:
-        chosen = _whole_documents(order, counts.sentences, target, *bounds)
+        chosen = _whole_documents(rng.permutation(len(counts.ids)), counts.sentences, target,
+                                  *bounds)
+    ids = tuple(counts.ids[i] for i in sorted(chosen.tolist()))
     return Subset(
         subset_id=subset_id,
         stratum=stratum,
         target=target,
-        doc_ids=tuple(counts.ids[i] for i in sorted(chosen.tolist())),
+        doc_ids=ids,
         n_docs=len(chosen),
         n_sentences=int(counts.sentences[chosen].sum()),
         n_tokens=int(counts.tokens[chosen].sum()),
         n_entities=int(counts.entities[chosen].sum()),
+        classes=tuple(classes.counts(ids).items()) if classes is not None else (),
     )
+
+
+def _by_class(keys: np.ndarray, target: int, rng: np.random.Generator) -> np.ndarray:
+    """``target`` document positions drawn per class combination (``keys``) in proportion to
+    each combination's share (largest remainder; ties to the lower key)."""
+    groups, sizes = np.unique(keys, return_counts=True)
+    quota = target * sizes / sizes.sum()
+    take = np.floor(quota).astype(int)
+    order = np.argsort(-(quota - take), kind="stable")
+    take[order[: target - int(take.sum())]] += 1
+    return np.concatenate([
+        rng.permutation(np.flatnonzero(keys == g))[:t] for g, t in zip(groups, take, strict=True)
+    ])
 
 
 def _whole_documents(order: np.ndarray, sentences: np.ndarray, target: int, low: int,

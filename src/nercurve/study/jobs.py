@@ -2,7 +2,10 @@
 
 The runner knows nothing of a backend's internals: it validates parameters with the
 backend's ``Params`` model, calls ``train`` and ``predict``, and scores the
-predictions with the project's scorer.
+predictions with the project's scorer: strict entity P/R/F1 (NER), or, in a classification
+study, the study's metric (macro-F1 by default) as ``f1``, with the matching averaged
+precision and recall, per-class scores, and accuracy, macro- and micro-F1 among the reported
+numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nercurve.corpus.classes import ClassScheme
 from nercurve.corpus.model import Doc
 from nercurve.errors import ConfigError
 from nercurve.study.config import BackendEntry
@@ -31,12 +35,20 @@ ZERO_SUBSET = Subset(
 @dataclass(frozen=True)
 class StudyData:
     """What every job reads: the training pool by id, the selection set, the test set and
-    any external test sets by name."""
+    any external test sets by name; in a classification study also the class scheme and
+    the metric that is the outcome (``f1``)."""
 
     pool: dict[str, Doc]
     dev: tuple[Doc, ...]
     test: tuple[Doc, ...]
     external: dict[str, tuple[Doc, ...]] = field(default_factory=dict)
+    scheme: ClassScheme | None = None
+    metric: str = "macro_f1"
+
+    @property
+    def task(self) -> str:
+        """``ner``, or ``classify`` when the study has a class scheme."""
+        return "ner" if self.scheme is None else "classify"
 
 
 @dataclass(frozen=True)
@@ -47,17 +59,19 @@ class Arm:
     type: str
     params: dict[str, Any]
     needs_training_data: bool
+    task: str = "ner"
 
 
-def validate_arms(entries: Sequence[BackendEntry]) -> list[Arm]:
-    """Validate each backend entry's parameters with its backend's ``Params`` model."""
+def validate_arms(entries: Sequence[BackendEntry], task: str = "ner") -> list[Arm]:
+    """Validate each backend entry's parameters with its backend's ``Params`` model (the
+    backends of ``task``: ner or classify)."""
     from pydantic import ValidationError
 
     from nercurve.backends import get_backend
 
     arms = []
     for index, entry in enumerate(entries):
-        backend = get_backend(entry.type)
+        backend = get_backend(entry.type, task)
         try:
             params = backend.Params.model_validate(entry.params)
         except ValidationError as err:
@@ -79,6 +93,7 @@ def validate_arms(entries: Sequence[BackendEntry]) -> list[Arm]:
                 type=entry.type,
                 params=params.model_dump(mode="json"),
                 needs_training_data=bool(needs(params) if callable(needs) else needs),
+                task=task,
             )
         )
     return arms
@@ -160,14 +175,43 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _score(model: Any, docs: Sequence[Doc],
-           predicted: Sequence[Sequence[Any]] | None = None) -> Any:
-    """Entity-level scores of a model's predictions on ``docs`` (predicted when not given)."""
-    from nercurve.metrics import evaluate
+@dataclass(frozen=True)
+class _Scored:
+    """A model's scores on one test set, in the shape a job's outcome stores them."""
 
+    precision: float
+    recall: float
+    f1: float
+    per_label: dict[str, dict[str, float]]
+    numbers: dict[str, float]
+
+
+def _score(model: Any, docs: Sequence[Doc], data: StudyData,
+           predicted: Sequence[Any] | None = None) -> _Scored:
+    """A model's scores on ``docs`` (predicted when not given): strict micro entity P/R/F1,
+    or the classification outcome (see the module docstring)."""
     if predicted is None:
         predicted = model.predict(list(docs))
-    return evaluate(list(docs), [d.with_spans(p) for d, p in zip(docs, predicted, strict=True)])
+    if data.scheme is None:
+        from nercurve.metrics import evaluate
+
+        ev = evaluate(list(docs), [d.with_spans(p) for d, p in zip(docs, predicted, strict=True)])
+        return _Scored(ev.micro.precision, ev.micro.recall, ev.micro.f1,
+                       {label: {"precision": s.precision, "recall": s.recall, "f1": s.f1}
+                        for label, s in ev.per_label.items()}, {})
+    from nercurve.corpus.classes import doc_classes
+    from nercurve.metrics_classify import score_classes
+
+    scheme = data.scheme
+    sc = score_classes([doc_classes(d) for d in docs], [scheme.decide(s) for s in predicted],
+                       multi_label=scheme.multi_label)
+    averaged = sc.micro if data.metric == "micro_f1" else sc.macro
+    numbers = {"accuracy": sc.accuracy, "macro_f1": sc.macro.f1, "micro_f1": sc.micro.f1}
+    if sc.samples_f1 is not None:
+        numbers["samples_f1"] = sc.samples_f1
+    return _Scored(averaged.precision, averaged.recall, sc.outcome(data.metric),
+                   {label: {"precision": s.precision, "recall": s.recall, "f1": s.f1}
+                    for label, s in sc.per_class.items()}, numbers)
 
 
 def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
@@ -182,27 +226,27 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
 
     reset_peak_rss()
     started = time.perf_counter()
-    backend = get_backend(job.backend_type)
+    backend = get_backend(job.backend_type, data.task)
     params = backend.Params.model_validate(job.params)
     train_docs = [data.pool[i] for i in job.doc_ids]
-    result = backend.train(train_docs, list(data.dev), params, job.seed)
+    if data.scheme is None:
+        result = backend.train(train_docs, list(data.dev), params, job.seed)
+    else:
+        result = backend.train(train_docs, list(data.dev), params, job.seed, data.scheme)
     predicted = result.model.predict(list(data.test))
     diagnostics = getattr(result.model, "diagnostics", None)
     extra = {**result.extra, **(diagnostics() if diagnostics is not None else {})}
-    scored = _score(result.model, data.test, predicted)
+    scored = _score(result.model, data.test, data, predicted)
+    extra.update(scored.numbers)
     for name, docs in data.external.items():
-        unseen = _score(result.model, docs)
-        extra.update({f"precision_{name}": unseen.micro.precision,
-                      f"recall_{name}": unseen.micro.recall, f"f1_{name}": unseen.micro.f1})
-    per_label = {
-        label: {"precision": prf.precision, "recall": prf.recall, "f1": prf.f1}
-        for label, prf in scored.per_label.items()
-    }
+        unseen = _score(result.model, docs, data)
+        extra.update({f"precision_{name}": unseen.precision, f"recall_{name}": unseen.recall,
+                      f"f1_{name}": unseen.f1})
     return JobOutcome(
-        precision=scored.micro.precision,
-        recall=scored.micro.recall,
-        f1=scored.micro.f1,
-        per_label=per_label,
+        precision=scored.precision,
+        recall=scored.recall,
+        f1=scored.f1,
+        per_label=scored.per_label,
         dev_f1=result.dev_f1,
         steps=result.steps,
         best_step=result.best_step,

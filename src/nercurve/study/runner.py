@@ -31,6 +31,7 @@ from nercurve.study.store import STORE_NAME, Store
 from nercurve.study.wave_records import recorded_subsets
 
 if TYPE_CHECKING:
+    from nercurve.corpus.classes import ClassScheme
     from nercurve.corpus.io import ReadOptions
 
 
@@ -72,22 +73,36 @@ def _read(config: StudyConfig, path: Path) -> Corpus:
 
 
 def read_external_test(
-    section: ExternalTestSection, labels: set[str], where: str
+    section: ExternalTestSection, labels: set[str], where: str, *, classify: bool = False
 ) -> tuple[list[Doc], list[Notice]]:
     """An extra test set with its labels mapped onto the study's ``labels``; spans of other
-    labels are dropped with a counted notice. Its name must not be one of the labels (the
-    result columns ``f1_<name>`` and ``f1_<LABEL>`` would clash)."""
+    labels are dropped with a counted notice (``classify``: documents carrying a class the
+    study lacks are left out, counted). Its name must not be one of the labels (the result
+    columns ``f1_<name>`` and ``f1_<LABEL>`` would clash)."""
+    from nercurve.corpus.classes import doc_classes
     from nercurve.corpus.io import read_corpus
 
     if section.name in labels:
         raise ConfigError(
-            f"{where}.name '{section.name}' is also an entity label of the study",
+            f"{where}.name '{section.name}' is also a label of the study",
             hint="choose another name: results carry both f1_<LABEL> and f1_<name> columns",
         )
     corpus = read_corpus(section.path, section.format, read_options(section, where))
     notices = list(corpus.notices)
     docs = []
     for doc in corpus.docs:
+        if classify:
+            unknown = [c for c in doc_classes(doc) if c not in labels]
+            if unknown or not doc_classes(doc):
+                notices.append(Notice(
+                    kind="external-doc-dropped", file=str(section.path), doc_id=doc.id,
+                    message=f"external test '{section.name}': document {doc.id!r} carries "
+                    f"{', '.join(map(repr, unknown)) or 'no class'}, not a class of the study "
+                    f"({', '.join(sorted(labels))}); left out; map classes with label_map",
+                ))
+            else:
+                docs.append(doc)
+            continue
         kept = tuple(s for s in doc.spans if s.label in labels)
         for span in doc.spans:
             if span.label not in labels:
@@ -125,8 +140,14 @@ def split_documents(
         corpus = _read(config, config.corpus.path)
         notices += corpus.notices
         dev_fraction = 0.0 if sp.select_on == "test" else sp.dev
+        classes = None
+        if config.task == "classify" and sp.stratify:
+            from nercurve.corpus.classes import class_counts
+
+            classes = class_counts(corpus.docs, _scheme(config, corpus.docs))
         parts = split_corpus(
-            corpus, test=sp.test, dev=dev_fraction, seed=sp.seed, stratify=sp.stratify
+            corpus, test=sp.test, dev=dev_fraction, seed=sp.seed, stratify=sp.stratify,
+            classes=classes,
         )
         index = corpus.by_id()
         pool = [index[i] for i in parts.train_ids]
@@ -141,25 +162,39 @@ def split_documents(
     return pool, dev, test, notices
 
 
+def _scheme(config: StudyConfig, docs: Sequence[Doc]) -> ClassScheme:
+    """The class scheme of a classification study's documents (and its ``labels``)."""
+    from nercurve.corpus.classes import class_scheme
+
+    return class_scheme(docs, config.corpus.labels, source=str(config.corpus.path))
+
+
 def prepare(config: StudyConfig) -> PreparedStudy:
     """Read, split and segment the corpus, draw the design and validate the backends."""
+    from nercurve.corpus.classes import class_counts
     from nercurve.corpus.segment import segment
     from nercurve.corpus.stats import doc_counts
 
-    arms = validate_arms(config.backends)
+    arms = validate_arms(config.backends, config.task)
     pool, dev, test, notices = split_documents(config)
     pool, dev, test = segment(pool), segment(dev), segment(test)
-    subsets = draw_design(config.design, doc_counts(pool))
-    labels = {s.label for part in (pool, dev, test) for d in part for s in d.spans}
+    scheme = _scheme(config, [*pool, *dev, *test]) if config.task == "classify" else None
+    classes = class_counts(pool, scheme) if scheme is not None else None
+    subsets = draw_design(config.design, doc_counts(pool), classes)
+    if scheme is not None:
+        labels = set(scheme.labels)
+    else:
+        labels = {s.label for part in (pool, dev, test) for d in part for s in d.spans}
     external: dict[str, tuple[Doc, ...]] = {}
     for index, section in enumerate(config.external_tests):
-        docs, found = read_external_test(section, labels, f"external_tests[{index}]")
+        docs, found = read_external_test(section, labels, f"external_tests[{index}]",
+                                         classify=scheme is not None)
         external[section.name] = tuple(segment(docs))
         notices += found
     return PreparedStudy(
         config=config,
         data=StudyData(pool={d.id: d for d in pool}, dev=tuple(dev), test=tuple(test),
-                       external=external),
+                       external=external, scheme=scheme, metric=config.metric or "macro_f1"),
         subsets=subsets,
         arms=arms,
         split_ids={
@@ -223,6 +258,15 @@ def study_identity(prepared: PreparedStudy) -> dict[str, str]:
     # on it, so a changed list of external tests is a changed study
     for name, docs in data.external.items():
         identity[f"external test '{name}'"] = _content_digest(docs)
+    if data.scheme is not None:  # only then: the identity of NER studies stays as it was
+        from nercurve.corpus.classes import doc_classes
+
+        identity["task"] = json.dumps(cfg.task)
+        identity["metric"] = json.dumps(cfg.metric)
+        identity.update(
+            {f"corpus: the classes of the {name}": _digest([[d.id, doc_classes(d)] for d in docs])
+             for name, docs in parts.items()}
+        )
     return identity
 
 
@@ -300,34 +344,46 @@ def _check_arms(store: Store, arms: Sequence[Arm], drop_changed: bool) -> None:
 
 
 def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) -> None:
+    from nercurve.corpus.classes import class_stats
     from nercurve.corpus.stats import corpus_stats
 
     data = prepared.data
+
+    def described(docs: Sequence[Doc]) -> dict[str, Any]:
+        """A part's corpus statistics; with its class distribution in a classification study."""
+        stats = corpus_stats(list(docs)).to_dict()
+        if data.scheme is not None:
+            stats["classes"] = class_stats(list(docs), data.scheme).to_dict()
+        return stats
+
     if config_text is not None:
         (out / "study.toml").write_text(config_text, encoding="utf-8")
     resolved = prepared.config.model_dump(mode="json")
     (out / "study.json").write_text(json.dumps(resolved, indent=2), encoding="utf-8")
     stats = {
-        "pool": corpus_stats(list(data.pool.values())).to_dict(),
-        "dev": corpus_stats(list(data.dev)).to_dict(),
-        "test": corpus_stats(list(data.test)).to_dict(),
-        "external_tests": {name: corpus_stats(list(docs)).to_dict()
-                           for name, docs in data.external.items()},
+        "pool": described(list(data.pool.values())),
+        "dev": described(data.dev),
+        "test": described(data.test),
+        "external_tests": {name: described(docs) for name, docs in data.external.items()},
         "select_on": prepared.config.split.select_on,
         "reading_notices": dict(Counter(n.kind for n in prepared.notices)),
+        **({"task": "classify", "metric": data.metric} if data.scheme is not None else {}),
     }
     (out / "corpus_stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
     (out / "split.json").write_text(json.dumps(prepared.split_ids, indent=1), encoding="utf-8")
     with open(out / "design.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
+        classify = data.scheme is not None
         writer.writerow(
             ["subset_id", "stratum", "target", "n_docs", "n_sentences", "n_tokens",
-             "n_entities", "eps", "doc_ids"]
+             *(["minority_share", "classes"] if classify else ["n_entities", "eps"]), "doc_ids"]
         )
         for s in prepared.subsets:
+            described_by = ([f"{s.minority_share:.6f}", json.dumps(dict(s.classes))] if classify
+                            else [s.n_entities, f"{s.eps:.6f}"])
             writer.writerow(
                 [s.subset_id, s.stratum, s.target, s.n_docs, s.n_sentences, s.n_tokens,
-                 s.n_entities, f"{s.eps:.6f}", " ".join(s.doc_ids)]
+                 *described_by, " ".join(s.doc_ids)]
             )
 
 
@@ -354,12 +410,17 @@ def initialise(
         if prepared.config.design.adaptive is not None:  # the waves drawn so far stay active
             planned += recorded_subsets(store)
         subsets = list(planned)
+        scheme = prepared.data.scheme
         if any(not a.needs_training_data for a in prepared.arms):
-            subsets.append(ZERO_SUBSET)
+            subsets.append(ZERO_SUBSET if scheme is None else dataclasses.replace(
+                ZERO_SUBSET, classes=tuple((label, 0) for label in scheme.labels)))
         store.add_subsets(subsets)
         store.add_jobs(plan_jobs(planned, prepared.arms, prepared.config.seeds))
         if store.get_meta("name") is None:
             store.set_meta("name", prepared.config.name)
+        if scheme is not None:
+            store.set_meta("task", "classify")
+            store.set_meta("metric", prepared.data.metric)
     _write_files(dataclasses.replace(prepared, subsets=planned), out, config_text)
     return store_path
 
@@ -443,7 +504,7 @@ def _gpu_arms(arms: Sequence[Arm]) -> frozenset[str]:
 
     wanting = set()
     for arm in arms:
-        backend = get_backend(arm.type)
+        backend = get_backend(arm.type, arm.task)
         wants = getattr(backend, "wants_gpu", None)
         if wants is not None and wants(backend.Params.model_validate(arm.params)):
             wanting.add(arm.name)

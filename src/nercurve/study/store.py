@@ -57,7 +57,9 @@ CREATE TABLE IF NOT EXISTS subsets (
     n_tokens INTEGER NOT NULL,
     n_entities INTEGER NOT NULL,
     eps REAL NOT NULL,
-    doc_ids TEXT NOT NULL
+    doc_ids TEXT NOT NULL,
+    classes TEXT,
+    minority_share REAL
 );
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
@@ -103,6 +105,15 @@ _ADDED_JOB_COLUMNS: tuple[tuple[str, str], ...] = (
     ("active", "INTEGER NOT NULL DEFAULT 1"),
     ("archived", "TEXT"),
 )
+
+#: Subset columns added after the first release (classification descriptors: documents per
+#: class as JSON, the minority-class share), added to older stores on open.
+_ADDED_SUBSET_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("classes", "TEXT"),
+    ("minority_share", "REAL"),
+)
+_SUBSET_FIELDS = ("subset_id, stratum, target, content_hash, n_docs, n_sentences, n_tokens,"
+                  " n_entities, eps, doc_ids, classes, minority_share")
 
 #: (text in SQLite's message, what it means, what to do), first match wins.
 _SQLITE_PROBLEMS: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -284,10 +295,11 @@ class Store:
 
     def _add_missing_columns(self) -> None:
         """Bring a store written by an earlier version up to this schema (columns only)."""
-        have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        for column, kind in _ADDED_JOB_COLUMNS:
-            if column not in have:
-                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+        for table, added in (("jobs", _ADDED_JOB_COLUMNS), ("subsets", _ADDED_SUBSET_COLUMNS)):
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in added:
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -331,12 +343,15 @@ class Store:
             (
                 s.subset_id, s.stratum, s.target, s.content_hash, s.n_docs, s.n_sentences,
                 s.n_tokens, s.n_entities, s.eps, json.dumps(list(s.doc_ids)),
+                json.dumps(dict(s.classes)) if s.classes else None,
+                s.minority_share if s.classes else None,
             )
             for s in subsets
         ]
         with self._transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO subsets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                f"INSERT OR IGNORE INTO subsets ({_SUBSET_FIELDS}) VALUES"
+                f" ({', '.join('?' * 12)})", rows
             )
 
     @_guarded
@@ -383,8 +398,8 @@ class Store:
         with self._transaction() as db:
             if backends is None:
                 db.execute(
-                    "INSERT INTO subsets SELECT subset_id || ?, stratum, target, content_hash,"
-                    " n_docs, n_sentences, n_tokens, n_entities, eps, doc_ids FROM subsets"
+                    f"INSERT INTO subsets ({_SUBSET_FIELDS}) SELECT subset_id || ?,"
+                    f" {_SUBSET_FIELDS.partition(', ')[2]} FROM subsets"
                     " WHERE subset_id NOT LIKE '%~archived-%'", (suffix,),
                 )
                 moved = db.execute(
@@ -580,6 +595,13 @@ _RESULT_COLUMNS = (
     "n_docs", "n_sentences", "n_tokens", "n_entities", "eps", "status", "precision", "recall", "f1",
     "dev_f1", "steps", "best_step", "seconds", "peak_mb", "error",
 )
+#: The columns of a classification study: the minority-class share in place of entities and
+#: EPS, and ``metric``, the name of the outcome that ``f1`` holds.
+_CLASSIFY_RESULT_COLUMNS = (
+    "job_id", "subset_id", "stratum", "backend", "backend_type", "params_digest", "seed",
+    "n_docs", "n_sentences", "n_tokens", "minority_share", "status", "precision", "recall", "f1",
+    "dev_f1", "steps", "best_step", "seconds", "peak_mb", "error", "metric",
+)
 
 
 def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any:
@@ -590,27 +612,38 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
     n_sentences, n_tokens, n_entities, eps, status, precision, recall, f1, dev_f1, steps, best_step,
     seconds, peak_mb, error, then ``f1_<LABEL>`` for each label, then the numbers the backend
     reported (``JobOutcome.extra``) under their own names.
+
+    A classification study (``task`` = classify in the store's meta) has minority_share in
+    place of n_entities and eps, ``metric`` (the outcome ``f1`` holds: macro_f1, micro_f1 or
+    accuracy), ``share_<CLASS>`` (the subset's share of documents carrying each class) before
+    ``f1_<CLASS>``, and accuracy, macro_f1 and micro_f1 among the reported numbers.
     """
     import pandas as pd
 
     statuses = ("done", "failed") if include_failed else ("done",)
     with open_store(study_dir) as store:
+        metric = store.get_meta("metric") if store.get_meta("task") == "classify" else None
         rows = store.query(
             "SELECT j.job_id, j.subset_id, s.stratum, j.backend, j.backend_type, j.seed,"
             " s.n_docs, s.n_sentences, s.n_tokens, s.n_entities, s.eps, j.status, j.precision,"
             " j.recall, j.f1, j.dev_f1, j.steps, j.best_step, j.seconds, j.peak_mb, j.error,"
-            " j.per_label, j.extra, j.params FROM jobs j JOIN subsets s USING (subset_id)"
+            " j.per_label, j.extra, j.params, s.classes, s.minority_share"
+            " FROM jobs j JOIN subsets s USING (subset_id)"
             f" WHERE j.active = 1 AND j.status IN ({', '.join('?' * len(statuses))})"
             " ORDER BY j.position",
             statuses,
         )
+    columns = _RESULT_COLUMNS if metric is None else _CLASSIFY_RESULT_COLUMNS
     records = []
     for row in rows:
-        digest = params_digest(row["backend_type"], json.loads(row["params"]))
-        record = {k: digest if k == "params_digest" else row[k] for k in _RESULT_COLUMNS}
+        named = {"params_digest": params_digest(row["backend_type"], json.loads(row["params"])),
+                 "metric": metric}
+        record = {k: named[k] if k in named else row[k] for k in columns}
+        for label, count in json.loads(row["classes"] or "{}").items():
+            record[f"share_{label}"] = count / row["n_docs"] if row["n_docs"] else 0.0
         for label, scores in sorted(json.loads(row["per_label"] or "{}").items()):
             record[f"f1_{label}"] = scores["f1"]
         for key, value in sorted(json.loads(row["extra"] or "{}").items()):
             record[key if key not in record else f"extra_{key}"] = value
         records.append(record)
-    return pd.DataFrame.from_records(records, columns=None if records else list(_RESULT_COLUMNS))
+    return pd.DataFrame.from_records(records, columns=None if records else list(columns))
