@@ -1,0 +1,248 @@
+"""The ``hf`` backend of text classification: fine-tune a Hugging Face transformer to classify
+documents.
+
+The model loads as for NER (:mod:`nercurve.backends.hf_load`: presets, hub ids, local
+folders, offline use, no pickle unless trusted) with the same parameters, devices, precision
+and training loop (:mod:`nercurve.backends.hf_train`). On top of the model's hidden states
+sits a fresh linear head over a ``pooling`` of them: ``mean`` (the default: the average of
+the text's token states, which suits every architecture and sentence encoders such as
+MiniLM best), ``first`` (the first token, BERT's [CLS]) or ``last`` (the last token,
+decoders). Single-label data train with cross-entropy, multi-label data with a binary
+cross-entropy per class.
+
+Long texts, by a fixed rule: a document is cut into windows of at most ``max_length``
+subwords (special tokens included; default 512, capped at the model's limit) that overlap by
+``window_overlap`` subwords (the tokenizer's own overflow windows). Each window is a
+training example carrying its document's classes, and a document's scores are its windows'
+logits averaged, then a softmax (single-label) or a sigmoid per class (multi-label). The dev
+set's macro-F1 selects the best step (every ``eval_every`` steps, early stopping after
+``patience``). ``epochs`` sets the training length in passes over the windows (at most
+``max_steps`` steps), so that small and large subsets see their data equally often.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from nercurve.backends.base import TrainResult
+from nercurve.backends.classify_base import dev_macro_f1
+from nercurve.backends.hf import HFParams, model_limit
+from nercurve.backends.hf_align import IGNORE
+from nercurve.corpus.classes import ClassScheme, doc_classes
+from nercurve.corpus.model import Doc
+from nercurve.errors import BackendError
+
+#: Multi-label targets travel to the training loop as a bit mask (bit k: class k).
+MAX_MULTI_LABELS = 62
+
+
+class HFClassifyParams(HFParams):
+    """Parameters of the ``hf`` classification backend: those of the NER ``hf`` backend
+    (:class:`~nercurve.backends.hf.HFParams`), and the ``pooling`` under the head."""
+
+    pooling: Literal["mean", "first", "last"] = "mean"
+    dropout: float = Field(0.1, ge=0, lt=1)
+    """Dropout on the pooled state before the head."""
+    epochs: float | None = Field(None, gt=0)
+    """Passes over the training windows, at most ``max_steps`` steps (``None``: ``max_steps``
+    alone decides)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window of a document: subword ids and, for training, the target at position 0."""
+
+    doc: int
+    input_ids: list[int]
+    labels: list[int]
+
+
+def _head_module(encoder: Any, n_labels: int, pooling: str, multi_label: bool,
+                 dropout: float) -> Any:
+    """A torch module: the encoder, a pooling of its states and a linear head. Its forward
+    takes the training loop's batches (the target at position 0 of ``labels``) and returns
+    the loss and the logits."""
+    import torch
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    class SequenceClassifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.dropout = torch.nn.Dropout(dropout)
+            self.head = torch.nn.Linear(encoder.config.hidden_size, n_labels)
+            self.register_buffer("bits", 2 ** torch.arange(n_labels), persistent=False)
+
+        def forward(self, input_ids: Any, attention_mask: Any,
+                    labels: Any = None) -> SequenceClassifierOutput:
+            states = self.encoder(input_ids=input_ids,
+                                  attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            if pooling == "mean":
+                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+            elif pooling == "first":
+                pooled = states[:, 0]
+            else:
+                last = attention_mask.sum(1) - 1
+                pooled = states[torch.arange(states.size(0), device=states.device), last]
+            logits = self.head(self.dropout(pooled)).float()
+            loss = None
+            if labels is not None:
+                target = labels[:, 0]
+                if multi_label:
+                    hot = (target.unsqueeze(-1) & self.bits).ne(0).float()
+                    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, hot)
+                else:
+                    loss = torch.nn.functional.cross_entropy(logits, target)
+            return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    return SequenceClassifier()
+
+
+class HFClassifyModel:
+    """A fine-tuned transformer classifier that scores every class of a document."""
+
+    def __init__(self, net: Any, tokenizer: Any, scheme: ClassScheme, *, limit: int,
+                 overlap: int, device: Any, dtype: Any, batch_size: int) -> None:
+        self.net = net
+        self.tokenizer = tokenizer
+        self.scheme = scheme
+        self.limit = limit
+        self.overlap = overlap
+        self.device = device
+        self.dtype = dtype
+        self.batch_size = batch_size
+
+    def windows(self, docs: Sequence[Doc], targets: Sequence[int] | None = None) -> list[Window]:
+        """Each document's windows (see the module docstring), with its target if given."""
+        encoded = self.tokenizer([d.text for d in docs], truncation=True, max_length=self.limit,
+                                 stride=self.overlap, return_overflowing_tokens=True)
+        out = []
+        for ids, doc in zip(encoded["input_ids"], encoded["overflow_to_sample_mapping"],
+                            strict=True):
+            target = IGNORE if targets is None else targets[doc]
+            out.append(Window(doc, list(ids), [target] + [IGNORE] * (len(ids) - 1)))
+        return out
+
+    def predict(self, docs: Sequence[Doc]) -> list[dict[str, float]]:
+        """A probability per class for each document."""
+        import torch
+
+        from nercurve.backends.hf_train import collate
+
+        windows = self.windows(docs)
+        logits = torch.zeros((len(docs), len(self.scheme.labels)))
+        count = torch.zeros(len(docs))
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        was_training = self.net.training
+        self.net.eval()
+        autocast = torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
+                                  enabled=self.dtype is not None)
+        with torch.inference_mode(), autocast:
+            for b in range(0, len(order), self.batch_size):
+                chunk = [windows[i] for i in order[b : b + self.batch_size]]
+                batch = collate(chunk, self.tokenizer.pad_token_id, self.device)
+                out = self.net(input_ids=batch["input_ids"],
+                               attention_mask=batch["attention_mask"]).logits.float().cpu()
+                for row, window in enumerate(chunk):
+                    logits[window.doc] += out[row]
+                    count[window.doc] += 1
+        self.net.train(was_training)
+        mean = logits / count.clamp(min=1).unsqueeze(-1)
+        scores = torch.sigmoid(mean) if self.scheme.multi_label else torch.softmax(mean, -1)
+        return [dict(zip(self.scheme.labels, map(float, row), strict=True))
+                for row in scores.tolist()]
+
+
+class HFClassifyBackend:
+    """Fine-tunes a transformer with a classification head (see the module docstring)."""
+
+    name: ClassVar[str] = "hf"
+    Params: ClassVar[type[HFClassifyParams]] = HFClassifyParams
+
+    @classmethod
+    def wants_gpu(cls, params: HFClassifyParams | dict[str, Any]) -> bool:
+        """Whether runs with these parameters should be placed on a GPU when there is one."""
+        return _validated(params).device != "cpu"
+
+    @classmethod
+    def check(cls, params: HFClassifyParams | dict[str, Any]) -> None:
+        """Find (or download, once) the model before any job starts."""
+        from nercurve.backends.hf_load import locate
+        from nercurve.backends.hf_presets import resolve_preset
+
+        p = _validated(params)
+        locate(resolve_preset(p.model), revision=p.revision, trust_pickle=p.trust_pickle)
+
+    def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int,
+              scheme: ClassScheme) -> TrainResult:
+        """Fine-tune on ``train``, keeping the weights with the best dev macro-F1."""
+        from nercurve.backends import hf_train
+        from nercurve.backends.hf_load import load_tokenizer, locate
+        from nercurve.backends.hf_presets import resolve_preset
+
+        p = _validated(params)
+        if not train:
+            raise BackendError("the hf backend needs at least one training document")
+        if scheme.multi_label and len(scheme.labels) > MAX_MULTI_LABELS:
+            raise BackendError(f"{len(scheme.labels)} classes are more than the "
+                               f"{MAX_MULTI_LABELS} the hf backend takes in multi-label data")
+        device = hf_train.resolve_device(p.device)
+        dtype = hf_train.autocast_dtype(device, p.precision)
+        source = locate(resolve_preset(p.model), revision=p.revision, trust_pickle=p.trust_pickle)
+        tokenizer = load_tokenizer(source)
+        hf_train.seed_everything(seed)
+        encoder = _load_encoder(source)
+        net = _head_module(encoder, len(scheme.labels), p.pooling, scheme.multi_label, p.dropout)
+        net.to(device)
+        model = HFClassifyModel(
+            net, tokenizer, scheme, limit=model_limit(encoder.config, tokenizer, p.max_length),
+            overlap=p.window_overlap, device=device, dtype=dtype, batch_size=p.eval_batch_size,
+        )
+        index = {label: k for k, label in enumerate(scheme.labels)}
+        if scheme.multi_label:
+            targets = [sum(1 << index[c] for c in doc_classes(d)) for d in train]
+        else:
+            targets = [index[doc_classes(d)[0]] for d in train]
+
+        def evaluate() -> tuple[float, dict[str, float]]:
+            return dev_macro_f1(scheme, dev, model.predict(dev))
+
+        windows = model.windows(train, targets)
+        steps = p.max_steps
+        if p.epochs is not None:
+            per_epoch = len(windows) / (p.batch_size * p.grad_accum)
+            steps = max(1, min(steps, math.ceil(p.epochs * per_epoch)))
+        fitted = hf_train.fit(
+            net, windows, hf_train.Schedule.of(p, max_steps=steps), device=device, dtype=dtype,
+            pad_id=tokenizer.pad_token_id, seed=seed, evaluate=evaluate if dev else None,
+        )
+        return TrainResult(model, fitted.steps, fitted.best_step, fitted.best_score,
+                           fitted.history, {"train_tokens_per_s": fitted.tokens_per_s})
+
+
+def _load_encoder(source: Any) -> Any:
+    """The model without a task head (``AutoModel``)."""
+    from transformers import AutoModel
+
+    from nercurve.backends.hf_load import quiet
+
+    try:
+        with quiet():
+            return AutoModel.from_pretrained(source.folder, use_safetensors=not source.pickle)
+    except (OSError, ValueError) as err:
+        raise BackendError(
+            f"could not load the model {source.name!r}: {err}", file=source.folder,
+            hint="check that the folder holds a complete transformer model",
+        ) from None
+
+
+def _validated(params: HFClassifyParams | dict[str, Any] | None) -> HFClassifyParams:
+    if isinstance(params, HFClassifyParams):
+        return params
+    return HFClassifyParams.model_validate(params or {})

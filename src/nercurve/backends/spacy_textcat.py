@@ -1,0 +1,171 @@
+"""The ``spacy`` backend of text classification: a blank spaCy textcat pipeline.
+
+The pipeline comes from spaCy's quickstart config for English text classification on a CPU
+(``spacy init config -p textcat``): ``architecture = "ensemble"`` (the "accuracy" config: a
+bag-of-words model and a CNN over a tok2vec layer, ``spacy.TextCatEnsemble.v2``) or ``"bow"``
+(the "efficiency" config: bag-of-words alone, ``spacy.TextCatBOW.v3``); static vectors are
+used only when ``vectors`` names a pipeline that has them. Multi-label data use the
+``textcat_multilabel`` factory with the same model, classes not exclusive. The parameters,
+dotted-key ``config`` overrides and ``config_file`` are those of the NER ``spacy`` backend
+(:class:`~nercurve.backends.spacy_ner.SpacyParams`); a ``config_file`` must hold a component
+named ``textcat``.
+
+Training follows ``spacy train`` (spaCy's own ``train_while_improving`` loop, nothing on
+disk): every ``eval_frequency`` steps the dev set's macro-F1 is computed by the project's
+scorer, the best model is kept in memory, and training stops after ``patience`` steps
+without a better one or at ``max_steps``. Every training document carries every class of the
+study (1.0 or 0.0), so the model knows all classes even when a small subset lacks one.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, ClassVar, Literal
+
+from nercurve.backends.base import TrainResult
+from nercurve.backends.classify_base import dev_macro_f1
+from nercurve.backends.spacy_ner import SpacyParams
+from nercurve.corpus.classes import ClassScheme, doc_classes
+from nercurve.corpus.model import Doc
+from nercurve.errors import BackendError
+
+COMPONENT = "textcat"
+
+
+@cache
+def default_config(architecture: str) -> str:
+    """spaCy's quickstart textcat config for English on a CPU (``ensemble``: the accuracy
+    config, ``bow``: the efficiency one), without static vectors."""
+    from spacy.cli.init_config import init_config
+
+    config = init_config(lang="en", pipeline=[COMPONENT],
+                         optimize="accuracy" if architecture == "ensemble" else "efficiency",
+                         gpu=False)
+    embed = config["components"].get("tok2vec", {}).get("model", {}).get("embed")
+    if embed is not None:
+        embed["include_static_vectors"] = False
+    return config.to_str()
+
+
+class TextcatParams(SpacyParams):
+    """Parameters of the ``spacy`` textcat backend: those of the NER ``spacy`` backend, and
+    the ``architecture`` of spaCy's default config."""
+
+    architecture: Literal["ensemble", "bow"] = "ensemble"
+
+    def base_config(self) -> tuple[str, str]:
+        """The config text training starts from, and a name for it in messages."""
+        if self.config_file is None:
+            return default_config(self.architecture), (
+                f"the default spaCy textcat config ({self.architecture})")
+        return super().base_config()
+
+
+class TextcatModel:
+    """A trained spaCy text classifier."""
+
+    def __init__(self, nlp: Any) -> None:
+        self.nlp = nlp
+
+    def predict(self, docs: Sequence[Doc]) -> list[dict[str, float]]:
+        """The textcat's score for every class of each document."""
+        return [dict(sdoc.cats) for sdoc in self.nlp.pipe(d.text for d in docs)]
+
+
+class TextcatBackend:
+    """Trains a blank spaCy textcat pipeline (see the module docstring)."""
+
+    name: ClassVar[str] = "spacy"
+    Params: ClassVar[type[TextcatParams]] = TextcatParams
+
+    def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int,
+              scheme: ClassScheme) -> TrainResult:
+        """Train on ``train`` and keep the step with the best dev macro-F1."""
+        p = params if isinstance(params, TextcatParams) else TextcatParams.model_validate(params)
+        if not train:
+            raise BackendError("the spacy backend needs at least one training document")
+        if not dev and p.max_steps == 0:
+            raise BackendError("without dev documents training stops only at max_steps, "
+                               "which is 0", hint="give dev documents or set max_steps")
+        gc.collect()  # free earlier runs' pipelines (they hold reference cycles)
+        return _train(p, seed, train, dev, scheme)
+
+
+def _pipeline(p: TextcatParams, seed: int, scheme: ClassScheme) -> tuple[Any, dict[str, Any]]:
+    """The blank pipeline and its resolved training section."""
+    import spacy
+    from spacy.schemas import ConfigSchemaTraining
+    from thinc.api import fix_random_seed
+
+    config = p.training_config(seed)
+    component = config["components"].get(COMPONENT)
+    if component is None:
+        raise BackendError(f"the spaCy config has no component named {COMPONENT!r}",
+                           file=p.config_file, hint="name the text classifier 'textcat'")
+    if scheme.multi_label and p.config_file is None:
+        component["factory"] = "textcat_multilabel"
+        component["threshold"] = 0.5
+        component["scorer"] = {"@scorers": "spacy.textcat_multilabel_scorer.v2"}
+        model = component["model"]
+        (model.get("linear_model") or model)["exclusive_classes"] = False
+    fix_random_seed(seed)
+    try:
+        nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+        training = spacy.util.registry.resolve(nlp.config.interpolate()["training"],
+                                               schema=ConfigSchemaTraining)
+    except Exception as err:  # spaCy/confection raise many types for a bad config
+        raise BackendError(f"spaCy cannot build the pipeline from the config: {err}",
+                           file=p.config_file,
+                           hint="check the `config` overrides and the config file") from None
+    return nlp, training
+
+
+def _train(p: TextcatParams, seed: int, train: Sequence[Doc], dev: Sequence[Doc],
+           scheme: ClassScheme) -> TrainResult:
+    from spacy.training import Example
+    from spacy.training.loop import create_train_batches, train_while_improving
+    from thinc.api import fix_random_seed
+
+    nlp, training = _pipeline(p, seed, scheme)
+    examples = [Example.from_dict(nlp.make_doc(d.text), {"cats": scheme.cats(doc_classes(d))})
+                for d in train]
+    optimizer = training["optimizer"]
+    frozen = list(training["frozen_components"])
+    with nlp.select_pipes(disable=frozen):
+        nlp.initialize(lambda: examples, sgd=optimizer)
+    fix_random_seed(seed)
+    model = TextcatModel(nlp)
+    history: list[dict[str, float]] = []
+
+    def evaluate() -> tuple[float, dict[str, float]]:
+        if not dev:
+            return 0.0, {}
+        return dev_macro_f1(scheme, dev, model.predict(dev))
+
+    batches = create_train_batches(nlp, lambda _: examples, training["batcher"],
+                                   training["max_epochs"])
+    loop = train_while_improving(
+        nlp, optimizer, batches, evaluate, dropout=p.dropout, eval_frequency=p.eval_frequency,
+        accumulate_gradient=training["accumulate_gradient"], patience=p.patience if dev else 0,
+        max_steps=p.max_steps, exclude=frozen,
+        annotating_components=list(training["annotating_components"]),
+        before_update=training["before_update"],
+    )
+    snapshot, best_step, best, step = None, 0, None, 0
+    for _, info, is_best in loop:
+        step = info["step"]
+        if is_best is None:
+            continue
+        history.append({"step": float(step), "epoch": float(info["epoch"]),
+                        "loss": float(sum(info["losses"].values())), **info["other_scores"]})
+        if is_best:  # as spaCy does, the latest of equal best scores
+            best, best_step = info["score"], step
+            snapshot = nlp.to_bytes(exclude=["vocab", "tokenizer"])
+    if snapshot is not None and dev:
+        nlp.from_bytes(snapshot, exclude=["vocab", "tokenizer"])
+    else:
+        best_step = step
+    return TrainResult(model, steps=step + 1, best_step=best_step,
+                       dev_f1=best if dev else None, history=history)
