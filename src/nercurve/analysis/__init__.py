@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from nercurve.analysis.axes import NER, Axes
 from nercurve.analysis.ceiling import AgreementCeiling, ceiling_words
 from nercurve.analysis.curve import TargetSize
 from nercurve.analysis.curve_tables import curve_row, families_table
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from nercurve.study.wave_records import WaveRecord
 
 __all__ = ["Analysis", "BackendModels", "Runs", "analyze", "load_runs"]
-
-PREDICTORS = ("n_sentences", "eps")
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,9 @@ class Analysis:
     agreement: AgreementCeiling | None = None
     #: The waves of an adaptive design, with the estimate after each (empty otherwise).
     waves: tuple[WaveRecord, ...] = ()
+    #: What the runs are measured on and its words (NER; or text classification, whose
+    #: ``training_eps`` is the training pool's minority-class share).
+    axes: Axes = NER
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
@@ -214,7 +216,7 @@ class Analysis:
 
     def threshold_words(self) -> dict[tuple[str, str], str]:
         """(backend, predictor) -> the plain-words description of its threshold analysis."""
-        return {(m.backend, p): describe_threshold(th, p)
+        return {(m.backend, p): self.axes.words(describe_threshold(th, p))
                 for m in self.models.values() for p, th in m.thresholds.items()}
 
     def to_dict(self) -> dict:
@@ -230,6 +232,8 @@ class Analysis:
             "notes": self.notes,
             "training_eps": self.training_eps,
             "corpus_stats": self.corpus_stats,
+            "agreement": self.agreement.__dict__ if self.agreement is not None else None,
+            "waves": [w.to_json() for w in self.waves],
             "tables": {name: frame.to_dict(orient="records")
                        for name, frame in self.tables().items() if name != "gam"},
         })
@@ -263,6 +267,7 @@ def analyze(
         frame, left_out = validate_runs(runs)
         runs = Runs(frame=frame, source="(data frame)", left_out=left_out)
     frame = runs.frame
+    ax = runs.axes
     _check_settings(target_f1, min_gain, step, n_boot, level)
     if minutes_per_sentence is not None and not minutes_per_sentence > 0:
         raise AnalysisError(f"minutes per sentence must be positive, not {minutes_per_sentence}",
@@ -285,7 +290,7 @@ def analyze(
     eps = training_eps(runs)
     eps_source = "Your training EPS is"
     if eps is None:
-        eps = float(frame["eps"].mean())
+        eps = float(frame[ax.density].mean())
         eps_source = "The training subsets' mean EPS is"
 
     notes: list[str] = [f"{count} run(s) with status '{status}' were left out"
@@ -294,28 +299,28 @@ def analyze(
     models: dict[str, BackendModels] = {}
     for backend in chosen:
         try:
-            rows = check_backend(frame, backend)
+            rows = check_backend(frame, backend, axes=ax)
         except AnalysisError as err:
             notes.append(f"{backend}: described only, not modelled: {err.message}")
             models[backend] = BackendModels(backend=backend, runs=int(
                 (frame["backend"] == backend).sum()))
             continue
-        fitted = _fit_backend(backend, rows, settings, notes)
+        fitted = _fit_backend(backend, rows, settings, notes, ax)
         text = recommend(
-            backend, threshold=fitted.thresholds.get("n_sentences"), curve=fitted.curve,
+            backend, threshold=fitted.thresholds.get(ax.size), curve=fitted.curve,
             target=fitted.target, step=step, min_gain=min_gain, regression=fitted.regression,
-            training_eps=eps, eps_source=eps_source,
-            budget=Budget(have=_annotated(runs, frame),
+            training_eps=eps, eps_source=eps_source, density=ax.density,
+            budget=Budget(have=_annotated(runs, frame, ax),
                           minutes_per_sentence=minutes_per_sentence),
             rivals=([fitted.curves.fits[f] for f in fitted.curves.rivals]
                     if fitted.curves is not None else ()),
         )
-        transfer = _fit_transfer(backend, rows, external, settings, notes)
+        transfer = _fit_transfer(backend, rows, external, settings, notes, ax)
         words = [text, transfer_sentence(backend, rows, list(transfer))]
         if agreement is not None and fitted.curve is not None:
             words.append(ceiling_words(backend, fitted.curve, agreement))
-        models[backend] = replace(fitted, recommendation=" ".join(w for w in words if w),
-                                  transfer=transfer)
+        models[backend] = replace(fitted, transfer=transfer,
+                                  recommendation=ax.words(" ".join(w for w in words if w)))
     if not any(m.modelled for m in models.values()):
         raise AnalysisError(
             "no backend has runs that can support a learning-curve analysis: "
@@ -325,9 +330,10 @@ def analyze(
         )
     return Analysis(
         source=runs.source, runs=frame, settings=settings, models=models,
-        descriptive=describe_runs(frame), notes=notes, summary=_summary(models, frame),
-        corpus_stats=runs.corpus_stats, design=runs.design, training_eps=eps,
-        external=tuple(external), agreement=agreement, waves=runs.waves,
+        descriptive=describe_runs(frame), notes=[ax.words(n) for n in notes],
+        summary=ax.words(_summary(models, frame, ax)), corpus_stats=runs.corpus_stats,
+        design=runs.design, training_eps=eps, external=tuple(external), agreement=agreement,
+        waves=runs.waves, axes=ax,
     )
 
 
@@ -347,8 +353,8 @@ def _check_settings(target_f1: float, min_gain: float, step: float, n_boot: int,
         raise AnalysisError(f"confidence level {level} is not in [0.5, 1)")
 
 
-def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings,
-                 notes: list[str]) -> BackendModels:
+def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings, notes: list[str],
+                 ax: Axes = NER) -> BackendModels:
     """All models for one backend; each part that the data cannot support becomes a note."""
     cluster = None
     if "subset_id" in rows.columns and rows["subset_id"].duplicated().any():
@@ -362,9 +368,10 @@ def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings,
             notes.append(f"{backend}: no {what}: {err.message}")
             return None
 
-    regression = attempt("regression", lambda: standardized_regression(rows, backend=backend))
+    regression = attempt("regression", lambda: standardized_regression(
+        rows, predictors=ax.predictors, backend=backend))
     thresholds, gams = {}, {}
-    for predictor in PREDICTORS:
+    for predictor in ax.predictors:
         x = rows[predictor].to_numpy(float)
         covariates = [c for c in s.adjust if c != predictor]
         adjust = rows[covariates].to_numpy(float) if covariates else None
@@ -377,12 +384,12 @@ def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings,
         gam = attempt(f"smooth of F1 on {predictor}", lambda x=x: fit_gam(x, y, level=s.level))
         if gam is not None:
             gams[predictor] = gam
-    positive = rows["n_sentences"].to_numpy(float) > 0
+    positive = rows[ax.size].to_numpy(float) > 0
     if not positive.all():
         notes.append(f"{backend}: {int((~positive).sum())} run(s) with 0 sentences are left out "
                      "of the learning curves")
     curves = attempt("learning curve", lambda: fit_curves(
-        rows["n_sentences"].to_numpy(float)[positive], y[positive],
+        rows[ax.size].to_numpy(float)[positive], y[positive],
         cluster=None if cluster is None else cluster[positive], n_boot=s.n_boot,
         level=s.level, seed=s.seed))
     if curves is not None:
@@ -396,22 +403,23 @@ def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings,
                          thresholds=thresholds, gams=gams, curves=curves, target=target)
 
 
-def _annotated(runs: Runs, frame: pd.DataFrame) -> float:
-    """Sentences already annotated for training: the study's pool when its statistics say,
-    else the largest training set among the runs."""
+def _annotated(runs: Runs, frame: pd.DataFrame, ax: Axes = NER) -> float:
+    """Sentences (examples) already annotated for training: the study's pool when its
+    statistics say, else the largest training set among the runs."""
     pool = (runs.corpus_stats or {}).get("pool")
-    if isinstance(pool, dict) and isinstance(pool.get("sentences"), int | float):
-        return float(pool["sentences"])
-    return float(frame["n_sentences"].max())
+    key = "sentences" if ax.task == "ner" else "documents"
+    if isinstance(pool, dict) and isinstance(pool.get(key), int | float):
+        return float(pool[key])
+    return float(frame[ax.size].max())
 
 
 def _fit_transfer(backend: str, rows: pd.DataFrame, names: Sequence[str], s: Settings,
-                  notes: list[str]) -> dict[str, GamSmooth]:
+                  notes: list[str], ax: Axes = NER) -> dict[str, GamSmooth]:
     """A GAM smooth of each external test set's F1 on training sentences."""
     out = {}
     for name in names:
         try:
-            out[name] = fit_gam(rows["n_sentences"].to_numpy(float),
+            out[name] = fit_gam(rows[ax.size].to_numpy(float),
                                 rows[f"f1_{name}"].to_numpy(float), level=s.level)
         except AnalysisError as err:
             notes.append(f"{backend}: no smooth of F1 on the unseen test set '{name}': "
@@ -419,7 +427,7 @@ def _fit_transfer(backend: str, rows: pd.DataFrame, names: Sequence[str], s: Set
     return out
 
 
-def _summary(models: dict[str, BackendModels], frame: pd.DataFrame) -> str:
+def _summary(models: dict[str, BackendModels], frame: pd.DataFrame, ax: Axes = NER) -> str:
     """A closing sentence or two comparing the backends and naming any fixed baselines."""
     parts = []
     curves = {b: m.curve for b, m in models.items() if m.curve is not None}
@@ -431,7 +439,7 @@ def _summary(models: dict[str, BackendModels], frame: pd.DataFrame) -> str:
     for backend, m in models.items():
         if not m.modelled:
             rows = frame.loc[frame["backend"] == backend]
-            sizes = rows["n_sentences"].unique()
+            sizes = rows[ax.size].unique()
             if sizes.size == 1 and rows["f1"].size:
                 trained = ("with no annotation" if sizes[0] == 0
                            else f"at a single size of {sizes[0]:,.0f} sentences")

@@ -6,6 +6,11 @@ A run is one fine-tuned model: a row with at least ``n_sentences`` (training sen
 ``n_docs``, ``n_tokens``, ``subset_id``, ``seed`` and any other columns are kept and used
 where an analysis can use them. Runs come from a plain CSV (or Parquet) file, or from a study
 folder through :func:`nercurve.study.store.results_frame`.
+
+Runs of a text-classification study have ``n_docs`` (training examples), ``minority_share``
+(the share of the training subset carrying its rarest class) and ``f1`` (the study's outcome:
+macro-F1 unless a ``metric`` column says otherwise) instead; :mod:`nercurve.analysis.axes`
+tells the two apart.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from nercurve.analysis.axes import NER, Axes, axes_of
 from nercurve.errors import AnalysisError, InputError
 
 if TYPE_CHECKING:
     from nercurve.study.wave_records import WaveRecord
 
 REQUIRED_COLUMNS = ("n_sentences", "eps", "f1")
-NUMERIC_COLUMNS = (*REQUIRED_COLUMNS, "n_docs", "n_tokens", "n_entities")
+NUMERIC_COLUMNS = (*REQUIRED_COLUMNS, "n_docs", "n_tokens", "n_entities", "minority_share")
 DEFAULT_BACKEND = "model"
 # Status values of jobs that did not produce a result; such rows are left out (and counted).
 UNFINISHED_STATUSES = frozenset(
@@ -56,6 +62,11 @@ class Runs:
     def backends(self) -> list[str]:
         """Backend labels in order of first appearance."""
         return list(dict.fromkeys(self.frame["backend"]))
+
+    @property
+    def axes(self) -> Axes:
+        """What the runs are measured on: NER or text classification."""
+        return axes_of(self.frame, self.corpus_stats)
 
 
 def load_runs(path: str | Path) -> Runs:
@@ -132,12 +143,14 @@ def validate_runs(
     ``first_line`` is the file line of the first data row (2 for a CSV with a header), so that
     errors can point at the offending line; otherwise they name the row's job id or index.
     """
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    required = axes_of(frame).required
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(
             f"the runs table lacks the column(s) {', '.join(missing)}", file=source,
             hint="a runs table needs one row per fine-tuned model with columns backend, "
-                 f"n_sentences, eps and f1; this one has: {', '.join(map(str, frame.columns))}",
+                 f"{', '.join(required[:2])} and f1 (classification: n_docs, minority_share "
+                 f"and f1); this one has: {', '.join(map(str, frame.columns))}",
         )
     frame = frame.copy()
     frame["_row"] = np.arange(len(frame))
@@ -158,7 +171,7 @@ def validate_runs(
             continue
         raw = frame[column]
         values = pd.to_numeric(raw, errors="coerce").astype(float)
-        if column in REQUIRED_COLUMNS:
+        if column in required:
             bad = values.isna() | ~np.isfinite(values)
             what = "is missing or not a number"
         else:  # optional columns may be empty (a baseline has no training documents)
@@ -177,7 +190,7 @@ def validate_runs(
     if outside.any():
         _raise_bad_row(frame, outside, "f1", source, first_line, "is outside [0, 1]",
                        hint="F1 must be a fraction; divide percentages by 100")
-    for column in ("n_sentences", "eps"):
+    for column in required[:2]:
         negative = frame[column] < 0
         if negative.any():
             _raise_bad_row(frame, negative, column, source, first_line, "is negative")
@@ -218,7 +231,7 @@ def _raise_bad_row(
 
 
 def check_backend(frame: pd.DataFrame, backend: str, *, min_runs: int = MIN_RUNS,
-                  min_sizes: int = MIN_SIZES) -> pd.DataFrame:
+                  min_sizes: int = MIN_SIZES, axes: Axes = NER) -> pd.DataFrame:
     """The runs of one backend, checked to support model fits; raises AnalysisError if not.
 
     Requires at least ``min_runs`` runs, ``min_sizes`` distinct training sizes and an F1 that
@@ -235,12 +248,12 @@ def check_backend(frame: pd.DataFrame, backend: str, *, min_runs: int = MIN_RUNS
             f"backend '{backend}' has only {len(rows)} run(s); at least {min_runs} are needed",
             hint="run more subsets or seeds for this backend before analysing it",
         )
-    sizes = rows["n_sentences"].nunique()
+    sizes = rows[axes.size].nunique()
     if sizes < min_sizes:
-        only = ", ".join(f"{v:g}" for v in sorted(rows["n_sentences"].unique()))
+        only = ", ".join(f"{v:g}" for v in sorted(rows[axes.size].unique()))
         raise AnalysisError(
             f"backend '{backend}' was trained at only {sizes} training size(s) ({only} "
-            f"sentences); at least {min_sizes} distinct sizes are needed for a learning curve",
+            f"{axes.unit}); at least {min_sizes} distinct sizes are needed for a learning curve",
             hint="a design needs subsets of several sizes (strata); a fixed baseline is only "
                  "described, not modelled",
         )
@@ -253,10 +266,14 @@ def check_backend(frame: pd.DataFrame, backend: str, *, min_runs: int = MIN_RUNS
 
 
 def training_eps(runs: Runs) -> float | None:
-    """The EPS of the annotated training data: from corpus_stats.json when it says, else None."""
+    """The EPS of the annotated training data (in a classification study, its minority-class
+    share): from corpus_stats.json when it says, else None."""
     stats = runs.corpus_stats
     if not isinstance(stats, dict):
         return None
+    if runs.axes.task == "classify":
+        share = ((stats.get("pool") or {}).get("classes") or {}).get("minority_share")
+        return float(share) if _is_number(share) else None
     for key in ("pool", "train", "training", "overall", "all", "corpus"):
         part = stats.get(key)
         if isinstance(part, dict) and _is_number(part.get("eps")):

@@ -10,6 +10,7 @@ VARIABLES = (
     ("n_tokens", "Tokens"),
     ("n_sentences", "Sentences"),
     ("eps", "EPS"),
+    ("minority_share", "Minority share"),
     ("f1", "F1"),
 )
 

@@ -15,7 +15,12 @@ from nercurve.analysis.threshold import FAMILY_WORDS, ThresholdAnalysis
 PREDICTOR_WORDS = {
     "n_sentences": ("sentences", 100.0, "per 100 sentences"),
     "eps": ("EPS", 0.1, "per 0.1 EPS"),
+    # text classification (the words are NER's; nercurve.analysis.axes rewords them)
+    "n_docs": ("sentences", 100.0, "per 100 sentences"),
+    "minority_share": ("EPS", 0.1, "per 0.1 EPS"),
 }
+#: Predictor columns that count training data (their values are rounded counts in words).
+SIZE_COLUMNS = ("n_sentences", "n_docs")
 # A target needing more than FAR times the largest training size is not extrapolated to.
 FAR = 100
 
@@ -33,7 +38,7 @@ def about(value: float) -> str:
 
 def value(number: float, predictor: str) -> str:
     """A predictor value in words: sentence counts rounded, EPS with two decimals."""
-    return about(number) if predictor == "n_sentences" else f"{number:.2f}"
+    return about(number) if predictor in SIZE_COLUMNS else f"{number:.2f}"
 
 
 def points(gain: float) -> str:
@@ -102,14 +107,16 @@ def recommend(
     eps_source: str,
     budget: Budget | None = None,
     rivals: Sequence[CurveFit] = (),
+    density: str = "eps",
 ) -> str:
     """The recommendation for one backend, in plain words.
 
     Every figure read off a fit with a problem (a parameter at a bound, a degenerate CI, a
     fit worse than a line, a threshold on the edge of its grid) says so next to it, and so
     does a disagreement between the curve and the threshold model about whether gains go on.
-    ``rivals``: other curves that predict the held-out largest runs about as well; where they
-    say something else, that is said too.
+    ``density``: the column of the subset-composition predictor (``eps``; ``minority_share``
+    in a classification study). ``rivals``: other curves that predict the held-out largest
+    runs about as well; where they say something else, that is said too.
     """
     parts = [_flatten_words(threshold)]
     if curve is not None:
@@ -128,8 +135,8 @@ def recommend(
         text += f" {conflict}"
     if training_eps is not None:
         text += f" {eps_source} {training_eps:.2f}; keep production texts near it"
-        if regression is not None and "eps" in regression.beta:
-            beta, p = regression.beta["eps"], regression.p["eps"]
+        if regression is not None and density in regression.beta:
+            beta, p = regression.beta[density], regression.p[density]
             if p < 0.05:
                 direction = "rises" if beta > 0 else "falls"
                 text += (f" (F1 {direction} with entity density: standardized β = {beta:.2f}, "

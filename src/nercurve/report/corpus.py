@@ -2,7 +2,9 @@
 
 They are read from a study folder's ``corpus_stats.json``: one
 :meth:`~nercurve.corpus.stats.CorpusStats.to_dict` per part (``pool``, ``dev``, ``test``),
-and a few entries about the study (``select_on``, ``reading_notices``).
+and a few entries about the study (``select_on``, ``reading_notices``). The parts of a
+classification study also hold their class distribution (``classes``), shown in place of
+entities and EPS.
 """
 
 from __future__ import annotations
@@ -35,10 +37,28 @@ def _labels(parts: dict[str, dict[str, Any]]) -> list[str]:
     return sorted({label for s in parts.values() for label in s.get("entities_per_label") or {}})
 
 
+def _classes(parts: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted({label for s in parts.values()
+                   for label in (s.get("classes") or {}).get("counts") or {}})
+
+
 def corpus_table(stats: dict[str, Any] | None) -> pd.DataFrame:
     """One row per part: documents, sentences, tokens, entities and EPS, then entities and
-    EPS per label (columns ``entities_<label>``, ``eps_<label>``), at full precision."""
+    EPS per label (columns ``entities_<label>``, ``eps_<label>``), at full precision.
+
+    A classification study's parts: documents, sentences, tokens and the minority-class share,
+    then documents and their share per class (``documents_<class>``, ``share_<class>``)."""
     parts = corpus_parts(stats)
+    classes = _classes(parts)
+    if classes:
+        return pd.DataFrame([
+            {"part": part, **{key: s.get(key) for key in ("documents", "sentences", "tokens")},
+             "minority_share": (s.get("classes") or {}).get("minority_share"),
+             **{f"{what}_{c}": ((s.get("classes") or {}).get(key) or {}).get(c, 0)
+                for c in classes
+                for what, key in (("documents", "counts"), ("share", "shares"))}}
+            for part, s in parts.items()
+        ])
     labels = _labels(parts)
     rows = []
     for part, s in parts.items():
@@ -65,8 +85,18 @@ def corpus_display(stats: dict[str, Any] | None) -> pd.DataFrame:
     table = corpus_table(stats)
     if table.empty:
         return table
-    labels = _labels(corpus_parts(stats))
+    classes = _classes(corpus_parts(stats))
     out = pd.DataFrame({("", "Part"): table["part"]})
+    if classes:
+        for key, title in TOTALS[:3]:
+            out[("", title)] = table[key].map(_count)
+        out[("", "Minority share")] = table["minority_share"].map(num)
+        for c in classes:
+            out[(c, "Documents")] = table[f"documents_{c}"].map(_count)
+            out[(c, "Share")] = table[f"share_{c}"].map(num)
+        out.columns = pd.MultiIndex.from_tuples(out.columns)
+        return out
+    labels = _labels(corpus_parts(stats))
     for key, title in TOTALS:
         out[("", title)] = table[key].map(num if key == "eps" else _count)
     for label in labels:

@@ -82,13 +82,13 @@ def _figure(n_panels: int, width: float = 3.4, height: float = 2.8) -> tuple[Fig
 def learning_curves(analysis: Analysis) -> Figure:
     """F1 against training sentences per backend: runs, GAM band, threshold, the chosen
     learning curve and, when given, the annotators' agreement as a ceiling line."""
-    return _panels(analysis, _learning_panel, "Training sentences",
+    return _panels(analysis, _learning_panel, analysis.axes.words("Training sentences"),
                    analysis.settings.target_f1)
 
 
 def f1_vs_eps(analysis: Analysis) -> Figure:
     """F1 against EPS (entities per sentence) per backend: runs, GAM band, threshold."""
-    return _panels(analysis, _eps_panel, "Entities per sentence (EPS)")
+    return _panels(analysis, _eps_panel, analysis.axes.words("Entities per sentence (EPS)"))
 
 
 #: Line colours of the external (unseen-corpus) test sets, in config order.
@@ -98,12 +98,12 @@ UNSEEN = ("#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")
 def transfer_curves(analysis: Analysis) -> Figure:
     """In-domain and unseen-corpus F1 against training sentences per backend: GAM smooths
     with their bands, side by side on one axis."""
-    return _panels(analysis, _transfer_panel, "Training sentences")
+    return _panels(analysis, _transfer_panel, analysis.axes.words("Training sentences"))
 
 
 def _transfer_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> np.ndarray:
     """The in-domain smooth and one smooth per external test set; returns their F1 values."""
-    curves = [("in-domain test", SMOOTH, m.gams.get("n_sentences"))]
+    curves = [("in-domain test", SMOOTH, m.gams.get(analysis.axes.size))]
     curves += [(f"unseen: {name}", UNSEEN[i % len(UNSEEN)], m.transfer.get(name))
                for i, name in enumerate(analysis.external)]
     drawn = [np.empty(0)]
@@ -133,7 +133,7 @@ def _panels(analysis: Analysis, draw: Callable[..., np.ndarray], xlabel: str,
             ax.set_title(plain(m.backend))
             ax.set_xlabel(xlabel)
             if i % 3 == 0:
-                ax.set_ylabel("Test F1")
+                ax.set_ylabel(analysis.axes.words("Test F1"))
             if i == 0:
                 ax.legend(loc="lower right")
         if axes:
@@ -188,9 +188,10 @@ def _power_law(curve: CurveFit, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarr
 def _learning_panel(ax, analysis: Analysis, m: BackendModels,
                     rows: pd.DataFrame) -> np.ndarray:
     """One backend's learning-curve panel; returns the F1 values of its runs and curves."""
-    _runs(ax, rows["n_sentences"], rows["f1"])
-    x_right = float(rows["n_sentences"].max())
-    drawn = [rows["f1"].to_numpy(dtype=float), _gam_and_threshold(ax, m, "n_sentences")]
+    size = analysis.axes.size
+    _runs(ax, rows[size], rows["f1"])
+    x_right = float(rows[size].max())
+    drawn = [rows["f1"].to_numpy(dtype=float), _gam_and_threshold(ax, m, size)]
     curve = m.curve
     if curve is not None:
         reach = curve.n_max * 1.6
@@ -228,11 +229,12 @@ def _agreement_line(ax, analysis: Analysis) -> np.ndarray:
 def _eps_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> np.ndarray:
     """One backend's F1-vs-EPS panel, with the training EPS marked; returns the F1 values of
     its runs and smooth."""
-    _runs(ax, rows["eps"], rows["f1"])
-    smooth = _gam_and_threshold(ax, m, "eps")
+    density = analysis.axes.density
+    _runs(ax, rows[density], rows["f1"])
+    smooth = _gam_and_threshold(ax, m, density)
     if analysis.training_eps is not None:
         ax.axvline(analysis.training_eps, color="0.3", linewidth=0.8, linestyle="--",
-                   label="training EPS")
+                   label=analysis.axes.words("training EPS"))
     return np.concatenate([rows["f1"].to_numpy(dtype=float), smooth])
 
 
@@ -272,11 +274,12 @@ def curve_overview(analysis: Analysis) -> Figure:
         low, high = f1_limits(np.concatenate(drawn) if drawn else np.empty(0), target)
         shown = low <= target <= high
         ax.axhline(target, color="0.5", linewidth=0.8, linestyle=(0, (1, 3)),
-                   label=f"target F1 {target:.2f}" + ("" if shown else " (off the axis)"))
+                   label=analysis.axes.words(f"target F1 {target:.2f}")
+                   + ("" if shown else " (off the axis)"))
         ax.set_xlim(0, right * 1.02 if right else None)
         ax.set_ylim(low, high)
-        ax.set_xlabel("Training sentences")
-        ax.set_ylabel("Predicted test F1")
+        ax.set_xlabel(analysis.axes.words("Training sentences"))
+        ax.set_ylabel(analysis.axes.words("Predicted test F1"))
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 

@@ -127,13 +127,15 @@ def _corpus(analysis: Analysis) -> str:
         body = ("<p>No corpus statistics: the runs were read from a table, not a study folder "
                 "(a study folder's corpus_stats.json is shown here).</p>")
         return f'<section id="corpus"><h2>Corpus</h2>{body}</section>'
-    parts = [table_html(co.corpus_display(stats), "Corpus parts, overall and per label "
-                        "(EPS: entities per sentence)")]
+    caption = ("Corpus parts, overall and per class (documents and their share)"
+               if analysis.axes.task == "classify"
+               else "Corpus parts, overall and per label (EPS: entities per sentence)")
+    parts = [table_html(co.corpus_display(stats), caption)]
     selection = {"dev": "Models were selected on the dev set; the test set only scored them.",
                  "test": "Models were selected on the test set (as Majdik et al. did), so "
                          "test F1 is optimistic."}.get(stats.get("select_on"))
     if selection:
-        parts.append(f"<p>{esc(selection)}</p>")
+        parts.append(f"<p>{esc(analysis.axes.words(selection))}</p>")
     notices = stats.get("reading_notices")
     if notices:
         listed = ", ".join(f"{kind} {count}" for kind, count in notices.items())
@@ -197,11 +199,12 @@ def _design(analysis: Analysis) -> str:
             strata.append(entry)
         body += table_html(pd.DataFrame(strata), "Subsets per stratum")
     s = analysis.settings
-    body += (f"<p>Analysis settings: {s.n_boot:,} bootstrap resamples, seed {s.seed}, "
-             f"{s.level:.0%} intervals, target F1 {s.target_f1:.2f}, plateau when "
-             f"{s.step:g} more sentences add less than {100 * s.min_gain:g} F1 points"
-             + (f", threshold models adjusted for {esc(', '.join(s.adjust))}" if s.adjust
-                else "") + ".</p>")
+    body += analysis.axes.words(
+        f"<p>Analysis settings: {s.n_boot:,} bootstrap resamples, seed {s.seed}, "
+        f"{s.level:.0%} intervals, target F1 {s.target_f1:.2f}, plateau when "
+        f"{s.step:g} more sentences add less than {100 * s.min_gain:g} F1 points"
+        + (f", threshold models adjusted for {esc(', '.join(s.adjust))}" if s.adjust
+           else "") + ".</p>")
     return f'<section id="design"><h2>Design</h2>{body}</section>'
 
 
@@ -222,25 +225,29 @@ def _figures(analysis: Analysis, svgs: dict[str, str]) -> str:
         return f'<ul class="words">{items}</ul>' if items else ""
 
     level = f"{analysis.settings.level:.0%}"
+    w, ax = analysis.axes.words, analysis.axes
     return (
         '<section id="curves"><h2>Learning curves</h2>'
-        f'<figure>{svgs["learning_curves"]}<figcaption>Test F1 of each fine-tuned model (points) '
-        f"against its training sentences, with a GAM smooth and its {level} band, the "
-        f"learning curve chosen by extrapolation error (solid) and its extrapolation with a "
-        f"{level} bootstrap band (dashed), "
-        f"and the best threshold model's threshold (dotted) with its {level} bootstrap CI "
-        f"(shaded). The dotted horizontal line marks the target F1 when it lies near the data; "
-        f"the F1 axis spans the data, not 0 to 1.</figcaption></figure>"
-        f"{listing('n_sentences')}"
-        f'<figure>{svgs["curve_overview"]}<figcaption>Chosen learning curves of all backends with '
-        f"{level} bootstrap bands (left out where a fit falls below F1 0); fixed baselines as "
-        f"horizontal lines. The F1 axis spans the curves, not 0 to 1.</figcaption></figure>"
-        "</section>"
-        '<section id="eps"><h2>F1 and entity density</h2>'
-        f'<figure>{svgs["f1_vs_eps"]}<figcaption>Test F1 against the entities per sentence '
-        f"(EPS) of the training subset, with a GAM smooth ({level} band) and the best threshold "
-        f"model's threshold; the dashed line marks the training data's EPS.</figcaption>"
-        f"</figure>{listing('eps')}</section>"
+        f'<figure>{svgs["learning_curves"]}<figcaption>'
+        + w(f"Test F1 of each fine-tuned model (points) "
+            f"against its training sentences, with a GAM smooth and its {level} band, the "
+            f"learning curve chosen by extrapolation error (solid) and its extrapolation with a "
+            f"{level} bootstrap band (dashed), "
+            f"and the best threshold model's threshold (dotted) with its {level} bootstrap CI "
+            f"(shaded). The dotted horizontal line marks the target F1 when it lies near the "
+            f"data; the F1 axis spans the data, not 0 to 1.")
+        + f"</figcaption></figure>{listing(ax.size)}"
+        f'<figure>{svgs["curve_overview"]}<figcaption>'
+        + w(f"Chosen learning curves of all backends with "
+            f"{level} bootstrap bands (left out where a fit falls below F1 0); fixed baselines "
+            f"as horizontal lines. The F1 axis spans the curves, not 0 to 1.")
+        + "</figcaption></figure></section>"
+        + w('<section id="eps"><h2>F1 and entity density</h2>')
+        + f'<figure>{svgs["f1_vs_eps"]}<figcaption>'
+        + w(f"Test F1 against the entities per sentence "
+            f"(EPS) of the training subset, with a GAM smooth ({level} band) and the best "
+            f"threshold model's threshold; the dashed line marks the training data's EPS.")
+        + f"</figcaption></figure>{listing(ax.density)}</section>"
     )
 
 
@@ -278,17 +285,18 @@ def _convergence(analysis: Analysis, svgs: dict[str, str]) -> str:
 
 
 def _tables(analysis: Analysis) -> str:
+    w = analysis.axes.words
     parts = ['<section id="tables"><h2>Tables</h2>',
              table_html(tb.descriptive_display(analysis),
-                        "Table 1. Training subsets and test F1 per backend", 2)]
+                        w("Table 1. Training subsets and test F1 per backend"), 2)]
     regression = tb.regression_display(analysis)
     if not regression.empty:
-        parts.append(table_html(regression, "Table 2. Standardized multiple regression of F1 on "
-                                            "training sentences and EPS (β, p)"))
+        parts.append(table_html(regression, w("Table 2. Standardized multiple regression of F1 "
+                                              "on training sentences and EPS (β, p)")))
     thresholds = tb.threshold_display(analysis)
     if not thresholds.empty:
-        parts.append(table_html(thresholds, "Table 3. Threshold models (★ = lowest AIC); "
-                                            "slopes in F1 points", 3))
+        parts.append(table_html(thresholds, w("Table 3. Threshold models (★ = lowest AIC); "
+                                              "slopes in F1 points"), 3))
     curves = tb.curve_display(analysis)
     if not curves.empty:
         parts.append(table_html(curves, "Table 4. Learning-curve families side by side "
@@ -356,5 +364,5 @@ def _methods(analysis: Analysis) -> str:
         "beyond the largest training set as an extrapolation with its ratio to that size.",
         f"All resampling used seed {s.seed}.",
     ]
-    body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
+    body = "".join(f"<p>{esc(analysis.axes.words(p))}</p>" for p in paragraphs)
     return f'<section id="methods" class="methods"><h2>Methods</h2>{body}</section>'

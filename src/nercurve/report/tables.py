@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from nercurve.analysis.recommend import about
+from nercurve.analysis.recommend import SIZE_COLUMNS, about
 
 if TYPE_CHECKING:
     from nercurve.analysis import Analysis
 
-PREDICTOR_LABELS = {"n_sentences": "Sentences", "eps": "EPS"}
+PREDICTOR_LABELS = {"n_sentences": "Sentences", "eps": "EPS", "n_docs": "Examples",
+                    "minority_share": "Minority share"}
 
 
 def write_tables(analysis: Analysis, folder: Path) -> list[Path]:
@@ -51,17 +52,18 @@ def ci(lo: float, hi: float, fmt=num) -> str:
 
 
 def _value(predictor: str):
-    """Formatter for values of a predictor: whole sentences or two-decimal EPS."""
-    return about if predictor == "n_sentences" else num
+    """Formatter for values of a predictor: whole sentences (examples) or two-decimal EPS
+    (minority share)."""
+    return about if predictor in SIZE_COLUMNS else num
 
 
 def descriptive_display(analysis: Analysis) -> pd.DataFrame:
     """Table 2 layout: backend, variable, runs, range, mean, SD."""
     d = analysis.descriptive
-    digits = {"EPS": 2, "F1": 3}
+    digits = {"EPS": 2, "Minority share": 2, "F1": 3}
     return pd.DataFrame({
         "Backend": d["backend"],
-        "Variable": d["variable"],
+        "Variable": d["variable"].map(lambda v: analysis.axes.outcome if v == "F1" else v),
         "Runs": d["runs"].map(str),
         "Range": [f"{num(lo, digits.get(v, 0))}–{num(hi, digits.get(v, 0))}"
                   for lo, hi, v in zip(d["min"], d["max"], d["variable"], strict=True)],
@@ -92,7 +94,8 @@ def regression_display(analysis: Analysis) -> pd.DataFrame:
 def threshold_display(analysis: Analysis) -> pd.DataFrame:
     """Every threshold model and the straight line, with CIs, slopes, p and ΔAIC.
 
-    Slopes are in F1 points per 100 sentences or per 0.1 EPS.
+    Slopes are in F1 points per 100 sentences or per 0.1 EPS (classification: examples,
+    minority share).
     """
     t = analysis.threshold_table()
     if t.empty:
@@ -101,7 +104,8 @@ def threshold_display(analysis: Analysis) -> pd.DataFrame:
     for rec in t.to_dict(orient="records"):
         predictor = rec["predictor"]
         fmt = _value(predictor)
-        step, per = (100, "/100 sent.") if predictor == "n_sentences" else (0.1, "/0.1 EPS")
+        step, per = ((100, "/100 sent.") if predictor in SIZE_COLUMNS else (0.1, "/0.1 EPS"))
+        per = analysis.axes.words(per)
         is_line = rec["model"] == "line"
         before, after = (num(100 * step * rec[k], 2) for k in ("slope_before", "slope_after"))
         rows.append({
@@ -117,7 +121,7 @@ def threshold_display(analysis: Analysis) -> pd.DataFrame:
             "ΔAIC": num(rec["delta_aic"], 1),
             "Cautions": _threshold_cautions(rec),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).rename(columns=analysis.axes.words)
 
 
 def _threshold_cautions(rec: dict) -> str:
@@ -160,7 +164,7 @@ def curve_display(analysis: Analysis) -> pd.DataFrame:
                                             if r["target_reachable"] else "out of reach"),
             "Cautions": r["flags"] or "–",
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).rename(columns=analysis.axes.words)
 
 
 def runs_display(analysis: Analysis) -> pd.DataFrame:
