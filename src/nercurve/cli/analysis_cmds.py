@@ -156,12 +156,20 @@ def plan_cmd(
     drop_changed: Annotated[bool, typer.Option(
         help="When the pilot or the options changed since the last plan in this folder, set "
         "the old runs aside instead of refusing.")] = False,
+    task: Annotated[str, typer.Option(
+        help="ner (entity spans) or classify (document classes: the answer is in examples; "
+        "the target is the --metric).")] = "ner",
+    metric: Annotated[str | None, typer.Option(
+        help="The outcome of a classification pilot: macro_f1 (default), micro_f1 or "
+        "accuracy.")] = None,
 ) -> None:
     """Run a small study on a pilot set and say how many sentences reach the target F1.
 
     Rerunning it continues the same study.
 
     Example: nercurve plan pilot.jsonl --target-f1 0.85 --backend spacy --sizes 10,20,40,80
+
+    Example: nercurve plan notes.jsonl --task classify --target-f1 0.85 --backend tfidf
     """
     from nercurve.analysis import analyze, load_runs
     from nercurve.analysis.recommend import plan_answer
@@ -186,6 +194,7 @@ def plan_cmd(
         "design": {"sizes": size_list, "subsets_per_size": per_size, "seed": 0},
         "backends": [{"name": backend, "type": backend, "params": params}],
         "run": {"workers": workers} if workers else {},
+        "task": task, **({"metric": metric} if metric is not None else {}),
     }, source=pilot)
     bar, update = progress_printer()
     try:
@@ -203,10 +212,10 @@ def plan_cmd(
 
         raise AnalysisError(f"no learning curve could be fitted to the pilot study: {reasons}",
                             file=study_dir, hint="use more sizes, seeds or a larger pilot")
-    pilot_sentences = float(analysis.runs["n_sentences"].max())
+    pilot_sentences = float(analysis.runs[analysis.axes.size].max())
     typer.echo(f"\nstudy: {study_dir}  ({len(analysis.runs)} runs)")
-    typer.echo(plan_answer(backend, model.target, model.curve, pilot_sentences,
-                           minutes_per_sentence))
+    typer.echo(analysis.axes.words(plan_answer(backend, model.target, model.curve,
+                                               pilot_sentences, minutes_per_sentence)))
 
 
 def _print_tables(analysis: Analysis) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
     from nercurve.metrics import PRF, Evaluation
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
+
+
+class Task(StrEnum):
+    """What ``evaluate`` scores: entity spans or document classes."""
+
+    auto = "auto"
+    ner = "ner"
+    classify = "classify"
 
 
 def _print_json(data: Any) -> None:
@@ -67,24 +76,38 @@ def stats(
 
     Also per label, the spread of sentences per document and the entity length
     distribution. Sentences and tokens come from the file when its format has them
-    (CoNLL/IOB, DocBin), else from spaCy's rule-based sentencizer and tokenizer. --json
-    also carries every reading notice (and their counts by kind).
+    (CoNLL/IOB, DocBin), else from spaCy's rule-based sentencizer and tokenizer. Documents
+    with class labels (text classification) also get their class distribution (documents
+    and share per class, the minority class) and text lengths. --json also carries every
+    reading notice (and their counts by kind).
 
     Example: nercurve stats train.pubtator --label-map SpecificDisease=Disease --json
+
+    Example: nercurve stats notes.csv --text-column note --label-column status
     """
+    from nercurve.corpus.classes import class_stats, has_classes
     from nercurve.corpus.stats import corpus_stats
 
     docs = reading.load(corpus)
     cs = corpus_stats(docs)
+    classes = class_stats(docs.docs) if has_classes(docs) else None
     if as_json:
         _print_json({
             "corpus": str(corpus),
             **cs.to_dict(),
+            **({"classes": classes.to_dict()} if classes is not None else {}),
             "notice_counts": dict(docs.notice_counts()),
             "notices": [n.to_dict() for n in docs.notices],
         })
         return
-    _show(*_stats_tables(str(corpus), cs))
+    tables = _stats_tables(str(corpus), cs)
+    if classes is not None:
+        from nercurve.cli.class_tables import class_stats_tables
+
+        totals, per_label, sizes, lengths = tables
+        tables = [totals, *class_stats_tables(classes), sizes,
+                  *([per_label, lengths] if cs.entities else [])]
+    _show(*tables)
 
 
 def _stats_tables(name: str, cs: CorpusStats) -> list[Table]:
@@ -133,6 +156,11 @@ def split(
         bool,
         typer.Option("--stratify-eps", help="Give every part a similar entities per sentence."),
     ] = False,
+    stratify_classes: Annotated[
+        bool,
+        typer.Option("--stratify-classes",
+                     help="Give every part the class shares of the corpus (class labels)."),
+    ] = False,
     to: Annotated[OutFormat, typer.Option("--to", help="Format of the written parts.")] = (
         OutFormat.jsonl
     ),
@@ -144,23 +172,40 @@ def split(
     """Split a corpus into train, dev and test by whole documents, from a seed.
 
     Writes train/dev/test files (JSONL unless --to) and manifest.json (ids, fractions,
-    seed, and each part's size and EPS) into the output folder. --stratify-eps gives
-    every part a similar entities per sentence.
+    seed, and each part's size and EPS; with class labels, its documents per class) into the
+    output folder. --stratify-eps gives every part a similar entities per sentence,
+    --stratify-classes the class shares of the whole corpus.
 
     Example: nercurve split coi.jsonl --test 0.3 --dev 0.1 --seed 0 --stratify-eps -o splits/
+
+    Example: nercurve split notes.jsonl --stratify-classes -o splits/
     """
+    from nercurve.corpus.classes import class_counts, class_scheme, has_classes
     from nercurve.corpus.split import part_sizes, split_corpus, write_split
     from nercurve.corpus.stats import doc_counts
+    from nercurve.errors import InputError
 
+    if stratify_eps and stratify_classes:
+        raise InputError("--stratify-eps and --stratify-classes exclude each other",
+                         hint="stratify by entities per sentence (NER) or by class, not both")
     docs = reading.load(corpus)
     part_sizes(len(docs), test, dev)  # check the fractions before segmenting anything
+    if stratify_classes and not has_classes(docs):
+        raise InputError("--stratify-classes needs class labels, and no document has any",
+                         file=corpus, hint="give documents classes, or split with --stratify-eps")
+    classes = (class_counts(docs.docs, class_scheme(docs.docs, source=str(corpus)))
+               if has_classes(docs) else None)
     counts = doc_counts(docs) if stratify_eps else None
-    parts = split_corpus(docs, test=test, dev=dev, seed=seed, stratify=stratify_eps, counts=counts)
-    manifest = write_split(docs, parts, out, fmt=str(to), overwrite=force, counts=counts)
+    parts = split_corpus(docs, test=test, dev=dev, seed=seed,
+                         stratify=stratify_eps or stratify_classes, counts=counts,
+                         classes=classes if stratify_classes else None)
+    manifest = write_split(docs, parts, out, fmt=str(to), overwrite=force, counts=counts,
+                           classes=classes)
     if as_json:
         _print_json(manifest)
         return
-    how = "stratified by EPS" if stratify_eps else "random"
+    how = ("stratified by EPS" if stratify_eps else
+           "stratified by class" if stratify_classes else "random")
     table = _table(
         f"{corpus} → {out} ({how}, seed {seed})",
         "part",
@@ -181,7 +226,15 @@ def split(
             f"{part['entities']:,}",
             _num(part["eps"], 3),
         )
-    _show(table, f"manifest: {Path(out) / 'manifest.json'}")
+    shown: list[Any] = [table]
+    if classes is not None:
+        by_class = _table("Documents per class", "part", *classes.labels)
+        for name, part in manifest["parts"].items():
+            n = part["documents"]
+            by_class.add_row(name, *(f"{part['classes'][c]:,} ({part['classes'][c] / n:.0%})"
+                                     if n else "0" for c in classes.labels))
+        shown.append(by_class)
+    _show(*shown, f"manifest: {Path(out) / 'manifest.json'}")
 
 
 # --- evaluate -----------------------------------------------------------------------------
@@ -200,10 +253,18 @@ def evaluate(
             help="Score documents present on one side only as having no spans on the other.",
         ),
     ] = False,
+    task: Annotated[Task, typer.Option(
+        "--task", help="Score entity spans (ner) or document classes (classify); auto: "
+        "classes when the gold documents carry classes and no spans.")] = Task.auto,
     *,
     reading: CorpusReading,
 ) -> None:
     """Score predicted entities against gold: strict P/R/F1, boundary overlap, type confusion.
+
+    Classification (document classes): accuracy, macro- and micro-averaged P/R/F1, per
+    class, and a confusion matrix; multi-label data also sample-averaged F1. A predicted
+    document's class is its best-scoring category (every category scored at least 0.5 in
+    multi-label data); with --allow-missing a document missing from PRED is a miss.
 
     Documents are matched by id; files without ids of their own (CoNLL without
     -DOCSTART-, foreign DocBins) that share no id but hold the same texts in the same
@@ -214,7 +275,10 @@ def evaluate(
     The reading flags apply to both files.
 
     Example: nercurve evaluate test.pubtator predictions.jsonl --label-map Modifier=Disease
+
+    Example: nercurve evaluate test.jsonl predicted_classes.jsonl --task classify
     """
+    from nercurve.corpus.classes import has_classes
     from nercurve.metrics import evaluate as score
 
     gold_docs = reading.load(gold)
@@ -224,6 +288,10 @@ def evaluate(
         typer.echo(f"note: no document id is shared, but both files hold the same "
                    f"{len(paired)} texts in the same order: matched by position", err=True)
         pred_docs = paired
+    if task == Task.classify or (task == Task.auto and has_classes(gold_docs)
+                                 and not any(d.spans for d in gold_docs)):
+        _evaluate_classes(gold, pred, list(gold_docs), list(pred_docs), allow_missing, as_json)
+        return
     result = score(gold_docs, pred_docs, allow_missing=allow_missing,
                    names=(str(gold), str(pred)))
     for side, ids in (("PRED", result.missing_in_pred), ("GOLD", result.missing_in_gold)):
@@ -236,6 +304,29 @@ def evaluate(
         _print_json({"gold": str(gold), "pred": str(pred), **result.to_dict()})
         return
     _show(*_evaluation_tables(f"{pred} against {gold}", result))
+
+
+def _evaluate_classes(gold: Path, pred: Path, gold_docs: list[Doc], pred_docs: list[Doc],
+                      allow_missing: bool, as_json: bool) -> None:
+    """The classification branch of ``evaluate``."""
+    from nercurve.cli.class_tables import class_score_tables
+    from nercurve.corpus.classes import class_scheme
+    from nercurve.metrics_classify import evaluate_classes
+
+    predicted = {name for d in pred_docs for name in d.cats}
+    scheme = class_scheme(gold_docs, predicted, source=str(gold))
+    result = evaluate_classes(gold_docs, pred_docs, scheme, allow_missing=allow_missing,
+                              names=(str(gold), str(pred)))
+    if result.missing_in_pred:
+        typer.echo(f"note: {len(result.missing_in_pred)} document(s) missing from PRED were "
+                   "scored as misses", err=True)
+    if result.missing_in_gold:
+        typer.echo(f"note: {len(result.missing_in_gold)} document(s) missing from GOLD were "
+                   "left out", err=True)
+    if as_json:
+        _print_json({"gold": str(gold), "pred": str(pred), **result.to_dict()})
+        return
+    _show(*class_score_tables(f"{pred} against {gold}", result))
 
 
 def _prf_cells(s: PRF) -> list[str]:

@@ -25,16 +25,24 @@ def init_study(
         "study.toml"
     ),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    task: Annotated[str, typer.Option(
+        help="ner (entity spans) or classify (document classes).")] = "ner",
 ) -> None:
     """Write a commented example study config.
 
     Example: nercurve init-study study.toml
+
+    Example: nercurve init-study study.toml --task classify
     """
     from nercurve.study.example import EXAMPLE_STUDY
+    from nercurve.study.example_classify import EXAMPLE_CLASSIFY_STUDY
 
+    if task not in ("ner", "classify"):
+        raise ConfigError(f"unknown task {task!r}", hint="choose --task ner or --task classify")
     if path.exists() and not force:
         raise ConfigError("file exists", file=path, hint="pass --force to overwrite it")
-    path.write_text(EXAMPLE_STUDY, encoding="utf-8")
+    path.write_text(EXAMPLE_CLASSIFY_STUDY if task == "classify" else EXAMPLE_STUDY,
+                    encoding="utf-8")
     typer.echo(f"wrote {path}")
 
 
@@ -198,10 +206,12 @@ def run(
 
 
 def print_summary(study_dir: Path) -> dict[str, int]:
-    """Print mean test F1 per backend and stratum and the job counts; returns the counts."""
+    """Print the mean test F1 (a classification study: its metric) per backend and stratum
+    and the job counts; returns the counts."""
     from rich.console import Console
     from rich.table import Table
 
+    from nercurve.analysis.axes import axes_of
     from nercurve.study.store import open_store, results_frame
 
     frame = results_frame(study_dir)
@@ -214,15 +224,16 @@ def print_summary(study_dir: Path) -> dict[str, int]:
     )
     if frame.empty:
         return counts
-    table = Table(title="Test F1 by backend and stratum (mean ± SD over runs)")
-    for col in ("backend", "stratum", "runs", "sentences", "EPS", "F1"):
+    ax = axes_of(frame)
+    table = Table(title=f"Test {ax.outcome} by backend and stratum (mean ± SD over runs)")
+    for col in ("backend", "stratum", "runs", ax.unit, ax.density_short, ax.outcome):
         table.add_column(col, justify="left" if col in ("backend", "stratum") else "right")
     grouped = frame.groupby(["backend", "stratum"], sort=False)
     for (backend, stratum), g in grouped:
         sd = g["f1"].std() if len(g) > 1 else 0.0
         table.add_row(
-            str(backend), str(stratum), str(len(g)), f"{g['n_sentences'].mean():.0f}",
-            f"{g['eps'].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
+            str(backend), str(stratum), str(len(g)), f"{g[ax.size].mean():.0f}",
+            f"{g[ax.density].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
         )
     console.print(table)
     _print_waves(console, study_dir)
