@@ -150,7 +150,7 @@ class LLMParams(BackendParams):
     self_consistency: SelfConsistency | None = None
     max_new_tokens: int = Field(128, ge=1)
     eval_batch_size: int = Field(16, ge=1)
-    """Questions decoded at once (self-consistency: each with all its samples)."""
+    """Sequences decoded at once (self-consistency: questions × samples)."""
     overlap: Literal["longest", "first"] = "longest"
     """Which of two overlapping predicted spans is kept."""
 

@@ -4,7 +4,10 @@ Every question of one ``predict`` call starts with the same tokens (the system t
 the instructions, any few-shot examples): that shared prefix is run through the
 model once and its key/value cache reused by every batch. The rest of each prompt
 is sorted by length and padded on the left of its own part (the prefix, padding,
-then the prompt's own tokens), ``batch_size`` prompts a batch.
+then the prompt's own tokens), ``batch_size`` sequences a batch: ``batch_size``
+prompts for greedy decoding, ``batch_size // samples`` (at least one) for
+self-consistency. A batch runs until its longest answer ends, so a few rambling
+samples hold fewer finished rows back in small batches than in large ones.
 
 Greedy decoding is one ``generate`` call per batch. Self-consistency draws
 ``samples`` answers per prompt in the same batch: the prompts are run through the
@@ -81,8 +84,9 @@ def generate(
     net.eval()
     with torch.inference_mode():
         prefix_cache = _extend(net, None, shared, device) if shared else None
-        for b in range(0, len(order), batch_size):
-            rows = order[b : b + batch_size]
+        per_batch = max(1, batch_size // k)
+        for b in range(0, len(order), per_batch):
+            rows = order[b : b + per_batch]
             ids, mask = _padded(shared, [prompts[i][len(shared):] for i in rows], pad, device)
             width = ids.shape[1]
             cache = None
