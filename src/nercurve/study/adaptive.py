@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nercurve.corpus.stats import doc_counts
+from nercurve.corpus.stats import DocCounts, doc_counts
 from nercurve.errors import AnalysisError, ConfigError
 from nercurve.study.config import StudyConfig
 from nercurve.study.design import Subset, design_range, draw_subset
@@ -27,6 +28,9 @@ from nercurve.study.jobs import StudyData
 from nercurve.study.store import Store, results_frame
 from nercurve.study.wave_policy import Estimate, estimate, next_sizes, stop_reason, wave_size
 from nercurve.study.wave_records import WaveRecord, read_waves, write_waves
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Keeps the random streams of waves apart from those of the strata of the first wave.
 _WAVE_STREAM = 7_777_777
@@ -70,7 +74,7 @@ def run_waves(config: StudyConfig, data: StudyData, first_wave: list[Subset], st
         extend()
 
 
-def _after_wave(config: StudyConfig, arm: str, counts, store: Store) -> list[Subset]:
+def _after_wave(config: StudyConfig, arm: str, counts: DocCounts, store: Store) -> list[Subset]:
     """Record the finished wave's estimate; draw, store and record the next wave (returned),
     or record why the design stops (and return nothing)."""
     settings = config.design.adaptive
@@ -105,7 +109,8 @@ def _after_wave(config: StudyConfig, arm: str, counts, store: Store) -> list[Sub
     return subsets
 
 
-def _estimate(waves: list[WaveRecord], runs, config: StudyConfig) -> Estimate | None:
+def _estimate(waves: list[WaveRecord], runs: pd.DataFrame, config: StudyConfig
+              ) -> Estimate | None:
     """The estimate after the last wave, recorded with it (in ``waves``) the first time; None
     when the runs cannot support one yet."""
     wave = waves[-1]
@@ -121,7 +126,8 @@ def _estimate(waves: list[WaveRecord], runs, config: StudyConfig) -> Estimate | 
     return current
 
 
-def estimate_wave(runs, config: StudyConfig, wave: int) -> tuple[Estimate | None, str | None]:
+def estimate_wave(runs: pd.DataFrame, config: StudyConfig, wave: int
+                  ) -> tuple[Estimate | None, str | None]:
     """The target estimated from the driving arm's runs after ``wave``, or why not."""
     try:
         found = estimate(runs["n_sentences"], runs["f1"], config.design.adaptive,
@@ -131,7 +137,7 @@ def estimate_wave(runs, config: StudyConfig, wave: int) -> tuple[Estimate | None
     return found, None
 
 
-def _sentences_per_unit(runs, unit: str) -> float:
+def _sentences_per_unit(runs: pd.DataFrame, unit: str) -> float:
     """Training sentences per design unit, from the runs (1 when the unit is sentences)."""
     if unit == "sentences" or runs.empty or runs["n_docs"].sum() == 0:
         return 1.0
