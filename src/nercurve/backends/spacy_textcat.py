@@ -46,6 +46,7 @@ def default_config(architecture: str) -> str:
     embed = config["components"].get("tok2vec", {}).get("model", {}).get("embed")
     if embed is not None:
         embed["include_static_vectors"] = False
+    config["paths"]["vectors"] = None  # the accuracy config names en_core_web_lg
     return config.to_str()
 
 
