@@ -24,6 +24,7 @@ _CLASSIFY_REGISTRY: dict[str, str] = {
     "tfidf": "nercurve.backends.tfidf:TfidfBackend",
     "spacy": "nercurve.backends.spacy_textcat:TextcatBackend",
     "hf": "nercurve.backends.hf_classify:HFClassifyBackend",
+    "llm": "nercurve.backends.llm_classify:LLMClassifyBackend",
 }
 _REGISTRIES = {"ner": _REGISTRY, "classify": _CLASSIFY_REGISTRY}
 
