@@ -1,11 +1,12 @@
 """A text-classification learning curve on the synthetic smoking corpus, on a CPU.
 
-Runs a real nercurve study (the runner, its worker processes and store) on ``--docs``
+Runs real nercurve studies (the runner, its worker processes and store) on ``--docs``
 synthetic smoking-status notes (30% test, 10% dev, split stratified by class): training
 subsets of ``--sizes`` notes × ``--seeds`` seeds for the arms ``tfidf`` (TF-IDF + logistic
 regression, C chosen on dev), ``spacy`` (a spaCy textcat, ``--spacy-architecture``) and
-``hf`` (MiniLM from its PyPI package, mean-pooled head, ``--hf-epochs`` passes). Then the
-study's own analysis.
+``hf`` (MiniLM from its PyPI package, mean-pooled head, ``--hf-epochs`` passes), one study
+per arm in turn (the same split and subsets), so that each arm's workers and peak memory
+are its own. Then each study's own analysis.
 
 Prints, per arm: macro-F1 per training size (mean ± SD over seeds), runs per hour (3600 s
 over the mean seconds of one run in one worker, training and scoring included), the largest
@@ -60,47 +61,56 @@ ARMS: dict[str, Any] = {
 
 
 def run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """Write the corpus, run the study, analyse it; returns the figures."""
-    from nercurve.analysis import analyze, load_runs
+    """Write the corpus, run one study per arm, analyse each; returns the figures."""
     from nercurve.corpus.io import write_corpus
-    from nercurve.study.config import parse_config
-    from nercurve.study.runner import run_study
-    from nercurve.study.store import results_frame
     from nercurve.synthetic.smoking import generate_smoking
 
     out.mkdir(parents=True, exist_ok=True)
     corpus = out / "smoking.jsonl"
     write_corpus(generate_smoking(args.docs, seed=0), corpus)
     sizes = [int(s) for s in args.sizes.split(",")]
+    figures: dict[str, Any] = {"sizes": sizes, "arms": {}, "recommendation": {}}
+    started = time.perf_counter()
+    for arm in args.arms.split(","):
+        figures["arms"].update(run_arm(ARMS[arm](args), args, corpus, sizes, out, figures))
+    figures["wall_s"] = time.perf_counter() - started
+    return figures
+
+
+def run_arm(entry: dict[str, Any], args: argparse.Namespace, corpus: Path, sizes: list[int],
+            out: Path, figures: dict[str, Any]) -> dict[str, Any]:
+    """One arm's study and analysis: its figures by arm name."""
+    from nercurve.analysis import analyze, load_runs
+    from nercurve.study.config import parse_config
+    from nercurve.study.runner import run_study
+    from nercurve.study.store import results_frame
+
     config = parse_config({
-        "name": "classify-curve", "output": str(out / "study"), "task": "classify",
-        "seeds": list(range(args.seeds)), "corpus": {"path": str(corpus)},
+        "name": f"classify-curve-{entry['name']}", "output": str(out / entry["name"]),
+        "task": "classify", "seeds": list(range(args.seeds)), "corpus": {"path": str(corpus)},
         "split": {"test": 0.3, "dev": 0.1, "seed": 0, "stratify": True},
         "design": {"sizes": sizes, "subsets_per_size": 1, "seed": 0},
-        "backends": [ARMS[a](args) for a in args.arms.split(",")],
-        "run": {"workers": args.workers, "timeout_s": 3600},
+        "backends": [entry], "run": {"workers": args.workers, "timeout_s": 3600},
     })
     started = time.perf_counter()
     study = run_study(config)
     wall = time.perf_counter() - started
-    frame = results_frame(study)
+    rows = results_frame(study)
     analysis = analyze(load_runs(study), n_boot=args.n_boot, target_f1=0.85)
-    figures: dict[str, Any] = {"wall_s": wall, "sizes": sizes, "arms": {}}
-    for arm, rows in frame.groupby("backend", sort=False):
-        by_size = rows.groupby("n_docs")["f1"]
-        threshold = analysis.models[arm].thresholds.get("n_docs")
-        fit = threshold.best_fit() if threshold is not None else None
-        figures["arms"][arm] = {
-            "macro_f1": {int(n): [float(v) for v in g] for n, g in by_size},
-            "runs_per_hour": 3600.0 / float(rows["seconds"].mean()),
-            "peak_mb": float(rows["peak_mb"].max()),
-            "threshold": None if fit is None else {
-                "family": fit.family, "examples": fit.threshold, "ci": list(fit.ci_percentile),
-                "p_vs_line": fit.p_value},
-            "threshold_words": analysis.threshold_words().get((arm, "n_docs"), ""),
-        }
-    figures["recommendation"] = analysis.recommendation_text()
-    return figures
+    arm = entry["name"]
+    threshold = analysis.models[arm].thresholds.get("n_docs")
+    fit = threshold.best_fit() if threshold is not None else None
+    figures["recommendation"][arm] = analysis.recommendation_text()
+    return {arm: {
+        "macro_f1": {int(n): [float(v) for v in g] for n, g in rows.groupby("n_docs")["f1"]},
+        "runs_per_hour": 3600.0 / float(rows["seconds"].mean()),
+        "wall_s": wall,
+        "peak_mb": float(rows["peak_mb"].max()),
+        "threshold": None if fit is None else {
+            "family": fit.family, "examples": fit.threshold, "ci": list(fit.ci_percentile),
+            "p_vs_line": fit.p_value},
+        "threshold_words": analysis.threshold_words().get((arm, "n_docs"), ""),
+    }}
 
 
 def report(figures: dict[str, Any]) -> None:
@@ -122,8 +132,8 @@ def report(figures: dict[str, Any]) -> None:
         t = f["threshold"]
         where = ("no threshold model could be fitted" if t is None and not f["threshold_words"]
                  else f["threshold_words"])
-        print(f"{arm}: {f['runs_per_hour']:.0f} runs/hour per worker, peak {f['peak_mb']:.0f} "
-              f"MB; threshold on examples: {where}")
+        print(f"{arm}: {f['runs_per_hour']:.0f} runs/hour per worker, study {f['wall_s'] / 60:.1f} "
+              f"min, peak {f['peak_mb']:.0f} MB; threshold on examples: {where}")
     print(f"\nwall time {figures['wall_s'] / 60:.1f} min")
     arms = figures["arms"]
     top = max(sizes)
@@ -137,7 +147,8 @@ def report(figures: dict[str, Any]) -> None:
                   f"({'met' if minilm > tfidf else 'missed'})")
     print(f"target: bench <= 30 min: {figures['wall_s'] / 60:.1f} min "
           f"({'met' if figures['wall_s'] <= 1800 else 'missed'})")
-    print("\n" + figures["recommendation"])
+    for text in figures["recommendation"].values():
+        print("\n" + text)
 
 
 def main() -> None:
