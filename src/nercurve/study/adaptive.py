@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nercurve.corpus.classes import ClassCounts, class_counts
 from nercurve.corpus.stats import DocCounts, doc_counts
 from nercurve.errors import AnalysisError, ConfigError
 from nercurve.study.config import StudyConfig
@@ -54,7 +55,9 @@ def run_waves(config: StudyConfig, data: StudyData, first_wave: list[Subset], st
               extend: Callable[[], object]) -> None:
     """Run waves until the design stops, or until jobs remain that another runner holds."""
     arm = driving_arm(config)
-    counts = doc_counts(list(data.pool.values()))
+    pool = list(data.pool.values())
+    counts = doc_counts(pool)
+    classes = class_counts(pool, data.scheme) if data.scheme is not None else None
     with Store(store_path) as store:
         if not read_waves(store):
             write_waves(store, [WaveRecord(wave=0, subsets=tuple(s.subset_id for s in first_wave),
@@ -68,15 +71,17 @@ def run_waves(config: StudyConfig, data: StudyData, first_wave: list[Subset], st
             left = store.counts()
             if left["pending"] or left["running"]:
                 return
-            subsets = _after_wave(config, arm, counts, store)
+            subsets = _after_wave(config, arm, counts, store, classes)
         if not subsets:
             return
         extend()
 
 
-def _after_wave(config: StudyConfig, arm: str, counts: DocCounts, store: Store) -> list[Subset]:
+def _after_wave(config: StudyConfig, arm: str, counts: DocCounts, store: Store,
+                classes: ClassCounts | None = None) -> list[Subset]:
     """Record the finished wave's estimate; draw, store and record the next wave (returned),
-    or record why the design stops (and return nothing)."""
+    or record why the design stops (and return nothing). ``classes``: the pool's, in a
+    classification study."""
     settings = config.design.adaptive
     waves = read_waves(store)
     runs = results_frame(store.path.parent)
@@ -99,7 +104,8 @@ def _after_wave(config: StudyConfig, arm: str, counts: DocCounts, store: Store) 
     subsets = [
         draw_subset(counts, config.design.unit, int(t), _bounds(int(t), config.design.unit),
                     np.random.default_rng([config.design.seed, _WAVE_STREAM, number, k]),
-                    subset_id=f"wave{number}#{k:04d}", stratum=f"wave{number}")
+                    subset_id=f"wave{number}#{k:04d}", stratum=f"wave{number}",
+                    classes=classes, stratify=config.design.stratify_labels)
         for k, t in enumerate(targets)
     ]
     store.add_subsets(subsets)  # before the record: a wave recorded is a wave stored
