@@ -143,6 +143,7 @@ def test_single_label_documents_without_a_class_are_an_error():
     docs = [Doc("a", "x", cats={"A": 1.0}), Doc("b", "y", cats={"A": 0.0})]
     with pytest.raises(InputError, match="1 document\\(s\\) carry no class: 'b'"):
         class_scheme(docs)
+    assert class_stats(docs).unclassified == 1  # describing a corpus counts them instead
 
 
 def test_cli_bad_table_is_one_line_and_exit_2(tmp_path):

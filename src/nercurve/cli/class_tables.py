@@ -33,6 +33,9 @@ def class_stats_tables(cs: ClassStats) -> list[Table]:
     for label, n in cs.counts.items():
         classes.add_row(label, f"{n:,}", f"{cs.shares[label]:.1%}")
     classes.add_row(f"minority class: {cs.minority_class}", "", f"{cs.minority_share:.1%}")
+    if cs.unclassified:
+        classes.add_row("documents without a class", f"{cs.unclassified:,}",
+                        f"{cs.unclassified / cs.documents:.1%}")
     lengths = _table("Text lengths", "", "mean", "SD", "min", "median", "max")
     rows = [("characters per document", cs.chars_per_doc)]
     if cs.multi_label:

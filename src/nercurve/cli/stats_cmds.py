@@ -193,7 +193,7 @@ def split(
     if stratify_classes and not has_classes(docs):
         raise InputError("--stratify-classes needs class labels, and no document has any",
                          file=corpus, hint="give documents classes, or split with --stratify-eps")
-    classes = (class_counts(docs.docs, class_scheme(docs.docs, source=str(corpus)))
+    classes = (class_counts(docs.docs, class_scheme(docs.docs, strict=False))
                if has_classes(docs) else None)
     counts = doc_counts(docs) if stratify_eps else None
     parts = split_corpus(docs, test=test, dev=dev, seed=seed,

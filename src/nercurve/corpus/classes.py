@@ -69,12 +69,14 @@ class ClassScheme:
 
 
 def class_scheme(
-    docs: Sequence[Doc], labels: Iterable[str] | None = None, *, source: str | None = None
+    docs: Sequence[Doc], labels: Iterable[str] | None = None, *, source: str | None = None,
+    strict: bool = True,
 ) -> ClassScheme:
     """The class scheme of classification documents (see the module docstring).
 
-    Raises :class:`InputError` (naming ``source``) when no document names a class, or when a
-    single-label corpus holds documents without a class.
+    Raises :class:`InputError` (naming ``source``) when no document names a class, or, when
+    ``strict``, when a single-label corpus holds documents without a class (describing a
+    corpus, ``strict=False`` counts them instead: :attr:`ClassStats.unclassified`).
     """
     names = set(labels or ())
     for d in docs:
@@ -88,7 +90,7 @@ def class_scheme(
         )
     carried = [doc_classes(d) for d in docs]
     multi = any(len(c) > 1 for c in carried)
-    if not multi:
+    if strict and not multi:
         bare = [d.id for d, c in zip(docs, carried, strict=True) if not c]
         if bare:
             shown = ", ".join(repr(i) for i in bare[:_SHOWN])
@@ -168,6 +170,8 @@ class ClassStats:
     minority_share: float
     classes_per_doc: Summary
     chars_per_doc: Summary
+    #: Documents that carry no class (in single-label data, a gap in the annotation).
+    unclassified: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form for JSON."""
@@ -180,13 +184,15 @@ class ClassStats:
             "minority_share": self.minority_share,
             "classes_per_doc": self.classes_per_doc.to_dict(),
             "chars_per_doc": self.chars_per_doc.to_dict(),
+            "unclassified": self.unclassified,
         }
 
 
 def class_stats(docs: Sequence[Doc], scheme: ClassScheme | None = None) -> ClassStats:
-    """Documents per class, their shares, the minority class and share, classes per document
-    and characters per document (the scheme is derived from the documents when None)."""
-    scheme = scheme or class_scheme(docs)
+    """Documents per class, their shares, the minority class and share, classes per document,
+    characters per document and the documents without a class (the scheme is derived from the
+    documents when None, without requiring a class of every document)."""
+    scheme = scheme or class_scheme(docs, strict=False)
     counts = class_counts(docs, scheme).counts()
     n = len(docs)
     rarest = min(scheme.labels, key=lambda lab: (counts[lab], lab)) if scheme.labels else None
@@ -199,4 +205,5 @@ def class_stats(docs: Sequence[Doc], scheme: ClassScheme | None = None) -> Class
         minority_share=minority_share(counts, n),
         classes_per_doc=Summary.of([len(doc_classes(d)) for d in docs]),
         chars_per_doc=Summary.of([len(d.text) for d in docs]),
+        unclassified=sum(not doc_classes(d) for d in docs),
     )
