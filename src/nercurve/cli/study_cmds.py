@@ -392,7 +392,8 @@ def design_show(
     study_dir: Annotated[Path, typer.Argument(help="A study's output folder.")],
     all_subsets: Annotated[bool, typer.Option("--all", help="List every subset.")] = False,
 ) -> None:
-    """Print the design: subsets per stratum with their documents, sentences and EPS.
+    """Print the design: subsets per stratum with their documents, sentences and EPS (a
+    classification study: the minority-class share).
 
     Example: nercurve design show runs/coi --all
     """
@@ -402,14 +403,17 @@ def design_show(
     from nercurve.study.store import open_store
 
     with open_store(study_dir) as store:
+        classify = store.get_meta("task") == "classify"
+        density = "COALESCE(minority_share, 0)" if classify else "eps"
         rows = store.query(
-            "SELECT subset_id, stratum, n_docs, n_sentences, n_tokens, n_entities, eps"
-            " FROM subsets ORDER BY rowid"
+            "SELECT subset_id, stratum, n_docs, n_sentences, n_tokens, n_entities,"
+            f" {density} AS eps FROM subsets ORDER BY rowid"
         )
+    label = "minority share" if classify else "EPS"
     console = Console()
     if all_subsets:
         table = Table(title="subsets")
-        for col in ("subset", "stratum", "docs", "sentences", "tokens", "entities", "EPS"):
+        for col in ("subset", "stratum", "docs", "sentences", "tokens", "entities", label):
             table.add_column(col, justify="left" if col in ("subset", "stratum") else "right")
         for r in rows:
             table.add_row(r["subset_id"], r["stratum"], str(r["n_docs"]), str(r["n_sentences"]),
@@ -417,7 +421,7 @@ def design_show(
         console.print(table)
         return
     table = Table(title="design by stratum")
-    for col in ("stratum", "subsets", "docs", "sentences", "EPS"):
+    for col in ("stratum", "subsets", "docs", "sentences", label):
         table.add_column(col, justify="left" if col == "stratum" else "right")
     strata: dict[str, list[Any]] = {}
     for r in rows:
