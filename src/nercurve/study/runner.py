@@ -84,7 +84,8 @@ def read_external_test(
 
     if section.name in labels:
         raise ConfigError(
-            f"{where}.name '{section.name}' is also a label of the study",
+            f"{where}.name '{section.name}' is also "
+            f"{'a class' if classify else 'an entity label'} of the study",
             hint="choose another name: results carry both f1_<LABEL> and f1_<name> columns",
         )
     corpus = read_corpus(section.path, section.format, read_options(section, where))
