@@ -30,6 +30,9 @@ subsets_per_stratum = 3      # the Majdik study drew 500
 seed = 0
 # sizes = [10, 25, 50, 100]  # explicit sizes instead of strata
 # subsets_per_size = 2
+# the design above as a first wave, then waves placed around the CI of the threshold until
+# it is at most 20 sentences wide (or 200 runs); see docs/adaptive.md:
+# adaptive = { target = "threshold", ci_width = 20, wave = 10, max_runs = 200 }
 
 [[backends]]
 name = "spacy"               # the label this arm gets in results and figures
