@@ -235,7 +235,7 @@ def _print_tables(analysis: Analysis) -> None:
                          ("Threshold models", threshold_display(analysis)),
                          ("Learning curves (★ chosen by extrapolation error)",
                           curve_display(analysis))]:
-        console.print(_rich_table(title, frame))
+        console.print(_rich_table(analysis.axes.words(title), frame))
 
 
 def _rich_table(title: str, frame: pd.DataFrame):
