@@ -68,7 +68,7 @@ def test_ner_options_are_refused_and_the_backend_registered():
 
 
 def test_fine_tuned_and_zero_shot_arms_in_a_study(tmp_path, tiny_llama):  # noqa: F811
-    write_corpus(generate_smoking(30, seed=0), tmp_path / "smk.jsonl")
+    write_corpus(generate_smoking(20, seed=0), tmp_path / "smk.jsonl")
     fast = (f'model = "{tiny_llama}", device = "cpu", epochs = 1.0, max_steps = 2, '
             'eval_every = 1, batch_size = 4, dev_units = 2, max_new_tokens = 4, '
             "eval_batch_size = 8")
@@ -96,7 +96,7 @@ workers = 1
     lora, zero = (frame.loc[frame["backend"] == b].iloc[0] for b in ("lora", "zero"))
     assert lora["n_docs"] == 6 and lora["steps"] == 2 and lora["train_tokens_per_s"] > 0
     assert zero["n_docs"] == 0 and zero["minority_share"] == 0.0  # the zero-shot baseline
-    assert zero["answers"] == 2 * 9  # two samples for each of the 9 test notes
+    assert zero["answers"] == 2 * 6  # two samples for each of the 6 test notes
     for row in (lora, zero):
         assert 0.0 <= row["f1"] <= 1.0
         assert row["parse_failures"] <= row["answers"]
