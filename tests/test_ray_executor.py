@@ -36,6 +36,7 @@ def cluster() -> Iterator[Any]:
     """A head node and one worker node on 127.0.0.1 (one CPU each), torn down at the end."""
     # Ray binds to the address it finds for this machine unless told it is a one-machine
     # setup: this keeps every node, and every driver process started below, on loopback
+    saved = {k: os.environ.get(k) for k in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "PYTHONPATH")}
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (TESTS, os.environ.get("PYTHONPATH")) if p)  # the plugin, on every node
@@ -55,6 +56,11 @@ def cluster() -> Iterator[Any]:
         if ray.is_initialized():
             ray.shutdown()
         head.shutdown()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def rows(db: Path) -> list[sqlite3.Row]:

@@ -24,6 +24,7 @@ import math
 import os
 import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -199,7 +200,8 @@ def connected(address: str | None, workers: int | None) -> Iterator[Any]:
             "machine belongs to) and that this machine's Ray version matches the cluster's",
         ) from None
     finally:
-        signal.signal(signal.SIGTERM, kept)  # ray.init installs its own
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, kept)  # ray.init installs its own
     try:
         yield ray
     finally:
@@ -293,7 +295,7 @@ class _Drive:
             note = self._guarded(self._tick)
             busy = [s.ref for s in self.slots if s.job is not None]
             if note is None and not busy and self.held is None and not self.writes and (
-                    all(s.started for s in self.slots) or not self.store.counts()["pending"]):
+                    all(s.started for s in self.slots) or not self._pending()):
                 return
             waits = busy + [s.ready for s in self.slots if not s.started]
             if waits:
@@ -503,6 +505,13 @@ class _Drive:
             with contextlib.suppress(StoreError):
                 self._flush()
             self.store.release([r["job_id"] for r in self.store.running_jobs(self.owner)])
+
+    def _pending(self) -> int:
+        """Pending jobs (counted as some while another process holds the store's lock)."""
+        try:
+            return self.store.counts()["pending"]
+        except StoreLockedError:
+            return 1
 
     def _report(self) -> None:
         if self.on_progress is None:
