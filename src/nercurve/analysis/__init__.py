@@ -234,8 +234,6 @@ class Analysis:
             "corpus_stats": self.corpus_stats,
             "agreement": self.agreement.__dict__ if self.agreement is not None else None,
             "waves": [w.to_json() for w in self.waves],
-            "agreement": self.agreement.__dict__ if self.agreement is not None else None,
-            "waves": [w.to_json() for w in self.waves],
             "tables": {name: frame.to_dict(orient="records")
                        for name, frame in self.tables().items() if name != "gam"},
         })
