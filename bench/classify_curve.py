@@ -39,6 +39,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--spacy-architecture", default="bow", choices=("bow", "ensemble"))
     ap.add_argument("--spacy-steps", type=int, default=800, help="spaCy max_steps")
     ap.add_argument("--hf-epochs", type=float, default=4.0)
+    ap.add_argument("--hf-max-steps", type=int, default=2000,
+                    help="hf step limit (with --hf-epochs: whichever comes first)")
     ap.add_argument("--hf-lr", type=float, default=2e-4)
     ap.add_argument("--hf-batch", type=int, default=16)
     ap.add_argument("--hf-max-length", type=int, default=256)
@@ -56,7 +58,7 @@ ARMS: dict[str, Any] = {
     "hf": lambda a: {"name": "minilm", "type": "hf", "params": {
         "model": "minilm", "device": "cpu", "epochs": a.hf_epochs,
         "learning_rate": a.hf_lr, "warmup_steps": 5, "batch_size": a.hf_batch,
-        "max_length": a.hf_max_length, "eval_every": 1000, "max_steps": 2000}},
+        "max_length": a.hf_max_length, "eval_every": 1000, "max_steps": a.hf_max_steps}},
 }
 
 
