@@ -76,6 +76,8 @@ def ceiling_words(backend: str, curve: CurveFit, ceiling: AgreementCeiling) -> s
     reach = curve.sentences_for(ceiling.f1)
     if reach.reachable and math.isfinite(reach.sentences):
         more = f"; the curve reaches it at about {reach.sentences:,.0f} sentences"
+        if reach.sentences > at:
+            more += f" (an extrapolation to {reach.sentences / at:.1f}× the largest training set)"
     else:
         more = f"; the curve levels off below it (at F1 {reach.ceiling:.2f})"
     return head + f"{100 * gap:.1f} points below it{more}."

@@ -169,6 +169,8 @@ def _rival_targets(rivals: Sequence[CurveFit], target: TargetSize) -> str:
             continue
         answer = (f"about {about(other.sentences)} ({about(other.ci[0])}–{about(other.ci[1])})"
                   if other.reachable else f"out of reach (ceiling {other.ceiling:.2f})")
+        if other.reachable and other.sentences > rival.n_max:
+            answer += f", {other.sentences / rival.n_max:.1f}× the largest training set"
         said.append(f"the {FAMILY_NAMES[rival.family]} curve says {answer}")
     return f" — but {'; '.join(said)}" if said else ""
 
