@@ -211,7 +211,7 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--first", type=int, default=10, help="first-wave subsets per stratum")
     parser.add_argument("--wave", type=int, default=25)
-    parser.add_argument("--power-wave", type=int, default=100,
+    parser.add_argument("--power-wave", type=int, default=250,
                         help="waves of the power case (each refit fits four curve families)")
     parser.add_argument("--spread", type=float, default=0.1)
     args = parser.parse_args()
