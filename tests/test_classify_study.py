@@ -50,6 +50,16 @@ def test_config_task_metric_and_stratified_labels():
     assert _config(design={"stratify_labels": True}).design.identity()["stratify_labels"]
 
 
+def test_the_words_of_a_classification_study():
+    words = classify_axes("accuracy").words
+    assert words("Entities per sentence (EPS)") == "Minority-class share"
+    assert words("F1 rises with entity density; your training EPS is 0.2") == (
+        "Accuracy rises with class balance; your training minority share is 0.2")
+    assert words("the next 100 sentences add 0.4 F1 points (n_sentences)") == (
+        "the next 100 examples add 0.4 accuracy points (n_sentences)")
+    assert classify_axes().words("Test F1") == "Test macro-F1"
+
+
 def test_designs_record_classes_and_stratify_them():
     docs = generate_smoking(300, seed=0, balance={"CURRENT": 1, "NEVER": 4}).docs
     scheme = class_scheme(docs)
@@ -139,7 +149,7 @@ def test_analysis_and_report_speak_of_examples_and_class_balance(tfidf_study, tm
     from nercurve.report import write_report
 
     html = write_report(analysis, tmp_path / "r.html").html.read_text(encoding="utf-8")
-    assert "Training examples" in html and "macro-F1 and class balance" in html
+    assert "Training examples" in html and "Macro-F1 and class balance" in html
     assert "per class (documents and their share)" in html
 
 

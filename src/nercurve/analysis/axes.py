@@ -60,8 +60,8 @@ class Axes:
         if self.task == "ner":
             return text
         for pattern, repl in (
-            (r"entities per sentence \(EPS\)|\bentities per sentence\b", self.density_long),
-            (r"\bentity density\b", self.density_theme),
+            (r"\b[Ee]ntities per sentence( \(EPS\))?", self.density_long),
+            (r"\b[Ee]ntity density\b", self.density_theme),
             (r"\bEPS\b", self.density_short),
             (r"\bSentences\b", self.unit_title),
             (r"\bsentences\b", self.unit),
@@ -70,8 +70,16 @@ class Axes:
             (r"\bsent\.", self.unit[:2] + "."),
             (r"(?<![\w-])F1\b", self.outcome),
         ):
-            text = re.sub(pattern, repl, text)
+            text = re.sub(pattern, lambda m, r=repl: _cased(m, r), text)
         return text
+
+
+def _cased(match: re.Match[str], replacement: str) -> str:
+    """``replacement`` capitalized where the word it replaces starts the text or is a
+    capitalized word ("Sentences", not "EPS" or "F1")."""
+    word = match.group()
+    capital = match.start() == 0 or (word[0].isupper() and word[1:2].islower())
+    return replacement[0].upper() + replacement[1:] if capital else replacement
 
 
 NER = Axes(task="ner", size="n_sentences", density="eps", unit="sentences",

@@ -242,7 +242,7 @@ def _figures(analysis: Analysis, svgs: dict[str, str]) -> str:
             f"{level} bootstrap bands (left out where a fit falls below F1 0); fixed baselines "
             f"as horizontal lines. The F1 axis spans the curves, not 0 to 1.")
         + "</figcaption></figure></section>"
-        + w('<section id="eps"><h2>F1 and entity density</h2>')
+        + f'<section id="eps"><h2>{w("F1 and entity density")}</h2>'
         + f'<figure>{svgs["f1_vs_eps"]}<figcaption>'
         + w(f"Test F1 against the entities per sentence "
             f"(EPS) of the training subset, with a GAM smooth ({level} band) and the best "
