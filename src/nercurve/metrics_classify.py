@@ -23,6 +23,7 @@ The study outcome (:meth:`ClassScores.outcome`) is one of :data:`METRICS`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -127,7 +128,9 @@ def _single_label(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) 
                                              zero_division=0)[:3]
         for how in ("macro", "micro")
     }
-    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    with warnings.catch_warnings():  # one class only: the labels given keep the shape right
+        warnings.filterwarnings("ignore", message="A single label was found")
+        matrix = confusion_matrix(y_true, y_pred, labels=labels)
     support = len(y_true)
     return ClassScores(
         documents=support,
