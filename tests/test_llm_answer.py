@@ -15,6 +15,7 @@ from nercurve.backends.llm_answer import (
     AnswerStats,
     Entity,
     Parsed,
+    json_answer_done,
     locate,
     parse_inline,
     parse_json,
@@ -101,6 +102,21 @@ def test_inline_answers() -> None:
 ])
 def test_broken_inline_answers_are_unparseable(answer: str) -> None:
     assert parse_inline(answer, LABELS) == Parsed(ok=False)
+
+
+@pytest.mark.parametrize(("answer", "done"), [
+    ("", False),
+    ("Sure, the entities are", False),
+    ('["ataxia", "gout"', False),
+    ('["ataxia", "gout"]', True),
+    ('Here: ["ataxia"] and more', True),
+    ('["ataxia", "gout", "ataxia"', True),  # a loop: answers never name an item twice
+    ('[{"text": "a", "type": "Disease"}, {"text": "a", "ty', False),
+    ('[{"text": "a", "type": "Disease"}, {"text": "a", "type": "Disease"}', True),
+    ('[{"text": "a", "type": "Disease"}, {"text": "a", "type": "Chemical"}', False),
+])
+def test_when_a_json_answer_being_generated_is_done(answer: str, done: bool) -> None:
+    assert json_answer_done(answer) is done
 
 
 # --- locating ----------------------------------------------------------------------------

@@ -56,7 +56,7 @@ from pydantic import Field, model_validator
 from nercurve.backends.base import BackendParams, TrainResult
 from nercurve.backends.llm_answer import (
     AnswerStats,
-    first_json_list,
+    json_answer_done,
     locate,
     resolve_overlaps,
     vote,
@@ -210,7 +210,7 @@ class LLMModel:
             self.net, tokenizer, prompts, sampling=sampling,
             max_new_tokens=self.params.max_new_tokens, batch_size=self.params.eval_batch_size,
             device=self.device,
-            complete=_json_done if self.params.answer_format == "json" else None,
+            complete=json_answer_done if self.params.answer_format == "json" else None,
         )
         seconds = time.perf_counter() - started
         stats = AnswerStats()
@@ -236,10 +236,6 @@ class LLMModel:
         """Counts about the answers of the most recent prediction (parse failures,
         hallucinations, ...) and its decoding time."""
         return dict(self._diagnostics)
-
-
-def _json_done(answer: str) -> bool:
-    return first_json_list(answer) is not None
 
 
 class LLMBackend:

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from nercurve.corpus.model import Span
 
 _TAG = re.compile(r"<(/?)([A-Za-z][\w.\- ]*)>")
+_OBJECT = re.compile(r"\{[^{}]*\}")  # a complete item of a list of objects
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a complete item of a list of strings
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,21 @@ def parse_json(answer: str, labels: Sequence[str], *, only: str | None = None) -
     """Parse a JSON-list answer; ``only`` is the single type the question asked for."""
     items = first_json_list(answer)
     return Parsed(ok=False) if items is None else _entities(items, labels, only)
+
+
+def json_answer_done(answer: str) -> bool:
+    """Whether a JSON answer being generated can stop: its list is complete, or it names
+    an item a second time. The answers a model is tuned on never repeat an item, and a
+    model that starts to (small models do, greedily) repeats it until the token limit;
+    such an answer stays unparseable, only its generation ends sooner."""
+    if first_json_list(answer) is not None:
+        return True
+    start = answer.find("[")
+    if start < 0:
+        return False
+    rest = answer[start + 1 :].lstrip()
+    items = (_OBJECT if rest.startswith("{") else _STRING).findall(rest)
+    return len(items) != len(set(items))
 
 
 def first_json_list(answer: str) -> list[object] | None:

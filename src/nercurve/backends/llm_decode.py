@@ -24,8 +24,9 @@ CPU cost as much as the model itself (measured: a third of the time of k = 5
 decoding with SmolLM2's 49k-token vocabulary).
 
 A row stops at an end-of-turn token, after ``max_new_tokens``, or, when ``complete``
-is given, as soon as its answer is complete (a closed JSON list): a model that adds
-an explanation after its answer does not spend tokens on it.
+is given, as soon as its answer is done (a closed JSON list, or one caught in a
+loop): a model that adds an explanation after its answer does not spend tokens on
+it, and a batch is not held up by one row that repeats itself.
 """
 
 from __future__ import annotations
