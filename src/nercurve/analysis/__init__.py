@@ -398,7 +398,7 @@ def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings, notes: list[str]
         if curves.basis == "in-sample":
             notes.append(f"{backend}: too few runs to hold the largest out, so the learning "
                          "curve was chosen by its in-sample fit, not by extrapolation")
-    target = curves.best.sentences_for(s.target_f1) if curves is not None else None
+    target = curves.sentences_for(s.target_f1) if curves is not None else None
     return BackendModels(backend=backend, runs=len(rows), regression=regression,
                          thresholds=thresholds, gams=gams, curves=curves, target=target)
 

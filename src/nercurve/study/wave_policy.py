@@ -4,8 +4,9 @@
   driving arm: ``threshold`` — the threshold of the chosen threshold-model family on
   training sentences (:func:`nercurve.analysis.threshold.threshold_analysis`); ``target_f1``
   — the training sentences the chosen learning curve needs for the target F1
-  (:func:`nercurve.analysis.families.fit_curves`); both with their percentile bootstrap CI
-  (runs of one subset resampled together).
+  (:func:`nercurve.analysis.families.fit_curves`; its CI spans the curves that predict the
+  largest runs as well); both with percentile bootstrap CIs (runs of one subset resampled
+  together).
 - **Sampling rule.** The next wave puts ``1 − spread`` of its subsets at sizes spread
   evenly (one per equal slice, at a random point within it) over the current CI widened by
   a quarter of its width on each side (at least a twentieth of the design's range wide,
@@ -67,9 +68,9 @@ def estimate(sentences: Sequence[float] | np.ndarray, f1: Sequence[float] | np.n
 
     positive = x > 0
     clusters = None if cluster is None else np.asarray(cluster)[positive]
-    curve = fit_curves(x[positive], y[positive], cluster=clusters, n_boot=settings.n_boot,
-                       level=settings.level, seed=seed).best
-    needed = curve.sentences_for(float(settings.target_f1))
+    curves = fit_curves(x[positive], y[positive], cluster=clusters, n_boot=settings.n_boot,
+                        level=settings.level, seed=seed)
+    needed = curves.sentences_for(float(settings.target_f1))
     return Estimate(value=needed.sentences, ci=needed.ci, runs=int(positive.sum()))
 
 
