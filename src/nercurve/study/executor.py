@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from nercurve.errors import NercurveError, StoreError, StoreLockedError
+from nercurve.study.gpu_packing import check_packing, peak_of
 from nercurve.study.jobs import StudyData, execute_job
 from nercurve.study.store import LEASE_S, Store, pid_alive
 
@@ -203,17 +204,22 @@ class LocalExecutor:
 
     With ``gpus`` given, worker ``i`` sees only GPU ``gpus[i // runs_per_gpu]``
     (through CUDA_VISIBLE_DEVICES), so by default one run uses one GPU and
-    ``runs_per_gpu = k`` packs k small runs on each. CPU threads are divided among
-    the workers. A worker that dies is replaced while jobs are pending, up to
-    ``max_respawns`` deaths in a row without a finished job. ``lock_patience_s`` is how
-    long the runner waits on a store that another process keeps locked before it stops
-    with a :class:`~nercurve.errors.StoreLockedError` (workers keep their results).
+    ``runs_per_gpu = k`` packs k small runs on each: at first one worker per GPU runs
+    alone, and the other workers start once the first run of each arm in ``gpu_arms``
+    that still has work has finished and k of its peak fit on the device
+    (:func:`~nercurve.study.gpu_packing.check_packing`; a clear error when they do not).
+    CPU threads are divided among the workers. A worker that dies is replaced while jobs
+    are pending, up to ``max_respawns`` deaths in a row without a finished job.
+    ``lock_patience_s`` is how long the runner waits on a store that another process keeps
+    locked before it stops with a :class:`~nercurve.errors.StoreLockedError` (workers keep
+    their results).
     """
 
     workers: int
     timeout_s: float = 3600.0
     gpus: list[str] | None = None
     runs_per_gpu: int = 1
+    gpu_arms: frozenset[str] = frozenset()
     poll_s: float = 0.5
     max_respawns: int | None = None
     lock_patience_s: float = 600.0
@@ -274,6 +280,8 @@ class _Watch:
         self.respawns_in_a_row = 0
         self.last_renewal = 0.0
         self.locked_since: float | None = None
+        self.deferred: list[int] = []  # packed workers, started once the GPU runs fit
+        self.checked: set[str] = set()  # GPU arms whose first run's peak was checked
 
     def _spawn(self, index: int) -> None:
         # spawned children read the environment at start: set it around start() only
@@ -296,8 +304,12 @@ class _Watch:
         counts = self.store.counts()
         self.done_before = counts["done"] + counts["failed"]
         self.last_done = counts["done"] + counts["failed"]
+        packing = self.ex.gpus is not None and self.ex.runs_per_gpu > 1 and self.ex.gpu_arms
         for i in range(self.ex.workers):
-            self._spawn(i)
+            if packing and i % self.ex.runs_per_gpu:
+                self.deferred.append(i)
+            else:
+                self._spawn(i)
         try:
             while True:
                 note = self._tick()
@@ -341,6 +353,7 @@ class _Watch:
                 self.store.recover_orphans()  # jobs of runners gone elsewhere come back
                 self.last_renewal = now
             self._enforce_limits()
+            self._pack()
         except StoreLockedError:
             self.locked_since = self.locked_since or time.time()
             waited = time.time() - self.locked_since
@@ -382,6 +395,23 @@ class _Watch:
             if self.store.counts()["pending"] and self.respawns_in_a_row < limit:
                 self.respawns_in_a_row += 1
                 self._spawn(index)
+
+    def _pack(self) -> None:
+        """Start the packed workers once every GPU arm with work left has had a run alone
+        whose peak memory fits ``runs_per_gpu`` times on its device."""
+        if not self.deferred:
+            return
+        for arm, numbers in self.store.first_outcomes(self.ex.gpu_arms).items():
+            if arm not in self.checked:
+                self.checked.add(arm)
+                peak = peak_of(numbers)
+                if peak is not None:  # None: the run used no GPU after all
+                    check_packing(arm, self.ex.runs_per_gpu, peak)
+        if self.store.arms_with_work() & self.ex.gpu_arms - self.checked:
+            return
+        for index in self.deferred:
+            self._spawn(index)
+        self.deferred = []
 
     def _stop(self) -> None:
         for proc in self.procs.values():

@@ -3,8 +3,10 @@
 The arithmetic is a pure function, :func:`check_packing`: k runs fit on a device when k
 times a run's peak memory (what PyTorch's caching allocator reserved, plus the CUDA
 context every process pays) stays under the device's memory less a safety margin.
-The executor measures a run's peak with :class:`GpuMeter` on the first run of an arm
-before it packs more runs beside it.
+Every job measures its own peak with :class:`GpuMeter` and reports it with its results
+(``gpu_peak_mb`` and ``gpu_device_mb``, result columns like any other number the job
+reports); both executors run the first job of each GPU arm alone and check its peak before
+they pack more runs beside it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,22 @@ def check_packing(arm: str, k: int, peak: GpuPeak, context_mb: float = CUDA_CONT
         hint=f"set run.runs_per_gpu to {max(fit, 1)} or less (or lower the batch size / "
         "max_length); the finished runs are kept",
     )
+
+
+#: The result columns that carry a run's GPU peak and its device's memory (MiB).
+PEAK_KEY, DEVICE_KEY = "gpu_peak_mb", "gpu_device_mb"
+
+
+def peak_numbers(peak: GpuPeak | None) -> dict[str, float]:
+    """A measured peak as numbers a job reports (none when the run used no GPU)."""
+    return {} if peak is None else {PEAK_KEY: peak.peak_mb, DEVICE_KEY: peak.device_mb}
+
+
+def peak_of(numbers: dict[str, float]) -> GpuPeak | None:
+    """The GPU peak a job reported among its numbers, or None when it used no GPU."""
+    if PEAK_KEY not in numbers or DEVICE_KEY not in numbers:
+        return None
+    return GpuPeak(peak_mb=float(numbers[PEAK_KEY]), device_mb=float(numbers[DEVICE_KEY]))
 
 
 class GpuMeter:

@@ -23,6 +23,7 @@ from nercurve.corpus.model import Doc
 from nercurve.errors import ConfigError
 from nercurve.study.config import BackendEntry
 from nercurve.study.design import Subset
+from nercurve.study.gpu_packing import GpuMeter, peak_numbers
 from nercurve.study.store import ClaimedJob, JobOutcome, JobSpec
 
 #: The subset a backend that ignores training data (an off-the-shelf baseline) runs on.
@@ -220,11 +221,14 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
     ``extra``).
 
     ``peak_mb`` is the worker's peak memory during this job alone (where Linux lets the
-    peak be reset; elsewhere the worker's peak so far).
+    peak be reset; elsewhere the worker's peak so far); a job that used a GPU also reports
+    its peak GPU memory (``gpu_peak_mb``, of ``gpu_device_mb``).
     """
     from nercurve.backends import get_backend
 
     reset_peak_rss()
+    meter = GpuMeter()
+    meter.start()
     started = time.perf_counter()
     backend = get_backend(job.backend_type, data.task)
     params = backend.Params.model_validate(job.params)
@@ -242,6 +246,7 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
         unseen = _score(result.model, docs, data)
         extra.update({f"precision_{name}": unseen.precision, f"recall_{name}": unseen.recall,
                       f"f1_{name}": unseen.f1})
+    extra.update(peak_numbers(meter.stop()))
     return JobOutcome(
         precision=scored.precision,
         recall=scored.recall,

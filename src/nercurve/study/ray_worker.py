@@ -16,7 +16,7 @@ import socket
 from dataclasses import dataclass
 
 from nercurve.study.executor import job_error_text
-from nercurve.study.gpu_packing import GpuMeter, GpuPeak
+from nercurve.study.gpu_packing import GpuPeak, peak_of
 from nercurve.study.jobs import StudyData, execute_job
 from nercurve.study.store import ClaimedJob, JobOutcome
 
@@ -36,7 +36,6 @@ class JobRunner:
 
     def __init__(self, data: StudyData) -> None:
         self.data = data
-        self.meter = GpuMeter()
 
     def where(self) -> str:
         """The host and process this actor runs in (answers once the actor has started)."""
@@ -44,9 +43,8 @@ class JobRunner:
 
     def run(self, job: ClaimedJob) -> JobReply:
         """Train, predict and score one job; an exception becomes the reply's error."""
-        self.meter.start()
         try:
             outcome = execute_job(job, self.data)
         except Exception as err:  # a failing job is recorded; the study goes on
             return JobReply(job.job_id, error=job_error_text(err))
-        return JobReply(job.job_id, outcome=outcome, gpu=self.meter.stop())
+        return JobReply(job.job_id, outcome=outcome, gpu=peak_of(outcome.extra))

@@ -496,6 +496,7 @@ def choose_executor(
         timeout_s=config.run.timeout_s,
         gpus=gpus or None,
         runs_per_gpu=runs_per_gpu,
+        gpu_arms=gpu_arms,
     )
 
 

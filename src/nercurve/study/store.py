@@ -31,7 +31,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -564,6 +564,26 @@ class Store:
             " WHERE status = 'running' AND owner = ?",
             (owner,),
         ).fetchall()
+
+    @_guarded
+    def first_outcomes(self, arms: Collection[str]) -> dict[str, dict[str, float]]:
+        """For each of ``arms`` with a finished active job, what its earliest-finished job
+        reported beside the scores (``JobOutcome.extra``: e.g. its GPU memory peak)."""
+        found: dict[str, dict[str, float]] = {}
+        for row in self._db.execute(
+            "SELECT backend, extra FROM jobs WHERE status = 'done' AND active = 1"
+            " ORDER BY finished_at"
+        ):
+            if row["backend"] in arms and row["backend"] not in found:
+                found[row["backend"]] = json.loads(row["extra"] or "{}")
+        return found
+
+    @_guarded
+    def arms_with_work(self) -> set[str]:
+        """The arms with active jobs still pending or running."""
+        return {row[0] for row in self._db.execute(
+            "SELECT DISTINCT backend FROM jobs WHERE status IN ('pending', 'running')"
+            " AND active = 1")}
 
     @_guarded
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
