@@ -147,6 +147,18 @@ def test_multi_label_training(name, params):
         assert sc.micro.f1 > 0.8
 
 
+def test_min_steps_gives_a_small_subset_enough_updates():
+    docs = _multi_label_docs(30, seed=2)
+    scheme = ClassScheme(("A", "B"), multi_label=True)
+    backend = get_backend("hf", "classify")
+    params = {**MINILM, "eval_every": 100}
+    # one pass over 20 one-window notes in batches of 8 is 3 steps
+    assert backend.train(docs[:20], docs[20:], params, 0, scheme).steps == 3
+    assert backend.train(docs[:20], docs[20:], {**params, "min_steps": 5}, 0, scheme).steps == 5
+    capped = {**params, "min_steps": 5, "max_steps": 4}
+    assert backend.train(docs[:20], docs[20:], capped, 0, scheme).steps == 4
+
+
 def test_a_subset_with_one_class_predicts_it():
     docs = [Doc(f"d{i}", f"note {i}", cats={"A": 1.0, "B": 0.0}) for i in range(4)]
     scheme = ClassScheme(("A", "B"), multi_label=False)

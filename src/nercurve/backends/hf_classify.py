@@ -16,8 +16,10 @@ subwords (special tokens included; default 512, capped at the model's limit) tha
 training example carrying its document's classes, and a document's scores are its windows'
 logits averaged, then a softmax (single-label) or a sigmoid per class (multi-label). The dev
 set's macro-F1 selects the best step (every ``eval_every`` steps, early stopping after
-``patience``). ``epochs`` sets the training length in passes over the windows (at most
-``max_steps`` steps), so that small and large subsets see their data equally often.
+``patience``). ``epochs`` sets the training length in passes over the windows (at least
+``min_steps``, at most ``max_steps`` steps), so that small and large subsets see their data
+equally often while the smallest still get enough updates to leave the head's random start
+(4 passes over 25 notes in batches of 16 are 7 steps).
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ class HFClassifyParams(HFParams):
     dropout: float = Field(0.1, ge=0, lt=1)
     """Dropout on the pooled state before the head."""
     epochs: float | None = Field(None, gt=0)
-    """Passes over the training windows, at most ``max_steps`` steps (``None``: ``max_steps``
-    alone decides)."""
+    """Passes over the training windows, at least ``min_steps`` and at most ``max_steps``
+    steps (``None``: ``max_steps`` alone decides)."""
+    min_steps: int = Field(0, ge=0)
+    """The fewest steps ``epochs`` may give a small subset."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,7 @@ class HFClassifyBackend:
         steps = p.max_steps
         if p.epochs is not None:
             per_epoch = len(windows) / (p.batch_size * p.grad_accum)
-            steps = max(1, min(steps, math.ceil(p.epochs * per_epoch)))
+            steps = max(1, min(steps, max(p.min_steps, math.ceil(p.epochs * per_epoch))))
         fitted = hf_train.fit(
             net, windows, hf_train.Schedule.of(p, max_steps=steps), device=device, dtype=dtype,
             pad_id=tokenizer.pad_token_id, seed=seed, evaluate=evaluate if dev else None,
