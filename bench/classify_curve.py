@@ -4,7 +4,8 @@ Runs real nercurve studies (the runner, its worker processes and store) on ``--d
 synthetic smoking-status notes (30% test, 10% dev, split stratified by class): training
 subsets of ``--sizes`` notes × ``--seeds`` seeds for the arms ``tfidf`` (TF-IDF + logistic
 regression, C chosen on dev), ``spacy`` (a spaCy textcat, ``--spacy-architecture``) and
-``hf`` (MiniLM from its PyPI package, mean-pooled head, ``--hf-epochs`` passes), one study
+``hf`` (MiniLM from its PyPI package, mean-pooled head, ``--hf-epochs`` passes and at least
+``--hf-min-steps`` steps), one study
 per arm in turn (the same split and subsets), so that each arm's workers and peak memory
 are its own. Then each study's own analysis.
 
@@ -39,6 +40,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--spacy-architecture", default="bow", choices=("bow", "ensemble"))
     ap.add_argument("--spacy-steps", type=int, default=800, help="spaCy max_steps")
     ap.add_argument("--hf-epochs", type=float, default=4.0)
+    ap.add_argument("--hf-min-steps", type=int, default=40,
+                    help="the fewest hf steps a small subset gets (with --hf-epochs)")
     ap.add_argument("--hf-max-steps", type=int, default=2000,
                     help="hf step limit (with --hf-epochs: whichever comes first)")
     ap.add_argument("--hf-lr", type=float, default=2e-4)
@@ -58,7 +61,8 @@ ARMS: dict[str, Any] = {
     "hf": lambda a: {"name": "minilm", "type": "hf", "params": {
         "model": "minilm", "device": "cpu", "epochs": a.hf_epochs,
         "learning_rate": a.hf_lr, "warmup_steps": 5, "batch_size": a.hf_batch,
-        "max_length": a.hf_max_length, "eval_every": 1000, "max_steps": a.hf_max_steps}},
+        "max_length": a.hf_max_length, "eval_every": 1000, "min_steps": a.hf_min_steps,
+        "max_steps": a.hf_max_steps}},
 }
 
 

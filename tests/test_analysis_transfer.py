@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from nercurve.analysis import analyze
+from nercurve.analysis.axes import classify_axes
 from nercurve.analysis.data import Runs, validate_runs
 from nercurve.analysis.simulate import simulate_runs
-from nercurve.analysis.transfer import external_names, transfer_table
+from nercurve.analysis.transfer import external_names, transfer_sentence, transfer_table
 
 
 def runs_with_transfer(retained: float) -> Runs:
@@ -34,6 +35,20 @@ def test_the_transfer_table_by_hand() -> None:
     assert table["f1_in_domain"].tolist() == pytest.approx([0.5, 0.85])
     assert table["f1_u"].tolist() == pytest.approx([0.3, 0.6])
     assert table["retained_u"].tolist() == pytest.approx([0.6, 0.6 / 0.85])
+
+
+def test_classification_transfer_is_by_examples_not_sentences() -> None:
+    frame = pd.DataFrame({
+        "backend": ["x"] * 4, "stratum": ["s1", "s1", "s2", "s2"],
+        "n_docs": [10, 30, 100, 140], "n_sentences": [90, 270, 900, 1260],
+        "f1": [0.4, 0.6, 0.8, 0.9], "f1_u": [0.2, 0.4, 0.6, 0.6],
+    })
+    ax = classify_axes("macro_f1")
+    table = transfer_table(frame, ["u"], ax)
+    assert table["examples"].tolist() == [20, 120] and "sentences" not in table.columns
+    words = ax.words(transfer_sentence("x", frame, ["u"], ax))
+    assert "at about 120 training examples" in words and "at about 20 examples" in words
+    assert "sentences" not in words and "in-domain 0.850" in words
 
 
 def test_analysis_fits_unseen_curves_and_says_how_much_carries_over() -> None:

@@ -66,6 +66,39 @@ def test_a_study_is_tracked_as_a_parent_run_with_a_child_run_per_job(tmp_path: P
         assert run.info.end_time >= run.info.start_time
 
 
+def test_a_classification_run_logs_its_class_balance_not_entities(tmp_path: Path) -> None:
+    from nercurve.corpus.io import write_corpus
+    from nercurve.synthetic.smoking import generate_smoking
+
+    write_corpus(generate_smoking(60, seed=0), tmp_path / "smk.jsonl")
+    (tmp_path / "study.toml").write_text("""name = "smk"
+output = "out"
+task = "classify"
+[corpus]
+path = "smk.jsonl"
+[design]
+sizes = [20]
+subsets_per_size = 1
+[[backends]]
+name = "tfidf"
+type = "tfidf"
+[run]
+workers = 1
+[tracking]
+mlflow = true
+""")
+    out = run_study(load_config(tmp_path / "study.toml"))
+    client = MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("smk")
+    (run,) = [r for r in client.search_runs([experiment.experiment_id])
+              if "job_id" in r.data.params]
+    job = results_frame(out).iloc[0]
+    metrics = run.data.metrics
+    assert metrics["minority_share"] == pytest.approx(job["minority_share"])
+    assert sum(v for k, v in metrics.items() if k.startswith("docs_")) == 20
+    assert "eps" not in metrics and "n_entities" not in metrics
+
+
 def test_tracking_again_adds_only_what_is_new_with_failures_and_the_report(
     tmp_path: Path,
 ) -> None:

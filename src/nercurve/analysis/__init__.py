@@ -134,7 +134,7 @@ class Analysis:
             "runs": self.runs,
         }
         if self.external:
-            tables["transfer"] = transfer_table(self.runs, list(self.external))
+            tables["transfer"] = transfer_table(self.runs, list(self.external), self.axes)
         return tables
 
     def regression_table(self) -> pd.DataFrame:
@@ -316,7 +316,7 @@ def analyze(
                     if fitted.curves is not None else ()),
         )
         transfer = _fit_transfer(backend, rows, external, settings, notes, ax)
-        words = [text, transfer_sentence(backend, rows, list(transfer))]
+        words = [text, transfer_sentence(backend, rows, list(transfer), ax)]
         if agreement is not None and fitted.curve is not None:
             words.append(ceiling_words(backend, fitted.curve, agreement))
         models[backend] = replace(fitted, transfer=transfer,
@@ -415,7 +415,7 @@ def _annotated(runs: Runs, frame: pd.DataFrame, ax: Axes = NER) -> float:
 
 def _fit_transfer(backend: str, rows: pd.DataFrame, names: Sequence[str], s: Settings,
                   notes: list[str], ax: Axes = NER) -> dict[str, GamSmooth]:
-    """A GAM smooth of each external test set's F1 on training sentences."""
+    """A GAM smooth of each external test set's F1 on the training size."""
     out = {}
     for name in names:
         try:

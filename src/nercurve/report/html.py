@@ -259,16 +259,19 @@ def _transfer(analysis: Analysis, svgs: dict[str, str]) -> str:
     table = analysis.tables()["transfer"]
     shown = table.assign(**{c: table[c].map(lambda v: tb.num(v, 3)) for c in table.columns
                             if c.startswith(("f1_", "retained_"))})
-    shown["sentences"] = table["sentences"].map(lambda v: tb.num(v, 0))
+    unit = analysis.axes.unit
+    shown[unit] = table[unit].map(lambda v: tb.num(v, 0))
     level = f"{analysis.settings.level:.0%}"
     return (
         '<section id="transfer"><h2>Transfer to unseen corpora</h2>'
-        f'<figure>{svgs["transfer_curves"]}<figcaption>Test F1 on the study\'s own test set '
-        f"and on each external test set ({esc(names)}) against the training sentences: GAM "
-        f"smooths with {level} bands. The gap is what the training data does not carry over to "
-        f"a corpus it never saw.</figcaption></figure>"
-        + table_html(shown, "Mean F1 by stratum, in-domain and unseen; retained = unseen F1 / "
-                            "in-domain F1", 2)
+        f'<figure>{svgs["transfer_curves"]}<figcaption>'
+        + analysis.axes.words(
+            f"Test F1 on the study's own test set and on each external test set ({esc(names)}) "
+            f"against the training sentences: GAM smooths with {level} bands. The gap is what "
+            "the training data does not carry over to a corpus it never saw.")
+        + "</figcaption></figure>"
+        + table_html(shown, analysis.axes.words(
+            "Mean F1 by stratum, in-domain and unseen; retained = unseen F1 / in-domain F1"), 2)
         + "</section>"
     )
 

@@ -8,8 +8,10 @@ child run. The parent run is found again by the study folder it carries as a tag
 A child run holds the job's parameters (arm, backend type, seed, subset, the arm's
 validated parameters as ``param.<key>``), the subset's statistics and the scores as
 metrics (``n_sentences``, ``eps``, ``precision``, ``recall``, ``f1``, ``dev_f1``,
-``f1_<LABEL>``, what the backend reported), its timing (``seconds``, ``peak_mb``,
-``steps``, ``best_step``; start and end times are the job's own) and, when it failed,
+``f1_<LABEL>``, what the backend reported; for classification ``minority_share`` and
+``docs_<CLASS>``, the subset's documents per class, instead of the entity counts), its
+timing (``seconds``, ``peak_mb``, ``steps``, ``best_step``; start and end times are the
+job's own) and, when it failed,
 its error as the tag ``nercurve.error``. The parent holds the study's files (config,
 design, corpus statistics, split, ``results.csv``) and any other files given, such as
 the report and its ``<report>_files`` folder of figures and tables.
@@ -50,7 +52,8 @@ _JOB_QUERY = (
     "SELECT j.job_id, j.backend, j.backend_type, j.params, j.seed, j.status, j.attempts,"
     " j.started_at, j.finished_at, j.precision, j.recall, j.f1, j.dev_f1, j.steps,"
     " j.best_step, j.seconds, j.peak_mb, j.error, j.per_label, j.extra, s.subset_id,"
-    " s.stratum, s.n_docs, s.n_sentences, s.n_tokens, s.n_entities, s.eps"
+    " s.stratum, s.n_docs, s.n_sentences, s.n_tokens, s.n_entities, s.eps, s.classes,"
+    " s.minority_share"
     " FROM jobs j JOIN subsets s USING (subset_id)"
     " WHERE j.active = 1 AND j.status IN ('done', 'failed') ORDER BY j.position"
 )
@@ -203,9 +206,13 @@ def _log_job(client: Any, entities: Any, experiment_id: str, parent: str, row: A
     }
     params.update({f"param.{k}": v for k, v in json.loads(row["params"]).items()})
     _log_params(client, entities, run_id, params)
-    numbers = {k: row[k] for k in ("n_docs", "n_sentences", "n_tokens", "n_entities", "eps",
-                                   "precision", "recall", "f1", "dev_f1", "seconds",
-                                   "peak_mb", "steps", "best_step")}
+    numbers = {k: row[k] for k in ("n_docs", "n_sentences", "n_tokens", "precision", "recall",
+                                   "f1", "dev_f1", "seconds", "peak_mb", "steps", "best_step")}
+    if row["classes"] is None:  # NER: entities; classification: the subset's class balance
+        numbers.update(n_entities=row["n_entities"], eps=row["eps"])
+    else:
+        numbers["minority_share"] = row["minority_share"]
+        numbers.update({f"docs_{c}": n for c, n in json.loads(row["classes"]).items()})
     for label, scores in json.loads(row["per_label"] or "{}").items():
         numbers[f"f1_{label}"] = scores.get("f1")
     numbers.update(json.loads(row["extra"] or "{}"))
