@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
 
-.PHONY: demo test lint bench browser clean
+.PHONY: demo test lint bench bench-scale bench-studies browser clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,10 +31,23 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
+# the runner, the threshold fit and the NER backends on NCBI-disease (about 30 min on 2 cores)
 bench: $(STAMP)
 	$(BIN)/python bench/runner_throughput.py
 	$(BIN)/python bench/threshold_speed.py
 	$(BIN)/python bench/backends_ncbi.py
+
+# scale-out: Ray against the local executor, transformer throughput, GPU packing (CPU form)
+bench-scale: $(STAMP)
+	$(BIN)/python bench/ray_overhead.py
+	$(BIN)/python bench/hf_throughput.py
+	$(BIN)/python bench/gpu_packing.py
+
+# study designs and tasks: adaptive designs, classification curves, the llm backend
+bench-studies: $(STAMP)
+	$(BIN)/python bench/adaptive_design.py
+	$(BIN)/python bench/classify_curve.py
+	$(BIN)/python bench/llm_ncbi.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
