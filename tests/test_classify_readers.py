@@ -162,3 +162,6 @@ def test_cli_stats_shows_the_class_distribution(tmp_path):
     assert classes["counts"] == {"CURRENT": 1, "NEVER": 2}
     assert classes["minority_class"] == "CURRENT"
     assert classes["minority_share"] == pytest.approx(1 / 3)
+    table = run_cli("stats", str(path))  # a corpus without spans: no rows about entities
+    assert table.returncode == 0 and "minority class: CURRENT" in table.stdout
+    assert "EPS" not in table.stdout and "entit" not in table.stdout

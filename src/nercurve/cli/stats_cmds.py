@@ -100,7 +100,7 @@ def stats(
             "notices": [n.to_dict() for n in docs.notices],
         })
         return
-    tables = _stats_tables(str(corpus), cs)
+    tables = _stats_tables(str(corpus), cs, entities=classes is None or cs.entities > 0)
     if classes is not None:
         from nercurve.cli.class_tables import class_stats_tables
 
@@ -110,11 +110,14 @@ def stats(
     _show(*tables)
 
 
-def _stats_tables(name: str, cs: CorpusStats) -> list[Table]:
+def _stats_tables(name: str, cs: CorpusStats, *, entities: bool = True) -> list[Table]:
+    """Totals, per label, distributions, entity lengths; without ``entities`` (a
+    classification corpus with no spans) no row about entities."""
     totals = _table(name, "", "count")
-    for key in ("documents", "sentences", "tokens", "entities"):
+    for key in ("documents", "sentences", "tokens", *(("entities",) if entities else ())):
         totals.add_row(key, f"{getattr(cs, key):,}")
-    totals.add_row("entities per sentence (EPS)", _num(cs.eps, 3))
+    if entities:
+        totals.add_row("entities per sentence (EPS)", _num(cs.eps, 3))
 
     per_label = _table("Per label", "label", "entities", "share", "EPS")
     for label, n in cs.entities_per_label.items():
@@ -125,9 +128,10 @@ def _stats_tables(name: str, cs: CorpusStats) -> list[Table]:
     rows: list[tuple[str, Summary]] = [
         ("sentences per document", cs.sentences_per_doc),
         ("tokens per document", cs.tokens_per_doc),
-        ("entity length (tokens)", cs.entity_tokens),
-        ("entity length (characters)", cs.entity_chars),
     ]
+    if entities:
+        rows += [("entity length (tokens)", cs.entity_tokens),
+                 ("entity length (characters)", cs.entity_chars)]
     for title, s in rows:
         sizes.add_row(
             title, _num(s.mean), _num(s.sd), _num(s.min, 0), _num(s.median, 1), _num(s.max, 0)
