@@ -108,6 +108,41 @@ def test_flags_and_extrapolation_caveat_stand_next_to_the_figures():
                      r"\(95% CI [\d.,]+–[\d.,]+\)", text)
 
 
+def test_target_words_never_contradict_the_runs_at_the_largest_sizes():
+    from nercurve.analysis.recommend import Observed, recommend
+
+    frame = runs("plateau")
+    power = fit_curves(frame["n_sentences"], frame["f1"], families=("power",), n_boot=200).best
+    plateau = fit_curves(frame["n_sentences"], frame["f1"], families=("plateau",),
+                         n_boot=200).best
+
+    def words(curve, target, observed):
+        return recommend("m", threshold=None, curve=curve, target=curve.sentences_for(target),
+                         step=100, min_gain=0.005, regression=None, training_eps=None,
+                         eps_source="", observed=observed)
+
+    # the curve puts F1 0.90 beyond the data; runs at the top that average 0.93 reach it
+    beyond = power.sentences_for(0.9).sentences
+    assert beyond > 900
+    text = words(power, 0.9, Observed(size=880.0, f1=0.93, runs=30))
+    assert ("F1 0.90 is already reached by the runs themselves: the 30 runs at the largest "
+            "training sizes (about 880 sentences) average F1 0.930") in text
+    assert "annotate about" not in text and "(caution: ceiling a at its bound 1" in text
+    # a ceiling below the target that the runs exceed is not "out of reach"
+    text = words(plateau, 0.92, Observed(size=880.0, f1=0.925, runs=30))
+    assert "already reached by the runs themselves" in text and "it says a ceiling of 0.89" in text
+    assert "not predicted to reach it" not in text
+    # reached inside the range by the curve, but the runs at the top fall short: both said
+    text = words(plateau, 0.8, Observed(size=880.0, f1=0.75, runs=30))
+    assert re.search(r"F1 0\.80 is already reached at about \d+ sentences \(within the "
+                     r"observed range, though the 30 runs at the largest training sizes "
+                     r"\(about 880 sentences\) average only F1 0\.750\)", text)
+    # the runs as they are: the top tenth of the sizes
+    top = Observed.of(frame["n_sentences"], frame["f1"])
+    assert top.runs == (frame["n_sentences"] >= frame["n_sentences"].quantile(0.9)).sum()
+    assert top.f1 == pytest.approx(PLATEAU_F1, abs=0.01)
+
+
 def test_disagreement_between_curve_and_threshold_model_is_said():
     frame = runs("plateau")
     x, y = frame["n_sentences"].to_numpy(), frame["f1"].to_numpy()

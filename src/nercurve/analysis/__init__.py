@@ -26,7 +26,7 @@ from nercurve.analysis.data import Runs, check_backend, load_runs, training_eps,
 from nercurve.analysis.descriptive import describe_runs
 from nercurve.analysis.families import CurveChoice, CurveFit, fit_curves
 from nercurve.analysis.gam import GamSmooth, fit_gam
-from nercurve.analysis.recommend import Budget, describe_threshold, recommend
+from nercurve.analysis.recommend import Budget, Observed, describe_threshold, recommend
 from nercurve.analysis.regression import StandardizedRegression, standardized_regression
 from nercurve.analysis.threshold import (
     FAMILIES,
@@ -314,6 +314,7 @@ def analyze(
                           minutes_per_sentence=minutes_per_sentence),
             rivals=([fitted.curves.fits[f] for f in fitted.curves.rivals]
                     if fitted.curves is not None else ()),
+            observed=Observed.of(rows[ax.size], rows["f1"]),
         )
         transfer = _fit_transfer(backend, rows, external, settings, notes, ax)
         words = [text, transfer_sentence(backend, rows, list(transfer), ax)]

@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
+
 from nercurve.analysis.curve import TargetSize
 from nercurve.analysis.families import FAMILY_NAMES, CurveFit
 from nercurve.analysis.regression import StandardizedRegression
@@ -94,6 +96,23 @@ class Budget:
     minutes_per_sentence: float | None = None
 
 
+@dataclass(frozen=True)
+class Observed:
+    """The runs at the largest training sizes (the top tenth): their mean size and F1."""
+
+    size: float
+    f1: float
+    runs: int
+
+    @classmethod
+    def of(cls, sizes: pd.Series, f1: pd.Series) -> Observed | None:
+        """The top tenth of the runs by training size (None without runs)."""
+        if sizes.empty:
+            return None
+        top = sizes >= sizes.quantile(0.9)
+        return cls(float(sizes[top].mean()), float(f1[top].mean()), int(top.sum()))
+
+
 def recommend(
     backend: str,
     *,
@@ -108,6 +127,7 @@ def recommend(
     budget: Budget | None = None,
     rivals: Sequence[CurveFit] = (),
     density: str = "eps",
+    observed: Observed | None = None,
 ) -> str:
     """The recommendation for one backend, in plain words.
 
@@ -116,7 +136,8 @@ def recommend(
     does a disagreement between the curve and the threshold model about whether gains go on.
     ``density``: the column of the subset-composition predictor (``eps``; ``minority_share``
     in a classification study). ``rivals``: other curves that predict the held-out largest
-    runs about as well; where they say something else, that is said too.
+    runs about as well; where they say something else, that is said too. ``observed``: the
+    runs at the largest sizes, so that the words on the target F1 never contradict them.
     """
     parts = [_flatten_words(threshold)]
     if curve is not None:
@@ -128,7 +149,8 @@ def recommend(
             f"({curve.level:.0%} CI {points(g_lo)}–{points(g_hi)})"
             + _caution(curve.flags()) + _rival_gains(rivals, curve.n_max, step, (g_lo, g_hi)))
     if target is not None and curve is not None:
-        parts.append(_target_words(target, curve, budget) + _rival_targets(rivals, target))
+        parts.append(_target_words(target, curve, budget, observed)
+                     + _rival_targets(rivals, target))
     text = f"{backend}: " + "; ".join(p for p in parts if p) + "."
     conflict = disagreement(threshold, curve, min_gain, step)
     if conflict:
@@ -254,10 +276,21 @@ def _ceiling_words(target: TargetSize, level: float) -> str:
     return f"fitted ceiling {target.ceiling:.2f}, {level:.0%} CI {c_lo:.2f}–{c_hi:.2f}"
 
 
-def _target_words(target: TargetSize, curve: CurveFit, budget: Budget | None = None) -> str:
+def _target_words(target: TargetSize, curve: CurveFit, budget: Budget | None = None,
+                  observed: Observed | None = None) -> str:
     """How many sentences reach the target F1 (with the extrapolation it rests on and, with a
-    budget, the annotation still needed), or why it is out of reach."""
+    budget, the annotation still needed), or why it is out of reach; where the runs at the
+    largest sizes (``observed``) already reach it, or fall short of what the curve says is
+    reached, that comes first."""
     goal = f"F1 {target.target:.2f}"
+    if observed is not None and observed.f1 >= target.target and (
+            not target.reachable or target.sentences > observed.size):
+        said = (f"a ceiling of {target.ceiling:.2f}" if not target.reachable
+                else f"about {about(target.sentences)} sentences")
+        return (f"{goal} is already reached by the runs themselves: the {observed.runs} runs "
+                f"at the largest training sizes (about {about(observed.size)} sentences) "
+                f"average F1 {observed.f1:.3f}, which the {FAMILY_NAMES[curve.family]} curve "
+                f"understates (it says {said})" + _caution(curve.flags()))
     if not target.reachable:
         c_lo, c_hi = target.ceiling_ci
         return (f"{goal} is above the fitted ceiling of {target.ceiling:.2f} ({curve.level:.0%} "
@@ -270,8 +303,11 @@ def _target_words(target: TargetSize, curve: CurveFit, budget: Budget | None = N
                 f"{about(FAR * curve.n_max)} sentences; {_ceiling_words(target, curve.level)}), "
                 f"far too far to extrapolate")
     if target.sentences <= curve.n_max:
+        short = ("" if observed is None or observed.f1 >= target.target else
+                 f", though the {observed.runs} runs at the largest training sizes (about "
+                 f"{about(observed.size)} sentences) average only F1 {observed.f1:.3f}")
         return (f"{goal} is already reached at about {about(target.sentences)} sentences "
-                f"(within the observed range)" + _caution(curve.flags()))
+                f"(within the observed range{short})" + _caution(curve.flags()))
     if math.isfinite(hi):
         ci = f"{curve.level:.0%} CI {about(lo)}–{about(hi)}"
     else:
