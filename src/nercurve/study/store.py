@@ -569,14 +569,14 @@ class Store:
     def first_outcomes(self, arms: Collection[str]) -> dict[str, dict[str, float]]:
         """For each of ``arms`` with a finished active job, what its earliest-finished job
         reported beside the scores (``JobOutcome.extra``: e.g. its GPU memory peak)."""
-        found: dict[str, dict[str, float]] = {}
-        for row in self._db.execute(
-            "SELECT backend, extra FROM jobs WHERE status = 'done' AND active = 1"
-            " ORDER BY finished_at"
-        ):
-            if row["backend"] in arms and row["backend"] not in found:
-                found[row["backend"]] = json.loads(row["extra"] or "{}")
-        return found
+        names = sorted(arms)
+        # SQLite takes the bare columns of an aggregate query from the row MIN() picks
+        rows = self._db.execute(
+            "SELECT backend, extra, MIN(finished_at) FROM jobs WHERE status = 'done'"
+            f" AND active = 1 AND backend IN ({', '.join('?' * len(names))}) GROUP BY backend",
+            names,
+        )
+        return {row["backend"]: json.loads(row["extra"] or "{}") for row in rows}
 
     @_guarded
     def arms_with_work(self) -> set[str]:
