@@ -11,10 +11,9 @@ metrics (``n_sentences``, ``eps``, ``precision``, ``recall``, ``f1``, ``dev_f1``
 ``f1_<LABEL>``, what the backend reported; for classification ``minority_share`` and
 ``docs_<CLASS>``, the subset's documents per class, instead of the entity counts), its
 timing (``seconds``, ``peak_mb``, ``steps``, ``best_step``; start and end times are the
-job's own) and, when it failed,
-its error as the tag ``nercurve.error``. The parent holds the study's files (config,
-design, corpus statistics, split, ``results.csv``) and any other files given, such as
-the report and its ``<report>_files`` folder of figures and tables.
+job's own) and, when it failed, its error as the tag ``nercurve.error``. The parent holds
+the study's files (config, design, corpus statistics, split, ``results.csv``) and any other
+files given, such as the report and its ``<report>_files`` folder of figures and tables.
 
 The default store is SQLite in the study folder (``mlflow.db``; artifacts in
 ``mlartifacts/``): no server and no network.
