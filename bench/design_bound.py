@@ -1,0 +1,81 @@
+"""The fewest runs any design could need for a CI width: the locally c-optimal design's bound.
+
+A run of a learning-curve study at ``n`` training sentences gives an F1 with mean
+``f(n; θ)`` and noise SD ``σ(n)``; it carries Fisher information ``g gᵀ / σ²`` about θ,
+``g = ∂f/∂θ``. A design that puts the share ``w_i`` of its ``N`` runs at size ``n_i``
+estimates a target ``τ(θ)`` (a threshold, the size that reaches an F1) with asymptotic
+variance ``∇τᵀ M(w)⁻¹ ∇τ / N``, where ``M(w) = Σ w_i g_i g_iᵀ / σ_i²``. The design that
+minimises it is the c-optimal design (Elfving 1952); its variance, by the Cramér–Rao bound, is
+the least any design on those sizes can reach at the true θ, so the runs it needs for a CI
+width are the fewest any design could need, adaptive or not. The bound is asymptotic: where a
+design's real CIs are wider than its asymptotic ones (a threshold estimator in finite
+samples), real designs need more.
+
+Used by ``bench/adaptive_design.py``; checked against closed forms in
+``tests/test_design_bound.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.optimize import minimize
+
+Mean = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (sizes, θ) -> F1
+
+
+def derivatives(fn: Callable[[np.ndarray], np.ndarray | float], theta: np.ndarray,
+                step: float = 1e-6) -> np.ndarray:
+    """Central differences of ``fn`` in each θ_j (steps relative to θ_j), in the last axis:
+    ``∇τ`` (k,) for a scalar target, ``∂f/∂θ`` (m, k) for the F1 at m sizes."""
+    cols = []
+    for j in range(theta.size):
+        h = step * max(1.0, abs(float(theta[j])))
+        up, down = theta.copy(), theta.copy()
+        up[j] += h
+        down[j] -= h
+        cols.append((np.asarray(fn(up)) - np.asarray(fn(down))) / (2 * h))
+    return np.stack(cols, axis=-1)
+
+
+def run_variance(weights: np.ndarray, rows: np.ndarray, sd: np.ndarray,
+                 grad: np.ndarray) -> float:
+    """``∇τᵀ M(w)⁻¹ ∇τ``: the target's variance times the runs, for a design with
+    ``weights`` on sizes whose Jacobian rows and noise SDs are given."""
+    info = (rows * (weights / sd**2)[:, None]).T @ rows
+    ridge = 1e-12 * np.trace(info) * np.eye(grad.size)  # c may be estimable on a singular M
+    return float(grad @ np.linalg.solve(info + ridge, grad))
+
+
+def c_optimal(mean: Mean, theta: np.ndarray, target: Callable[[np.ndarray], float],
+              sd: Callable[[np.ndarray], np.ndarray], sizes: np.ndarray
+              ) -> tuple[np.ndarray, float]:
+    """The c-optimal shares over the candidate ``sizes`` and their per-run variance of the
+    target (the objective is convex in the shares; they are optimised as a softmax)."""
+    rows = derivatives(lambda t: mean(sizes, t), theta)
+    noise = sd(sizes)
+    grad = derivatives(target, theta)
+
+    def objective(z: np.ndarray) -> float:
+        w = np.exp(z - z.max())
+        return float(np.log(run_variance(w / w.sum(), rows, noise, grad)))
+
+    best = minimize(objective, np.zeros(sizes.size), method="L-BFGS-B",
+                    options={"maxiter": 20_000, "maxfun": 1_000_000})
+    w = np.exp(best.x - best.x.max())
+    w /= w.sum()
+    return w, run_variance(w, rows, noise, grad)
+
+
+def design_variance(mean: Mean, theta: np.ndarray, target: Callable[[np.ndarray], float],
+                    sd: Callable[[np.ndarray], np.ndarray], sizes: np.ndarray) -> float:
+    """Per-run variance of the target for a design with equal shares on ``sizes``."""
+    weights = np.full(sizes.size, 1.0 / sizes.size)
+    return run_variance(weights, derivatives(lambda t: mean(sizes, t), theta), sd(sizes),
+                        derivatives(target, theta))
+
+
+def runs_for_width(per_run_variance: float, width: float, z: float = 1.959964) -> float:
+    """Runs for a normal CI of ``width`` (two-sided, ``z`` standard errors each way)."""
+    return per_run_variance * (2 * z / width) ** 2
