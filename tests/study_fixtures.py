@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import time
 from pathlib import Path
 
 from nercurve.corpus.io import write_corpus
@@ -79,3 +80,23 @@ def job_rows(db: Path) -> list[sqlite3.Row]:
         return con.execute("SELECT * FROM jobs ORDER BY position").fetchall()
     finally:
         con.close()
+
+
+def job_states(db: Path) -> list[str]:
+    """The status of every job in plan order; none while a runner is still creating the store
+    (the file can exist a moment before its tables do)."""
+    try:
+        return [r["status"] for r in job_rows(db)]
+    except sqlite3.OperationalError:
+        return []
+
+
+def wait_for(db: Path, done: int, *, running: bool = True, timeout: float = 120) -> None:
+    """Wait until at least ``done`` jobs are done (and, with ``running``, one is running)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        states = job_states(db)
+        if states.count("done") >= done and ("running" in states or not running):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the study did not get going")

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from study_fixtures import write_study
+from study_fixtures import job_rows as rows
+from study_fixtures import wait_for, write_study
 
 from nercurve.errors import ConfigError
 from nercurve.study.config import load_config
@@ -63,15 +62,6 @@ def cluster() -> Iterator[Any]:
                 os.environ[key] = value
 
 
-def rows(db: Path) -> list[sqlite3.Row]:
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    try:
-        return con.execute("SELECT * FROM jobs ORDER BY position").fetchall()
-    finally:
-        con.close()
-
-
 def ray_study(tmp: Path, address: str, **kw: Any) -> Path:
     extra = f'executor = "ray"\nray_address = "{address}"\n' + kw.pop("extra", "")
     return write_study(tmp, extra=extra, **kw)
@@ -85,19 +75,6 @@ def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
 def start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([NERCURVE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
-
-
-def wait_for(db: Path, done: int, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            states = [r["status"] for r in rows(db)]
-        except sqlite3.OperationalError:  # not created yet
-            states = []
-        if states.count("done") >= done and "running" in states:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the study did not get going")
 
 
 def test_a_study_on_the_cluster_gives_the_local_executor_s_results(

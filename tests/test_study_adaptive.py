@@ -13,12 +13,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from study_fixtures import job_rows, write_study
+from study_fixtures import job_rows, wait_for, write_study
 
 from nercurve.errors import ConfigError
 from nercurve.study.config import AdaptiveSection, DesignSection, load_config
@@ -131,12 +130,7 @@ def test_a_killed_adaptive_run_resumes_the_wave_in_progress(tmp_path: Path):
     env = dict(os.environ, PYTHONPATH=TESTS)
     proc = subprocess.Popen([NERCURVE, "run", str(config)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # kill once wave 1 is drawn and some of it has run
-        done = sum(r["status"] == "done" for r in job_rows(store)) if store.exists() else 0
-        if done > 13:
-            break
-        time.sleep(0.2)
+    wait_for(store, done=14, running=False)  # wave 1 is drawn and some of it has run
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert len(waves_of(store)) >= 2

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from study_fixtures import job_rows as jobs
-from study_fixtures import write_study
+from study_fixtures import wait_for, write_study
 
 from nercurve.errors import StoreError, StoreLockedError
 from nercurve.study.config import load_config
@@ -43,19 +43,6 @@ def start(tmp: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
 def cli(tmp: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([NERCURVE, *args], env=env(tmp, **extra), capture_output=True,
                           text=True, timeout=180)
-
-
-def wait_for(db: Path, done: int, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            states = [r["status"] for r in jobs(db)]
-        except sqlite3.OperationalError:
-            states = []
-        if states.count("done") >= done and "running" in states:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the study did not get going")
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], words: str) -> None:
@@ -153,6 +140,29 @@ def test_an_empty_store_file_is_an_error_not_a_fresh_start(tmp_path: Path) -> No
     one_line_error(cli(tmp_path, "run", str(cfg)), "empty file (0 bytes)")
     one_line_error(cli(tmp_path, "status", str(tmp_path / "out")), "empty file (0 bytes)")
     assert (tmp_path / "out" / "results.sqlite").stat().st_size == 0
+
+
+def test_a_store_file_that_another_runner_is_creating_is_not_called_empty(tmp_path: Path
+                                                                          ) -> None:
+    # SQLite creates the file a moment before it writes the first page: a second runner that
+    # opens the study in that moment waits for the page instead of calling the store lost
+    db = tmp_path / "results.sqlite"
+    db.write_bytes(b"")
+
+    def first_page() -> None:
+        time.sleep(0.3)
+        con = sqlite3.connect(db)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.close()
+
+    writer = threading.Thread(target=first_page)
+    writer.start()
+    try:
+        with Store(db) as store:
+            assert store.counts()["pending"] == 0
+    finally:
+        writer.join()
+    assert db.stat().st_size > 0
 
 
 def _hold_lock(db: Path, release: threading.Event, ready: threading.Event,

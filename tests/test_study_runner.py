@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from study_fixtures import job_rows as rows
-from study_fixtures import write_study
+from study_fixtures import wait_for, write_study
 
 from nercurve.study.config import load_config
 from nercurve.study.runner import run_study
@@ -109,15 +108,7 @@ def test_sigkill_mid_study_then_rerun_gives_exactly_one_result_per_job(tmp_path:
     cfg = write_study(tmp_path, backend_type=PLUGIN, params="{ sleep_s = 0.4 }", subsets=5)
     db = tmp_path / "out" / "results.sqlite"
     proc = nercurve("run", str(cfg))
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            states = [r["status"] for r in rows(db)]
-        except sqlite3.OperationalError:  # not created yet
-            states = []
-        if states.count("done") >= 4 and "running" in states:
-            break
-        time.sleep(0.05)
+    wait_for(db, done=4)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed = rows(db)

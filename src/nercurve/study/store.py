@@ -44,6 +44,8 @@ STORE_NAME = "results.sqlite"
 
 #: How long a claimed job stays owned without its runner renewing the lease (seconds).
 LEASE_S = 120.0
+#: How long a store file of 0 bytes may take to get its first page before it counts as empty.
+EMPTY_GRACE_S = 1.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -243,6 +245,18 @@ def _env_seconds(name: str, default: float) -> float:
     return value
 
 
+def _empty_file(path: Path, grace_s: float = EMPTY_GRACE_S) -> bool:
+    """True when ``path`` is a file of 0 bytes that stays so for ``grace_s`` seconds: SQLite
+    creates a store's file a moment before it writes the first page, and a second runner or
+    ``status`` that opens the study in that moment must not call it lost."""
+    deadline = time.monotonic() + grace_s
+    while path.is_file() and path.stat().st_size == 0:
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def runner_gone(row: Any, now: float, host: str) -> bool:
     """True when the runner that holds a running job (a row with ``lease_until``, ``host``,
     ``owner_pid`` and ``worker_pid``) no longer exists: its lease expired, or it ran on
@@ -271,7 +285,7 @@ class Store:
         except OSError as err:
             raise StoreError(f"cannot create the study folder: {err.strerror}",
                              file=self.path.parent) from None
-        if self.path.is_file() and self.path.stat().st_size == 0:
+        if _empty_file(self.path):
             raise StoreError(
                 "the study store is an empty file (0 bytes): its results are gone or it was "
                 "never written",
