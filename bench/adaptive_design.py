@@ -46,7 +46,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from design_bound import c_optimal, design_variance, runs_for_width
+from design_bound import c_optimal, design_variance, runs_for_width, width_for_runs
 
 from nercurve.errors import AnalysisError
 from nercurve.study.config import AdaptiveSection
@@ -219,7 +219,7 @@ def information_bound(case: Case, measured_width: float) -> dict | None:
     grid = np.union1d(np.linspace(per_doc[0], per_doc[-1], 400),
                       [case.truth - 0.5, case.truth + 0.5])
     _, best = c_optimal(case.mean_at, theta, case.target_of, noise_sd, grid)
-    return {"uniform_width": 2 * 1.959964 * math.sqrt(uniform / UNIFORM_RUNS),
+    return {"uniform_width": width_for_runs(uniform, UNIFORM_RUNS),
             "share": best / uniform, "runs": runs_for_width(best, measured_width)}
 
 

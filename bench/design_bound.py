@@ -53,29 +53,41 @@ def c_optimal(mean: Mean, theta: np.ndarray, target: Callable[[np.ndarray], floa
               ) -> tuple[np.ndarray, float]:
     """The c-optimal shares over the candidate ``sizes`` and their per-run variance of the
     target (the objective is convex in the shares; they are optimised as a softmax)."""
-    rows = derivatives(lambda t: mean(sizes, t), theta)
-    noise = sd(sizes)
-    grad = derivatives(target, theta)
-
-    def objective(z: np.ndarray) -> float:
-        w = np.exp(z - z.max())
-        return float(np.log(run_variance(w / w.sum(), rows, noise, grad)))
-
-    best = minimize(objective, np.zeros(sizes.size), method="L-BFGS-B",
-                    options={"maxiter": 20_000, "maxfun": 1_000_000})
-    w = np.exp(best.x - best.x.max())
-    w /= w.sum()
-    return w, run_variance(w, rows, noise, grad)
+    pieces = _pieces(mean, theta, target, sd, sizes)
+    best = minimize(lambda z: np.log(run_variance(_softmax(z), *pieces)), np.zeros(sizes.size),
+                    method="L-BFGS-B", options={"maxiter": 20_000, "maxfun": 1_000_000})
+    shares = _softmax(best.x)
+    return shares, run_variance(shares, *pieces)
 
 
 def design_variance(mean: Mean, theta: np.ndarray, target: Callable[[np.ndarray], float],
                     sd: Callable[[np.ndarray], np.ndarray], sizes: np.ndarray) -> float:
     """Per-run variance of the target for a design with equal shares on ``sizes``."""
-    weights = np.full(sizes.size, 1.0 / sizes.size)
-    return run_variance(weights, derivatives(lambda t: mean(sizes, t), theta), sd(sizes),
-                        derivatives(target, theta))
+    return run_variance(np.full(sizes.size, 1.0 / sizes.size),
+                        *_pieces(mean, theta, target, sd, sizes))
 
 
-def runs_for_width(per_run_variance: float, width: float, z: float = 1.959964) -> float:
+def _pieces(mean: Mean, theta: np.ndarray, target: Callable[[np.ndarray], float],
+            sd: Callable[[np.ndarray], np.ndarray], sizes: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`run_variance` needs besides the shares: the Jacobian rows at ``sizes``,
+    their noise SDs and the target's gradient."""
+    return derivatives(lambda t: mean(sizes, t), theta), sd(sizes), derivatives(target, theta)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    w = np.exp(z - z.max())
+    return w / w.sum()
+
+
+Z95 = 1.959964  # standard errors each way of a two-sided 95% normal CI
+
+
+def runs_for_width(per_run_variance: float, width: float, z: float = Z95) -> float:
     """Runs for a normal CI of ``width`` (two-sided, ``z`` standard errors each way)."""
     return per_run_variance * (2 * z / width) ** 2
+
+
+def width_for_runs(per_run_variance: float, runs: float, z: float = Z95) -> float:
+    """Width of a normal CI from ``runs`` runs (the inverse of :func:`runs_for_width`)."""
+    return 2 * z * (per_run_variance / runs) ** 0.5

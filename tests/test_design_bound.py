@@ -52,6 +52,7 @@ def test_a_hinge_threshold_needs_the_corner_and_the_plateau() -> None:
     assert weights[-1] == pytest.approx(top / (low + top), abs=0.02)
 
 
-def test_runs_for_width() -> None:
+def test_runs_for_width_and_back() -> None:
     # variance 100 per run, CI ±1.96·10/√N of width 3.92 needs N = 100
     assert bound.runs_for_width(100.0, 3.92, z=1.96) == pytest.approx(100.0)
+    assert bound.width_for_runs(100.0, 100.0, z=1.96) == pytest.approx(3.92)
