@@ -13,20 +13,52 @@ adapter, ``train = true``), zero-shot (``train = false``) and few-shot (``shots 
 documents of the job's training subset, drawn with its seed).
 
 The question is ``template`` with ``{types}`` -> "Classes: CURRENT (description); PAST; ...",
-``{format}`` -> how to answer, and ``{text}`` -> the whole document. The gold answer is the
-class name; in multi-label data the classes joined by ", ", or "none".
+``{format}`` -> how to answer, and ``{text}`` -> the document (cut when too long, see
+below). The gold answer is the class name; in multi-label data the classes joined by ", ",
+or "none".
 
-An answer names a class when, stripped of quotes and punctuation, it is a class name
-(letter case aside); otherwise the class whose name comes first in it as a word. A
-multi-label answer is read as a list separated by commas, semicolons or new lines ("none":
-no class). An answer that names no class is *unparseable*: the document gets no class (a
-miss); names that are not classes are counted as *invalid*. With ``self_consistency`` each
-class scores the share of the sampled answers that name it (single-label: the most named
-wins; multi-label: a class is kept when ``min_votes``, by default a majority, name it).
+How answers are read (letter case never matters). A single-label answer names a class
+only when it *starts* with one: leading white space, quotes and markdown (``* _ ` " '
+[ ( < # > -`` and typographic quotes) are skipped, then one ``answer:``, ``class:`` or
+``classes:`` label, if any (no other lead-in: "The class is PAST" names nothing), then a
+class name must follow, ending at a word boundary (not followed by a letter, digit or
+``_``). When one class name is a prefix of another ("NON", "NON-SMOKER") the longest that
+matches wins. Whatever follows the class is ignored, so "CURRENT - the patient smokes" and
+'"current".' are CURRENT, while "not a current smoker" names nothing (a negation never
+starts with a class name). A multi-label answer (after the same lead) is a list separated
+by commas, semicolons or new lines; each item, stripped of quotes and punctuation, must be
+a class name, and the answer "none" alone means no class. An answer that names no class is
+*unparseable*: the document gets no class (a miss). *Invalid* class answers are counted
+too: a non-empty single-label answer that names no class counts one, and in a multi-label
+answer every item that is not a class counts one ("none" beside classes included). With
+``self_consistency`` each class scores the share of the sampled answers that name it
+(single-label: the most named wins; multi-label: a class is kept when ``min_votes``, by
+default a majority, name it).
+
+Long documents are cut, never left out: every question and its answer fit ``max_length``
+tokens of the model's tokenizer. The answer is given the room of the longest gold answer
+(single-label: the longest class name; multi-label: every class, or "none") with its
+end-of-turn tokens, the prompt's own parts (system turn, instructions, classes, few-shot
+turns) take theirs, and the document's text gets the rest. A longer text is cut by tokens as
+``truncation`` says: ``head_tail`` (the default) keeps its first and last tokens, half of
+the room each once the marker's tokens are counted, joined by " [...] " (a note's reason for
+admission and its discharge diagnoses sit at the two ends); ``head`` keeps its first tokens.
+The cut text is the original text up to and from token boundaries, and the whole prompt is
+measured again (a cut can change how the tokens next to it merge) until it fits. The same
+cut applies to training documents, the dev sample and every predicted document, so a model
+is asked about what it learned on; zero- and few-shot arms are cut alike. The text of each
+few-shot example is cut to an equal share of the room, as if the question's text were one
+more share (``room // (shots + 1)`` tokens), and the question's text gets what the shots
+leave. Only when even an empty text does not fit is a job stopped (a ``BackendError``: raise
+``max_length``), so ``skipped_examples`` stays 0. Counted per job: ``truncated_examples``
+(training documents cut), ``truncated_shots`` (few-shot texts cut) and ``truncated_docs``
+(documents cut at the most recent prediction, the test set).
+
 Model selection decodes greedily and scores the dev sample's macro-F1 (``select_on =
 "dev_f1"``) or its answer loss (``"dev_loss"``). Counted per job: ``answers``,
 ``parse_failures``, ``parse_failure_rate``, ``invalid_classes``, ``decode_seconds``,
-``generated_tokens``, and the training numbers of the NER backend.
+``generated_tokens``, the truncation counts above, and the training numbers of the NER
+backend.
 
 The NER-only options (``answer_format``, ``per_type_prompts``, ``sentences_per_unit``,
 ``overlap``) must stay at their defaults; ``descriptions`` describe classes and
@@ -41,8 +73,8 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -56,8 +88,11 @@ from nercurve.errors import BackendError
 
 DEFAULT_SYSTEM = "You classify texts."
 NONE = "none"
+MARKER = " [...] "
 _SEPARATORS = re.compile(r"[,;\n]+")
 _TRIM = " \t\"'`.:!*[](){}"
+_LEAD = r"[\s*_`\"'\[(<#>\-\u201c\u201d\u2018\u2019\u00ab]*"
+_PREFIX = rf"{_LEAD}(?:(?:answer|class(?:es)?)\s*:{_LEAD})?"
 
 
 class LLMClassifyParams(LLMParams):
@@ -67,6 +102,10 @@ class LLMClassifyParams(LLMParams):
 
     system: str = DEFAULT_SYSTEM
     max_new_tokens: int = Field(16, ge=1)
+    truncation: Literal["head", "head_tail"] = "head_tail"
+    """How a document too long for ``max_length`` is cut: its first tokens (``head``), or
+    its first and last tokens joined by " [...] " (``head_tail``); in training and
+    prediction alike (documents are cut, never left out)."""
 
     @model_validator(mode="after")
     def _no_ner_options(self) -> LLMClassifyParams:
@@ -92,6 +131,10 @@ class ClassPrompter(Prompter):
                  multi_label: bool) -> None:
         super().__init__(tokenizer, style, shots)
         self.multi_label = multi_label
+        self._longest_first = sorted(style.labels, key=len, reverse=True)
+        names = "|".join(f"({re.escape(lab)})" for lab in self._longest_first)
+        self._named = re.compile(rf"{_PREFIX}(?:{names})(?!\w)", re.IGNORECASE)
+        self._lead_in = re.compile(rf"\A{_PREFIX}", re.IGNORECASE)
 
     def asked(self) -> list[str | None]:
         """One question per document, about every class."""
@@ -119,19 +162,15 @@ class ClassPrompter(Prompter):
 
     def classes_of(self, answer: str) -> tuple[tuple[str, ...], bool, int]:
         """The classes an answer names, whether it named any (or 'none' in multi-label
-        data), and how many names were not classes."""
-        by_name = {lab.casefold(): lab for lab in self.style.labels}
+        data), and how many invalid class answers it holds (see the module docstring)."""
         if not self.multi_label:
-            whole = answer.strip().strip(_TRIM).casefold()
-            if whole in by_name:
-                return (by_name[whole],), True, 0
-            found = []
-            for lab in self.style.labels:
-                match = re.search(rf"(?<!\w){re.escape(lab)}(?!\w)", answer, re.IGNORECASE)
-                if match:
-                    found.append((match.start(), lab))
-            return ((min(found)[1],), True, 0) if found else ((), False, 0)
-        names = [n.strip().strip(_TRIM).casefold() for n in _SEPARATORS.split(answer)]
+            match = self._named.match(answer)  # the one group that matched is the class
+            if match is None:
+                return (), False, int(bool(answer.strip()))
+            return (self._longest_first[match.lastindex - 1],), True, 0
+        by_name = {lab.casefold(): lab for lab in self.style.labels}
+        listed = self._lead_in.sub("", answer, count=1)
+        names = [n.strip().strip(_TRIM).casefold() for n in _SEPARATORS.split(listed)]
         names = [n for n in names if n]
         if names == [NONE]:
             return (), True, 0
@@ -139,13 +178,82 @@ class ClassPrompter(Prompter):
         return kept, bool(kept), sum(n not in by_name for n in names)
 
 
+def cut_text(tokenizer: Any, text: str, budget: int, policy: Literal["head", "head_tail"]) -> str:
+    """``text`` cut to ``budget`` of its tokens (as it is if no longer): its head, or its
+    head and tail around the marker, whose tokens count (the head alone when the budget
+    leaves the tail no token)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise BackendError(
+            "a document too long for max_length is cut by tokens, and the model's tokenizer "
+            "is not a fast (Rust) tokenizer that tells where its tokens are",
+            hint="use a model folder with tokenizer.json, or raise max_length",
+        )
+    spans = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    if len(spans) <= budget:
+        return text
+    if budget <= 0:
+        return ""
+    kept = budget - len(tokenizer(MARKER, add_special_tokens=False)["input_ids"])
+    if policy == "head" or kept < 2:
+        return text[: spans[budget - 1][1]]
+    head, tail = spans[(kept + 1) // 2 - 1][1], spans[len(spans) - kept // 2][0]
+    return text[:head].rstrip() + MARKER + text[tail:].lstrip()
+
+
+class TextFitter:
+    """Cuts document texts so that a question about them, with the longest gold answer,
+    fits ``max_length`` tokens (see the module docstring)."""
+
+    def __init__(self, prompter: ClassPrompter, max_length: int,
+                 policy: Literal["head", "head_tail"]) -> None:
+        self.prompter = prompter
+        self.max_length = max_length
+        self.policy = policy
+        labels = prompter.style.labels
+        answers = [labels, ()] if prompter.multi_label else [(lab,) for lab in labels]
+        self.answer_tokens = max(
+            self._count(prompter.example(Document(0, 0, "", (), a), None)[1], special=False)
+            for a in answers
+        )
+        self.room = max_length - self._length("")
+        if self.room < 0:
+            raise BackendError(
+                f"a question about an empty document with its longest answer takes "
+                f"{max_length - self.room} tokens (system turn, instructions, classes, "
+                f"{len(prompter.shots)} few-shot examples), more than max_length = {max_length}",
+                hint="raise max_length (documents are cut to fit, the rest of the prompt is not)",
+            )
+
+    def fit(self, text: str) -> tuple[str, bool]:
+        """``text`` cut so that its question and answer fit ``max_length`` tokens, and
+        whether it was cut."""
+        over = self._length(text) - self.max_length
+        if over <= 0:
+            return text, False
+        budget = self._count(text, special=False)
+        while over > 0:  # the budget shrinks every round; an empty text fits (self.room)
+            budget -= over
+            cut = cut_text(self.prompter.tokenizer, text, budget, self.policy)
+            over = self._length(cut) - self.max_length
+        return cut, True
+
+    def _length(self, text: str) -> int:
+        prompter = self.prompter
+        return (self._count(prompter.prompt(text, None), special=not prompter.chat)
+                + self.answer_tokens)
+
+    def _count(self, text: str, *, special: bool) -> int:
+        return len(self.prompter.tokenizer(text, add_special_tokens=special)["input_ids"])
+
+
 class LLMClassifyModel:
     """A causal LM (with its adapter, if trained) that answers with documents' classes."""
 
-    def __init__(self, net: Any, prompter: ClassPrompter, params: LLMClassifyParams,
+    def __init__(self, net: Any, fitter: TextFitter, params: LLMClassifyParams,
                  scheme: ClassScheme, *, device: Any, seed: int) -> None:
         self.net = net
-        self.prompter = prompter
+        self.fitter = fitter
+        self.prompter = fitter.prompter
         self.params = params
         self.scheme = scheme
         self.device = device
@@ -160,8 +268,10 @@ class LLMClassifyModel:
         from nercurve.backends.llm_decode import Sampling, generate
 
         prompter, tokenizer = self.prompter, self.prompter.tokenizer
-        prompts = [tokenizer(prompter.prompt(d.text, None),
-                             add_special_tokens=not prompter.chat)["input_ids"] for d in docs]
+        fitted = [self.fitter.fit(d.text) for d in docs]
+        prompts = [tokenizer(prompter.prompt(text, None),
+                             add_special_tokens=not prompter.chat)["input_ids"]
+                   for text, _ in fitted]
         sc = None if greedy else self.params.self_consistency
         sampling = Sampling() if sc is None else Sampling(sc.samples, sc.temperature, sc.top_p,
                                                           sc.top_k)
@@ -191,11 +301,13 @@ class LLMClassifyModel:
             "parse_failure_rate": failures / n if n else 0.0, "invalid_classes": float(invalid),
             "decode_seconds": time.perf_counter() - started,
             "generated_tokens": float(generated.new_tokens),
+            "truncated_docs": float(sum(cut for _, cut in fitted)),
         }
         return out
 
     def diagnostics(self) -> dict[str, float]:
-        """Counts about the answers of the most recent prediction and its decoding time."""
+        """Counts about the answers of the most recent prediction, its decoding time and
+        the documents it cut."""
         return dict(self._diagnostics)
 
 
@@ -233,21 +345,18 @@ class LLMClassifyBackend(LLMBackend):
         documents = [Document(i, 0, d.text, (), doc_classes(d)) for i, d in enumerate(train)]
         style = PromptStyle(scheme.labels, p.descriptions, p.template, p.system or None)
         shots = random.Random(seed).sample(documents, min(p.shots, len(documents)))
-        prompter = ClassPrompter(tokenizer, style, shots, scheme.multi_label)
+        fitter, cut_shots = _fitter(tokenizer, style, shots, scheme.multi_label, p)
+        prompter = fitter.prompter
         hf_train.seed_everything(seed)
         weights = torch.bfloat16 if dtype == torch.bfloat16 else None
         net = load_causal_lm(source, device=device, dtype=weights, quantization=p.quantization)
-        model = LLMClassifyModel(net, prompter, p, scheme, device=device, seed=seed)
+        model = LLMClassifyModel(net, fitter, p, scheme, device=device, seed=seed)
         if not p.train:
-            return TrainResult(model, extra={"shots": float(len(shots))})
+            return TrainResult(model, extra={"shots": float(len(shots)),
+                                             "truncated_shots": float(cut_shots)})
 
+        documents, truncated = _fitted(fitter, documents)
         examples, too_long = lm_examples(prompter, documents, max_length=p.max_length)
-        if not examples:
-            raise BackendError(
-                f"none of the {len(documents)} training documents gives an example of at most "
-                f"max_length = {p.max_length} tokens",
-                hint="raise max_length (prompt, document and answer must fit)",
-            )
         net = add_lora(net, r=p.r, alpha=p.alpha, dropout=p.dropout,
                        target_modules=p.target_modules, quantized=p.quantization is not None,
                        gradient_checkpointing=p.gradient_checkpointing)
@@ -257,7 +366,8 @@ class LLMClassifyBackend(LLMBackend):
         if p.dev_units is not None and len(sample) > p.dev_units:  # the same for every job
             sample = [sample[i] for i in sorted(random.Random(0).sample(range(len(sample)),
                                                                         p.dev_units))]
-        dev_docs = [Document(i, 0, d.text, (), doc_classes(d)) for i, d in enumerate(sample)]
+        dev_docs = _fitted(fitter, [Document(i, 0, d.text, (), doc_classes(d))
+                                    for i, d in enumerate(sample)])[0]
         dev_examples = lm_examples(prompter, dev_docs, max_length=p.max_length)[0]
 
         def dev_f1() -> tuple[float, dict[str, float]]:
@@ -273,13 +383,40 @@ class LLMClassifyBackend(LLMBackend):
             steps = max(1, min(steps, math.ceil(
                 p.epochs * len(examples) / (p.batch_size * p.grad_accum))))
         fitted = hf_train.fit(
-            net, examples, hf_train.Schedule.of(p, max_steps=steps), device=device, dtype=dtype,
-            pad_id=tokenizer.pad_token_id, seed=seed, loss_of=answer_loss,
+            net, examples, hf_train.Schedule.of(p, max_steps=steps, learning_rate=p.lr),
+            device=device, dtype=dtype, pad_id=tokenizer.pad_token_id, seed=seed,
+            loss_of=answer_loss,
             evaluate=(dev_f1 if p.select_on == "dev_f1" else dev_loss) if sample else None,
         )
         best = fitted.best_score
         if sample and p.select_on == "dev_loss":
             best = dev_f1()[0]
         extra = {"train_tokens_per_s": fitted.tokens_per_s,
-                 "train_examples": float(len(examples)), "skipped_examples": float(too_long)}
+                 "train_examples": float(len(examples)), "skipped_examples": float(too_long),
+                 "truncated_examples": float(truncated)}
         return TrainResult(model, fitted.steps, fitted.best_step, best, fitted.history, extra)
+
+
+def _fitter(tokenizer: Any, style: PromptStyle, shots: Sequence[Document], multi_label: bool,
+            p: LLMClassifyParams) -> tuple[TextFitter, int]:
+    """The fitter of a job's questions, its few-shot texts cut to an equal share of the
+    room each (the question's text has one share too), and how many shots were cut."""
+    bare = [replace(s, text="") for s in shots]
+    room = TextFitter(ClassPrompter(tokenizer, style, bare, multi_label), p.max_length,
+                      p.truncation).room
+    share = room // (len(shots) + 1)
+    cut = [replace(s, text=cut_text(tokenizer, s.text, share, p.truncation)) for s in shots]
+    changed = sum(a.text != b.text for a, b in zip(cut, shots, strict=True))
+    prompter = ClassPrompter(tokenizer, style, cut, multi_label)
+    return TextFitter(prompter, p.max_length, p.truncation), changed
+
+
+def _fitted(fitter: TextFitter, documents: Sequence[Document]) -> tuple[list[Document], int]:
+    """The documents with their texts cut to fit (see :class:`TextFitter`), and how many
+    were cut."""
+    out, cut = [], 0
+    for doc in documents:
+        text, was_cut = fitter.fit(doc.text)
+        out.append(replace(doc, text=text))
+        cut += was_cut
+    return out, cut
