@@ -49,8 +49,8 @@ def test_prose_around_the_json_is_ignored() -> None:
 
 
 @pytest.mark.parametrize("answer", [
-    '[{"text": "breast cancer", "type": "Dis',  # truncated
-    '[{"text": "breast cancer", "type": "Disease"}',  # never closed
+    '[{"text": "breast cancer", "type": "Dis',  # cut before its first item was complete
+    "[ breast cancer",  # an opened list without a single item
     "",  # empty
     "   ",
     "No entities found.",  # no list at all
@@ -58,6 +58,19 @@ def test_prose_around_the_json_is_ignored() -> None:
 ])
 def test_unparseable_answers(answer: str) -> None:
     assert parse_json(answer, LABELS) == Parsed(ok=False)
+
+
+@pytest.mark.parametrize(("answer", "only", "expected", "invalid"), [
+    ('[{"text": "breast cancer", "type": "Disease"}', None, [("breast cancer", D)], 0),
+    ('[{"text": "gout", "type": "Disease"}, {"text": "BRCA1", "type": "Gene"}, {"text": "at',
+     None, [("gout", D)], 1),
+    ('[{"text": "gout", "type": "Disease"},{"text": "gout", "type": "Disease"}, {"tex',
+     None, [("gout", D)], 0),  # a loop stopped on its second item
+    ('["ataxia", "gout", "tre', D, [("ataxia", D), ("gout", D)], 0),
+])
+def test_a_cut_answer_keeps_the_items_complete_before_the_cut(answer, only, expected, invalid):
+    parsed = parse_json(answer, LABELS, only=only)
+    assert parsed == Parsed(ents(*expected), ok=True, invalid=invalid, partial=True)
 
 
 def test_an_empty_list_is_a_valid_answer_without_entities() -> None:
@@ -95,13 +108,17 @@ def test_inline_answers() -> None:
 
 @pytest.mark.parametrize("answer", [
     "",
-    "Risk of <Disease>breast cancer",  # never closed (truncated)
     "Risk of breast cancer</Disease>",  # closed, never opened
     "<Disease>breast <Chemical>x</Chemical></Disease>",  # nested
     "<Disease>breast cancer</Chemical>",  # mismatched
 ])
 def test_broken_inline_answers_are_unparseable(answer: str) -> None:
     assert parse_inline(answer, LABELS) == Parsed(ok=False)
+
+
+def test_an_inline_answer_cut_inside_a_tag_keeps_the_entities_closed_before() -> None:
+    parsed = parse_inline("<Chemical>DES</Chemical> and <Disease>breast canc", LABELS)
+    assert parsed == Parsed(ents(("DES", "Chemical")), ok=True, partial=True)
 
 
 @pytest.mark.parametrize(("answer", "done"), [
@@ -121,18 +138,24 @@ def test_when_a_json_answer_being_generated_is_done(answer: str, done: bool) -> 
 
 # --- locating ----------------------------------------------------------------------------
 
-def test_every_occurrence_is_tagged_at_word_boundaries() -> None:
+def test_every_occurrence_is_tagged_at_word_boundaries_letter_case_aside() -> None:
     text = "Cancer genes: cancers and cancer; breast cancer."
     spans, missing = locate(ents(("cancer", D)), text)
     assert missing == 0
-    assert [text[s.start : s.end] for s in spans] == ["cancer", "cancer"]  # exact first
-    assert [s.start for s in spans] == [26, 41]
+    assert [text[s.start : s.end] for s in spans] == ["Cancer", "cancer", "cancer"]
+    assert [s.start for s in spans] == [0, 26, 41]
 
 
-def test_case_insensitive_matches_only_when_no_exact_one() -> None:
-    text = "Cancer genes and CANCER."
-    spans, missing = locate(ents(("cancer", D)), text)
-    assert missing == 0 and [(s.start, s.end) for s in spans] == [(0, 6), (17, 23)]
+@pytest.mark.parametrize("named", ["cancer", "Cancer", "CANCER"])
+def test_exact_and_case_variants_are_all_found_whichever_the_answer_names(named: str) -> None:
+    text = "cancer and breast cancer; Cancer."
+    spans, missing = locate(ents((named, D)), text)
+    assert missing == 0 and [(s.start, s.end) for s in spans] == [(0, 6), (18, 24), (26, 32)]
+
+
+def test_overlapping_occurrences_are_all_found() -> None:
+    spans, _ = locate(ents(("A-A", D)), "A-A-A")
+    assert [(s.start, s.end) for s in spans] == [(0, 3), (2, 5)]
 
 
 def test_entities_not_in_the_text_are_hallucinations() -> None:
@@ -196,7 +219,9 @@ def test_answer_stats() -> None:
     assert numbers["answers"] == 3 and numbers["parse_failures"] == 1
     assert numbers["parse_failure_rate"] == pytest.approx(1 / 3)
     assert numbers["hallucination_rate"] == pytest.approx(1 / 4)
-    assert numbers["invalid_entities"] == 1
+    assert numbers["invalid_entities"] == 1 and numbers["partial_answers"] == 0
+    stats.add(Parsed(ents(("e", D)), partial=True), hallucinated=0)
+    assert stats.as_dict()["partial_answers"] == 1 and stats.as_dict()["parse_failures"] == 1
     assert AnswerStats().as_dict()["parse_failure_rate"] == 0.0
 
 

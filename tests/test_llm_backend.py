@@ -204,7 +204,8 @@ def test_answers_become_document_spans_and_are_counted(tiny_llama, monkeypatch):
         + ['[{"text": "Bob", "type": "PERSON"}]'],
         "Pfizer Inc paid Bob Jones.": ['[{"text": "Pfizer Inc", "type": "ORG"}, '
                                        '{"text": "Novartis", "type": "ORG"}]',
-                                       '[{"text": "Pfizer Inc", "type": "ORG"}', "[]"],
+                                       '[{"text": "Pfizer Inc", "type": "ORG"}',
+                                       "Sorry, I cannot tell."],
         "Nothing here.": ["[]", "[]", '[{"text": "here", "type": "ORG"}]'],
     }
 
@@ -222,12 +223,13 @@ def test_answers_become_document_spans_and_are_counted(tiny_llama, monkeypatch):
     assert counts["entities_named"] == 3 and counts["hallucinations"] == 1  # Novartis
     voted = result.model
     voted.params = LLMParams(**fast(tiny_llama, train=False, self_consistency={"samples": 3}))
-    # 3 answers each: Bob Jones 2 votes (kept), Bob 1, Pfizer Inc 1 (one answer unparseable),
-    # "here" 1 (a valid mention, not kept)
-    assert voted.predict(docs) == [(Span(0, 9, "PERSON"),), ()]
+    # 3 answers each: Bob Jones 2 votes (kept), Bob 1, Pfizer Inc 2 (one of them from an
+    # answer cut before its list closed: kept), "here" 1 (a valid mention, not kept)
+    assert voted.predict(docs) == [(Span(0, 9, "PERSON"), Span(16, 26, "ORG")), ()]
     counts = voted.diagnostics()
     assert counts["answers"] == 9 and counts["parse_failures"] == 1
-    assert counts["hallucinations"] == 1 and counts["entities_named"] == 6
+    assert counts["partial_answers"] == 1
+    assert counts["hallucinations"] == 1 and counts["entities_named"] == 7
 
 
 def test_zero_and_few_shot_arms_train_nothing(tiny_llama):
@@ -264,6 +266,10 @@ def test_lora_trains_the_adapter_only_and_selects_on_dev(tiny_llama, changes):
     net = result.model.net
     trained = [n for n, p in net.named_parameters() if p.requires_grad]
     assert trained and all("lora_" in n for n in trained)
+    adapted = {n.split(".lora_")[0].rsplit(".", 1)[1] for n in trained}
+    expected = set(changes.get("target_modules") or
+                   ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    assert adapted == expected  # by default every linear layer of the blocks (QLoRA)
     frozen = {n.replace("base_model.model.", "").replace(".base_layer", ""): p
               for n, p in net.named_parameters() if "lora_" not in n}
     assert all(torch.equal(frozen[n], p) for n, p in base.items())  # base weights untouched
@@ -333,3 +339,99 @@ def test_the_smollm2_preset_expands_its_gguf_file_once_and_quietly(tmp_path, mon
     assert tokenizer.padding_side == "left" and tokenizer.pad_token == "<|im_end|>"
     with pytest.raises(BackendError, match="holds no GGUF file"):
         resolve(str(tmp_path), gguf_file="nope.gguf", revision=None, trust_pickle=False)
+
+
+def _greedy(net, tokenizer, prompts, **kwargs):
+    from nercurve.backends.llm_decode import Sampling, generate
+
+    return generate(net, tokenizer, prompts, sampling=kwargs.pop("sampling", Sampling()),
+                    max_new_tokens=kwargs.pop("max_new_tokens", 8), batch_size=4, device="cpu",
+                    **kwargs).answers
+
+
+def test_decoding_follows_the_studys_settings_not_the_checkpoints(tiny_llama):
+    from transformers import AutoModelForCausalLM
+
+    from nercurve.backends.hf_load import Source
+    from nercurve.backends.llm_load import load_tokenizer
+
+    tokenizer = load_tokenizer(Source(tiny_llama, pickle=False, name="tiny"))
+    net = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    prompts = [tokenizer(t)["input_ids"] for t in ["Alice Smith received fees from Pfizer Inc.",
+                                                   "Hi there", "Bob Jones paid nothing at all."]]
+    plain = _greedy(net, tokenizer, prompts, max_new_tokens=12)
+    ids = torch.tensor([prompts[0]])
+
+    def raw() -> list[int]:
+        return net.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                            max_new_tokens=12, pad_token_id=tokenizer.pad_token_id)[0].tolist()
+
+    before = raw()
+    net.generation_config.repetition_penalty = 3.0  # settings a checkpoint may ship
+    net.generation_config.no_repeat_ngram_size = 1
+    assert raw() != before  # transformers alone applies the checkpoint's settings
+    assert _greedy(net, tokenizer, prompts, max_new_tokens=12) == plain  # nercurve does not
+    assert net.generation_config.repetition_penalty == 3.0  # and leaves them as they were
+
+
+def test_sampling_draws_from_its_own_seeded_generator(tiny_llama):
+    from transformers import AutoModelForCausalLM
+
+    from nercurve.backends.hf_load import Source
+    from nercurve.backends.llm_decode import Sampling
+    from nercurve.backends.llm_load import load_tokenizer
+
+    tokenizer = load_tokenizer(Source(tiny_llama, pickle=False, name="tiny"))
+    net = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    prompts = prompts_of(tokenizer, ["Alice Smith received fees.", "Hi", "Bob Jones paid."])
+    hot = Sampling(3, 1.5, 0.95)
+    torch.manual_seed(11)
+    expected = torch.rand(3)
+    torch.manual_seed(11)
+    first = _greedy(net, tokenizer, prompts, sampling=hot, seed=4)
+    assert torch.equal(torch.rand(3), expected)  # the global random stream is untouched
+    assert _greedy(net, tokenizer, prompts, sampling=hot, seed=4) == first
+    assert _greedy(net, tokenizer, prompts, sampling=hot, seed=5) != first
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"answer_format": "inline"}, {"per_type_prompts": True},
+    {"self_consistency": {"samples": 3, "temperature": 1.5}},
+])
+def test_constrained_answers_always_parse_and_name_only_words_of_the_sentence(
+        tiny_llama, changes):
+    docs = toy_docs(8)
+    arm = fast(tiny_llama, train=False, max_new_tokens=64, **changes)
+    free = LLMBackend().train([], docs, {**arm, "constrained": False}, 0).model
+    free.predict(docs)
+    if "answer_format" not in changes:  # a random model's free answers are rarely JSON
+        assert free.diagnostics()["parse_failures"] > 0
+    model = LLMBackend().train([], docs, arm, 0).model
+    predicted = model.predict(docs)
+    counts = model.diagnostics()
+    assert counts["parse_failures"] == 0 and counts["hallucinations"] == 0
+    assert counts["decode_constrained"] == 1.0 and counts["entities_named"] > 0
+    labels = {"ORG", "PERSON"}
+    for doc, spans in zip(docs, predicted, strict=True):
+        for span in spans:
+            piece = doc.text[span.start : span.end]
+            assert span.label in labels and piece == piece.strip() and piece
+            assert span.start == 0 or not (doc.text[span.start - 1].isalnum()
+                                           and piece[0].isalnum())
+
+
+def test_full_fine_tuning_trains_every_weight_with_its_own_learning_rate(tiny_llama):
+    docs = toy_docs(12)
+    params = LLMParams(**fast(tiny_llama, lora=False, max_steps=2, warmup_steps=0))
+    assert params.lr == 2e-5 and LLMParams(**fast(tiny_llama)).lr == 2e-4
+    result = LLMBackend().train(docs[:8], docs[8:], params, 0)
+    net = result.model.net
+    assert not hasattr(net, "peft_config") and result.steps == 2
+    assert all(p.requires_grad for p in net.parameters())
+    from transformers import AutoModelForCausalLM
+
+    base = dict(AutoModelForCausalLM.from_pretrained(tiny_llama).named_parameters())
+    changed = [n for n, p in net.named_parameters() if not torch.equal(p, base[n])]
+    assert len(changed) == len(base)  # every weight moved (the best of steps 1-2 is kept)
+    with pytest.raises(ValueError, match="needs lora = true"):
+        LLMParams(lora=False, quantization="4bit")

@@ -9,8 +9,10 @@ overlaps resolved, unparseable answers and hallucinated entities counted).
 
 Three kinds of arm:
 
-- fine-tuned (``train = true``, the default): a LoRA adapter (peft) is trained on
-  the subset's questions with the loss on the answer tokens only
+- fine-tuned (``train = true``, the default): a LoRA adapter (peft) on every linear
+  layer of the transformer blocks (``target_modules = "all-linear"``, the QLoRA recipe;
+  r 16, alpha 32, dropout 0.05, learning rate 2e-4) is trained on the subset's
+  questions with the loss on the answer tokens only
   (:mod:`nercurve.backends.llm_train`), through the ``hf`` backend's loop
   (:func:`nercurve.backends.hf_train.fit`: AdamW, linear warm-up and decay,
   gradient accumulation, early stopping). Training runs ``epochs`` passes over the
@@ -21,7 +23,11 @@ Three kinds of arm:
   dev F1 is then measured once, at the end); the best adapter is kept. With
   ``quantization = "4bit"`` the frozen base model is loaded in NF4 (QLoRA) or with
   ``"8bit"`` in LLM.int8, on a CUDA GPU only. Only the adapter is trained and kept;
-  nothing is written to disk but the expanded copy of a GGUF base model.
+  nothing is written to disk but the expanded copy of a GGUF base model. With
+  ``lora = false`` every weight of the model is fine-tuned instead (full-parameter
+  fine-tuning, NERLlama's baseline for its QLoRA model: the same data, schedule and
+  selection; learning rate 2e-5 unless set; the best weights are kept in memory, a
+  copy of the model's size).
 - zero-shot (``train = false``): the model as it is, asked the same questions. It
   needs no training data and runs once per seed, like any fixed baseline.
 - few-shot (``train = false, shots = n``): ``n`` question/answer pairs drawn with
@@ -31,16 +37,25 @@ Decoding is greedy unless ``self_consistency`` is set: then ``samples`` answers 
 drawn per question (``temperature``, ``top_p``) in one batch sharing the prompt's
 computation (:mod:`nercurve.backends.llm_decode`), and an entity is kept when at
 least ``min_votes`` answers name it (default: a majority). Model selection always
-decodes greedily.
+decodes greedily. Decoding follows these settings only, never the checkpoint's own
+generation settings, and samples are drawn from a generator seeded with the job's
+seed. With ``constrained = true`` (the default) every answer follows a grammar built
+for its sentence (:mod:`nercurve.backends.llm_grammar`): the answer format, mentions
+that are word sequences of the sentence, types of the study's labels; an answer cannot
+be unparseable, a mention cannot be absent from its sentence. ``constrained = false``
+decodes freely and counts what goes wrong.
 
 GPU use follows the ``hf`` backend: ``device = "auto"`` takes CUDA when torch sees
 a GPU, the runner places runs on GPUs and packs ``runs_per_gpu`` of them; on CUDA
 the base weights are bf16 (``precision = "auto"``, where the GPU has bf16).
 Counted per job and stored with the result: ``answers``, ``parse_failures``,
-``parse_failure_rate``, ``entities_named``, ``hallucinations``,
+``parse_failure_rate``, ``partial_answers`` (cut at ``max_new_tokens`` or in a loop:
+their complete entities kept), ``entities_named``, ``hallucinations``,
 ``hallucination_rate``, ``invalid_entities``, ``decode_seconds``,
 ``generated_tokens`` (about the test set) and ``train_tokens_per_s``,
-``train_examples``, ``skipped_examples`` (too long for ``max_length``).
+``train_examples``, ``skipped_examples`` (too long for ``max_length``), and the
+decoding settings in force (``decode_*``: samples, temperature, top-p, top-k, token
+limit, constrained, and the repetition penalties, always off).
 """
 
 from __future__ import annotations
@@ -123,14 +138,18 @@ class LLMParams(BackendParams):
     max_length: int = Field(512, ge=16)
     """Tokens of a training example (prompt and answer); longer ones are left out."""
 
+    lora: bool = True
+    """Train a LoRA adapter; ``false``: fine-tune every weight (full-parameter)."""
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: list[str] | Literal["all-linear"] | None = None
-    """Layers that get the adapter (default: peft's choice for the architecture, e.g. the
-    query and value projections of Llama and Qwen)."""
+    target_modules: list[str] | Literal["all-linear"] | None = "all-linear"
+    """Layers that get the adapter: every linear layer of the blocks (the QLoRA recipe),
+    a list of layer names, or ``None`` for peft's choice for the architecture (the query
+    and value projections of Llama and Qwen)."""
 
-    learning_rate: float = Field(2e-4, gt=0)
+    learning_rate: float | None = Field(None, gt=0)
+    """Default: 2e-4 for a LoRA adapter (the QLoRA recipe), 2e-5 for full fine-tuning."""
     weight_decay: float = Field(0.0, ge=0)
     warmup_steps: int = Field(10, ge=0)
     epochs: float | None = Field(3.0, gt=0)
@@ -148,6 +167,9 @@ class LLMParams(BackendParams):
     """Dev sentences (a fixed sample) used for model selection (``None``: all)."""
 
     self_consistency: SelfConsistency | None = None
+    constrained: bool = True
+    """Decode under a grammar of the answers that can be right in form (see the module
+    docstring); ``false``: decode freely."""
     max_new_tokens: int = Field(128, ge=1)
     eval_batch_size: int = Field(16, ge=1)
     """Sequences decoded at once (self-consistency: questions × samples)."""
@@ -160,7 +182,16 @@ class LLMParams(BackendParams):
             raise ValueError(f"template must contain the text placeholder {TEXT}")
         if self.shots and self.train:
             raise ValueError("shots (few-shot examples) are for arms with train = false")
+        if not self.lora and self.quantization is not None:
+            raise ValueError("quantization freezes the base model: it needs lora = true")
         return self
+
+    @property
+    def lr(self) -> float:
+        """The learning rate in force (``learning_rate``, or the default of the arm)."""
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 2e-4 if self.lora else 2e-5
 
 
 class LLMModel:
@@ -174,6 +205,7 @@ class LLMModel:
         self.device = device
         self.seed = seed
         self._diagnostics: dict[str, float] = {}
+        self._constraint: Any = None
 
     def predict(self, docs: Sequence[Doc]) -> list[tuple[Span, ...]]:
         """Predicted spans for each document, as character offsets into its text."""
@@ -191,11 +223,10 @@ class LLMModel:
     def predict_units(self, found: Sequence[Unit], sc: SelfConsistency | None) -> list[list[Span]]:
         """Predicted spans per unit (offsets into the unit's text), greedy when ``sc`` is
         ``None``; the answers are counted for :meth:`diagnostics`."""
-        import torch
+        from nercurve.backends.llm_decode import Sampling, generate, settings
+        from nercurve.backends.llm_grammar import inline_grammar, json_grammar
 
-        from nercurve.backends.llm_decode import Sampling, generate
-
-        prompter, tokenizer = self.prompter, self.prompter.tokenizer
+        prompter, tokenizer, p = self.prompter, self.prompter.tokenizer, self.params
         asked = prompter.asked()
         prompts = [
             tokenizer(prompter.prompt(u.text, a), add_special_tokens=not prompter.chat)["input_ids"]
@@ -204,13 +235,15 @@ class LLMModel:
         sampling = Sampling()
         if sc is not None:
             sampling = Sampling(sc.samples, sc.temperature, sc.top_p, sc.top_k)
-        torch.manual_seed(self.seed)
+        grammar = json_grammar if p.answer_format == "json" else inline_grammar
         started = time.perf_counter()
         generated = generate(
             self.net, tokenizer, prompts, sampling=sampling,
-            max_new_tokens=self.params.max_new_tokens, batch_size=self.params.eval_batch_size,
-            device=self.device,
-            complete=json_answer_done if self.params.answer_format == "json" else None,
+            max_new_tokens=p.max_new_tokens, batch_size=p.eval_batch_size,
+            device=self.device, seed=self.seed,
+            complete=json_answer_done if p.answer_format == "json" else None,
+            constraint=self.constraint() if p.constrained else None,
+            grammars=[grammar(u.text, prompter.style.labels, a) for u in found for a in asked],
         )
         seconds = time.perf_counter() - started
         stats = AnswerStats()
@@ -219,18 +252,31 @@ class LLMModel:
             spans: list[Span] = []
             for j, a in enumerate(asked):
                 parsed = [prompter.parse(t, a) for t in generated.answers[i * len(asked) + j]]
-                for p in parsed:
-                    stats.add(p, locate(p.entities, unit.text)[1])
+                for one in parsed:
+                    stats.add(one, locate(one.entities, unit.text)[1])
                 kept = (list(parsed[0].entities) if sc is None
-                        else vote([p.entities for p in parsed], sc.votes_needed))
+                        else vote([one.entities for one in parsed], sc.votes_needed))
                 spans += locate(kept, unit.text)[0]
-            out.append(resolve_overlaps(spans, self.params.overlap))
+            out.append(resolve_overlaps(spans, p.overlap))
         self._diagnostics = {
             **stats.as_dict(),
+            **settings(sampling, p.max_new_tokens, p.constrained),
             "decode_seconds": seconds,
             "generated_tokens": float(generated.new_tokens),
         }
+        if sc is not None:
+            self._diagnostics["decode_min_votes"] = float(sc.votes_needed)
         return out
+
+    def constraint(self) -> Any:
+        """The llguidance view of this model's vocabulary (built on first use)."""
+        from nercurve.backends.llm_decode import Constraint, end_ids
+
+        if self._constraint is None:
+            tokenizer = self.prompter.tokenizer
+            self._constraint = Constraint(tokenizer, self.net.config.vocab_size,
+                                          end_ids(self.net, tokenizer))
+        return self._constraint
 
     def diagnostics(self) -> dict[str, float]:
         """Counts about the answers of the most recent prediction (parse failures,
@@ -278,7 +324,6 @@ class LLMBackend:
 
         from nercurve.backends import hf_train
         from nercurve.backends.llm_load import (
-            add_lora,
             check_quantization,
             load_causal_lm,
             load_tokenizer,
@@ -321,10 +366,7 @@ class LLMBackend:
                 f"max_length = {p.max_length} tokens",
                 hint="check that the training subset is not empty, or raise max_length",
             )
-        net = add_lora(net, r=p.r, alpha=p.alpha, dropout=p.dropout,
-                       target_modules=p.target_modules, quantized=p.quantization is not None,
-                       gradient_checkpointing=p.gradient_checkpointing)
-        net.config.use_cache = False  # training needs no cache; generation asks for its own
+        net = adapted(net, p)
         model.net = net
         selection = _dev_sample(dev_units, p.dev_units)
         dev_examples = lm_examples(prompter, selection, max_length=p.max_length)[0]
@@ -345,7 +387,8 @@ class LLMBackend:
             steps = max(1, min(steps, math.ceil(p.epochs * per_epoch)))
         evaluate = dev_f1 if p.select_on == "dev_f1" else dev_loss
         fitted = hf_train.fit(
-            net, examples, hf_train.Schedule.of(p, max_steps=steps), device=device, dtype=dtype,
+            net, examples, hf_train.Schedule.of(p, max_steps=steps, learning_rate=p.lr),
+            device=device, dtype=dtype,
             pad_id=tokenizer.pad_token_id, seed=seed,
             evaluate=evaluate if selection else None, loss_of=answer_loss,
         )
@@ -358,6 +401,24 @@ class LLMBackend:
             "skipped_examples": float(too_long),
         }
         return TrainResult(model, fitted.steps, fitted.best_step, best, fitted.history, extra)
+
+
+def adapted(net: Any, p: LLMParams) -> Any:
+    """The model made ready to train: wrapped with a fresh LoRA adapter, or, with ``lora =
+    false``, every weight trainable (full fine-tuning)."""
+    from nercurve.backends.llm_load import add_lora
+
+    if p.lora:
+        net = add_lora(net, r=p.r, alpha=p.alpha, dropout=p.dropout,
+                       target_modules=p.target_modules, quantized=p.quantization is not None,
+                       gradient_checkpointing=p.gradient_checkpointing)
+    else:
+        net.requires_grad_(True)
+        if p.gradient_checkpointing:
+            net.gradient_checkpointing_enable(gradient_checkpointing_kwargs={
+                "use_reentrant": False})
+    net.config.use_cache = False  # training needs no cache; generation asks for its own
+    return net
 
 
 def _dev_sample(found: list[Unit], limit: int | None) -> list[Unit]:

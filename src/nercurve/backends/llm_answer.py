@@ -5,11 +5,16 @@ An answer is parsed into entities, (text, type) pairs, in one of two forms:
 - ``json`` (the default): a JSON list of ``{"text": ..., "type": ...}`` objects, or of
   plain strings when the question asked for a single type (``per_type_prompts``).
   Text around the list is ignored (a model that says "Here are the entities:" first
-  still parses); a list that never closes (a truncated answer), no list at all, or
-  an empty answer is *unparseable*.
+  still parses). A list that was opened but never closed (an answer cut at the token
+  limit, or stopped in a loop) is *partial*: the items complete before the cut are
+  kept, the rest is lost, and the answer is counted as partial, not as a failure. No
+  list at all, an empty answer, or an opened list without a single complete item is
+  *unparseable*.
 - ``inline``: a copy of the text with each entity wrapped in tags named by its type,
-  ``<Disease>breast cancer</Disease>``. Unbalanced, nested or mismatched tags, or an
-  empty answer, make it unparseable; an answer without tags is a valid "no entities".
+  ``<Disease>breast cancer</Disease>``. A tag left open at the end (an answer cut at
+  the token limit) makes it partial, the entities closed before kept; a close without
+  an open, nested or mismatched tags, or an empty answer make it unparseable; an answer
+  without tags is a valid "no entities".
 
 Items that are not entities (a number, an object without ``text``, an empty text) and
 types outside the label set (matched case-insensitively) are dropped and counted as
@@ -18,11 +23,14 @@ types outside the label set (matched case-insensitively) are dropped and counted
 Each entity is located in its text: every occurrence of its text is tagged (the
 annotation guidelines of the corpora we target tag every mention, and the answer
 names a mention by its text only, so there is no telling which occurrence was
-meant). Occurrences must start and end at word boundaries (an entity ``cancer`` is
-not found inside ``cancers``). Exact matches are used when there are any, else
-case-insensitive ones; an entity found nowhere is a *hallucination*, counted and
-dropped. Overlapping spans are then resolved as the corpus readers do: ``longest``
-keeps the longest (ties: the one named first), ``first`` the one named first.
+meant). The case policy: occurrences are found letter case aside ("cancer" tags
+"cancer", "Cancer" and "CANCER" alike: a mention's case changes at the start of a
+sentence, in titles and in abbreviations, never its identity), each occurrence keeps
+the text's own characters. Occurrences must start and end at word boundaries (an
+entity ``cancer`` is not found inside ``cancers``). An entity found nowhere is a
+*hallucination*, counted and dropped. Overlapping spans are then resolved as the corpus
+readers do: ``longest`` keeps the longest (ties: the one named first), ``first`` the
+one named first.
 
 Self-consistency (:func:`vote`) keeps an entity when at least ``min_votes`` of the
 sampled answers name it; entities are compared by type and case-folded text, and a
@@ -42,6 +50,7 @@ from nercurve.corpus.model import Span
 _TAG = re.compile(r"<(/?)([A-Za-z][\w.\- ]*)>")
 _OBJECT = re.compile(r"\{[^{}]*\}")  # a complete item of a list of objects
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a complete item of a list of strings
+_COMMA = re.compile(r"\s*,\s*")  # between two items of a list
 
 
 @dataclass(frozen=True)
@@ -55,24 +64,54 @@ class Entity:
 @dataclass(frozen=True)
 class Parsed:
     """One answer, parsed: the distinct entities in answer order, whether it parsed at all,
-    and how many items were dropped as invalid."""
+    how many items were dropped as invalid, and whether it was cut before its end (the
+    entities complete before the cut are kept)."""
 
     entities: tuple[Entity, ...] = ()
     ok: bool = True
     invalid: int = 0
+    partial: bool = False
 
 
 def parse_json(answer: str, labels: Sequence[str], *, only: str | None = None) -> Parsed:
     """Parse a JSON-list answer; ``only`` is the single type the question asked for."""
     items = first_json_list(answer)
-    return Parsed(ok=False) if items is None else _entities(items, labels, only)
+    if items is not None:
+        return _entities(items, labels, only)
+    complete = _complete_items(answer)
+    if not complete:
+        return Parsed(ok=False)
+    parsed = _entities(complete, labels, only)
+    return Parsed(parsed.entities, ok=True, invalid=parsed.invalid, partial=True)
+
+
+def _complete_items(answer: str) -> list[object]:
+    """The items complete before the cut of a list that never closes (``[]``: none)."""
+    start = answer.find("[")
+    if start < 0:
+        return []
+    rest = answer[start + 1 :].lstrip()
+    pattern = _OBJECT if rest.startswith("{") else _STRING
+    items: list[object] = []
+    at = 0
+    while match := pattern.match(rest, at):
+        try:
+            items.append(json.loads(match.group()))
+        except json.JSONDecodeError:
+            break
+        at = match.end()
+        separator = _COMMA.match(rest, at)
+        if separator is None:
+            break
+        at = separator.end()
+    return items
 
 
 def json_answer_done(answer: str) -> bool:
     """Whether a JSON answer being generated can stop: its list is complete, or it names
     an item a second time. The answers a model is tuned on never repeat an item, and a
     model that starts to (small models do, greedily) repeats it until the token limit;
-    such an answer stays unparseable, only its generation ends sooner."""
+    such an answer is partial (its distinct items kept), only its generation ends sooner."""
     if first_json_list(answer) is not None:
         return True
     start = answer.find("[")
@@ -113,9 +152,10 @@ def parse_inline(answer: str, labels: Sequence[str], *, only: str | None = None)
             open_tag = None
         else:
             open_tag = tag
-    if open_tag is not None:
-        return Parsed(ok=False)
-    return _entities(items, labels, only)
+    parsed = _entities(items, labels, only)
+    if open_tag is not None:  # cut inside an entity: the ones closed before are kept
+        return Parsed(parsed.entities, ok=True, invalid=parsed.invalid, partial=True)
+    return parsed
 
 
 def _entities(items: list[object], labels: Sequence[str], only: str | None) -> Parsed:
@@ -165,30 +205,27 @@ def vote(answers: Sequence[Sequence[Entity]], min_votes: int) -> list[Entity]:
 
 
 def locate(entities: Iterable[Entity], text: str) -> tuple[list[Span], int]:
-    """Every occurrence of each entity in ``text`` as spans (in entity order, then position),
-    and how many entities were found nowhere (hallucinations)."""
+    """Every occurrence of each entity in ``text``, letter case aside, as spans (in entity
+    order, then position), and how many entities were found nowhere (hallucinations)."""
     spans: list[Span] = []
     missing = 0
-    folded = text.casefold() if len(text.casefold()) == len(text) else None
     for entity in entities:
         hits = _occurrences(text, entity.text)
-        if not hits and folded is not None:
-            hits = _occurrences(folded, entity.text.casefold())
         if not hits:
             missing += 1
-        spans.extend(Span(s, s + len(entity.text), entity.label) for s in hits)
+        spans.extend(Span(s, e, entity.label) for s, e in hits)
     return spans, missing
 
 
-def _occurrences(text: str, needle: str) -> list[int]:
-    starts = []
-    at = text.find(needle)
-    while at >= 0:
-        end = at + len(needle)
+def _occurrences(text: str, needle: str) -> list[tuple[int, int]]:
+    """Start and end of every occurrence of ``needle`` (overlapping ones too), letter case
+    aside, that starts and ends at a word boundary."""
+    found = []
+    for match in re.finditer(f"(?=({re.escape(needle)}))", text, re.IGNORECASE):
+        at, end = match.start(1), match.end(1)
         if not (_joined(text, at - 1, needle[0]) or _joined(text, end, needle[-1])):
-            starts.append(at)
-        at = text.find(needle, at + 1)
-    return starts
+            found.append((at, end))
+    return found
 
 
 def _joined(text: str, i: int, edge: str) -> bool:
@@ -214,6 +251,7 @@ class AnswerStats:
 
     answers: int = 0
     parse_failures: int = 0
+    partial: int = 0
     entities: int = 0
     hallucinations: int = 0
     invalid: int = 0
@@ -222,6 +260,7 @@ class AnswerStats:
         """Count one answer and how many of its entities were found nowhere."""
         self.answers += 1
         self.parse_failures += not parsed.ok
+        self.partial += parsed.partial
         self.entities += len(parsed.entities)
         self.invalid += parsed.invalid
         self.hallucinations += hallucinated
@@ -232,6 +271,7 @@ class AnswerStats:
             "answers": float(self.answers),
             "parse_failures": float(self.parse_failures),
             "parse_failure_rate": self.parse_failures / self.answers if self.answers else 0.0,
+            "partial_answers": float(self.partial),
             "entities_named": float(self.entities),
             "hallucinations": float(self.hallucinations),
             "hallucination_rate": self.hallucinations / self.entities if self.entities else 0.0,

@@ -27,12 +27,29 @@ A row stops at an end-of-turn token, after ``max_new_tokens``, or, when ``comple
 is given, as soon as its answer is done (a closed JSON list, or one caught in a
 loop): a model that adds an explanation after its answer does not spend tokens on
 it, and a batch is not held up by one row that repeats itself.
+
+Decoding follows the given settings and nothing else: the checkpoint's own
+``generation_config`` (a ``repetition_penalty``, ``no_repeat_ngram_size``, ``top_k``,
+... that its authors chose for chat) is set aside for the call, so "greedy" means
+greedy for every model; the settings in force are :func:`settings`. Samples are drawn
+from a generator seeded by the call's ``seed``, never from torch's global random
+state (which a training loop that evaluates on the way shares).
+
+Constrained decoding (``grammars``, one per prompt; see
+:mod:`nercurve.backends.llm_grammar`) uses llguidance: each row (each sample, with
+self-consistency) has a matcher of its prompt's grammar that is fed the row's tokens
+and, before every token, masks the logits to the tokens the grammar allows from
+there. The grammar's end admits only an end-of-turn token, so a constrained answer
+ends where its grammar does. llguidance was chosen for computing masks on the fly
+from a grammar built per input, with no per-grammar precompilation (measured in
+``bench/constrained_libs.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +62,43 @@ class Sampling:
     temperature: float = 0.0
     top_p: float = 1.0
     top_k: int = 50
+
+
+def settings(sampling: Sampling, max_new_tokens: int, constrained: bool) -> dict[str, float]:
+    """The decoding settings in force for a call (stored with each job's result): the
+    sampling, the token limit, whether a grammar constrained the answers, and the
+    penalties that are never applied."""
+    return {
+        "decode_samples": float(sampling.samples),
+        "decode_temperature": sampling.temperature,
+        "decode_top_p": sampling.top_p,
+        "decode_top_k": float(sampling.top_k) if sampling.temperature > 0 else 0.0,
+        "decode_max_new_tokens": float(max_new_tokens),
+        "decode_constrained": float(constrained),
+        "decode_repetition_penalty": 1.0,
+        "decode_no_repeat_ngram_size": 0.0,
+    }
+
+
+class Constraint:
+    """Constrained decoding for one tokenizer: llguidance's view of its vocabulary (built
+    once, about half a second) and a matcher per grammar."""
+
+    def __init__(self, tokenizer: Any, vocab_size: int, end_ids: Sequence[int]) -> None:
+        import llguidance.hf
+
+        self.vocab_size = vocab_size
+        self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size,
+                                                      eos_token=list(end_ids))
+
+    def matcher(self, grammar: str) -> Any:
+        """A fresh matcher of ``grammar`` (a Lark grammar); an invalid grammar is a bug."""
+        import llguidance
+
+        made = llguidance.LLMatcher(self.tokenizer, grammar, log_level=0)
+        if made.is_error():
+            raise ValueError(f"invalid answer grammar: {made.get_error()}")
+        return made
 
 
 @dataclass
@@ -64,18 +118,22 @@ def generate(
     max_new_tokens: int,
     batch_size: int,
     device: Any,
+    seed: int = 0,
     complete: Callable[[str], bool] | None = None,
+    constraint: Constraint | None = None,
+    grammars: Sequence[str] | None = None,
 ) -> Generated:
-    """Answers to tokenized prompts, decoded to text without special tokens."""
+    """Answers to tokenized prompts, decoded to text without special tokens; with
+    ``constraint``, each prompt's answers follow its grammar in ``grammars``."""
     import torch
     from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
     pad = tokenizer.pad_token_id
     config = GenerationConfig(
         max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-        eos_token_id=_end_ids(net, tokenizer), pad_token_id=pad, use_cache=True,
+        eos_token_id=end_ids(net, tokenizer), pad_token_id=pad, use_cache=True,
     )
-    draw = LogitsProcessorList([_Draw(sampling)] if sampling.temperature > 0 else [])
+    generator = torch.Generator(device=device).manual_seed(seed)
     k = sampling.samples
     answers: list[list[str]] = [[] for _ in prompts]
     new_tokens = 0
@@ -83,7 +141,7 @@ def generate(
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     was_training = net.training
     net.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), _own_settings(net):
         prefix_cache = _extend(net, None, shared, device) if shared else None
         per_batch = max(1, batch_size // k)
         for b in range(0, len(order), per_batch):
@@ -101,6 +159,14 @@ def generate(
             stop = StoppingCriteriaList(
                 [_Complete(tokenizer, width, complete)] if complete is not None else []
             )
+            processors: list[Any] = []
+            if constraint is not None and grammars is not None:
+                matchers = [constraint.matcher(grammars[i]) for i in rows]
+                processors.append(_Grammar([m if j == 0 else m.deep_copy()
+                                            for m in matchers for j in range(k)], width))
+            if sampling.temperature > 0:
+                processors.append(_Draw(sampling, generator))
+            draw = LogitsProcessorList(processors)
             out = net.generate(input_ids=ids, attention_mask=mask, past_key_values=cache,
                                generation_config=config, logits_processor=draw,
                                stopping_criteria=stop)
@@ -124,7 +190,22 @@ def _shared_prefix(prompts: Sequence[Sequence[int]]) -> list[int]:
     return list(first[:n])
 
 
-def _end_ids(net: Any, tokenizer: Any) -> list[int]:
+@contextlib.contextmanager
+def _own_settings(net: Any) -> Iterator[None]:
+    """Set the checkpoint's generation settings aside (restored afterwards): ``generate``
+    fills every setting a call leaves unset from them."""
+    from transformers import GenerationConfig
+
+    model = net.get_base_model() if hasattr(net, "get_base_model") else net
+    kept = model.generation_config
+    model.generation_config = GenerationConfig()
+    try:
+        yield
+    finally:
+        model.generation_config = kept
+
+
+def end_ids(net: Any, tokenizer: Any) -> list[int]:
     """End-of-turn tokens: the generation config's and the tokenizer's end token."""
     found = getattr(getattr(net, "generation_config", None), "eos_token_id", None)
     ids = found if isinstance(found, list) else [found]
@@ -182,12 +263,40 @@ class _Complete:
         return torch.tensor([self.complete(t) for t in texts], device=input_ids.device)
 
 
+class _Grammar:
+    """Logits processor that allows each row only the tokens its grammar allows next
+    (rows that have ended are left alone: ``generate`` pads them)."""
+
+    def __init__(self, matchers: list[Any], start: int) -> None:
+        self.matchers = matchers
+        self.start = start
+        self.ended = [False] * len(matchers)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import numpy as np
+        import torch
+        from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
+
+        width = scores.shape[-1]
+        mask = allocate_token_bitmask(len(self.matchers), width)  # every token allowed
+        for row, matcher in enumerate(self.matchers):
+            if input_ids.shape[1] > self.start and not self.ended[row]:
+                self.ended[row] = (matcher.is_stopped()
+                                   or not matcher.consume_token(int(input_ids[row, -1])))
+            if not self.ended[row]:
+                fill_next_token_bitmask(matcher, mask, row)
+        bits = np.unpackbits(mask.view(np.uint8), axis=1, bitorder="little")[:, :width]
+        allowed = torch.from_numpy(bits.astype(bool)).to(scores.device)
+        return scores.masked_fill(~allowed, float("-inf"))
+
+
 class _Draw:
     """Logits processor that draws the next token (temperature, top-k, then top-p) and
     leaves only that token possible, for greedy selection to take."""
 
-    def __init__(self, sampling: Sampling) -> None:
+    def __init__(self, sampling: Sampling, generator: Any = None) -> None:
         self.sampling = sampling
+        self.generator = generator
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
@@ -196,5 +305,5 @@ class _Draw:
         top, index = (scores.float() / s.temperature).topk(min(s.top_k, scores.shape[-1]))
         probs = top.softmax(-1)
         probs = probs.masked_fill(probs.cumsum(-1) - probs > s.top_p, 0.0)
-        drawn = index.gather(-1, torch.multinomial(probs, 1))
+        drawn = index.gather(-1, torch.multinomial(probs, 1, generator=self.generator))
         return torch.full_like(scores, float("-inf")).scatter_(-1, drawn, 0.0)

@@ -1,0 +1,116 @@
+"""Grammars for constrained decoding: the answers a question allows, built per input.
+
+With ``constrained = true`` (the default) every answer of the ``llm`` backends is
+decoded under a grammar (llguidance's Lark dialect, see :mod:`nercurve.backends.llm_decode`)
+that allows exactly the answers that can be right in form:
+
+- NER, ``json``: the JSON list the model is tuned on, written as ``json.dumps`` writes
+  it (``[{"text": "...", "type": "..."}, ...]``, or a list of strings when the question
+  asks for one type), where a mention is a sequence of consecutive *words* of the input
+  copied with the input's own characters in between, and a type is one of the
+  question's types;
+- NER, ``inline``: the input copied word for word, with tags of the question's types
+  around runs of words (no nesting);
+- classification: one class name, or for multi-label data class names joined by ", "
+  (or ``none``).
+
+The words of a text are runs of letters and digits and single other characters
+(``\\w+|[^\\w\\s]``); a mention starts at the start of a word and ends at the end of
+one, so "breast cancer" and "BRCA1" are mentions of "BRCA1-linked breast cancer;", and
+"cancer;" or "reast" are not. Mentions are written in the input's own letter case.
+
+A mention grammar has one terminal per word, ``W<i>: word_i (gap_i W<i+1>)?`` (every
+mention that starts at word ``i``), so its size grows with the input's length, not with
+the number of its word sequences (quadratic). An answer may still name the same
+mention twice; the decoder stops such a loop
+(:func:`~nercurve.backends.llm_answer.json_answer_done`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def lark(text: str) -> str:
+    """``text`` as a Lark string literal."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _json_inner(text: str) -> str:
+    """``text`` as it appears between the quotes of a JSON string (``json.dumps`` rules)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def words(text: str) -> list[tuple[int, int]]:
+    """Start and end of every word of ``text`` (see the module docstring)."""
+    return [(m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def _mention_terminals(text: str) -> list[str]:
+    """``MENTION`` (any word sequence of ``text``, JSON-escaped) and its word terminals."""
+    found = words(text)
+    lines = []
+    for i, (start, end) in enumerate(found):
+        word = lark(_json_inner(text[start:end]))
+        if i + 1 == len(found):
+            lines.append(f"W{i}: {word}")
+            continue
+        gap = _json_inner(text[end : found[i + 1][0]])
+        rest = f"{lark(gap)} W{i + 1}" if gap else f"W{i + 1}"
+        lines.append(f"W{i}: {word} ({rest})?")
+    return [f"MENTION: {' | '.join(f'W{i}' for i in range(len(found)))}", *lines]
+
+
+def json_grammar(text: str, labels: Sequence[str], asked: str | None) -> str:
+    """The JSON answers about ``text``: objects with ``labels`` as types, or, when the
+    question ``asked`` for one type, strings."""
+    if not words(text):
+        return 'start: "[]"'
+    if asked is not None:
+        item = '"\\"" MENTION "\\""'
+    else:
+        types = " | ".join(lark(_json_inner(label)) for label in labels)
+        item = f'"{{\\"text\\": \\"" MENTION "\\", \\"type\\": \\"" ({types}) "\\"}}"'
+    return "\n".join([
+        'start: "[" (item (", " item)*)? "]"',
+        f"item: {item}",
+        *_mention_terminals(text),
+    ])
+
+
+def inline_grammar(text: str, labels: Sequence[str], asked: str | None) -> str:
+    """The inline answers about ``text``: its words in order, with runs of them wrapped in
+    tags named by a type (``asked``, or any of ``labels``)."""
+    found = words(text)
+    if not found:
+        return f"start: {lark(text)}" if text else 'start: ""'
+    tags = [asked] if asked is not None else list(labels)
+    lines = ["start: O0"]
+    for i, (start, end) in enumerate(found):
+        word = lark(text[start:end])
+        last = i + 1 == len(found)
+        after = "" if last else " ".join(
+            [lark(text[end : found[i + 1][0]]), f"O{i + 1}"] if text[end : found[i + 1][0]]
+            else [f"O{i + 1}"])
+        options = [f"{word} {after}".strip()]
+        for t, label in enumerate(tags):
+            options.append(f"{lark(f'<{label}>')} T{t}_{i}")
+            inside = [f"{word} {lark(f'</{label}>')} {after}".strip()]
+            if not last:
+                gap = text[end : found[i + 1][0]]
+                inside.append(" ".join([word, *([lark(gap)] if gap else []), f"T{t}_{i + 1}"]))
+            lines.append(f"T{t}_{i}: {' | '.join(inside)}")
+        lines.append(f"O{i}: {' | '.join(options)}")
+    return "\n".join(lines)
+
+
+def class_grammar(labels: Sequence[str], multi_label: bool, none: str) -> str:
+    """The answers naming a document's class (or, multi-label, its classes or ``none``)."""
+    names = " | ".join(lark(label) for label in labels)
+    if not multi_label:
+        return f"start: {names}"
+    return f"start: {lark(none)} | name ({lark(', ')} name)*\nname: {names}"
