@@ -230,3 +230,23 @@ def test_multi_label_self_consistency_scores(tiny_llama):  # noqa: F811
     assert result.extra == {"shots": 2.0, "truncated_shots": 2.0}  # 3 notes: > 512 tokens
     assert all(s == {} or set(s.values()) <= {0.0, 1.0} for s in scores)
     assert result.model.diagnostics()["answers"] == 3 * 4
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_constrained_answers_always_name_classes(tiny_llama, multi_label):  # noqa: F811
+    docs = generate_smoking(8, seed=2).docs
+    scheme = ClassScheme(LABELS, multi_label=multi_label)
+    params = {"model": str(tiny_llama), "device": "cpu", "train": False, "max_new_tokens": 12,
+              "max_length": 256}
+    free = LLMClassifyBackend().train([], docs, {**params, "constrained": False}, 0, scheme)
+    free.model.predict(docs)
+    assert free.model.diagnostics()["parse_failures"] > 0  # a random model's free answers
+    model = LLMClassifyBackend().train([], docs, params, 0, scheme).model
+    scores = model.predict(docs)
+    counts = model.diagnostics()
+    assert counts["parse_failures"] == 0 and counts["invalid_classes"] == 0
+    assert counts["decode_constrained"] == 1.0 and counts["decode_repetition_penalty"] == 1.0
+    named = [c for s in scores for c, v in s.items() if v > 0]
+    assert set(named) <= set(LABELS) and (named or multi_label)
+    if not multi_label:
+        assert all(sorted(s.values()) == [0.0, 0.0, 0.0, 1.0] for s in scores)

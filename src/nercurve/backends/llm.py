@@ -270,12 +270,10 @@ class LLMModel:
 
     def constraint(self) -> Any:
         """The llguidance view of this model's vocabulary (built on first use)."""
-        from nercurve.backends.llm_decode import Constraint, end_ids
+        from nercurve.backends.llm_decode import Constraint
 
         if self._constraint is None:
-            tokenizer = self.prompter.tokenizer
-            self._constraint = Constraint(tokenizer, self.net.config.vocab_size,
-                                          end_ids(self.net, tokenizer))
+            self._constraint = Constraint(self.net, self.prompter.tokenizer)
         return self._constraint
 
     def diagnostics(self) -> dict[str, float]:

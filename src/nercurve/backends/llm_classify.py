@@ -54,11 +54,17 @@ leave. Only when even an empty text does not fit is a job stopped (a ``BackendEr
 (training documents cut), ``truncated_shots`` (few-shot texts cut) and ``truncated_docs``
 (documents cut at the most recent prediction, the test set).
 
+With ``constrained = true`` (the default) the answer is decoded under a grammar of the
+class names (:func:`~nercurve.backends.llm_grammar.class_grammar`): one class, or, for
+multi-label data, classes joined by ", " or "none", so every answer names a class and none
+is invalid; the reading above is for ``constrained = false``. ``lora = false`` fine-tunes
+every weight, as for NER.
+
 Model selection decodes greedily and scores the dev sample's macro-F1 (``select_on =
 "dev_f1"``) or its answer loss (``"dev_loss"``). Counted per job: ``answers``,
 ``parse_failures``, ``parse_failure_rate``, ``invalid_classes``, ``decode_seconds``,
-``generated_tokens``, the truncation counts above, and the training numbers of the NER
-backend.
+``generated_tokens``, the truncation counts above, the decoding settings (``decode_*``) and
+the training numbers of the NER backend.
 
 The NER-only options (``answer_format``, ``per_type_prompts``, ``sentences_per_unit``,
 ``overlap``) must stay at their defaults; ``descriptions`` describe classes and
@@ -80,7 +86,7 @@ from pydantic import Field, model_validator
 
 from nercurve.backends.base import TrainResult
 from nercurve.backends.classify_base import dev_macro_f1
-from nercurve.backends.llm import LLMBackend, LLMParams
+from nercurve.backends.llm import LLMBackend, LLMParams, adapted
 from nercurve.backends.llm_prompt import FORMAT, TEXT, TYPES, Prompter, PromptStyle, Unit
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
@@ -259,27 +265,31 @@ class LLMClassifyModel:
         self.device = device
         self.seed = seed
         self._diagnostics: dict[str, float] = {}
+        self._constraint: Any = None
 
     def predict(self, docs: Sequence[Doc], *, greedy: bool = False) -> list[dict[str, float]]:
         """A score per class for each document (see the module docstring); ``greedy``
         decodes greedily even with self-consistency (model selection)."""
-        import torch
+        from nercurve.backends.llm_decode import Constraint, Sampling, generate, settings
+        from nercurve.backends.llm_grammar import class_grammar
 
-        from nercurve.backends.llm_decode import Sampling, generate
-
-        prompter, tokenizer = self.prompter, self.prompter.tokenizer
+        prompter, tokenizer, p = self.prompter, self.prompter.tokenizer, self.params
         fitted = [self.fitter.fit(d.text) for d in docs]
         prompts = [tokenizer(prompter.prompt(text, None),
                              add_special_tokens=not prompter.chat)["input_ids"]
                    for text, _ in fitted]
-        sc = None if greedy else self.params.self_consistency
+        sc = None if greedy else p.self_consistency
         sampling = Sampling() if sc is None else Sampling(sc.samples, sc.temperature, sc.top_p,
                                                           sc.top_k)
-        torch.manual_seed(self.seed)
+        if p.constrained and self._constraint is None:
+            self._constraint = Constraint(self.net, tokenizer)
+        grammar = class_grammar(self.scheme.labels, self.scheme.multi_label, NONE)
         started = time.perf_counter()
         generated = generate(self.net, tokenizer, prompts, sampling=sampling,
-                             max_new_tokens=self.params.max_new_tokens,
-                             batch_size=self.params.eval_batch_size, device=self.device)
+                             max_new_tokens=p.max_new_tokens, batch_size=p.eval_batch_size,
+                             device=self.device, seed=self.seed,
+                             constraint=self._constraint if p.constrained else None,
+                             grammars=[grammar] * len(prompts))
         failures = invalid = 0
         out = []
         for answers in generated.answers:
@@ -302,7 +312,10 @@ class LLMClassifyModel:
             "decode_seconds": time.perf_counter() - started,
             "generated_tokens": float(generated.new_tokens),
             "truncated_docs": float(sum(cut for _, cut in fitted)),
+            **settings(sampling, p.max_new_tokens, p.constrained),
         }
+        if sc is not None:
+            self._diagnostics["decode_min_votes"] = float(sc.votes_needed)
         return out
 
     def diagnostics(self) -> dict[str, float]:
@@ -326,7 +339,6 @@ class LLMClassifyBackend(LLMBackend):
 
         from nercurve.backends import hf_train
         from nercurve.backends.llm_load import (
-            add_lora,
             check_quantization,
             load_causal_lm,
             load_tokenizer,
@@ -357,10 +369,7 @@ class LLMClassifyBackend(LLMBackend):
 
         documents, truncated = _fitted(fitter, documents)
         examples, too_long = lm_examples(prompter, documents, max_length=p.max_length)
-        net = add_lora(net, r=p.r, alpha=p.alpha, dropout=p.dropout,
-                       target_modules=p.target_modules, quantized=p.quantization is not None,
-                       gradient_checkpointing=p.gradient_checkpointing)
-        net.config.use_cache = False
+        net = adapted(net, p)
         model.net = net
         sample = list(dev)
         if p.dev_units is not None and len(sample) > p.dev_units:  # the same for every job

@@ -84,12 +84,11 @@ class Constraint:
     """Constrained decoding for one tokenizer: llguidance's view of its vocabulary (built
     once, about half a second) and a matcher per grammar."""
 
-    def __init__(self, tokenizer: Any, vocab_size: int, end_ids: Sequence[int]) -> None:
+    def __init__(self, net: Any, tokenizer: Any) -> None:
         import llguidance.hf
 
-        self.vocab_size = vocab_size
-        self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size,
-                                                      eos_token=list(end_ids))
+        self.tokenizer = llguidance.hf.from_tokenizer(
+            tokenizer, n_vocab=net.config.vocab_size, eos_token=end_ids(net, tokenizer))
 
     def matcher(self, grammar: str) -> Any:
         """A fresh matcher of ``grammar`` (a Lark grammar); an invalid grammar is a bug."""
