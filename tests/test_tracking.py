@@ -7,15 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import pytest
+from mlflow.tracking import MlflowClient
 from study_fixtures import write_study
 
 from nercurve.study.config import load_config
 from nercurve.study.runner import run_study
 from nercurve.study.store import results_frame
-
-mlflow = pytest.importorskip("mlflow")
-from mlflow.tracking import MlflowClient  # noqa: E402
 
 NERCURVE = str(Path(sys.executable).parent / "nercurve")
 TESTS = str(Path(__file__).resolve().parent)
