@@ -25,8 +25,11 @@ objects. The prompted arms use the backend's default question (type, answer form
 text); the tuned arms a shorter one without the format instruction
 (``{types}\\nText: {text}``), which training makes unnecessary and which cuts the
 training tokens by a third. Each arm runs in its own fresh process so that its peak
-resident memory is its own; torch uses one thread by default (on two cores shared
-with other work, two threads that wait on each other are several times slower).
+resident memory is its own, ``--parallel`` (2) arms at once, the longest first; torch
+uses one thread per process by default (on two cores, two one-thread arms at once
+finish far sooner than one two-thread arm after the other, whose threads wait on each
+other). The self-consistency and greedy rows of a model run in the same process, one
+after the other, so their ratio compares like with like.
 
 Prints per arm: test precision/recall/F1 (strict, the project's scorer),
 parse-failure rate (unparseable answers / answers), hallucination rate (named
@@ -83,6 +86,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    ap.add_argument("--parallel", type=int, default=2,
+                    help="arms run at once, each in its own process with --threads threads")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     return ap.parse_args()
 
@@ -187,6 +192,7 @@ def main() -> None:
     if "full" in arms:
         plan += [("full", int(n)) for n in args.full_sizes.split(",")]
     plan = [(a, max(sizes) if a == "few" else n) for a, n in plan]
+    plan.sort(key=lambda a: -_cost_guess(*a))  # the longest first: the processes end together
     ctx = mp.get_context("spawn")
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
@@ -194,25 +200,34 @@ def main() -> None:
     print(f"{'arm':<10} {'decoding':<8} {'P':>5} {'R':>5} {'F1':>5} {'parse-fail':>10} "
           f"{'halluc':>6} {'tok/s':>6} {'train s (cpu)':>13} {'decode s (cpu)':>14} "
           f"{'s/answer':>8} {'peak MB':>7}", flush=True)
-    for arm, size in plan:
-        with ctx.Pool(1) as pool:
-            out = pool.apply(run_arm, (arm, size, args))
-        test_ids = out["test_ids"]
-        for row in out["rows"]:
-            rows.append(row)
-            print(f"{row['arm']:<10} {row['decoding']:<8} {row['test_precision']:5.3f} "
-                  f"{row['test_recall']:5.3f} {row['test_f1']:5.3f} "
-                  f"{row['parse_failure_rate']:10.1%} {row['hallucination_rate']:6.1%} "
-                  f"{row.get('train_tokens_per_s', 0):6.0f} {row.get('train_seconds', 0):6.0f} "
-                  f"({row.get('train_cpu_seconds', 0):4.0f}) {row['decode_seconds']:7.0f} "
-                  f"({row['decode_cpu_seconds']:4.0f}) "
-                  f"{row['decode_seconds'] / max(row['answers'], 1):8.3f} "
-                  f"{row['peak_mb']:7.0f}", flush=True)
+    with ctx.Pool(args.parallel, maxtasksperchild=1) as pool:  # a fresh process per arm
+        for out in pool.imap_unordered(_run, [(arm, size, args) for arm, size in plan]):
+            test_ids = out["test_ids"]
+            for row in out["rows"]:
+                rows.append(row)
+                print(f"{row['arm']:<10} {row['decoding']:<8} {row['test_precision']:5.3f} "
+                      f"{row['test_recall']:5.3f} {row['test_f1']:5.3f} "
+                      f"{row['parse_failure_rate']:10.1%} {row['hallucination_rate']:6.1%} "
+                      f"{row.get('train_tokens_per_s', 0):6.0f} "
+                      f"{row.get('train_seconds', 0):6.0f} "
+                      f"({row.get('train_cpu_seconds', 0):4.0f}) {row['decode_seconds']:7.0f} "
+                      f"({row['decode_cpu_seconds']:4.0f}) "
+                      f"{row['decode_seconds'] / max(row['answers'], 1):8.3f} "
+                      f"{row['peak_mb']:7.0f}", flush=True)
     total = time.perf_counter() - started
     summary(rows, total, args)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "total_seconds": total,
                                          "test_ids": test_ids}, indent=1))
+
+
+def _run(task: tuple[str, int, argparse.Namespace]) -> dict[str, Any]:
+    return run_arm(*task)
+
+
+def _cost_guess(arm: str, size: int) -> float:
+    """A rough order of the arms' run times (training grows with the size)."""
+    return {"zero": 1.0, "few": 1.5}.get(arm, 1.0 + size / 50)
 
 
 def summary(rows: list[dict[str, Any]], total: float, args: argparse.Namespace) -> None:

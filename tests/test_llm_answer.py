@@ -21,6 +21,7 @@ from nercurve.backends.llm_answer import (
     parse_json,
     resolve_overlaps,
     vote,
+    vote_settled,
 )
 from nercurve.backends.llm_prompt import Prompter, PromptStyle, Unit, units
 from nercurve.corpus.model import Doc, Span
@@ -199,6 +200,22 @@ def test_votes_count_per_type_and_spelling_ties_keep_the_first() -> None:
     assert vote(answers, 2) == list(ents(("DES", "Chemical")))
     assert vote(answers, 1) == list(ents(("DES", "Chemical"), ("DES", D)))
     assert vote([(), ()], 1) == []  # unparseable answers vote for nothing
+
+
+def test_a_vote_is_settled_when_no_answer_to_come_could_change_it() -> None:
+    a, g, t = ents(("ataxia", D)), ents(("gout", D)), ents(("tremor", D))
+    both = ents(("ataxia", D), ("gout", D))
+    # 3 of 5: after 2 answers an entity not yet named could still reach 3 votes
+    assert not vote_settled([a, a], 5, 3)
+    assert vote_settled([a, a, ents(("Ataxia", D))], 5, 3)  # unanimous (case aside)
+    assert vote_settled([(), (), ()], 5, 3)  # three empty answers: nothing can reach 3
+    assert not vote_settled([a, a, both], 5, 3)  # gout: 1 vote + 2 to come could be 3
+    assert vote_settled([a, a, both, a], 5, 3)  # gout: 1 + 1 < 3; ataxia kept
+    assert not vote_settled([a, a, both, g], 5, 3)  # gout: 2 + 1 could be 3
+    assert vote_settled([a, g, t, a, g], 5, 3)  # every answer drawn: always settled
+    assert vote([a, a, both, a], 3) == vote([a, a, both, a, g], 3) == list(a)
+    # 2 of 3 (a majority): two answers settle it unless they disagree
+    assert vote_settled([a, a], 3, 2) and not vote_settled([a, both], 3, 2)
 
 
 def test_votes_needed_defaults_to_a_majority() -> None:

@@ -204,6 +204,18 @@ def vote(answers: Sequence[Sequence[Entity]], min_votes: int) -> list[Entity]:
     ]
 
 
+def vote_settled(answers: Sequence[Sequence[Entity]], samples: int, min_votes: int) -> bool:
+    """Whether the :func:`vote` of ``samples`` answers is settled by the first ``answers``
+    already: every entity named has its ``min_votes``, or could not reach them with the
+    answers still to come, and an entity not named yet could not either."""
+    left = samples - len(answers)
+    if left >= min_votes:
+        return False
+    votes = Counter(key for answer in answers
+                    for key in {(e.text.casefold(), e.label) for e in answer})
+    return all(n >= min_votes or n + left < min_votes for n in votes.values())
+
+
 def locate(entities: Iterable[Entity], text: str) -> tuple[list[Span], int]:
     """Every occurrence of each entity in ``text``, letter case aside, as spans (in entity
     order, then position), and how many entities were found nowhere (hallucinations)."""
