@@ -842,7 +842,8 @@ def report(results: list[dict[str, Any]], base: dict[str, Any], stats: dict[str,
           "(which compiles that\nkernel with the C++ compiler while the inductor cache is "
           "cold: this run starts with an empty cache, so\nthe first library to use a kernel pays "
           "for it).")
-    full = [r for r in results if r.get("n_done") == r.get("n_inputs") and r["per_answer_ms"]
+    full = [r for r in results if "n_done" in r and r["n_done"] == r["n_inputs"]
+            and r["per_answer_ms"]
             and not r["rejected"] and not r["check_fail"] and not r["compile_errors"]]
     for key, label in (("engine_ms", "build + mask + advance"),
                        ("per_answer_ms", "build + mask + apply + advance")):
