@@ -16,8 +16,15 @@ that allows exactly the answers that can be right in form:
 
 The words of a text are runs of letters and digits and single other characters
 (``\\w+|[^\\w\\s]``); a mention starts at the start of a word and ends at the end of
-one, so "breast cancer" and "BRCA1" are mentions of "BRCA1-linked breast cancer;", and
-"cancer;" or "reast" are not. Mentions are written in the input's own letter case.
+one, so "breast cancer", "BRCA1" and "BRCA1-linked" are mentions of "BRCA1-linked breast
+cancer;", and "reast" or "cancer risk" are not. Mentions are written in the input's own
+letter case.
+
+Every grammar sets llguidance's ``no_forcing``: by default, where a grammar allows only
+one continuation, llguidance admits only the tokenizer's own tokenization of those
+bytes, which refuses tokens a model may rightly choose when the merge depends on text
+still to come ("recombinants" is re|com|bin|ants, a forced "recombinant" re|comb|inant;
+measured in ``bench/constrained_libs.py``).
 
 A mention grammar has one terminal per word, ``W<i>: word_i (gap_i W<i+1>)?`` (every
 mention that starts at word ``i``), so its size grows with the input's length, not with
@@ -33,6 +40,7 @@ import re
 from collections.abc import Sequence
 
 _WORD = re.compile(r"\w+|[^\w\s]")
+_HEADER = '%llguidance {"no_forcing": true}'
 
 
 def lark(text: str) -> str:
@@ -69,13 +77,14 @@ def json_grammar(text: str, labels: Sequence[str], asked: str | None) -> str:
     """The JSON answers about ``text``: objects with ``labels`` as types, or, when the
     question ``asked`` for one type, strings."""
     if not words(text):
-        return 'start: "[]"'
+        return f'{_HEADER}\nstart: "[]"'
     if asked is not None:
         item = '"\\"" MENTION "\\""'
     else:
         types = " | ".join(lark(_json_inner(label)) for label in labels)
         item = f'"{{\\"text\\": \\"" MENTION "\\", \\"type\\": \\"" ({types}) "\\"}}"'
     return "\n".join([
+        _HEADER,
         'start: "[" (item (", " item)*)? "]"',
         f"item: {item}",
         *_mention_terminals(text),
@@ -87,9 +96,9 @@ def inline_grammar(text: str, labels: Sequence[str], asked: str | None) -> str:
     tags named by a type (``asked``, or any of ``labels``)."""
     found = words(text)
     if not found:
-        return f"start: {lark(text)}" if text else 'start: ""'
+        return f"{_HEADER}\nstart: {lark(text)}"
     tags = [asked] if asked is not None else list(labels)
-    lines = ["start: O0"]
+    lines = [_HEADER, "start: O0"]
     for i, (start, end) in enumerate(found):
         word = lark(text[start:end])
         last = i + 1 == len(found)
@@ -112,5 +121,5 @@ def class_grammar(labels: Sequence[str], multi_label: bool, none: str) -> str:
     """The answers naming a document's class (or, multi-label, its classes or ``none``)."""
     names = " | ".join(lark(label) for label in labels)
     if not multi_label:
-        return f"start: {names}"
-    return f"start: {lark(none)} | name ({lark(', ')} name)*\nname: {names}"
+        return f"{_HEADER}\nstart: {names}"
+    return f"{_HEADER}\nstart: {lark(none)} | name ({lark(', ')} name)*\nname: {names}"
