@@ -56,8 +56,12 @@ def unlisted_skip(reason: str) -> str:
             "tests/conftest.py.")
 
 
-def _allowed(reason: str) -> bool:
-    return any(re.search(pattern, reason) for pattern in ALLOWED_SKIPS)
+def _fail_unlisted(report: pytest.CollectReport | pytest.TestReport) -> None:
+    """Turn ``report`` into a failure when it is a skip whose reason is not allowed."""
+    reason = skip_reason(report)
+    if reason is not None and not any(re.search(p, reason) for p in ALLOWED_SKIPS):
+        report.outcome = "failed"
+        report.longrepr = unlisted_skip(reason)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -65,10 +69,7 @@ def pytest_make_collect_report(collector: pytest.Collector):
     """A module that skips at collection (``pytest.importorskip`` at module level) is a
     collection error, as a plain import of a missing package would be."""
     report = yield
-    reason = skip_reason(report)
-    if reason is not None and not _allowed(reason):
-        report.outcome = "failed"
-        report.longrepr = unlisted_skip(reason)
+    _fail_unlisted(report)
     return report
 
 
@@ -77,8 +78,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A test that skips (a mark, ``pytest.skip`` or ``importorskip`` in the test or one of
     its fixtures) fails; a skip in set-up becomes an error at set-up."""
     report = yield
-    reason = skip_reason(report)
-    if reason is not None and not _allowed(reason):
-        report.outcome = "failed"
-        report.longrepr = unlisted_skip(reason)
+    _fail_unlisted(report)
     return report
