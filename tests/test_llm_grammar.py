@@ -111,8 +111,11 @@ def test_class_answers(allowed):
     assert allowed(single, "PAST") and allowed(single, "NON-SMOKER")
     assert not allowed(single, "SMOKER") and not allowed(single, "not a current smoker")
     assert not allowed(single, "PAST, CURRENT")
-    assert allowed(multi, "PAST, NON-SMOKER") and allowed(multi, "none")
+    assert allowed(multi, "NON-SMOKER, PAST") and allowed(multi, "none")
+    assert allowed(multi, "CURRENT, NON-SMOKER, PAST") and allowed(multi, "CURRENT, PAST")
     assert not allowed(multi, "none, PAST") and not allowed(multi, "PAST,")
+    assert not allowed(multi, "PAST, NON-SMOKER")  # gold answers list classes sorted
+    assert not allowed(multi, "PAST, PAST")  # each class once: a list cannot loop
 
 
 @pytest.mark.slow

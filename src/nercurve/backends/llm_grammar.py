@@ -11,8 +11,8 @@ that allows exactly the answers that can be right in form:
   question's types;
 - NER, ``inline``: the input copied word for word, with tags of the question's types
   around runs of words (no nesting);
-- classification: one class name, or for multi-label data class names joined by ", "
-  (or ``none``).
+- classification: one class name, or for multi-label data class names joined by ", ",
+  each at most once and in sorted order as the gold answers list them (or ``none``).
 
 The words of a text are runs of letters and digits and single other characters
 (``\\w+|[^\\w\\s]``); a mention starts at the start of a word and ends at the end of
@@ -118,8 +118,14 @@ def inline_grammar(text: str, labels: Sequence[str], asked: str | None) -> str:
 
 
 def class_grammar(labels: Sequence[str], multi_label: bool, none: str) -> str:
-    """The answers naming a document's class (or, multi-label, its classes or ``none``)."""
-    names = " | ".join(lark(label) for label in labels)
+    """The answers naming a document's class; for multi-label data its classes, each at
+    most once and in sorted order (as gold answers list them), or ``none``."""
+    names = sorted(labels)
     if not multi_label:
-        return f"{_HEADER}\nstart: {names}"
-    return f"{_HEADER}\nstart: {lark(none)} | name ({lark(', ')} name)*\nname: {names}"
+        return f"{_HEADER}\nstart: {' | '.join(lark(n) for n in names)}"
+    lines = [_HEADER, f"start: {lark(none)} | {' | '.join(f'c{i}' for i in range(len(names)))}"]
+    for i, name in enumerate(names):
+        rest = " | ".join(f"c{j}" for j in range(i + 1, len(names)))
+        lines.append(f"c{i}: {lark(name)} ({lark(', ')} ({rest}))?" if rest
+                     else f"c{i}: {lark(name)}")
+    return "\n".join(lines)
