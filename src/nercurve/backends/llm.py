@@ -43,9 +43,9 @@ of 5 for a majority), then the rest only for the questions whose vote those left
 the vote all ``samples`` answers would give, since no further answer could change it,
 so the result follows the same distribution at a fraction of the cost
 (``votes_settled_early``: the share of questions the first round settled). Model
-selection always decodes greedily. Decoding follows these settings only, never the checkpoint's own
-generation settings, and samples are drawn from a generator seeded with the job's
-seed. With ``constrained = true`` (the default) every answer follows a grammar built
+selection always decodes greedily. Decoding follows these settings only, never the
+checkpoint's own generation settings, and samples are drawn from a generator seeded
+with the job's seed. With ``constrained = true`` (the default) every answer follows a grammar built
 for its sentence (:mod:`nercurve.backends.llm_grammar`): the answer format, mentions
 that are word sequences of the sentence, types of the study's labels; an answer cannot
 be unparseable, a mention cannot be absent from its sentence. ``constrained = false``
@@ -242,7 +242,8 @@ class LLMModel:
             for u in found for a in asked
         ]
         grammar = json_grammar if p.answer_format == "json" else inline_grammar
-        grammars = [grammar(u.text, prompter.style.labels, a) for u in found for a in asked]
+        grammars = ([grammar(u.text, prompter.style.labels, a) for u in found for a in asked]
+                    if p.constrained else None)
         spent = 0
 
         def draw(rows: Sequence[int], sampling: Sampling, seed: int) -> list[list[Parsed]]:
@@ -252,8 +253,8 @@ class LLMModel:
                 max_new_tokens=p.max_new_tokens, batch_size=p.eval_batch_size,
                 device=self.device, seed=seed,
                 complete=json_answer_done if p.answer_format == "json" else None,
-                constraint=self.constraint() if p.constrained else None,
-                grammars=[grammars[r] for r in rows],
+                constraint=self.constraint() if grammars is not None else None,
+                grammars=None if grammars is None else [grammars[r] for r in rows],
             )
             spent += generated.new_tokens
             return [[prompter.parse(t, asked[r % len(asked)]) for t in texts]
