@@ -132,7 +132,7 @@ def _epochs(arm: str, result: Any, train: list[Any], params: dict[str, Any]) -> 
 
 
 def _words(docs: list[Any]) -> list[Any]:
-    from nercurve.backends.hf_align import doc_words
+    from nercurve.backends.hf.align import doc_words
 
     return [doc_words(d) for d in docs]
 

@@ -135,8 +135,8 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
     """(a): one subprocess per subset; wall seconds, test F1 by subset, timings per run."""
     from transformers import AutoTokenizer
 
-    from nercurve.backends.hf import with_tokens
-    from nercurve.backends.hf_align import Encoder, bio_tags, decode, doc_words, label_list
+    from nercurve.backends.hf.align import Encoder, bio_tags, decode, doc_words, label_list
+    from nercurve.backends.hf.ner import with_tokens
     from nercurve.metrics import evaluate
 
     data = prepared.data

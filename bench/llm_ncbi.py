@@ -94,7 +94,7 @@ def parse_args() -> argparse.Namespace:
 
 def sentence_docs(docs: list[Any]) -> list[Any]:
     """Each sentence of each document as a document of its own (id ``doc:index``)."""
-    from nercurve.backends.llm_prompt import units
+    from nercurve.backends.llm.prompt import units
     from nercurve.corpus.model import Doc
 
     return [Doc(f"{docs[u.doc_index].id}:{i}", u.text, u.spans)
@@ -127,7 +127,7 @@ def run_arm(arm: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from nercurve.backends import get_backend
-    from nercurve.backends.llm import SelfConsistency
+    from nercurve.backends.llm.ner import SelfConsistency
     from nercurve.metrics import evaluate
 
     if args.threads:

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from nercurve.backends import get_backend
-from nercurve.backends.pretrained import DEFAULT_PIPELINE, PretrainedBackend, PretrainedParams
+from nercurve.backends.spacy.pretrained import DEFAULT_PIPELINE, PretrainedBackend, PretrainedParams
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
 from nercurve.metrics import strict_prf

@@ -7,9 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from nercurve.backends import get_backend
-from nercurve.backends.spacy_config import DEFAULT_CONFIG, parse_config
-from nercurve.backends.spacy_docs import AlignmentCounts, spacy_doc
-from nercurve.backends.spacy_ner import SpacyBackend, SpacyParams
+from nercurve.backends.spacy.config import DEFAULT_CONFIG, parse_config
+from nercurve.backends.spacy.docs import AlignmentCounts, spacy_doc
+from nercurve.backends.spacy.ner import SpacyBackend, SpacyParams
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
 from nercurve.metrics import strict_prf

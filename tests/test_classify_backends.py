@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nercurve.backends import get_backend
-from nercurve.backends.hf_classify import HFClassifyParams
+from nercurve.backends.hf.classify import HFClassifyParams
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.io import write_corpus
 from nercurve.corpus.model import Doc

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from test_llm_backend import tiny_llama  # noqa: F401  (the fixture)
 
 from nercurve.backends import get_backend
-from nercurve.backends.llm_classify import (
+from nercurve.backends.llm.classify import (
     MARKER,
     ClassPrompter,
     Document,
@@ -19,8 +19,8 @@ from nercurve.backends.llm_classify import (
     LLMClassifyParams,
     TextFitter,
 )
-from nercurve.backends.llm_prompt import PromptStyle
-from nercurve.backends.llm_train import lm_examples
+from nercurve.backends.llm.prompt import PromptStyle
+from nercurve.backends.llm.train import lm_examples
 from nercurve.corpus.classes import ClassScheme
 from nercurve.corpus.io import write_corpus
 from nercurve.errors import BackendError
@@ -161,7 +161,7 @@ def test_few_shot_texts_share_the_room_and_test_documents_are_cut(tiny_llama):  
 
 
 def test_questions_and_gold_answers():
-    from nercurve.backends.llm_classify import Document
+    from nercurve.backends.llm.classify import Document
 
     single, multi = _prompter(False), _prompter(True)
     question = single.question("Quit in 1999.", None)

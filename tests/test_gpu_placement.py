@@ -44,7 +44,7 @@ def test_detect_gpus_reads_cuda_visible_devices(monkeypatch, visible, expected):
 def test_hf_device_and_precision_on_a_cpu():
     import torch
 
-    from nercurve.backends.hf_train import autocast_dtype, resolve_device
+    from nercurve.backends.hf.train import autocast_dtype, resolve_device
 
     if torch.cuda.is_available():
         pytest.skip("this check is for machines without CUDA")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nercurve.backends.hf_align import (
+from nercurve.backends.hf.align import (
     IGNORE,
     Encoder,
     bio_tags,
@@ -24,8 +24,8 @@ from nercurve.errors import ConfigError
 
 @pytest.fixture(scope="module")
 def minilm_tokenizer():
-    from nercurve.backends.hf_load import load_tokenizer, locate
-    from nercurve.backends.hf_presets import resolve_preset
+    from nercurve.backends.hf.load import load_tokenizer, locate
+    from nercurve.backends.hf.presets import resolve_preset
 
     return load_tokenizer(locate(resolve_preset("minilm"), revision=None, trust_pickle=False))
 

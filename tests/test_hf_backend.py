@@ -10,7 +10,7 @@ import torch
 from pydantic import ValidationError
 
 from nercurve.backends import get_backend
-from nercurve.backends.hf import HFBackend, HFParams
+from nercurve.backends.hf.ner import HFBackend, HFParams
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
 from nercurve.synthetic.coi import generate_coi
@@ -135,7 +135,7 @@ def test_missing_local_folder_is_a_backend_error(tmp_path, coi):
 def test_pickle_weights_refused_unless_trusted(tmp_path, tiny_gpt2, coi):
     from safetensors.torch import load_file
 
-    from nercurve.backends.hf_load import load_model, locate
+    from nercurve.backends.hf.load import load_model, locate
 
     folder = tmp_path / "pickled"
     folder.mkdir()
@@ -156,7 +156,7 @@ def test_pickle_weights_refused_unless_trusted(tmp_path, tiny_gpt2, coi):
 
 
 def test_bpe_tokenizer_encodes_every_word_after_a_space(tiny_gpt2):
-    from nercurve.backends.hf_load import load_tokenizer, locate
+    from nercurve.backends.hf.load import load_tokenizer, locate
 
     tok = load_tokenizer(locate(str(tiny_gpt2), revision=None, trust_pickle=False))
     enc = tok(["Smith", "reports"], is_split_into_words=True, add_special_tokens=False)

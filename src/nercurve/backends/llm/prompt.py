@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nercurve.backends.llm_answer import Parsed, parse_inline, parse_json
+from nercurve.backends.llm.answer import Parsed, parse_inline, parse_json
 from nercurve.corpus.model import Doc, Span
 
 TEXT, TYPES, FORMAT = "{text}", "{types}", "{format}"

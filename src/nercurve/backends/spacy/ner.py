@@ -1,7 +1,7 @@
 """The ``spacy`` backend: a blank spaCy tok2vec + ner pipeline trained in-process.
 
 The pipeline is built from spaCy's quickstart config for English NER ("efficiency",
-CPU; see :mod:`nercurve.backends.spacy_config`) or from the user's own
+CPU; see :mod:`nercurve.backends.spacy.config`) or from the user's own
 ``config.cfg``, with dotted-key overrides. The optimizer, batcher and dropout are the
 ones that config defines, built by spaCy's registry, and the loop follows
 ``spacy train`` step for step (same seeding, shuffling, batching, evaluation
@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from nercurve.backends.base import BackendParams, TrainResult
-from nercurve.backends.spacy_config import (
+from nercurve.backends.spacy.config import (
     DEFAULT_CONFIG,
     build_config,
     check_overrides,
@@ -33,7 +33,7 @@ from nercurve.backends.spacy_config import (
     read_config_file,
     require_pipeline,
 )
-from nercurve.backends.spacy_docs import SpacyModel, examples, predict_tokenized
+from nercurve.backends.spacy.docs import SpacyModel, examples, predict_tokenized
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
 

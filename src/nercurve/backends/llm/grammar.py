@@ -1,7 +1,7 @@
 """Grammars for constrained decoding: the answers a question allows, built per input.
 
 With ``constrained = true`` (the default) every answer of the ``llm`` backends is
-decoded under a grammar (llguidance's Lark dialect, see :mod:`nercurve.backends.llm_decode`)
+decoded under a grammar (llguidance's Lark dialect, see :mod:`nercurve.backends.llm.decode`)
 that allows exactly the answers that can be right in form:
 
 - NER, ``json``: the JSON list the model is tuned on, written as ``json.dumps`` writes
@@ -30,7 +30,7 @@ A mention grammar has one terminal per word, ``W<i>: word_i (gap_i W<i+1>)?`` (e
 mention that starts at word ``i``), so its size grows with the input's length, not with
 the number of its word sequences (quadratic). An answer may still name the same
 mention twice; the decoder stops such a loop
-(:func:`~nercurve.backends.llm_answer.json_answer_done`).
+(:func:`~nercurve.backends.llm.answer.json_answer_done`).
 """
 
 from __future__ import annotations

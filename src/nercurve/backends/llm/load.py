@@ -2,7 +2,7 @@
 
 ``model`` is a preset, a hub id, a local folder, or a GGUF file (a path ending in
 ``.gguf``, or ``gguf_file`` naming the file inside a folder or hub repository).
-Hub ids and folders follow the ``hf`` backend's rules (:mod:`nercurve.backends.hf_load`:
+Hub ids and folders follow the ``hf`` backend's rules (:mod:`nercurve.backends.hf.load`:
 offline use, safetensors unless ``trust_pickle``). A GGUF file is expanded once
 (de-quantized to a plain transformers model, which takes seconds to minutes) into
 the user's cache, ``$XDG_CACHE_HOME/nercurve/gguf`` (default ``~/.cache/nercurve``),
@@ -33,7 +33,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from nercurve.backends.hf_load import Source, locate, quiet
+from nercurve.backends.hf.load import Source, locate, quiet
 from nercurve.errors import BackendError
 
 #: Preset name -> Hugging Face hub id.

@@ -7,7 +7,7 @@ bag-of-words model and a CNN over a tok2vec layer, ``spacy.TextCatEnsemble.v2``)
 used only when ``vectors`` names a pipeline that has them. Multi-label data use the
 ``textcat_multilabel`` factory with the same model, classes not exclusive. The parameters,
 dotted-key ``config`` overrides and ``config_file`` are those of the NER ``spacy`` backend
-(:class:`~nercurve.backends.spacy_ner.SpacyParams`); a ``config_file`` must hold a component
+(:class:`~nercurve.backends.spacy.ner.SpacyParams`); a ``config_file`` must hold a component
 named ``textcat``.
 
 Training follows ``spacy train`` (spaCy's own ``train_while_improving`` loop, nothing on
@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 
 from nercurve.backends.base import TrainResult
 from nercurve.backends.classify_base import dev_macro_f1
-from nercurve.backends.spacy_ner import SpacyParams
+from nercurve.backends.spacy.ner import SpacyParams
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError

@@ -1,9 +1,9 @@
 """The ``hf`` backend of text classification: fine-tune a Hugging Face transformer to classify
 documents.
 
-The model loads as for NER (:mod:`nercurve.backends.hf_load`: presets, hub ids, local
+The model loads as for NER (:mod:`nercurve.backends.hf.load`: presets, hub ids, local
 folders, offline use, no pickle unless trusted) with the same parameters, devices, precision
-and training loop (:mod:`nercurve.backends.hf_train`). On top of the model's hidden states
+and training loop (:mod:`nercurve.backends.hf.train`). On top of the model's hidden states
 sits a fresh linear head over a ``pooling`` of them: ``mean`` (the default: the average of
 the text's token states, which suits every architecture and sentence encoders such as
 MiniLM best), ``first`` (the first token, BERT's [CLS]) or ``last`` (the last token,
@@ -33,8 +33,8 @@ from pydantic import Field
 
 from nercurve.backends.base import TrainResult
 from nercurve.backends.classify_base import dev_macro_f1
-from nercurve.backends.hf import HFParams, model_limit
-from nercurve.backends.hf_align import IGNORE
+from nercurve.backends.hf.align import IGNORE
+from nercurve.backends.hf.ner import HFParams, model_limit
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
@@ -45,7 +45,7 @@ MAX_MULTI_LABELS = 62
 
 class HFClassifyParams(HFParams):
     """Parameters of the ``hf`` classification backend: those of the NER ``hf`` backend
-    (:class:`~nercurve.backends.hf.HFParams`), and the ``pooling`` under the head."""
+    (:class:`~nercurve.backends.hf.ner.HFParams`), and the ``pooling`` under the head."""
 
     pooling: Literal["mean", "first", "last"] = "mean"
     dropout: float = Field(0.1, ge=0, lt=1)
@@ -137,7 +137,7 @@ class HFClassifyModel:
         """A probability per class for each document."""
         import torch
 
-        from nercurve.backends.hf_train import collate
+        from nercurve.backends.hf.train import collate
 
         windows = self.windows(docs)
         logits = torch.zeros((len(docs), len(self.scheme.labels)))
@@ -177,8 +177,8 @@ class HFClassifyBackend:
     @classmethod
     def check(cls, params: HFClassifyParams | dict[str, Any]) -> None:
         """Find (or download, once) the model before any job starts."""
-        from nercurve.backends.hf_load import locate
-        from nercurve.backends.hf_presets import resolve_preset
+        from nercurve.backends.hf.load import locate
+        from nercurve.backends.hf.presets import resolve_preset
 
         p = _validated(params)
         locate(resolve_preset(p.model), revision=p.revision, trust_pickle=p.trust_pickle)
@@ -186,9 +186,9 @@ class HFClassifyBackend:
     def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int,
               scheme: ClassScheme) -> TrainResult:
         """Fine-tune on ``train``, keeping the weights with the best dev macro-F1."""
-        from nercurve.backends import hf_train
-        from nercurve.backends.hf_load import load_tokenizer, locate
-        from nercurve.backends.hf_presets import resolve_preset
+        from nercurve.backends.hf import train as hf_train
+        from nercurve.backends.hf.load import load_tokenizer, locate
+        from nercurve.backends.hf.presets import resolve_preset
 
         p = _validated(params)
         if not train:
@@ -234,7 +234,7 @@ def _load_encoder(source: Any) -> Any:
     """The model without a task head (``AutoModel``)."""
     from transformers import AutoModel
 
-    from nercurve.backends.hf_load import quiet
+    from nercurve.backends.hf.load import quiet
 
     try:
         with quiet():

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nercurve.backends.hf_align import IGNORE
-from nercurve.backends.llm_prompt import Prompter, Unit
+from nercurve.backends.hf.align import IGNORE
+from nercurve.backends.llm.prompt import Prompter, Unit
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def mean_loss(
     """The completion-token loss over ``examples`` (each token weighs the same)."""
     import torch
 
-    from nercurve.backends.hf_train import collate
+    from nercurve.backends.hf.train import collate
 
     total, count = 0.0, 0
     was_training = net.training

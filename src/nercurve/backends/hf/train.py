@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
-from nercurve.backends.hf_align import IGNORE, Example
+from nercurve.backends.hf.align import IGNORE, Example
 from nercurve.errors import BackendError
 
 if TYPE_CHECKING:

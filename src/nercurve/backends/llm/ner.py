@@ -1,10 +1,10 @@
 """The ``llm`` backend: generative NER with a causal language model.
 
 Each sentence (or window of ``sentences_per_unit`` sentences) of a document becomes
-a question naming the entity types (see :mod:`nercurve.backends.llm_prompt`); the
+a question naming the entity types (see :mod:`nercurve.backends.llm.prompt`); the
 model answers with a JSON list of ``{"text", "type"}`` objects (or an inline-tagged
 copy of the text, ``answer_format = "inline"``), and the answer becomes character
-spans (see :mod:`nercurve.backends.llm_answer`: every occurrence tagged,
+spans (see :mod:`nercurve.backends.llm.answer`: every occurrence tagged,
 overlaps resolved, unparseable answers and hallucinated entities counted).
 
 Three kinds of arm:
@@ -13,8 +13,8 @@ Three kinds of arm:
   layer of the transformer blocks (``target_modules = "all-linear"``, the QLoRA recipe;
   r 16, alpha 32, dropout 0.05, learning rate 2e-4) is trained on the subset's
   questions with the loss on the answer tokens only
-  (:mod:`nercurve.backends.llm_train`), through the ``hf`` backend's loop
-  (:func:`nercurve.backends.hf_train.fit`: AdamW, linear warm-up and decay,
+  (:mod:`nercurve.backends.llm.train`), through the ``hf`` backend's loop
+  (:func:`nercurve.backends.hf.train.fit`: AdamW, linear warm-up and decay,
   gradient accumulation, early stopping). Training runs ``epochs`` passes over the
   questions, at most ``max_steps`` optimizer steps. Every ``eval_every`` steps the
   adapter is scored on a fixed sample of ``dev_units`` dev sentences (the same
@@ -35,7 +35,7 @@ Three kinds of arm:
 
 Decoding is greedy unless ``self_consistency`` is set: then ``samples`` answers are
 drawn per question (``temperature``, ``top_p``) in one batch sharing the prompt's
-computation (:mod:`nercurve.backends.llm_decode`), and an entity is kept when at
+computation (:mod:`nercurve.backends.llm.decode`), and an entity is kept when at
 least ``min_votes`` answers name it (default: a majority). The samples are drawn in
 two rounds: first the fewest that can settle the vote (``samples - min_votes + 1``: 3
 of 5 for a majority), then the rest only for the questions whose vote those left open
@@ -46,7 +46,7 @@ so the result follows the same distribution at a fraction of the cost
 selection always decodes greedily. Decoding follows these settings only, never the
 checkpoint's own generation settings, and samples are drawn from a generator seeded
 with the job's seed. With ``constrained = true`` (the default) every answer follows a grammar built
-for its sentence (:mod:`nercurve.backends.llm_grammar`): the answer format, mentions
+for its sentence (:mod:`nercurve.backends.llm.grammar`): the answer format, mentions
 that are word sequences of the sentence, types of the study's labels; an answer cannot
 be unparseable, a mention cannot be absent from its sentence. ``constrained = false``
 decodes freely and counts what goes wrong.
@@ -76,7 +76,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from nercurve.backends.base import BackendParams, TrainResult
-from nercurve.backends.llm_answer import (
+from nercurve.backends.llm.answer import (
     AnswerStats,
     Parsed,
     json_answer_done,
@@ -85,7 +85,7 @@ from nercurve.backends.llm_answer import (
     vote,
     vote_settled,
 )
-from nercurve.backends.llm_prompt import DEFAULT_SYSTEM, DEFAULT_TEMPLATE, TEXT, Prompter, Unit
+from nercurve.backends.llm.prompt import DEFAULT_SYSTEM, DEFAULT_TEMPLATE, TEXT, Prompter, Unit
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
 
@@ -218,7 +218,7 @@ class LLMModel:
 
     def predict(self, docs: Sequence[Doc]) -> list[tuple[Span, ...]]:
         """Predicted spans for each document, as character offsets into its text."""
-        from nercurve.backends.llm_prompt import units
+        from nercurve.backends.llm.prompt import units
 
         found = units(docs, self.params.sentences_per_unit)
         spans: list[list[Span]] = [[] for _ in docs]
@@ -232,8 +232,8 @@ class LLMModel:
     def predict_units(self, found: Sequence[Unit], sc: SelfConsistency | None) -> list[list[Span]]:
         """Predicted spans per unit (offsets into the unit's text), greedy when ``sc`` is
         ``None``; the answers are counted for :meth:`diagnostics`."""
-        from nercurve.backends.llm_decode import Sampling, generate, settings
-        from nercurve.backends.llm_grammar import inline_grammar, json_grammar
+        from nercurve.backends.llm.decode import Sampling, generate, settings
+        from nercurve.backends.llm.grammar import inline_grammar, json_grammar
 
         prompter, tokenizer, p = self.prompter, self.prompter.tokenizer, self.params
         asked = prompter.asked()
@@ -304,7 +304,7 @@ class LLMModel:
 
     def constraint(self) -> Any:
         """The llguidance view of this model's vocabulary (built on first use)."""
-        from nercurve.backends.llm_decode import Constraint
+        from nercurve.backends.llm.decode import Constraint
 
         if self._constraint is None:
             self._constraint = Constraint(self.net, self.prompter.tokenizer)
@@ -337,7 +337,7 @@ class LLMBackend:
     def check(cls, params: LLMParams | dict[str, Any]) -> None:
         """Before any job: quantization needs a CUDA GPU, and the model must be had (a GGUF
         file is expanded into the cache here, once)."""
-        from nercurve.backends.llm_load import check_quantization, resolve
+        from nercurve.backends.llm.load import check_quantization, resolve
 
         p = _validated(params)
         check_quantization(p.quantization, p.device)
@@ -354,15 +354,15 @@ class LLMBackend:
         it is), selecting on a sample of ``dev``."""
         import torch
 
-        from nercurve.backends import hf_train
-        from nercurve.backends.llm_load import (
+        from nercurve.backends.hf import train as hf_train
+        from nercurve.backends.llm.load import (
             check_quantization,
             load_causal_lm,
             load_tokenizer,
             resolve,
         )
-        from nercurve.backends.llm_prompt import PromptStyle, units
-        from nercurve.backends.llm_train import answer_loss, lm_examples, mean_loss
+        from nercurve.backends.llm.prompt import PromptStyle, units
+        from nercurve.backends.llm.train import answer_loss, lm_examples, mean_loss
         from nercurve.metrics import strict_prf
 
         p = _validated(params)
@@ -438,7 +438,7 @@ class LLMBackend:
 def adapted(net: Any, p: LLMParams) -> Any:
     """The model made ready to train: wrapped with a fresh LoRA adapter, or, with ``lora =
     false``, every weight trainable (full fine-tuning)."""
-    from nercurve.backends.llm_load import add_lora
+    from nercurve.backends.llm.load import add_lora
 
     if p.lora:
         net = add_lora(net, r=p.r, alpha=p.alpha, dropout=p.dropout,

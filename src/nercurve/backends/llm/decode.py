@@ -36,7 +36,7 @@ from a generator seeded by the call's ``seed``, never from torch's global random
 state (which a training loop that evaluates on the way shares).
 
 Constrained decoding (``grammars``, one per prompt; see
-:mod:`nercurve.backends.llm_grammar`) uses llguidance: each row (each sample, with
+:mod:`nercurve.backends.llm.grammar`) uses llguidance: each row (each sample, with
 self-consistency) has a matcher of its prompt's grammar that is fed the row's tokens
 and, before every token, masks the logits to the tokens the grammar allows from
 there. The grammar's end admits only an end-of-turn token, so a constrained answer
