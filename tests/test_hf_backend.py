@@ -10,7 +10,8 @@ import torch
 from pydantic import ValidationError
 
 from nercurve.backends import get_backend
-from nercurve.backends.hf.ner import HFBackend, HFParams
+from nercurve.backends.hf.backend import HFParams
+from nercurve.backends.hf.ner import HFBackend
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
 from nercurve.synthetic.coi import generate_coi

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +27,15 @@ class BackendParams(BaseModel):
     """Base for backend parameter models: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P", bound=BackendParams)
+
+
+def validated(cls: type[P], params: Any) -> P:
+    """``params`` as a ``cls``: as they are when they are one, else validated from a mapping
+    (``None``: the defaults)."""
+    return params if isinstance(params, cls) else cls.model_validate(params or {})
 
 
 class Model(Protocol):

@@ -24,17 +24,16 @@ equally often while the smallest still get enough updates to leave the head's ra
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from nercurve.backends.base import TrainResult
+from nercurve.backends.base import TrainResult, validated
 from nercurve.backends.classify_base import dev_macro_f1
 from nercurve.backends.hf.align import IGNORE
-from nercurve.backends.hf.ner import HFParams, model_limit
+from nercurve.backends.hf.backend import HFFamily, HFParams, Run, model_limit, trained
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
@@ -45,7 +44,7 @@ MAX_MULTI_LABELS = 62
 
 class HFClassifyParams(HFParams):
     """Parameters of the ``hf`` classification backend: those of the NER ``hf`` backend
-    (:class:`~nercurve.backends.hf.ner.HFParams`), and the ``pooling`` under the head."""
+    (:class:`~nercurve.backends.hf.backend.HFParams`), and the ``pooling`` under the head."""
 
     pooling: Literal["mean", "first", "last"] = "mean"
     dropout: float = Field(0.1, ge=0, lt=1)
@@ -163,50 +162,33 @@ class HFClassifyModel:
                 for row in scores.tolist()]
 
 
-class HFClassifyBackend:
+class HFClassifyBackend(HFFamily):
     """Fine-tunes a transformer with a classification head (see the module docstring)."""
 
     name: ClassVar[str] = "hf"
     Params: ClassVar[type[HFClassifyParams]] = HFClassifyParams
 
-    @classmethod
-    def wants_gpu(cls, params: HFClassifyParams | dict[str, Any]) -> bool:
-        """Whether runs with these parameters should be placed on a GPU when there is one."""
-        return _validated(params).device != "cpu"
-
-    @classmethod
-    def check(cls, params: HFClassifyParams | dict[str, Any]) -> None:
-        """Find (or download, once) the model before any job starts."""
-        from nercurve.backends.hf.load import locate
-        from nercurve.backends.hf.presets import resolve_preset
-
-        p = _validated(params)
-        locate(resolve_preset(p.model), revision=p.revision, trust_pickle=p.trust_pickle)
-
     def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int,
               scheme: ClassScheme) -> TrainResult:
         """Fine-tune on ``train``, keeping the weights with the best dev macro-F1."""
         from nercurve.backends.hf import train as hf_train
-        from nercurve.backends.hf.load import load_tokenizer, locate
-        from nercurve.backends.hf.presets import resolve_preset
 
-        p = _validated(params)
+        p = validated(HFClassifyParams, params)
         if not train:
             raise BackendError("the hf backend needs at least one training document")
         if scheme.multi_label and len(scheme.labels) > MAX_MULTI_LABELS:
             raise BackendError(f"{len(scheme.labels)} classes are more than the "
                                f"{MAX_MULTI_LABELS} the hf backend takes in multi-label data")
-        device = hf_train.resolve_device(p.device)
-        dtype = hf_train.autocast_dtype(device, p.precision)
-        source = locate(resolve_preset(p.model), revision=p.revision, trust_pickle=p.trust_pickle)
-        tokenizer = load_tokenizer(source)
+        run = Run.of(p)
         hf_train.seed_everything(seed)
-        encoder = _load_encoder(source)
+        encoder = _load_encoder(run.source)
         net = _head_module(encoder, len(scheme.labels), p.pooling, scheme.multi_label, p.dropout)
-        net.to(device)
+        net.to(run.device)
         model = HFClassifyModel(
-            net, tokenizer, scheme, limit=model_limit(encoder.config, tokenizer, p.max_length),
-            overlap=p.window_overlap, device=device, dtype=dtype, batch_size=p.eval_batch_size,
+            net, run.tokenizer, scheme,
+            limit=model_limit(encoder.config, run.tokenizer, p.max_length),
+            overlap=p.window_overlap, device=run.device, dtype=run.dtype,
+            batch_size=p.eval_batch_size,
         )
         index = {label: k for k, label in enumerate(scheme.labels)}
         if scheme.multi_label:
@@ -218,16 +200,12 @@ class HFClassifyBackend:
             return dev_macro_f1(scheme, dev, model.predict(dev))
 
         windows = model.windows(train, targets)
-        steps = p.max_steps
-        if p.epochs is not None:
-            per_epoch = len(windows) / (p.batch_size * p.grad_accum)
-            steps = max(1, min(steps, max(p.min_steps, math.ceil(p.epochs * per_epoch))))
         fitted = hf_train.fit(
-            net, windows, hf_train.Schedule.of(p, max_steps=steps), device=device, dtype=dtype,
-            pad_id=tokenizer.pad_token_id, seed=seed, evaluate=evaluate if dev else None,
+            net, windows, hf_train.Schedule.of(p, len(windows)), device=run.device,
+            dtype=run.dtype, pad_id=run.tokenizer.pad_token_id, seed=seed,
+            evaluate=evaluate if dev else None,
         )
-        return TrainResult(model, fitted.steps, fitted.best_step, fitted.best_score,
-                           fitted.history, {"train_tokens_per_s": fitted.tokens_per_s})
+        return trained(model, fitted)
 
 
 def _load_encoder(source: Any) -> Any:
@@ -244,9 +222,3 @@ def _load_encoder(source: Any) -> Any:
             f"could not load the model {source.name!r}: {err}", file=source.folder,
             hint="check that the folder holds a complete transformer model",
         ) from None
-
-
-def _validated(params: HFClassifyParams | dict[str, Any] | None) -> HFClassifyParams:
-    if isinstance(params, HFClassifyParams):
-        return params
-    return HFClassifyParams.model_validate(params or {})

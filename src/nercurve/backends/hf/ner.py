@@ -28,54 +28,12 @@ reproducible.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
-
-from nercurve.backends.base import BackendParams, TrainResult
+from nercurve.backends.base import TrainResult, validated
+from nercurve.backends.hf.backend import HFFamily, HFParams, Run, model_limit, trained
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
-
-_DEFAULT_MAX_LENGTH = 512
-
-
-class HFParams(BackendParams):
-    """Parameters of the ``hf`` backend (defaults: the Majdik et al. spaCy schedule)."""
-
-    model: str = Field("roberta-base", min_length=1)
-    """A preset (roberta-base, roberta-large, gatortron-base, gpt2-large, biobert, pubmedbert,
-    minilm), a Hugging Face hub id or a local model folder."""
-    revision: str | None = None
-    """Hub revision (branch, tag or commit) to pin, for reproducible studies."""
-    trust_pickle: bool = False
-    """Allow pickle-based weight files (pytorch_model.bin), which can run code when loaded."""
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    """Autocast type: ``auto`` is bf16 on GPUs that have it, else fp16; fp32 on a CPU."""
-    learning_rate: float = Field(5e-5, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_steps: int = Field(250, ge=0)
-    max_steps: int = Field(20000, ge=1)
-    eval_every: int = Field(200, ge=1)
-    patience: int = Field(1600, ge=1)
-    """Stop after this many steps without a better dev F1."""
-    batch_size: int = Field(8, ge=1)
-    """Windows per batch."""
-    grad_accum: int = Field(1, ge=1)
-    """Batches per optimizer step."""
-    max_grad_norm: float = Field(1.0, gt=0)
-    max_length: int | None = Field(None, ge=8)
-    """Subwords per window, special tokens included (default 512; capped at the model's limit)."""
-    window_overlap: int = Field(64, ge=0)
-    """Subwords that consecutive windows of a long document share."""
-    eval_batch_size: int = Field(32, ge=1)
-
-    @model_validator(mode="after")
-    def _overlap_fits(self) -> HFParams:
-        length = self.max_length or _DEFAULT_MAX_LENGTH
-        if 2 * self.window_overlap >= length:
-            raise ValueError(f"window_overlap must be under half of max_length ({length})")
-        return self
 
 
 class HFModel:
@@ -117,57 +75,34 @@ class HFModel:
         return decode(words, examples, found, self.tags)
 
 
-class HFBackend:
+class HFBackend(HFFamily):
     """Fine-tunes a transformer (encoder or decoder) with a token-classification head."""
 
     name: ClassVar[str] = "hf"
     Params: ClassVar[type[HFParams]] = HFParams
 
-    @classmethod
-    def wants_gpu(cls, params: HFParams | dict[str, Any]) -> bool:
-        """Whether runs with these parameters should be placed on a GPU when there is one."""
-        return _validated(params).device != "cpu"
-
-    @classmethod
-    def check(cls, params: HFParams | dict[str, Any]) -> None:
-        """Find (or download, once) the model before any job starts: a model that cannot be
-        had is one clear error, not a failure in every job."""
-        from nercurve.backends.hf.load import locate
-        from nercurve.backends.hf.presets import resolve_preset
-
-        p = _validated(params)
-        locate(resolve_preset(p.model), revision=p.revision, trust_pickle=p.trust_pickle)
-
-    def train(
-        self,
-        train: Sequence[Doc],
-        dev: Sequence[Doc],
-        params: HFParams | dict[str, Any] | None,
-        seed: int,
-    ) -> TrainResult:
+    def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any,
+              seed: int) -> TrainResult:
         """Fine-tune on ``train``, keeping the weights with the best strict F1 on ``dev``."""
         import torch
 
         from nercurve.backends.hf import align
         from nercurve.backends.hf import train as hf_train
-        from nercurve.backends.hf.load import load_model, load_tokenizer, locate
-        from nercurve.backends.hf.presets import resolve_preset
+        from nercurve.backends.hf.load import load_model
         from nercurve.metrics import strict_prf
 
-        p = _validated(params)
-        device = hf_train.resolve_device(p.device)
-        dtype = hf_train.autocast_dtype(device, p.precision)
-        source = locate(resolve_preset(p.model), revision=p.revision, trust_pickle=p.trust_pickle)
-        tokenizer = load_tokenizer(source)
+        p = validated(HFParams, params)
+        run = Run.of(p)
         train_docs, dev_docs = with_tokens(train), with_tokens(dev)
         tags = align.label_list([s.label for d in [*train_docs, *dev_docs] for s in d.spans])
         hf_train.seed_everything(seed)
-        net = load_model(source, tags)
-        net.config.pad_token_id = tokenizer.pad_token_id
-        if device.type == "cuda":
+        net = load_model(run.source, tags)
+        net.config.pad_token_id = run.tokenizer.pad_token_id
+        if run.device.type == "cuda":
             torch.cuda.empty_cache()
-        net.to(device)
-        encoder = align.Encoder(tokenizer, model_limit(net.config, tokenizer, p.max_length),
+        net.to(run.device)
+        encoder = align.Encoder(run.tokenizer,
+                                model_limit(net.config, run.tokenizer, p.max_length),
                                 p.window_overlap)
         tag_id = {t: i for i, t in enumerate(tags)}
         words = [align.doc_words(d) for d in train_docs]
@@ -184,7 +119,7 @@ class HFBackend:
                 f"the {len(train_docs)} training documents hold no text to train on",
                 hint="check that the training subset is not empty",
             )
-        model = HFModel(net, encoder, tags, device=device, dtype=dtype,
+        model = HFModel(net, encoder, tags, device=run.device, dtype=run.dtype,
                         batch_size=p.eval_batch_size)
 
         def evaluate() -> tuple[float, dict[str, float]]:
@@ -193,17 +128,11 @@ class HFBackend:
                             "dev_f1": prf.f1}
 
         fitted = hf_train.fit(
-            net, examples, hf_train.Schedule.of(p), device=device, dtype=dtype,
-            pad_id=tokenizer.pad_token_id, seed=seed, evaluate=evaluate if dev_docs else None,
+            net, examples, hf_train.Schedule.of(p, len(examples)), device=run.device,
+            dtype=run.dtype, pad_id=run.tokenizer.pad_token_id, seed=seed,
+            evaluate=evaluate if dev_docs else None,
         )
-        return TrainResult(model, fitted.steps, fitted.best_step, fitted.best_score,
-                           fitted.history, {"train_tokens_per_s": fitted.tokens_per_s})
-
-
-def _validated(params: HFParams | dict[str, Any] | None) -> HFParams:
-    if isinstance(params, HFParams):
-        return params
-    return HFParams.model_validate(params or {})
+        return trained(model, fitted)
 
 
 def with_tokens(docs: Sequence[Doc]) -> list[Doc]:
@@ -215,18 +144,3 @@ def with_tokens(docs: Sequence[Doc]) -> list[Doc]:
     for i, doc in zip(todo, segment([docs[i] for i in todo]), strict=True):
         out[i] = doc
     return out
-
-
-def model_limit(config: Any, tokenizer: Any, requested: int | None) -> int:
-    """Subwords per window: ``requested`` (default 512) capped at the model's positions."""
-    limits = [requested or _DEFAULT_MAX_LENGTH]
-    positions = getattr(config, "max_position_embeddings", None) or getattr(
-        config, "n_positions", None
-    )
-    if isinstance(positions, int) and positions > 0:
-        # RoBERTa-style models count positions from padding_idx + 1
-        offset = 2 if "roberta" in config.model_type or config.model_type == "camembert" else 0
-        limits.append(positions - offset)
-    if 0 < tokenizer.model_max_length < 1_000_000:
-        limits.append(tokenizer.model_max_length)
-    return min(limits)

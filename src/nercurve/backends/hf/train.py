@@ -3,7 +3,9 @@
 The loop serves every backend that trains a torch model on token ids with
 per-position labels (the ``hf`` token classifier, the ``llm`` backend's causal LM
 with its adapters): it takes a :class:`Schedule`, examples with ``input_ids`` and
-``labels``, and a function that scores the dev set.
+``labels``, and a function that scores the dev set. :func:`steps` is the loop, a generator
+of :class:`~nercurve.backends.loop.Progress` records; :func:`fit` follows it
+(:func:`~nercurve.backends.loop.follow`) and restores the best weights.
 
 Steps are optimizer steps (each one ``grad_accum`` batches). AdamW with a linear
 warm-up over ``warmup_steps`` then a linear decay to zero at ``max_steps``
@@ -23,11 +25,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nercurve.backends.hf.align import IGNORE, Example
+from nercurve.backends.loop import Progress, epoch_steps, follow
 from nercurve.errors import BackendError
 
 if TYPE_CHECKING:
@@ -68,10 +71,16 @@ class Schedule:
     max_grad_norm: float
 
     @classmethod
-    def of(cls, params: Any, **changes: Any) -> Schedule:
-        """The schedule held by a backend's parameters (an object with these attributes),
-        with ``changes`` applied."""
+    def of(cls, params: Any, examples: int, **changes: Any) -> Schedule:
+        """The schedule held by a backend's parameters (an object with these attributes) for
+        ``examples`` training examples, with ``changes`` applied. Where the parameters have
+        ``epochs`` (and ``min_steps``), they set ``max_steps`` (:func:`epoch_steps`)."""
         values = {f.name: getattr(params, f.name) for f in fields(cls)}
+        values["max_steps"] = epoch_steps(
+            examples, getattr(params, "epochs", None), batch_size=params.batch_size,
+            grad_accum=params.grad_accum, max_steps=params.max_steps,
+            min_steps=getattr(params, "min_steps", 0),
+        )
         return cls(**{**values, **changes})
 
 
@@ -234,12 +243,52 @@ def fit(
     loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor] | None = None,
 ) -> FitResult:
     """Train ``model`` in place on ``examples``; ``evaluate`` scores the dev set (or ``None``);
-    ``loss_of(model, batch)`` is the loss of a batch (default: the model's own)."""
+    ``loss_of(model, batch)`` is the loss of a batch (default: the model's own). The best
+    weights are restored at the end."""
+    import torch
+
+    named = _trainable(model)
+    best_state: dict[str, torch.Tensor] = {}
+
+    def keep() -> None:
+        best_state.update({n: p.detach().to("cpu", copy=True) for n, p in named})
+
+    followed = follow(
+        steps(model, examples, schedule, device=device, dtype=dtype, pad_id=pad_id, seed=seed,
+              evaluate=evaluate, loss_of=loss_of),
+        patience=schedule.patience, max_steps=schedule.max_steps, keep=keep,
+    )
+    last = followed.last
+    assert last is not None  # max_steps >= 1: at least the last step reports
+    if followed.kept_step is None:
+        return FitResult(last.step, last.step, None, followed.history, last.tokens, last.seconds)
+    if followed.kept_step != last.step:
+        with torch.no_grad():
+            for name, param in named:
+                param.copy_(best_state[name])
+    return FitResult(last.step, followed.kept_step, followed.best_score, followed.history,
+                     last.tokens, last.seconds)
+
+
+def steps(
+    model: Any,
+    examples: Sequence[Tokens],
+    schedule: Schedule,
+    *,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    pad_id: int,
+    seed: int,
+    evaluate: Evaluate | None,
+    loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor] | None = None,
+) -> Generator[Progress, None, None]:
+    """Optimizer steps on ``model`` up to ``schedule.max_steps``, reporting (with the dev
+    score when ``evaluate`` is given) every ``eval_every`` steps and at the last one."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "ln_", "norm.weight")
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    named = _trainable(model)
     groups = [
         {"params": [p for n, p in named if not any(k in n for k in no_decay)],
          "weight_decay": schedule.weight_decay},
@@ -252,8 +301,6 @@ def fit(
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     batches = bucketed_batches(examples, schedule.batch_size, random.Random(seed))
     started = time.perf_counter()
-    history: list[dict[str, float]] = []
-    best_score, best_step, best_state = float("-inf"), 0, None
     running, since = torch.zeros((), device=device), 0
     tokens, train_seconds, tick = 0, 0.0, time.perf_counter()
     step = 0
@@ -278,27 +325,21 @@ def fit(
         if step % schedule.eval_every and step < schedule.max_steps:
             continue
         train_seconds += time.perf_counter() - tick
-        entry = {
+        row = {
             "step": float(step),
             "loss": float(running) / since,
             "seconds": time.perf_counter() - started,
         }
         running.zero_()
         since = 0
-        history.append(entry)
+        score = None
         if evaluate is not None:
             score, numbers = evaluate()
-            entry.update(numbers)
-            if score > best_score:
-                best_score, best_step = score, step
-                best_state = {n: p.detach().to("cpu", copy=True) for n, p in named}
-            elif step - best_step >= schedule.patience:
-                break
+            row.update(numbers)
+        yield Progress(step, score, row, tokens, train_seconds)
         tick = time.perf_counter()
-    if evaluate is None:
-        return FitResult(step, step, None, history, tokens, train_seconds)
-    if best_state is not None and best_step != step:
-        with torch.no_grad():
-            for name, param in named:
-                param.copy_(best_state[name])
-    return FitResult(step, best_step, best_score, history, tokens, train_seconds)
+
+
+def _trainable(model: Any) -> list[tuple[str, Any]]:
+    """The model's trainable parameters by name, in the model's order."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]

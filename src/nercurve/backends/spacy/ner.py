@@ -8,7 +8,8 @@ ones that config defines, built by spaCy's registry, and the loop follows
 schedule, early stopping and tie rule) with three differences that make it fast and
 keep it honest: nothing touches the disk, the dev set is scored with the project's
 strict scorer (:func:`nercurve.metrics.strict_prf`) on the original character spans,
-and the best model is kept in memory as a byte snapshot.
+and the best model is kept in memory as a byte snapshot. The loop is a generator of
+progress records (:meth:`_Run.steps`) that :func:`nercurve.backends.loop.follow` drives.
 
 Dev documents drive model selection only. An empty dev set means no early stopping:
 training runs ``max_steps`` steps and keeps the last model.
@@ -19,12 +20,13 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from nercurve.backends.base import BackendParams, TrainResult
+from nercurve.backends.base import BackendParams, TrainResult, validated
+from nercurve.backends.loop import Progress, follow
 from nercurve.backends.spacy.config import (
     DEFAULT_CONFIG,
     build_config,
@@ -144,8 +146,7 @@ class SpacyBackend:
         self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int
     ) -> TrainResult:
         """Train on ``train``, select the best step on ``dev``; see the module docstring."""
-        if not isinstance(params, SpacyParams):
-            params = SpacyParams.model_validate(params)
+        params = validated(SpacyParams, params)
         if not train:
             raise BackendError("the spacy backend needs at least one training document")
         if not 0 <= seed < 2**32:
@@ -216,7 +217,36 @@ class _Run:
         self.dev_gold = [d.spans for d in dev]
 
     def train(self) -> TrainResult:
-        """Initialize, then update until patience or ``max_steps`` runs out."""
+        """Follow :meth:`steps` until patience or ``max_steps`` runs out (spaCy's rule: the
+        latest of equal best scores is kept, patience counts from the first), and return the
+        kept model."""
+        p, nlp = self.params, self.nlp
+        snapshot = b""
+
+        def keep() -> None:
+            nonlocal snapshot
+            with nlp.use_params(self.optimizer.averages):
+                snapshot = nlp.to_bytes(exclude=["vocab", "tokenizer"])
+
+        followed = follow(self.steps(), patience=p.patience if self.dev_sdocs else 0,
+                          max_steps=p.max_steps, keep=keep, ties="latest")
+        step = followed.last.step if followed.last is not None else 0
+        kept_step = followed.kept_step
+        if kept_step is None:  # no dev set: keep the last model
+            keep()
+            kept_step = step
+        nlp.from_bytes(snapshot, exclude=["vocab", "tokenizer"])
+        return TrainResult(
+            model=SpacyModel(nlp, alignment=self.alignment),
+            steps=step + 1,
+            best_step=kept_step,
+            dev_f1=followed.best_score,
+            history=followed.history,
+        )
+
+    def steps(self) -> Generator[Progress, None, None]:
+        """Initialize, then update step by step as ``spacy train`` does, reporting every step
+        (with the dev scores every ``eval_frequency`` steps)."""
         from spacy.training.loop import create_train_batches, subdivide_batch
         from thinc.api import fix_random_seed
 
@@ -224,9 +254,6 @@ class _Run:
         with nlp.select_pipes(disable=self.frozen):
             nlp.initialize(lambda: self.examples, sgd=optimizer)
         fix_random_seed(self.seed)  # as `spacy train` does after initializing
-        history: list[dict[str, float]] = []
-        best_f1, first_best_step = -1.0, 0
-        snapshot, kept_step, step = None, 0, 0
         losses: dict[str, float] = {}
         started = time.perf_counter()
         batches = create_train_batches(nlp, lambda _: self.examples, self.batcher,
@@ -242,44 +269,22 @@ class _Run:
                         and proc.model not in (True, False, None)):
                     proc.finish_update(optimizer)
             optimizer.step_schedules()
-            if self.dev_sdocs and step % p.eval_frequency == 0:
-                with nlp.use_params(optimizer.averages):
-                    scores = self._dev_scores()
-                    # spaCy keeps the latest of equal best scores; patience counts from the first
-                    if scores.f1 >= best_f1:
-                        snapshot, kept_step = self._snapshot(), step
-                if scores.f1 > best_f1:
-                    best_f1, first_best_step = scores.f1, step
-                history.append({
-                    "step": float(step), "epoch": float(epoch),
-                    "loss": float(sum(losses.values())),
-                    "dev_precision": scores.precision, "dev_recall": scores.recall,
-                    "dev_f1": scores.f1, "seconds": time.perf_counter() - started,
-                })
-                losses = {}
-            if self.dev_sdocs and p.patience and step - first_best_step >= p.patience:
-                break
-            if p.max_steps and step >= p.max_steps:
-                break
-        if snapshot is None:  # no dev set: keep the last model
+            if not self.dev_sdocs or step % p.eval_frequency:
+                yield Progress(step)
+                continue
             with nlp.use_params(optimizer.averages):
-                snapshot, kept_step = self._snapshot(), step
-        nlp.from_bytes(snapshot, exclude=["vocab", "tokenizer"])
-        model = SpacyModel(nlp, alignment=self.alignment)
-        return TrainResult(
-            model=model,
-            steps=step + 1,
-            best_step=kept_step,
-            dev_f1=best_f1 if self.dev_sdocs else None,
-            history=history,
-        )
+                scores = self._dev_scores()
+            row = {
+                "step": float(step), "epoch": float(epoch),
+                "loss": float(sum(losses.values())),
+                "dev_precision": scores.precision, "dev_recall": scores.recall,
+                "dev_f1": scores.f1, "seconds": time.perf_counter() - started,
+            }
+            losses = {}
+            yield Progress(step, scores.f1, row)
 
     def _dev_scores(self) -> Any:
         from nercurve.metrics import strict_prf
 
         predicted = predict_tokenized(self.nlp, [d.copy() for d in self.dev_sdocs])
         return strict_prf(self.dev_gold, predicted)
-
-    def _snapshot(self) -> bytes:
-        return self.nlp.to_bytes(exclude=["vocab", "tokenizer"])
-
