@@ -1,8 +1,8 @@
 """Backend registry: one line per backend, imported lazily so heavy libraries load when used.
 
-NER backends (``task = "ner"``) predict entity spans (:mod:`nercurve.backends.base`);
-text-classification backends (``task = "classify"``) predict document classes
-(:mod:`nercurve.backends.classify_base`). A type name may stand for one backend of each task
+NER backends (``task = "ner"``) predict entity spans; text-classification backends
+(``task = "classify"``) predict document classes (the protocols of both:
+:mod:`nercurve.backends.base`). A type name may stand for one backend of each task
 (``spacy``: a ner pipeline or a textcat pipeline).
 """
 
@@ -38,8 +38,8 @@ def get_backend(name: str, task: str = "ner") -> Backend:
     """An instance of the backend registered under ``name`` for ``task`` (ner or classify).
 
     ``name`` may also be ``"package.module:Class"``: a backend of the user's own,
-    importable in the worker processes, that follows the protocol in ``base`` (NER) or
-    ``classify_base`` (classification).
+    importable in the worker processes, that follows the protocol in ``base`` (``Backend``
+    for NER, ``ClassifyBackend`` for classification).
     """
     registry = _REGISTRIES[task]
     target = registry.get(name)

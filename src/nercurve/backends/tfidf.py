@@ -18,8 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from nercurve.backends.base import BackendParams, TrainResult
-from nercurve.backends.classify_base import dev_macro_f1
+from nercurve.backends.base import BackendParams, TrainResult, dev_macro_f1, validated
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
@@ -68,7 +67,7 @@ class TfidfBackend:
     def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int,
               scheme: ClassScheme) -> TrainResult:
         """Fit one pipeline per ``C`` and keep the best on ``dev`` (macro-F1)."""
-        p = params if isinstance(params, TfidfParams) else TfidfParams.model_validate(params)
+        p = validated(TfidfParams, params)
         if not train:
             raise BackendError("the tfidf backend needs at least one training document")
         best: tuple[float, int, TfidfModel] | None = None

@@ -1,5 +1,6 @@
-"""What the ``hf`` backends of NER and classification share: parameters, GPU placement,
-the model check before any job, the set-up of a run and its result."""
+"""What the ``hf`` backends of NER and classification share (parameters, GPU placement, the
+model check before any job, the set-up of a run and its result), and what they share with
+the ``llm`` backends (:class:`TorchParams`, :class:`TorchFamily`)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,28 @@ from nercurve.backends.base import BackendParams, TrainResult, validated
 _DEFAULT_MAX_LENGTH = 512
 
 
-class HFParams(BackendParams):
-    """Parameters of the ``hf`` backend (defaults: the Majdik et al. spaCy schedule)."""
+class TorchParams(BackendParams):
+    """The parameters the ``hf`` and ``llm`` backends share: where the model comes from and
+    runs, and the batches of their training loop (:mod:`nercurve.backends.hf.train`)."""
 
-    model: str = Field("roberta-base", min_length=1)
-    """A preset (roberta-base, roberta-large, gatortron-base, gpt2-large, biobert, pubmedbert,
-    minilm), a Hugging Face hub id or a local model folder."""
     revision: str | None = None
     """Hub revision (branch, tag or commit) to pin, for reproducible studies."""
     trust_pickle: bool = False
     """Allow pickle-based weight files (pytorch_model.bin), which can run code when loaded."""
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    batch_size: int = Field(8, ge=1)
+    """Training examples per batch (``hf``: windows; ``llm``: questions)."""
+    grad_accum: int = Field(1, ge=1)
+    """Batches per optimizer step."""
+    max_grad_norm: float = Field(1.0, gt=0)
+
+
+class HFParams(TorchParams):
+    """Parameters of the ``hf`` backend (defaults: the Majdik et al. spaCy schedule)."""
+
+    model: str = Field("roberta-base", min_length=1)
+    """A preset (roberta-base, roberta-large, gatortron-base, gpt2-large, biobert, pubmedbert,
+    minilm), a Hugging Face hub id or a local model folder."""
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """Autocast type: ``auto`` is bf16 on GPUs that have it, else fp16; fp32 on a CPU."""
     learning_rate: float = Field(5e-5, gt=0)
@@ -33,11 +45,6 @@ class HFParams(BackendParams):
     eval_every: int = Field(200, ge=1)
     patience: int = Field(1600, ge=1)
     """Stop after this many steps without a better dev F1."""
-    batch_size: int = Field(8, ge=1)
-    """Windows per batch."""
-    grad_accum: int = Field(1, ge=1)
-    """Batches per optimizer step."""
-    max_grad_norm: float = Field(1.0, gt=0)
     max_length: int | None = Field(None, ge=8)
     """Subwords per window, special tokens included (default 512; capped at the model's limit)."""
     window_overlap: int = Field(64, ge=0)
@@ -75,16 +82,22 @@ class Run:
         return cls(device, dtype, source, load_tokenizer(source))
 
 
-class HFFamily:
-    """GPU placement and the model check of the ``hf`` backends (their ``Params`` are
-    :class:`HFParams`)."""
+class TorchFamily:
+    """GPU placement of the ``hf`` and ``llm`` backends (their ``Params`` are
+    :class:`TorchParams`)."""
 
-    Params: ClassVar[type[HFParams]]
+    Params: ClassVar[type[TorchParams]]
 
     @classmethod
     def wants_gpu(cls, params: Any) -> bool:
         """Whether runs with these parameters should be placed on a GPU when there is one."""
         return validated(cls.Params, params).device != "cpu"
+
+
+class HFFamily(TorchFamily):
+    """The model check of the ``hf`` backends (their ``Params`` are :class:`HFParams`)."""
+
+    Params: ClassVar[type[HFParams]]
 
     @classmethod
     def check(cls, params: Any) -> None:

@@ -30,8 +30,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from nercurve.backends.base import TrainResult, validated
-from nercurve.backends.classify_base import dev_macro_f1
+from nercurve.backends.base import TrainResult, dev_macro_f1, validated
 from nercurve.backends.hf.align import IGNORE
 from nercurve.backends.hf.backend import HFFamily, HFParams, Run, model_limit, trained
 from nercurve.corpus.classes import ClassScheme, doc_classes

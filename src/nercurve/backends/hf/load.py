@@ -168,8 +168,9 @@ def quiet() -> Any:
             hub_utils.enable_progress_bars()
 
 
-def load_tokenizer(source: Source) -> Any:
-    """The source's fast tokenizer, set up for pre-split words and padding."""
+def auto_tokenizer(source: Source, *, padding_side: str) -> Any:
+    """The source's tokenizer, padding on ``padding_side`` with its padding token (or, when
+    it has none, as decoders do not, its end or unknown token)."""
     from transformers import AutoTokenizer
 
     try:
@@ -181,6 +182,21 @@ def load_tokenizer(source: Source) -> Any:
             file=source.folder,
             hint="the model folder needs its tokenizer files (tokenizer.json or vocabulary)",
         ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if tokenizer.pad_token is None:
+        raise BackendError(
+            f"the tokenizer of {source.name!r} has no padding, end or unknown token",
+            file=source.folder,
+            hint="add a pad_token to the tokenizer's special tokens",
+        )
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def load_tokenizer(source: Source) -> Any:
+    """The source's fast tokenizer, set up for pre-split words and padding on the right."""
+    tokenizer = auto_tokenizer(source, padding_side="right")
     if not getattr(tokenizer, "is_fast", False):
         raise BackendError(
             f"the tokenizer of {source.name!r} is not a fast (Rust) tokenizer",
@@ -188,16 +204,6 @@ def load_tokenizer(source: Source) -> Any:
             hint="word alignment needs a fast tokenizer: save one with tokenizer.json",
         )
     prefix_every_word(tokenizer)
-    if tokenizer.pad_token is None:
-        fallback = tokenizer.eos_token or tokenizer.unk_token
-        if fallback is None:
-            raise BackendError(
-                f"the tokenizer of {source.name!r} has no padding, end or unknown token",
-                file=source.folder,
-                hint="add a pad_token to the tokenizer's special tokens",
-            )
-        tokenizer.pad_token = fallback
-    tokenizer.padding_side = "right"
     return tokenizer
 
 

@@ -230,21 +230,9 @@ class FitResult:
         return self.train_tokens / self.train_seconds if self.train_seconds > 0 else 0.0
 
 
-def fit(
-    model: Any,
-    examples: Sequence[Tokens],
-    schedule: Schedule,
-    *,
-    device: torch.device,
-    dtype: torch.dtype | None,
-    pad_id: int,
-    seed: int,
-    evaluate: Evaluate | None,
-    loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor] | None = None,
-) -> FitResult:
-    """Train ``model`` in place on ``examples``; ``evaluate`` scores the dev set (or ``None``);
-    ``loss_of(model, batch)`` is the loss of a batch (default: the model's own). The best
-    weights are restored at the end."""
+def fit(model: Any, examples: Sequence[Tokens], schedule: Schedule, **settings: Any) -> FitResult:
+    """Train ``model`` in place on ``examples`` (:func:`steps`, with its keyword
+    ``settings``) until patience or ``max_steps`` runs out, and restore the best weights."""
     import torch
 
     named = _trainable(model)
@@ -254,8 +242,7 @@ def fit(
         best_state.update({n: p.detach().to("cpu", copy=True) for n, p in named})
 
     followed = follow(
-        steps(model, examples, schedule, device=device, dtype=dtype, pad_id=pad_id, seed=seed,
-              evaluate=evaluate, loss_of=loss_of),
+        steps(model, examples, schedule, **settings),
         patience=schedule.patience, max_steps=schedule.max_steps, keep=keep,
     )
     last = followed.last
@@ -283,7 +270,9 @@ def steps(
     loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor] | None = None,
 ) -> Generator[Progress, None, None]:
     """Optimizer steps on ``model`` up to ``schedule.max_steps``, reporting (with the dev
-    score when ``evaluate`` is given) every ``eval_every`` steps and at the last one."""
+    score when ``evaluate`` is given) every ``eval_every`` steps and at the last one.
+    ``evaluate`` scores the dev set; ``loss_of(model, batch)`` is the loss of a batch
+    (default: the model's own)."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 

@@ -73,7 +73,6 @@ The NER-only options (``answer_format``, ``per_type_prompts``, ``sentences_per_u
 
 from __future__ import annotations
 
-import math
 import random
 import re
 import time
@@ -84,9 +83,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from nercurve.backends.base import TrainResult
-from nercurve.backends.classify_base import dev_macro_f1
-from nercurve.backends.llm.ner import LLMBackend, LLMParams, adapted
+from nercurve.backends.base import TrainResult, dev_macro_f1, validated
+from nercurve.backends.llm.ner import LLMFamily, LLMParams
 from nercurve.backends.llm.prompt import FORMAT, TEXT, TYPES, Prompter, PromptStyle, Unit
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
@@ -324,7 +322,7 @@ class LLMClassifyModel:
         return dict(self._diagnostics)
 
 
-class LLMClassifyBackend(LLMBackend):
+class LLMClassifyBackend(LLMFamily):
     """Classification with a causal LM: LoRA/QLoRA fine-tuning, or zero-/few-shot prompting
     (``needs_training_data``, ``wants_gpu`` and ``check`` as for NER)."""
 
@@ -335,75 +333,64 @@ class LLMClassifyBackend(LLMBackend):
               scheme: ClassScheme) -> TrainResult:
         """Fine-tune an adapter on ``train`` (or, with ``train = false``, prompt the model as
         it is), selecting on a sample of ``dev``."""
-        import torch
+        from nercurve.backends.llm.train import train_llm
 
-        from nercurve.backends.hf import train as hf_train
-        from nercurve.backends.llm.load import (
-            check_quantization,
-            load_causal_lm,
-            load_tokenizer,
-            resolve,
-        )
-        from nercurve.backends.llm.train import answer_loss, lm_examples, mean_loss
+        p = validated(LLMClassifyParams, params)
+        return train_llm(p, seed, _Classes(train, dev, p, seed, scheme))
 
-        p = (params if isinstance(params, LLMClassifyParams)
-             else LLMClassifyParams.model_validate(params or {}))
-        device = hf_train.resolve_device(p.device)
-        check_quantization(p.quantization, device.type)
-        dtype = hf_train.autocast_dtype(device, p.precision)
-        source = resolve(p.model, gguf_file=p.gguf_file, revision=p.revision,
-                         trust_pickle=p.trust_pickle)
-        tokenizer = load_tokenizer(source)
-        documents = [Document(i, 0, d.text, (), doc_classes(d)) for i, d in enumerate(train)]
-        style = PromptStyle(scheme.labels, p.descriptions, p.template, p.system or None)
-        shots = random.Random(seed).sample(documents, min(p.shots, len(documents)))
-        fitter, cut_shots = _fitter(tokenizer, style, shots, scheme.multi_label, p)
-        prompter = fitter.prompter
-        hf_train.seed_everything(seed)
-        weights = torch.bfloat16 if dtype == torch.bfloat16 else None
-        net = load_causal_lm(source, device=device, dtype=weights, quantization=p.quantization)
-        model = LLMClassifyModel(net, fitter, p, scheme, device=device, seed=seed)
-        if not p.train:
-            return TrainResult(model, extra={"shots": float(len(shots)),
-                                             "truncated_shots": float(cut_shots)})
 
-        documents, truncated = _fitted(fitter, documents)
-        examples, too_long = lm_examples(prompter, documents, max_length=p.max_length)
-        net = adapted(net, p)
-        model.net = net
-        sample = list(dev)
-        if p.dev_units is not None and len(sample) > p.dev_units:  # the same for every job
-            sample = [sample[i] for i in sorted(random.Random(0).sample(range(len(sample)),
-                                                                        p.dev_units))]
-        dev_docs = _fitted(fitter, [Document(i, 0, d.text, (), doc_classes(d))
-                                    for i, d in enumerate(sample)])[0]
-        dev_examples = lm_examples(prompter, dev_docs, max_length=p.max_length)[0]
+class _Classes:
+    """The classification questions of one job: one per document, its text cut to fit (see
+    the module docstring)."""
+
+    def __init__(self, train: Sequence[Doc], dev: Sequence[Doc], p: LLMClassifyParams,
+                 seed: int, scheme: ClassScheme) -> None:
+        self.p, self.seed, self.scheme, self.dev = p, seed, scheme, dev
+        self.documents = [Document(i, 0, d.text, (), doc_classes(d)) for i, d in enumerate(train)]
+        self.cut_shots = 0
+        self.shots: list[Document] = []
+        self._model: LLMClassifyModel | None = None
+
+    def prompter(self, tokenizer: Any) -> Prompter:
+        """A prompter for the study's classes, with ``shots`` documents of the training subset
+        drawn with the job's seed (their texts cut to share the room)."""
+        p = self.p
+        style = PromptStyle(self.scheme.labels, p.descriptions, p.template, p.system or None)
+        self.shots = random.Random(self.seed).sample(self.documents,
+                                                     min(p.shots, len(self.documents)))
+        self.fitter, self.cut_shots = _fitter(tokenizer, style, self.shots,
+                                              self.scheme.multi_label, p)
+        return self.fitter.prompter
+
+    def model(self, net: Any, device: Any) -> LLMClassifyModel:
+        """The model that asks the questions."""
+        self._model = LLMClassifyModel(net, self.fitter, self.p, self.scheme, device=device,
+                                       seed=self.seed)
+        return self._model
+
+    def untrained(self) -> dict[str, float]:
+        """The number of few-shot examples and how many were cut."""
+        return {"shots": float(len(self.shots)), "truncated_shots": float(self.cut_shots)}
+
+    def training(self) -> tuple[list[Unit], dict[str, float]]:
+        """Every training document, cut to fit, and how many were cut."""
+        documents, truncated = _fitted(self.fitter, self.documents)
+        return list(documents), {"truncated_examples": float(truncated)}
+
+    def selection(self) -> tuple[list[Unit], Any]:
+        """A fixed sample of ``dev_units`` dev documents, scored by macro-F1 (greedy)."""
+        from nercurve.backends.llm.train import dev_sample
+
+        sample = dev_sample(self.dev, self.p.dev_units)
+        fitted = _fitted(self.fitter, [Document(i, 0, d.text, (), doc_classes(d))
+                                       for i, d in enumerate(sample)])[0]
+        model, scheme = self._model, self.scheme
+        assert model is not None
 
         def dev_f1() -> tuple[float, dict[str, float]]:
             return dev_macro_f1(scheme, sample, model.predict(sample, greedy=True))
 
-        def dev_loss() -> tuple[float, dict[str, float]]:
-            loss = mean_loss(net, dev_examples, batch_size=p.eval_batch_size, device=device,
-                             pad_id=tokenizer.pad_token_id)
-            return -loss, {"dev_loss": loss}
-
-        steps = p.max_steps
-        if p.epochs is not None:
-            steps = max(1, min(steps, math.ceil(
-                p.epochs * len(examples) / (p.batch_size * p.grad_accum))))
-        fitted = hf_train.fit(
-            net, examples, hf_train.Schedule.of(p, max_steps=steps, learning_rate=p.lr),
-            device=device, dtype=dtype, pad_id=tokenizer.pad_token_id, seed=seed,
-            loss_of=answer_loss,
-            evaluate=(dev_f1 if p.select_on == "dev_f1" else dev_loss) if sample else None,
-        )
-        best = fitted.best_score
-        if sample and p.select_on == "dev_loss":
-            best = dev_f1()[0]
-        extra = {"train_tokens_per_s": fitted.tokens_per_s,
-                 "train_examples": float(len(examples)), "skipped_examples": float(too_long),
-                 "truncated_examples": float(truncated)}
-        return TrainResult(model, fitted.steps, fitted.best_step, best, fitted.history, extra)
+        return list(fitted), dev_f1
 
 
 def _fitter(tokenizer: Any, style: PromptStyle, shots: Sequence[Document], multi_label: bool,

@@ -33,7 +33,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from nercurve.backends.hf.load import Source, locate, quiet
+from nercurve.backends.hf.load import Source, auto_tokenizer, locate, quiet
 from nercurve.errors import BackendError
 
 #: Preset name -> Hugging Face hub id.
@@ -149,27 +149,7 @@ def _expand(gguf: Path, out: Path, name: str) -> None:
 
 def load_tokenizer(source: Source) -> Any:
     """The source's tokenizer, padding on the left (for batched generation)."""
-    from transformers import AutoTokenizer
-
-    try:
-        with quiet():
-            tokenizer = AutoTokenizer.from_pretrained(source.folder)
-    except Exception as err:
-        raise BackendError(
-            f"could not load the tokenizer of {source.name!r}: {type(err).__name__}: {err}",
-            file=source.folder,
-            hint="the model folder needs its tokenizer files (tokenizer.json or vocabulary)",
-        ) from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    if tokenizer.pad_token is None:
-        raise BackendError(
-            f"the tokenizer of {source.name!r} has no padding, end or unknown token",
-            file=source.folder,
-            hint="add a pad_token to the tokenizer's special tokens",
-        )
-    tokenizer.padding_side = "left"
-    return tokenizer
+    return auto_tokenizer(source, padding_side="left")
 
 
 def check_quantization(quantization: str | None, device: str) -> None:

@@ -13,7 +13,8 @@ Three kinds of arm:
   layer of the transformer blocks (``target_modules = "all-linear"``, the QLoRA recipe;
   r 16, alpha 32, dropout 0.05, learning rate 2e-4) is trained on the subset's
   questions with the loss on the answer tokens only
-  (:mod:`nercurve.backends.llm.train`), through the ``hf`` backend's loop
+  (:mod:`nercurve.backends.llm.train`, a path shared with classification), through the
+  ``hf`` backend's loop
   (:func:`nercurve.backends.hf.train.fit`: AdamW, linear warm-up and decay,
   gradient accumulation, early stopping). Training runs ``epochs`` passes over the
   questions, at most ``max_steps`` optimizer steps. Every ``eval_every`` steps the
@@ -66,7 +67,6 @@ limit, constrained, and the repetition penalties, always off).
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Sequence
@@ -75,7 +75,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from nercurve.backends.base import BackendParams, TrainResult
+from nercurve.backends.base import BackendParams, TrainResult, validated
+from nercurve.backends.hf.backend import TorchFamily, TorchParams
 from nercurve.backends.llm.answer import (
     AnswerStats,
     Parsed,
@@ -113,7 +114,7 @@ class SelfConsistency(BackendParams):
         return self.min_votes or self.samples // 2 + 1
 
 
-class LLMParams(BackendParams):
+class LLMParams(TorchParams):
     """Parameters of the ``llm`` backend."""
 
     model: str = Field("smollm2-135m", min_length=1)
@@ -121,9 +122,6 @@ class LLMParams(BackendParams):
     .gguf file."""
     gguf_file: str | None = None
     """The GGUF file inside the folder or hub repository ``model`` names."""
-    revision: str | None = None
-    trust_pickle: bool = False
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """``auto``: bf16 on GPUs that have it, else fp32."""
     quantization: Literal["4bit", "8bit"] | None = None
@@ -167,9 +165,6 @@ class LLMParams(BackendParams):
     eval_every: int = Field(50, ge=1)
     patience: int = Field(150, ge=1)
     """Stop after this many steps without a better dev score."""
-    batch_size: int = Field(8, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    max_grad_norm: float = Field(1.0, gt=0)
     gradient_checkpointing: bool = False
     select_on: Literal["dev_f1", "dev_loss"] = "dev_f1"
     dev_units: int | None = Field(100, ge=1)
@@ -316,152 +311,104 @@ class LLMModel:
         return dict(self._diagnostics)
 
 
-class LLMBackend:
+class LLMFamily(TorchFamily):
+    """Arms and the model check of the ``llm`` backends (their ``Params`` are
+    :class:`LLMParams`)."""
+
+    Params: ClassVar[type[LLMParams]]
+
+    @classmethod
+    def needs_training_data(cls, params: Any) -> bool:
+        """Whether runs need a training subset (a zero-shot arm does not)."""
+        p = validated(cls.Params, params)
+        return p.train or p.shots > 0
+
+    @classmethod
+    def check(cls, params: Any) -> None:
+        """Before any job: quantization needs a CUDA GPU, and the model must be had (a GGUF
+        file is expanded into the cache here, once)."""
+        from nercurve.backends.llm.load import check_quantization, resolve
+
+        p = validated(cls.Params, params)
+        check_quantization(p.quantization, p.device)
+        resolve(p.model, gguf_file=p.gguf_file, revision=p.revision, trust_pickle=p.trust_pickle)
+
+
+class LLMBackend(LLMFamily):
     """Generative NER with a causal LM: LoRA/QLoRA fine-tuning, or zero-/few-shot prompting."""
 
     name: ClassVar[str] = "llm"
     Params: ClassVar[type[LLMParams]] = LLMParams
 
-    @classmethod
-    def needs_training_data(cls, params: LLMParams | dict[str, Any]) -> bool:
-        """Whether runs need a training subset (a zero-shot arm does not)."""
-        p = _validated(params)
-        return p.train or p.shots > 0
-
-    @classmethod
-    def wants_gpu(cls, params: LLMParams | dict[str, Any]) -> bool:
-        """Whether runs with these parameters should be placed on a GPU when there is one."""
-        return _validated(params).device != "cpu"
-
-    @classmethod
-    def check(cls, params: LLMParams | dict[str, Any]) -> None:
-        """Before any job: quantization needs a CUDA GPU, and the model must be had (a GGUF
-        file is expanded into the cache here, once)."""
-        from nercurve.backends.llm.load import check_quantization, resolve
-
-        p = _validated(params)
-        check_quantization(p.quantization, p.device)
-        resolve(p.model, gguf_file=p.gguf_file, revision=p.revision, trust_pickle=p.trust_pickle)
-
-    def train(
-        self,
-        train: Sequence[Doc],
-        dev: Sequence[Doc],
-        params: LLMParams | dict[str, Any] | None,
-        seed: int,
-    ) -> TrainResult:
+    def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any,
+              seed: int) -> TrainResult:
         """Fine-tune an adapter on ``train`` (or, with ``train = false``, prompt the model as
         it is), selecting on a sample of ``dev``."""
-        import torch
+        from nercurve.backends.llm.train import train_llm
 
-        from nercurve.backends.hf import train as hf_train
-        from nercurve.backends.llm.load import (
-            check_quantization,
-            load_causal_lm,
-            load_tokenizer,
-            resolve,
-        )
-        from nercurve.backends.llm.prompt import PromptStyle, units
-        from nercurve.backends.llm.train import answer_loss, lm_examples, mean_loss
-        from nercurve.metrics import strict_prf
+        p = validated(LLMParams, params)
+        return train_llm(p, seed, _Entities(train, dev, p, seed))
 
-        p = _validated(params)
-        device = hf_train.resolve_device(p.device)
-        check_quantization(p.quantization, device.type)
-        dtype = hf_train.autocast_dtype(device, p.precision)
-        source = resolve(p.model, gguf_file=p.gguf_file, revision=p.revision,
-                         trust_pickle=p.trust_pickle)
-        tokenizer = load_tokenizer(source)
-        train_units = units(train, p.sentences_per_unit)
-        dev_units = units(dev, p.sentences_per_unit)
+
+class _Entities:
+    """The NER questions of one job: a question per unit of sentences (see the module
+    docstring)."""
+
+    def __init__(self, train: Sequence[Doc], dev: Sequence[Doc], p: LLMParams,
+                 seed: int) -> None:
+        from nercurve.backends.llm.prompt import units
+
+        self.p, self.seed = p, seed
+        self.train_units = units(train, p.sentences_per_unit)
+        self.dev_units = units(dev, p.sentences_per_unit)
         labels = sorted({s.label for d in [*train, *dev] for s in d.spans} | set(p.descriptions))
         if not labels:
             raise BackendError(
                 "no entity types to ask for: the training and dev documents hold no entities",
                 hint="name the types with descriptions = { TYPE = \"...\" } in the parameters",
             )
-        style = PromptStyle(tuple(labels), p.descriptions, p.template, p.system or None,
-                            p.answer_format, p.per_type_prompts)
-        shots = random.Random(seed).sample(train_units, min(p.shots, len(train_units)))
-        prompter = Prompter(tokenizer, style, shots)
-        hf_train.seed_everything(seed)
-        weights = torch.bfloat16 if dtype == torch.bfloat16 else None
-        net = load_causal_lm(source, device=device, dtype=weights, quantization=p.quantization)
-        model = LLMModel(net, prompter, p, device=device, seed=seed)
-        if not p.train:
-            return TrainResult(model, extra={"shots": float(len(shots))})
+        self.labels = tuple(labels)
+        self.shots: list[Unit] = []
+        self._model: LLMModel | None = None
 
-        examples, too_long = lm_examples(prompter, train_units, max_length=p.max_length)
-        if not examples:
-            raise BackendError(
-                f"none of the {len(train_units)} training sentences gives an example of at most "
-                f"max_length = {p.max_length} tokens",
-                hint="check that the training subset is not empty, or raise max_length",
-            )
-        net = adapted(net, p)
-        model.net = net
-        selection = _dev_sample(dev_units, p.dev_units)
-        dev_examples = lm_examples(prompter, selection, max_length=p.max_length)[0]
+    def prompter(self, tokenizer: Any) -> Prompter:
+        """A prompter for the study's entity types, with ``shots`` units of the training
+        subset drawn with the job's seed."""
+        from nercurve.backends.llm.prompt import PromptStyle
+
+        p = self.p
+        style = PromptStyle(self.labels, p.descriptions, p.template, p.system or None,
+                            p.answer_format, p.per_type_prompts)
+        self.shots = random.Random(self.seed).sample(self.train_units,
+                                                     min(p.shots, len(self.train_units)))
+        self._prompter = Prompter(tokenizer, style, self.shots)
+        return self._prompter
+
+    def model(self, net: Any, device: Any) -> LLMModel:
+        """The model that asks the questions."""
+        self._model = LLMModel(net, self._prompter, self.p, device=device, seed=self.seed)
+        return self._model
+
+    def untrained(self) -> dict[str, float]:
+        """The number of few-shot examples."""
+        return {"shots": float(len(self.shots))}
+
+    def training(self) -> tuple[list[Unit], dict[str, float]]:
+        """Every training unit."""
+        return self.train_units, {}
+
+    def selection(self) -> tuple[list[Unit], Any]:
+        """A fixed sample of ``dev_units`` dev units, scored by strict F1."""
+        from nercurve.backends.llm.train import dev_sample
+        from nercurve.metrics import strict_prf
+
+        selection = dev_sample(self.dev_units, self.p.dev_units)
+        model = self._model
+        assert model is not None
 
         def dev_f1() -> tuple[float, dict[str, float]]:
             prf = strict_prf([u.spans for u in selection], model.predict_units(selection, None))
             return prf.f1, {"dev_precision": prf.precision, "dev_recall": prf.recall,
                             "dev_f1": prf.f1}
 
-        def dev_loss() -> tuple[float, dict[str, float]]:
-            loss = mean_loss(net, dev_examples, batch_size=p.eval_batch_size, device=device,
-                             pad_id=tokenizer.pad_token_id)
-            return -loss, {"dev_loss": loss}
-
-        steps = p.max_steps
-        if p.epochs is not None:
-            per_epoch = len(examples) / (p.batch_size * p.grad_accum)
-            steps = max(1, min(steps, math.ceil(p.epochs * per_epoch)))
-        evaluate = dev_f1 if p.select_on == "dev_f1" else dev_loss
-        fitted = hf_train.fit(
-            net, examples, hf_train.Schedule.of(p, max_steps=steps, learning_rate=p.lr),
-            device=device, dtype=dtype,
-            pad_id=tokenizer.pad_token_id, seed=seed,
-            evaluate=evaluate if selection else None, loss_of=answer_loss,
-        )
-        best = fitted.best_score
-        if selection and p.select_on == "dev_loss":
-            best = dev_f1()[0]
-        extra = {
-            "train_tokens_per_s": fitted.tokens_per_s,
-            "train_examples": float(len(examples)),
-            "skipped_examples": float(too_long),
-        }
-        return TrainResult(model, fitted.steps, fitted.best_step, best, fitted.history, extra)
-
-
-def adapted(net: Any, p: LLMParams) -> Any:
-    """The model made ready to train: wrapped with a fresh LoRA adapter, or, with ``lora =
-    false``, every weight trainable (full fine-tuning)."""
-    from nercurve.backends.llm.load import add_lora
-
-    if p.lora:
-        net = add_lora(net, r=p.r, alpha=p.alpha, dropout=p.dropout,
-                       target_modules=p.target_modules, quantized=p.quantization is not None,
-                       gradient_checkpointing=p.gradient_checkpointing)
-    else:
-        net.requires_grad_(True)
-        if p.gradient_checkpointing:
-            net.gradient_checkpointing_enable(gradient_checkpointing_kwargs={
-                "use_reentrant": False})
-    net.config.use_cache = False  # training needs no cache; generation asks for its own
-    return net
-
-
-def _dev_sample(found: list[Unit], limit: int | None) -> list[Unit]:
-    """A fixed sample (the same for every job) of at most ``limit`` dev units, in order."""
-    if limit is None or len(found) <= limit:
-        return found
-    keep = sorted(random.Random(0).sample(range(len(found)), limit))
-    return [found[i] for i in keep]
-
-
-def _validated(params: LLMParams | dict[str, Any] | None) -> LLMParams:
-    if isinstance(params, LLMParams):
-        return params
-    return LLMParams.model_validate(params or {})
+        return selection, dev_f1

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from nercurve.backends.base import BackendParams, TrainResult
+from nercurve.backends.base import BackendParams, TrainResult, validated
 from nercurve.backends.spacy.config import require_pipeline
 from nercurve.backends.spacy.docs import SpacyModel
 from nercurve.corpus.model import Doc
@@ -66,8 +66,7 @@ class PretrainedBackend:
         """
         from nercurve.metrics import strict_prf
 
-        if not isinstance(params, PretrainedParams):
-            params = PretrainedParams.model_validate(params)
+        params = validated(PretrainedParams, params)
         nlp = load_pipeline(params.model)
         known = pipeline_labels(nlp)
         unknown = sorted(set(params.label_map) - known)

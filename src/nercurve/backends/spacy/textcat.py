@@ -24,8 +24,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, ClassVar, Literal
 
-from nercurve.backends.base import TrainResult
-from nercurve.backends.classify_base import dev_macro_f1
+from nercurve.backends.base import TrainResult, dev_macro_f1, validated
 from nercurve.backends.spacy.ner import SpacyParams
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
@@ -84,7 +83,7 @@ class TextcatBackend:
     def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int,
               scheme: ClassScheme) -> TrainResult:
         """Train on ``train`` and keep the step with the best dev macro-F1."""
-        p = params if isinstance(params, TextcatParams) else TextcatParams.model_validate(params)
+        p = validated(TextcatParams, params)
         if not train:
             raise BackendError("the spacy backend needs at least one training document")
         if not dev and p.max_steps == 0:
