@@ -105,6 +105,15 @@ class ClassifyBackend(Trainer, Protocol):
         ...
 
 
+def require_training(train: Sequence[Doc], backend: str) -> None:
+    """Raise :class:`~nercurve.errors.BackendError` when there are no training documents for
+    a ``backend`` that learns from them."""
+    if not train:
+        from nercurve.errors import BackendError
+
+        raise BackendError(f"the {backend} backend needs at least one training document")
+
+
 def dev_macro_f1(scheme: ClassScheme, dev: Sequence[Doc],
                  scores: Sequence[dict[str, float]]) -> tuple[float, dict[str, float]]:
     """The dev set's macro-F1 for a model's class scores, and the numbers for a history."""

@@ -18,10 +18,15 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from nercurve.backends.base import BackendParams, TrainResult, dev_macro_f1, validated
+from nercurve.backends.base import (
+    BackendParams,
+    TrainResult,
+    dev_macro_f1,
+    require_training,
+    validated,
+)
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
-from nercurve.errors import BackendError
 
 
 class TfidfParams(BackendParams):
@@ -68,8 +73,7 @@ class TfidfBackend:
               scheme: ClassScheme) -> TrainResult:
         """Fit one pipeline per ``C`` and keep the best on ``dev`` (macro-F1)."""
         p = validated(TfidfParams, params)
-        if not train:
-            raise BackendError("the tfidf backend needs at least one training document")
+        require_training(train, "tfidf")
         best: tuple[float, int, TfidfModel] | None = None
         history = []
         for step, c in enumerate(p.C):

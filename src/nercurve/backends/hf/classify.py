@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from nercurve.backends.base import TrainResult, dev_macro_f1, validated
+from nercurve.backends.base import TrainResult, dev_macro_f1, require_training, validated
 from nercurve.backends.hf.align import IGNORE
 from nercurve.backends.hf.backend import HFFamily, HFParams, Run, model_limit, trained
 from nercurve.corpus.classes import ClassScheme, doc_classes
@@ -106,19 +106,18 @@ def _head_module(encoder: Any, n_labels: int, pooling: str, multi_label: bool,
     return SequenceClassifier()
 
 
+@dataclass
 class HFClassifyModel:
     """A fine-tuned transformer classifier that scores every class of a document."""
 
-    def __init__(self, net: Any, tokenizer: Any, scheme: ClassScheme, *, limit: int,
-                 overlap: int, device: Any, dtype: Any, batch_size: int) -> None:
-        self.net = net
-        self.tokenizer = tokenizer
-        self.scheme = scheme
-        self.limit = limit
-        self.overlap = overlap
-        self.device = device
-        self.dtype = dtype
-        self.batch_size = batch_size
+    net: Any
+    tokenizer: Any
+    scheme: ClassScheme
+    limit: int
+    overlap: int
+    device: Any
+    dtype: Any
+    batch_size: int
 
     def windows(self, docs: Sequence[Doc], targets: Sequence[int] | None = None) -> list[Window]:
         """Each document's windows (see the module docstring), with its target if given."""
@@ -135,7 +134,7 @@ class HFClassifyModel:
         """A probability per class for each document."""
         import torch
 
-        from nercurve.backends.hf.train import collate
+        from nercurve.backends.hf.train import autocast, collate
 
         windows = self.windows(docs)
         logits = torch.zeros((len(docs), len(self.scheme.labels)))
@@ -143,9 +142,7 @@ class HFClassifyModel:
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         was_training = self.net.training
         self.net.eval()
-        autocast = torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
-                                  enabled=self.dtype is not None)
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(self.device, self.dtype):
             for b in range(0, len(order), self.batch_size):
                 chunk = [windows[i] for i in order[b : b + self.batch_size]]
                 batch = collate(chunk, self.tokenizer.pad_token_id, self.device)
@@ -173,8 +170,7 @@ class HFClassifyBackend(HFFamily):
         from nercurve.backends.hf import train as hf_train
 
         p = validated(HFClassifyParams, params)
-        if not train:
-            raise BackendError("the hf backend needs at least one training document")
+        require_training(train, "hf")
         if scheme.multi_label and len(scheme.labels) > MAX_MULTI_LABELS:
             raise BackendError(f"{len(scheme.labels)} classes are more than the "
                                f"{MAX_MULTI_LABELS} the hf backend takes in multi-label data")

@@ -28,6 +28,7 @@ reproducible.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from nercurve.backends.base import TrainResult, validated
@@ -36,25 +37,16 @@ from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
 
 
+@dataclass
 class HFModel:
     """A fine-tuned token classifier that predicts character spans."""
 
-    def __init__(
-        self,
-        net: Any,
-        encoder: Any,
-        tags: list[str],
-        *,
-        device: Any,
-        dtype: Any,
-        batch_size: int,
-    ) -> None:
-        self.net = net
-        self.encoder = encoder
-        self.tags = tags
-        self.device = device
-        self.dtype = dtype
-        self.batch_size = batch_size
+    net: Any
+    encoder: Any
+    tags: list[str]
+    device: Any
+    dtype: Any
+    batch_size: int
 
     def predict(self, docs: Sequence[Doc]) -> list[tuple[Span, ...]]:
         """Predicted spans for each document, as character offsets into its text."""

@@ -191,7 +191,7 @@ def predict_labels(
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
     was_training = model.training
     model.eval()
-    with torch.inference_mode(), _autocast(device, dtype):
+    with torch.inference_mode(), autocast(device, dtype):
         for b in range(0, len(order), batch_size):
             chunk = order[b : b + batch_size]
             batch = collate([examples[i] for i in chunk], pad_id, device)
@@ -204,7 +204,8 @@ def predict_labels(
     return out
 
 
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
+def autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
+    """Autocast to ``dtype`` on ``device`` (``None``: off, full fp32)."""
     import torch
 
     return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
@@ -298,7 +299,7 @@ def steps(
         for _ in range(schedule.grad_accum):
             batch = collate(next(batches), pad_id, device)
             tokens += int(batch["attention_mask"].sum())
-            with _autocast(device, dtype):
+            with autocast(device, dtype):
                 loss = (model(**batch).loss if loss_of is None else loss_of(model, batch))
                 loss = loss / schedule.grad_accum
             scaler.scale(loss).backward()

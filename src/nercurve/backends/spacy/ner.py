@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from nercurve.backends.base import BackendParams, TrainResult, validated
+from nercurve.backends.base import BackendParams, TrainResult, require_training, validated
 from nercurve.backends.loop import Progress, follow
 from nercurve.backends.spacy.config import (
     DEFAULT_CONFIG,
@@ -147,8 +147,7 @@ class SpacyBackend:
     ) -> TrainResult:
         """Train on ``train``, select the best step on ``dev``; see the module docstring."""
         params = validated(SpacyParams, params)
-        if not train:
-            raise BackendError("the spacy backend needs at least one training document")
+        require_training(train, "spacy")
         if not 0 <= seed < 2**32:
             raise BackendError(f"seed {seed} is out of range", hint="use 0 <= seed < 2**32")
         if not dev and params.max_steps == 0:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, ClassVar, Literal
 
-from nercurve.backends.base import TrainResult, dev_macro_f1, validated
+from nercurve.backends.base import TrainResult, dev_macro_f1, require_training, validated
 from nercurve.backends.spacy.ner import SpacyParams
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
@@ -84,8 +84,7 @@ class TextcatBackend:
               scheme: ClassScheme) -> TrainResult:
         """Train on ``train`` and keep the step with the best dev macro-F1."""
         p = validated(TextcatParams, params)
-        if not train:
-            raise BackendError("the spacy backend needs at least one training document")
+        require_training(train, "spacy")
         if not dev and p.max_steps == 0:
             raise BackendError("without dev documents training stops only at max_steps, "
                                "which is 0", hint="give dev documents or set max_steps")
