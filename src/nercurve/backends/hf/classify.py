@@ -168,6 +168,7 @@ class HFClassifyBackend(HFFamily):
               scheme: ClassScheme) -> TrainResult:
         """Fine-tune on ``train``, keeping the weights with the best dev macro-F1."""
         from nercurve.backends.hf import train as hf_train
+        from nercurve.backends.hf.load import load_encoder
 
         p = validated(HFClassifyParams, params)
         require_training(train, "hf")
@@ -176,7 +177,7 @@ class HFClassifyBackend(HFFamily):
                                f"{MAX_MULTI_LABELS} the hf backend takes in multi-label data")
         run = Run.of(p)
         hf_train.seed_everything(seed)
-        encoder = _load_encoder(run.source)
+        encoder = load_encoder(run.source)
         net = _head_module(encoder, len(scheme.labels), p.pooling, scheme.multi_label, p.dropout)
         net.to(run.device)
         model = HFClassifyModel(
@@ -201,19 +202,3 @@ class HFClassifyBackend(HFFamily):
             evaluate=evaluate if dev else None,
         )
         return trained(model, fitted)
-
-
-def _load_encoder(source: Any) -> Any:
-    """The model without a task head (``AutoModel``)."""
-    from transformers import AutoModel
-
-    from nercurve.backends.hf.load import quiet
-
-    try:
-        with quiet():
-            return AutoModel.from_pretrained(source.folder, use_safetensors=not source.pickle)
-    except (OSError, ValueError) as err:
-        raise BackendError(
-            f"could not load the model {source.name!r}: {err}", file=source.folder,
-            hint="check that the folder holds a complete transformer model",
-        ) from None

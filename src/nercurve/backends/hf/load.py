@@ -1,4 +1,4 @@
-"""Loading a token-classification model and its tokenizer for the ``hf`` backend.
+"""Loading a model (token classifier or bare encoder) and its tokenizer for the ``hf`` backends.
 
 Every source becomes a local folder first: a folder is used as it is; a hub id
 is looked up in the local Hugging Face cache when the hub is offline
@@ -262,4 +262,18 @@ def load_model(source: Source, labels: list[str]) -> Any:
             f"could not load the weights of {source.name!r}: {err}",
             file=source.folder,
             hint="check that the folder holds complete weight files",
+        ) from None
+
+
+def load_encoder(source: Source) -> Any:
+    """The model without a task head (``AutoModel``)."""
+    from transformers import AutoModel
+
+    try:
+        with quiet():
+            return AutoModel.from_pretrained(source.folder, use_safetensors=not source.pickle)
+    except (OSError, ValueError) as err:
+        raise BackendError(
+            f"could not load the model {source.name!r}: {err}", file=source.folder,
+            hint="check that the folder holds a complete transformer model",
         ) from None
