@@ -84,6 +84,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from nercurve.backends.base import TrainResult, dev_macro_f1, validated
+from nercurve.backends.hf.train import Evaluate
 from nercurve.backends.llm.ner import LLMFamily, LLMParams
 from nercurve.backends.llm.prompt import FORMAT, TEXT, TYPES, Prompter, PromptStyle, Unit
 from nercurve.corpus.classes import ClassScheme, doc_classes
@@ -349,7 +350,6 @@ class _Classes:
         self.documents = [Document(i, 0, d.text, (), doc_classes(d)) for i, d in enumerate(train)]
         self.cut_shots = 0
         self.shots: list[Document] = []
-        self._model: LLMClassifyModel | None = None
 
     def prompter(self, tokenizer: Any) -> Prompter:
         """A prompter for the study's classes, with ``shots`` documents of the training subset
@@ -364,9 +364,8 @@ class _Classes:
 
     def model(self, net: Any, device: Any) -> LLMClassifyModel:
         """The model that asks the questions."""
-        self._model = LLMClassifyModel(net, self.fitter, self.p, self.scheme, device=device,
-                                       seed=self.seed)
-        return self._model
+        return LLMClassifyModel(net, self.fitter, self.p, self.scheme, device=device,
+                                seed=self.seed)
 
     def untrained(self) -> dict[str, float]:
         """The number of few-shot examples and how many were cut."""
@@ -377,15 +376,14 @@ class _Classes:
         documents, truncated = _fitted(self.fitter, self.documents)
         return list(documents), {"truncated_examples": float(truncated)}
 
-    def selection(self) -> tuple[list[Unit], Any]:
+    def selection(self, model: LLMClassifyModel) -> tuple[list[Unit], Evaluate]:
         """A fixed sample of ``dev_units`` dev documents, scored by macro-F1 (greedy)."""
         from nercurve.backends.llm.train import dev_sample
 
         sample = dev_sample(self.dev, self.p.dev_units)
         fitted = _fitted(self.fitter, [Document(i, 0, d.text, (), doc_classes(d))
                                        for i, d in enumerate(sample)])[0]
-        model, scheme = self._model, self.scheme
-        assert model is not None
+        scheme = self.scheme
 
         def dev_f1() -> tuple[float, dict[str, float]]:
             return dev_macro_f1(scheme, sample, model.predict(sample, greedy=True))

@@ -77,6 +77,7 @@ from pydantic import Field, model_validator
 
 from nercurve.backends.base import BackendParams, TrainResult, validated
 from nercurve.backends.hf.backend import TorchFamily, TorchParams
+from nercurve.backends.hf.train import Evaluate
 from nercurve.backends.llm.answer import (
     AnswerStats,
     Parsed,
@@ -369,7 +370,6 @@ class _Entities:
             )
         self.labels = tuple(labels)
         self.shots: list[Unit] = []
-        self._model: LLMModel | None = None
 
     def prompter(self, tokenizer: Any) -> Prompter:
         """A prompter for the study's entity types, with ``shots`` units of the training
@@ -386,8 +386,7 @@ class _Entities:
 
     def model(self, net: Any, device: Any) -> LLMModel:
         """The model that asks the questions."""
-        self._model = LLMModel(net, self._prompter, self.p, device=device, seed=self.seed)
-        return self._model
+        return LLMModel(net, self._prompter, self.p, device=device, seed=self.seed)
 
     def untrained(self) -> dict[str, float]:
         """The number of few-shot examples."""
@@ -397,14 +396,12 @@ class _Entities:
         """Every training unit."""
         return self.train_units, {}
 
-    def selection(self) -> tuple[list[Unit], Any]:
+    def selection(self, model: LLMModel) -> tuple[list[Unit], Evaluate]:
         """A fixed sample of ``dev_units`` dev units, scored by strict F1."""
         from nercurve.backends.llm.train import dev_sample
         from nercurve.metrics import strict_prf
 
         selection = dev_sample(self.dev_units, self.p.dev_units)
-        model = self._model
-        assert model is not None
 
         def dev_f1() -> tuple[float, dict[str, float]]:
             prf = strict_prf([u.spans for u in selection], model.predict_units(selection, None))

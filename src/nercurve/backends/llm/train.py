@@ -106,9 +106,9 @@ class Asking(Protocol):
         """The units of the training questions, and counts about them."""
         ...
 
-    def selection(self) -> tuple[list[Unit], Evaluate]:
-        """The fixed dev sample's units (for the dev loss) and the dev-F1 scorer of the
-        model."""
+    def selection(self, model: Any) -> tuple[list[Unit], Evaluate]:
+        """The fixed dev sample's units (for the dev loss) and the scorer of ``model``'s dev
+        F1."""
         ...
 
 
@@ -150,7 +150,7 @@ def train_llm(p: LLMParams, seed: int, asking: Asking) -> TrainResult:
         )
     net = adapted(net, p)
     model.net = net
-    selection, dev_f1 = asking.selection()
+    selection, dev_f1 = asking.selection(model)
     dev_examples = lm_examples(prompter, selection, max_length=p.max_length)[0]
 
     def dev_loss() -> tuple[float, dict[str, float]]:
