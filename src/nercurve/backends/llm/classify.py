@@ -85,7 +85,7 @@ from pydantic import Field, model_validator
 
 from nercurve.backends.base import TrainResult, dev_macro_f1, validated
 from nercurve.backends.hf.train import Evaluate
-from nercurve.backends.llm.ner import LLMFamily, LLMParams
+from nercurve.backends.llm.ner import Asker, LLMFamily, LLMParams
 from nercurve.backends.llm.prompt import FORMAT, TEXT, TYPES, Prompter, PromptStyle, Unit
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
@@ -251,25 +251,22 @@ class TextFitter:
         return len(self.prompter.tokenizer(text, add_special_tokens=special)["input_ids"])
 
 
-class LLMClassifyModel:
-    """A causal LM (with its adapter, if trained) that answers with documents' classes."""
+class LLMClassifyModel(Asker):
+    """A causal LM (with its adapter, if trained) that answers with documents' classes;
+    :meth:`diagnostics` also counts the documents its most recent prediction cut."""
+
+    params: LLMClassifyParams
 
     def __init__(self, net: Any, fitter: TextFitter, params: LLMClassifyParams,
                  scheme: ClassScheme, *, device: Any, seed: int) -> None:
-        self.net = net
+        super().__init__(net, fitter.prompter, params, device=device, seed=seed)
         self.fitter = fitter
-        self.prompter = fitter.prompter
-        self.params = params
         self.scheme = scheme
-        self.device = device
-        self.seed = seed
-        self._diagnostics: dict[str, float] = {}
-        self._constraint: Any = None
 
     def predict(self, docs: Sequence[Doc], *, greedy: bool = False) -> list[dict[str, float]]:
         """A score per class for each document (see the module docstring); ``greedy``
         decodes greedily even with self-consistency (model selection)."""
-        from nercurve.backends.llm.decode import Constraint, Sampling, generate, settings
+        from nercurve.backends.llm.decode import Sampling, generate, settings
         from nercurve.backends.llm.grammar import class_grammar
 
         prompter, tokenizer, p = self.prompter, self.prompter.tokenizer, self.params
@@ -280,14 +277,12 @@ class LLMClassifyModel:
         sc = None if greedy else p.self_consistency
         sampling = Sampling() if sc is None else Sampling(sc.samples, sc.temperature, sc.top_p,
                                                           sc.top_k)
-        if p.constrained and self._constraint is None:
-            self._constraint = Constraint(self.net, tokenizer)
         grammar = class_grammar(self.scheme.labels, self.scheme.multi_label, NONE)
         started = time.perf_counter()
         generated = generate(self.net, tokenizer, prompts, sampling=sampling,
                              max_new_tokens=p.max_new_tokens, batch_size=p.eval_batch_size,
                              device=self.device, seed=self.seed,
-                             constraint=self._constraint if p.constrained else None,
+                             constraint=self.constraint() if p.constrained else None,
                              grammars=[grammar] * len(prompts))
         failures = invalid = 0
         out = []
@@ -316,11 +311,6 @@ class LLMClassifyModel:
         if sc is not None:
             self._diagnostics["decode_min_votes"] = float(sc.votes_needed)
         return out
-
-    def diagnostics(self) -> dict[str, float]:
-        """Counts about the answers of the most recent prediction, its decoding time and
-        the documents it cut."""
-        return dict(self._diagnostics)
 
 
 class LLMClassifyBackend(LLMFamily):

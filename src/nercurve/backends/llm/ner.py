@@ -199,8 +199,11 @@ class LLMParams(TorchParams):
         return 2e-4 if self.lora else 2e-5
 
 
-class LLMModel:
-    """A causal LM (with its adapter, if trained) that answers questions and predicts spans."""
+class Asker:
+    """What the models of the ``llm`` backends share: a causal LM (with its adapter, if
+    trained), the prompter that asks it, the parameters, the device and the seed of the
+    job's samples, the grammar view of its vocabulary and the counts of its most recent
+    prediction."""
 
     def __init__(self, net: Any, prompter: Prompter, params: LLMParams, *, device: Any,
                  seed: int) -> None:
@@ -211,6 +214,23 @@ class LLMModel:
         self.seed = seed
         self._diagnostics: dict[str, float] = {}
         self._constraint: Any = None
+
+    def constraint(self) -> Any:
+        """The llguidance view of this model's vocabulary (built on first use)."""
+        from nercurve.backends.llm.decode import Constraint
+
+        if self._constraint is None:
+            self._constraint = Constraint(self.net, self.prompter.tokenizer)
+        return self._constraint
+
+    def diagnostics(self) -> dict[str, float]:
+        """Counts about the answers of the most recent prediction (see the module
+        docstring) and its decoding time."""
+        return dict(self._diagnostics)
+
+
+class LLMModel(Asker):
+    """A causal LM (with its adapter, if trained) that answers questions and predicts spans."""
 
     def predict(self, docs: Sequence[Doc]) -> list[tuple[Span, ...]]:
         """Predicted spans for each document, as character offsets into its text."""
@@ -297,20 +317,6 @@ class LLMModel:
             self._diagnostics["votes_settled_early"] = (
                 1 - len(open_rows) / len(prompts) if prompts else 1.0)
         return out
-
-    def constraint(self) -> Any:
-        """The llguidance view of this model's vocabulary (built on first use)."""
-        from nercurve.backends.llm.decode import Constraint
-
-        if self._constraint is None:
-            self._constraint = Constraint(self.net, self.prompter.tokenizer)
-        return self._constraint
-
-    def diagnostics(self) -> dict[str, float]:
-        """Counts about the answers of the most recent prediction (parse failures,
-        hallucinations, ...) and its decoding time."""
-        return dict(self._diagnostics)
-
 
 class LLMFamily(TorchFamily):
     """Arms and the model check of the ``llm`` backends (their ``Params`` are
