@@ -171,10 +171,11 @@ def test_an_older_store_gains_the_class_columns(tmp_path):
     """)
     db.close()
     with Store(path) as store:
-        rows = store.query("SELECT subset_id, classes, minority_share FROM subsets")
-        assert [tuple(r) for r in rows] == [("a#0000", None, None)]
+        rows = store.subset_rows()
+        assert [(r["subset_id"], r["classes"], r["minority_share"]) for r in rows] == [
+            ("a#0000", None, None)]
         store.archive(reason="test")  # copies subsets with every column
-        assert store.query("SELECT COUNT(*) FROM subsets")[0][0] == 1
+        assert len(store.subset_rows()) == 1
 
 
 def test_cli_split_and_evaluate_classes(tmp_path):

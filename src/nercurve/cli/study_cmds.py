@@ -404,11 +404,9 @@ def design_show(
 
     with open_store(study_dir) as store:
         classify = store.get_meta("task") == "classify"
-        density = "COALESCE(minority_share, 0)" if classify else "eps"
-        rows = store.query(
-            "SELECT subset_id, stratum, n_docs, n_sentences, n_tokens, n_entities,"
-            f" {density} AS eps FROM subsets ORDER BY rowid"
-        )
+        rows = store.subset_rows()
+    if classify:
+        rows = [{**r, "eps": r["minority_share"] or 0} for r in rows]
     label = "minority share" if classify else "EPS"
     console = Console()
     if all_subsets:
