@@ -113,9 +113,10 @@ def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     return out
 
 
-#: SQL as it is written in a string: a statement's opening words.
+#: SQL as it is written in a string: a statement's opening words (a PRAGMA named in a hint
+#: to the user is words, not SQL).
 _SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|"
-                  r"DELETE\s+FROM|CREATE\s+(TEMP\s+)?(TABLE|INDEX)|ALTER\s+TABLE|PRAGMA)\b",
+                  r"DELETE\s+FROM|CREATE\s+(TEMP\s+)?(TABLE|INDEX)|ALTER\s+TABLE)\b",
                   re.DOTALL)
 
 

@@ -113,6 +113,7 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
     Ctrl-C and SIGTERM stop cleanly: workers stop, their jobs return to pending, finished
     results are kept; the process exits with 130 (Ctrl-C) or 143 (SIGTERM).
     """
+    from nercurve.analysis.wave_estimate import estimate_target
     from nercurve.cli.options import print_notices
     from nercurve.study.config import load_config
     from nercurve.study.runner import run_study
@@ -132,6 +133,7 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
                 runs_per_gpu=runs_per_gpu,
                 on_notices=lambda found: print_notices(found, str(config.corpus.path)),
                 drop_changed=drop_changed,
+                estimator=estimate_target,
             )
         finally:
             if bar.live.is_started:
