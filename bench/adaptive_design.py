@@ -49,9 +49,9 @@ from dataclasses import dataclass
 import numpy as np
 from design_bound import c_optimal, design_variance, runs_for_width, width_for_runs
 
+from nercurve.analysis.wave_estimate import estimate_target
 from nercurve.errors import AnalysisError
 from nercurve.study.config import AdaptiveSection
-from nercurve.analysis.wave_estimate import estimate_target
 from nercurve.study.wave_policy import next_sizes, stop_reason, wave_size
 
 STRATA = ((1, 40), (41, 80), (81, 120), (121, 160), (161, 200))
