@@ -51,11 +51,12 @@ def _analysis(runs: Path, *, backend: list[str] | None, family: list[str] | None
     """Load the runs (and the agreement file) and analyse them with the command's options."""
     from nercurve.analysis import analyze, load_runs
     from nercurve.analysis.ceiling import load_agreement
-    from nercurve.analysis.threshold import FAMILIES
+    from nercurve.analysis.threshold import THRESHOLD_MODELS
 
     ceiling = load_agreement(agreement) if agreement is not None else None
-    return analyze(load_runs(runs), backends=backend or None, families=family or FAMILIES,
-                   adjust=adjust or (), agreement=ceiling, **settings)
+    return analyze(load_runs(runs), backends=backend or None,
+                   families=family or tuple(THRESHOLD_MODELS), adjust=adjust or (),
+                   agreement=ceiling, **settings)
 
 
 @app.command("analyze")
