@@ -333,24 +333,15 @@ def track(
 
     Example: nercurve track runs/coi --artifact runs/coi/report.html
     """
-    from nercurve.study.tracking import track_study
+    from nercurve.study.tracking import stored_tracking, track_study
 
-    section = _stored_tracking(study_dir)
+    section = stored_tracking(study_dir)
     done = track_study(study_dir, uri=mlflow or section.get("uri"),
                        experiment=experiment or section.get("experiment"),
                        artifacts=artifact or [])
     typer.echo(f"MLflow {done.uri}: experiment {done.experiment_id}, parent run "
                f"{done.parent_run_id}; {done.logged} job run(s) logged, {done.already} "
                "already there")
-
-
-def _stored_tracking(study_dir: Path) -> dict[str, Any]:
-    """The tracking section of the config a study was last run with (empty when unknown)."""
-    try:
-        return dict(json.loads((study_dir / "study.json").read_text(encoding="utf-8"))
-                    .get("tracking") or {})
-    except (OSError, ValueError):
-        return {}
 
 
 @app.command("results")

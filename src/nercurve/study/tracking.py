@@ -64,6 +64,16 @@ def default_uri(study_dir: Path) -> str:
     return f"sqlite:///{(Path(study_dir) / 'mlflow.db').resolve()}"
 
 
+def stored_tracking(study_dir: Path) -> dict[str, Any]:
+    """The tracking section of the config a study was last run with (its ``study.json``;
+    empty when unknown)."""
+    try:
+        return dict(json.loads((Path(study_dir) / "study.json").read_text(encoding="utf-8"))
+                    .get("tracking") or {})
+    except (OSError, ValueError):
+        return {}
+
+
 def track_study(
     study_dir: Path,
     *,
