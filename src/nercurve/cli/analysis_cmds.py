@@ -38,8 +38,8 @@ AdjustOpt = Annotated[list[str] | None, typer.Option(
     "--adjust", help="A run column used as an adjustment covariate in the threshold models "
                      "(repeatable), e.g. --adjust seed.")]
 FamilyOpt = Annotated[list[str] | None, typer.Option(
-    "--family", help="Threshold model family to fit: hinge, upperhinge, segmented "
-                     "(repeatable; default: all three).")]
+    "--family", help="Threshold model to fit, e.g. upperhinge (repeatable; default: every "
+                     "model; an unknown name is answered with the list).")]
 AgreementOpt = Annotated[Path | None, typer.Option(
     "--agreement", help="The output of `nercurve agree --json`: the annotators' agreement is "
                         "drawn as the ceiling of the curves and each backend compared with it.")]
