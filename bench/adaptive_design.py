@@ -16,8 +16,9 @@ drawn from a known curve, with noise that shrinks with size as in the seed study
 
 For each case, ``--studies`` simulated studies (default 500) are analysed twice: with the
 full uniform stratified design (2,500 runs), and with the adaptive design of
-:mod:`nercurve.study.wave_policy` (the rules ``nercurve run`` follows: a first stratified
-wave of 5 × ``--first`` subsets, then waves of ``--wave`` subsets around the CI with
+:mod:`nercurve.study.wave_policy` and :func:`nercurve.analysis.wave_estimate.estimate_target`
+(the rules ``nercurve run`` follows: a first stratified wave of 5 × ``--first`` subsets, then
+waves of ``--wave`` subsets around the CI with
 ``--spread`` over the whole range; waves of ``--power-wave`` in the power case), stopped
 when its CI is as narrow as the median CI of the uniform design (or at 2,500 runs); its
 final data are then analysed with a fresh bootstrap, as ``nercurve analyze`` does. Reported
@@ -48,9 +49,10 @@ from dataclasses import dataclass
 import numpy as np
 from design_bound import c_optimal, design_variance, runs_for_width, width_for_runs
 
+from nercurve.analysis.wave_estimate import estimate_target
 from nercurve.errors import AnalysisError
 from nercurve.study.config import AdaptiveSection
-from nercurve.study.wave_policy import estimate, next_sizes, stop_reason, wave_size
+from nercurve.study.wave_policy import next_sizes, stop_reason, wave_size
 
 STRATA = ((1, 40), (41, 80), (81, 120), (121, 160), (161, 200))
 PER_STRATUM = 500  # the seed study: 2,500 runs
@@ -141,7 +143,7 @@ def uniform_study(job: tuple[Case, int, argparse.Namespace]) -> dict:
     docs = np.concatenate([rng.integers(lo, hi + 1, PER_STRATUM) for lo, hi in STRATA])
     n = sentences(docs, rng)
     y = case.f1(n, rng)
-    found = estimate(n, y, settings_for(case, 1.0, args), seed=index)
+    found = estimate_target(n, y, settings_for(case, 1.0, args), seed=index)
     return {"estimate": found.value, "ci": found.ci, "runs": UNIFORM_RUNS,
             "p": final_test(case, n, y, args, index)}
 
@@ -157,7 +159,7 @@ def adaptive_study(job: tuple[Case, int, float, argparse.Namespace]) -> dict:
     wave, waves = 0, []
     while True:
         try:
-            found = estimate(n, y, settings, seed=1000 * index + wave)
+            found = estimate_target(n, y, settings, seed=1000 * index + wave)
         except AnalysisError:
             found = None
         waves.append(None if found is None else found.width)
@@ -174,7 +176,7 @@ def adaptive_study(job: tuple[Case, int, float, argparse.Namespace]) -> dict:
         y = np.concatenate([y, case.f1(new_n, rng)])
     # the analysis of the finished study bootstraps afresh (its own seed), as `nercurve
     # analyze` does: the interval that stopped the design is not the one reported
-    final = estimate(n, y, settings, seed=10**6 + index)
+    final = estimate_target(n, y, settings, seed=10**6 + index)
     return {"estimate": final.value, "ci": final.ci, "stop_ci": found.ci if found else None,
             "runs": int(n.size), "waves": len(waves), "p": final_test(case, n, y, args, index)}
 

@@ -3,6 +3,7 @@ basis check, the agreement ceiling and annotator hours."""
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -213,3 +214,44 @@ def test_cli_agreement_and_minutes_reach_analyze_report_and_fail_cleanly(tmp_pat
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "agreement file is not JSON" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def _fit_flat(n, y, cluster, n_boot, level, seed):
+    """A flat curve F1 = a: its mean, and the mean of each bootstrap resample."""
+    rng = np.random.default_rng(seed)
+    boot = np.array([[y[rng.integers(0, y.size, y.size)].mean()] for _ in range(n_boot)])
+    return np.array([y.mean()]), boot.reshape(n_boot, 1), []
+
+
+def test_a_new_curve_family_is_one_record(monkeypatch):
+    """One CurveFamily record in the registry: fitted, chosen among the others, tabled, said in
+    the recommendation's words and listed in the report's methods with the count of families."""
+    from nercurve.analysis.families import CURVE_FAMILIES, CurveFamily
+    from nercurve.report.html import _methods
+
+    flat = CurveFamily(name="flat", short="flat-line", method="a flat line a (its mean)",
+                       parameters=("a",), evaluate=lambda p, n: p[0] + 0.0 * n, fit=_fit_flat)
+    monkeypatch.setitem(CURVE_FAMILIES, "flat", flat)
+    frame = runs("plateau")
+    frame["f1"] = 0.5 + 0.01 * np.random.default_rng(1).standard_normal(len(frame))
+    analysis = analyze(frame, n_boot=100, target_f1=0.9)
+    table = analysis.tables()["curves"]
+    assert list(table["family"]) == ["power", "exponential", "loglinear", "plateau", "flat"]
+    fit = analysis.models["m"].curves.fits["flat"]
+    assert fit.params["a"] == pytest.approx(frame["f1"].mean())
+    assert fit.sentences_for(0.9).ceiling == pytest.approx(frame["f1"].mean())
+    methods = _methods(analysis)
+    assert "five families are fitted" in methods and "a flat line a (its mean)" in methods
+    if analysis.models["m"].curves.chosen == "flat":
+        assert "flat-line curve" in analysis.models["m"].recommendation
+
+
+def test_the_report_lists_the_registries():
+    from nercurve.analysis.families import CURVE_FAMILIES
+    from nercurve.analysis.threshold import THRESHOLD_MODELS
+    from nercurve.report.html import _methods
+
+    methods = _methods(analyze(runs("plateau"), n_boot=100))
+    assert "four families are fitted" in methods
+    assert all(html.escape(f.method) in methods for f in CURVE_FAMILIES.values())
+    assert all(f"{m.name} ({m.words})" in methods for m in THRESHOLD_MODELS.values())

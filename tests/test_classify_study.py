@@ -137,6 +137,20 @@ def test_a_tfidf_study_records_class_descriptors_and_the_outcome(tfidf_study):
     assert "minority_share" in (tfidf_study / "design.csv").read_text().splitlines()[0]
 
 
+def test_design_show_gives_the_minority_share_of_every_subset(tfidf_study):
+    from typer.testing import CliRunner
+
+    from nercurve.cli import app
+
+    shown = CliRunner().invoke(app, ["design", "show", str(tfidf_study), "--all"],
+                               terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert "minority share" in shown.output and "EPS" not in shown.output
+    with Store(tfidf_study / "results.sqlite") as store:
+        shares = [r["minority_share"] for r in store.subset_rows()]
+    assert all(f"{share:.2f}" in shown.output for share in shares)
+
+
 def test_analysis_and_report_speak_of_examples_and_class_balance(tfidf_study, tmp_path):
     runs = load_runs(tfidf_study)
     assert runs.axes == classify_axes("macro_f1")
@@ -171,10 +185,11 @@ def test_an_older_store_gains_the_class_columns(tmp_path):
     """)
     db.close()
     with Store(path) as store:
-        rows = store.query("SELECT subset_id, classes, minority_share FROM subsets")
-        assert [tuple(r) for r in rows] == [("a#0000", None, None)]
+        rows = store.subset_rows()
+        assert [(r["subset_id"], r["classes"], r["minority_share"]) for r in rows] == [
+            ("a#0000", None, None)]
         store.archive(reason="test")  # copies subsets with every column
-        assert store.query("SELECT COUNT(*) FROM subsets")[0][0] == 1
+        assert len(store.subset_rows()) == 1
 
 
 def test_cli_split_and_evaluate_classes(tmp_path):

@@ -1,4 +1,8 @@
-"""No import cycles: no module imports one that imports it back, directly or through others.
+"""No import cycles, between modules or between packages, and no SQL outside the store.
+
+No module imports one that imports it back, directly or through others; no package (the
+first level under ``nercurve``: ``corpus``, ``study``, ``analysis``, ``cli``, ``errors``, ...)
+imports one that imports it back.
 
 The graph is read statically from every module's source: every ``import`` and ``from ...
 import`` counts, at module level, inside functions and under ``TYPE_CHECKING`` alike (a
@@ -12,6 +16,7 @@ re-exports the submodule) shows as the cycle it is.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nercurve
@@ -92,6 +97,41 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Package -> the packages it imports: the module graph with every module folded into its
+    first level under ``nercurve`` (``nercurve.study.store`` into ``study``; a top-level module
+    such as ``nercurve.errors`` is a package of its own; ``nercurve`` itself is ``nercurve``)."""
+    def package(module: str) -> str:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else parts[0]
+
+    out: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        out.setdefault(package(module), set()).update(package(t) for t in targets)
+    for name, targets in out.items():
+        targets.discard(name)
+    return out
+
+
+#: SQL as it is written in a string: a statement's opening words (a PRAGMA named in a hint
+#: to the user is words, not SQL).
+_SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|"
+                  r"DELETE\s+FROM|CREATE\s+(TEMP\s+)?(TABLE|INDEX)|ALTER\s+TABLE)\b",
+                  re.DOTALL)
+
+
+def sql_in(path: Path) -> list[str]:
+    """What in a module's source speaks SQL: an import of sqlite3, or a string holding SQL."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+            found += [f"import {n}" for n in names if n.split(".")[0] == "sqlite3"]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found += [m.group(0)[:40] for m in _SQL.finditer(node.value)]
+    return found
+
+
 def test_the_graph_sees_function_level_and_type_checking_imports(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
@@ -129,3 +169,33 @@ def test_the_corpus_readers_know_nothing_of_agreement_or_synthetic_data() -> Non
         if name.startswith("nercurve.corpus"):
             assert not {t for t in targets
                         if t.startswith(("nercurve.agreement", "nercurve.synthetic"))}, name
+
+
+def test_the_package_graph_folds_modules_into_packages() -> None:
+    graph = {"nercurve.a.x": {"nercurve.b.y", "nercurve.a.z"}, "nercurve.a.z": set(),
+             "nercurve.b.y": {"nercurve.errors"}, "nercurve.errors": set(),
+             "nercurve.b": {"nercurve.a.x"}}
+    assert package_graph(graph) == {"a": {"b"}, "b": {"errors", "a"}, "errors": set()}
+    assert cycles(package_graph(graph)) == [["a", "b"]]
+
+
+def test_no_package_imports_one_that_imports_it_back() -> None:
+    assert cycles(package_graph(import_graph())) == []
+
+
+def test_study_knows_nothing_of_analysis_or_report() -> None:
+    assert not package_graph(import_graph())["study"] & {"analysis", "report", "cli"}
+
+
+def test_the_sql_finder_sees_imports_and_statements(tmp_path: Path) -> None:
+    code = tmp_path / "m.py"
+    code.write_text('import sqlite3\nQ = "SELECT a FROM t"\nW = "UPDATE jobs SET x = 1"\n'
+                    'OK = "select the best model from the families"\n')
+    assert sql_in(code) == ["import sqlite3", "SELECT a FROM", "UPDATE jobs SET"]
+
+
+def test_no_module_but_the_store_speaks_sql() -> None:
+    store = ROOT / "study" / "store.py"
+    found = {name: sql_in(path) for name, path in module_files().items() if path != store}
+    assert {name: what for name, what in found.items() if what} == {}
+    assert sql_in(store)

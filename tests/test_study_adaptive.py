@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from study_fixtures import job_rows, wait_for, write_study
 
+from nercurve.analysis.wave_estimate import estimate_target
 from nercurve.errors import ConfigError
 from nercurve.study.config import AdaptiveSection, DesignSection, load_config
 from nercurve.study.runner import run_study
@@ -52,7 +53,7 @@ def waves_of(store: Path) -> list[dict]:
 def run_in_process(config: Path) -> Path:
     sys.path.insert(0, TESTS)  # the spawned workers inherit sys.path
     try:
-        return run_study(load_config(config))
+        return run_study(load_config(config), estimator=estimate_target)
     finally:
         sys.path.remove(TESTS)
 
@@ -66,6 +67,14 @@ def test_config_and_identity_of_an_adaptive_design():
     b = DesignSection(adaptive={"ci_width": 10, "max_runs": 900})
     c = DesignSection(adaptive={"ci_width": 50, "max_runs": 100, "spread": 0.5})
     assert a.identity() == b.identity() != c.identity()  # the stopping rule is not identity
+
+
+def test_an_adaptive_design_needs_the_estimator_from_its_caller(tmp_path: Path):
+    # the study package knows nothing of the analysis: the caller hands the estimator in
+    config = adaptive_study(tmp_path, "{ ci_width = 12, wave = 6, max_runs = 36 }")
+    with pytest.raises(ConfigError, match="estimator"):
+        run_study(load_config(config))
+    assert not (tmp_path / "out" / "results.sqlite").exists()
 
 
 def test_sampling_rule_focuses_on_the_ci_and_keeps_spread():

@@ -239,8 +239,9 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(tmp_path: Path) -> None:
 
 def test_a_disk_full_error_from_sqlite_names_the_fix(tmp_path: Path) -> None:
     with Store(tmp_path / "results.sqlite") as store:
-        pages = store.query("PRAGMA page_count")[0][0]
-        store.query(f"PRAGMA max_page_count = {pages}")
+        # a full disk, as SQLite sees it: the store's own connection may not grow the file
+        pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+        store._db.execute(f"PRAGMA max_page_count = {pages}")
         with pytest.raises(StoreError) as err:
             store.set_meta("big", "x" * 100_000)
     assert "disk is full" in err.value.message and "free disk space" in (err.value.hint or "")

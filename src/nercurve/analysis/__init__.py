@@ -29,9 +29,9 @@ from nercurve.analysis.gam import GamSmooth, fit_gam
 from nercurve.analysis.recommend import Budget, Observed, describe_threshold, recommend
 from nercurve.analysis.regression import StandardizedRegression, standardized_regression
 from nercurve.analysis.threshold import (
-    FAMILIES,
+    THRESHOLD_MODELS,
     ThresholdAnalysis,
-    check_families,
+    check_models,
     threshold_analysis,
 )
 from nercurve.analysis.transfer import external_names, transfer_sentence, transfer_table
@@ -249,7 +249,7 @@ def analyze(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
-    families: Sequence[str] = FAMILIES,
+    families: Sequence[str] = tuple(THRESHOLD_MODELS),
     adjust: Sequence[str] = (),
     agreement: AgreementCeiling | None = None,
     minutes_per_sentence: float | None = None,
@@ -272,7 +272,7 @@ def analyze(
     if minutes_per_sentence is not None and not minutes_per_sentence > 0:
         raise AnalysisError(f"minutes per sentence must be positive, not {minutes_per_sentence}",
                             hint="e.g. 0.5 for two sentences a minute")
-    check_families(families)
+    check_models(families)
     missing_cols = [c for c in adjust if c not in frame.columns]
     if missing_cols:
         raise AnalysisError(f"adjustment covariate(s) {', '.join(missing_cols)} are not columns "

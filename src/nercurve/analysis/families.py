@@ -1,6 +1,9 @@
 """Learning-curve families, chosen by how well they extrapolate, with their problems said.
 
-Families of F1 against ``n`` training sentences:
+Families of F1 against ``n`` training sentences, each one :class:`CurveFamily` record in
+:data:`CURVE_FAMILIES` (its name, words, parameters, formula, ceiling and fitter: adding a
+family is adding a record; the tables, figures, the report's methods, the recommendation's
+words and the adaptive estimate take it from there):
 
 - ``power``: ``a − b·n^(−c)``, the inverse power law (:mod:`nercurve.analysis.curve`);
 - ``exponential``: ``a − b·e^(−c·n)``, exponential saturation (same estimator: weighted least
@@ -22,7 +25,7 @@ shrinks with size) is chosen among the families whose fit does not contradict th
 (:attr:`CurveFit.contradicts_data`: a parameter at a bound, a degenerate CI, a worse fit
 than a straight line — a curve whose ceiling sits at 1 contradicts the data however well it
 extrapolates), or among all when every fit does. Ties go to the earlier family in
-:data:`FAMILIES`. When too few runs lie below those sizes the choice falls back to the
+:data:`CURVE_FAMILIES`. When too few runs lie below those sizes the choice falls back to the
 in-sample RMSE, and says so. A family whose held-out errors are not clearly worse than the
 chosen one's (the paired difference of squared errors within two standard errors of zero, or
 better) is a *rival*: when a rival's predictions differ from the chosen one's, the
@@ -55,26 +58,41 @@ from nercurve.analysis.curve import (
 )
 from nercurve.errors import AnalysisError
 
-FAMILIES = ("power", "exponential", "loglinear", "plateau")
-#: Short names for running text.
-FAMILY_NAMES = {"power": "power-law", "exponential": "exponential", "loglinear": "log-linear",
-                "plateau": "plateau"}
-FAMILY_WORDS = {
-    "power": "inverse power law a − b·n^(−c)",
-    "exponential": "exponential saturation a − b·e^(−c·n)",
-    "loglinear": "log-linear a + b·ln n",
-    "plateau": "a straight rise to a plateau, the upperhinge model",
-}
-PARAMETERS = {
-    "power": ("a", "b", "c"),
-    "exponential": ("a", "b", "c"),
-    "loglinear": ("a", "b"),
-    "plateau": ("level", "slope", "threshold"),
-}
 HOLDOUT_QUANTILES = (0.6, 0.75)  # fit up to these quantiles of size, predict the rest
 # rate grid of the exponential family, in units of 1 / (median training size)
 _K_GRID = np.exp(np.linspace(math.log(0.01), math.log(100.0), 121))
 _LOG_RANGE = (math.log(1e-3), math.log(1e12))  # sizes searched for targets and plateaus
+
+
+#: A family's fitter: ``(n, y, cluster, n_boot, level, seed) -> (theta, boot, at_bound)``, the
+#: fitted parameters, their bootstrap draws (one row per refit) and the parameters at a bound
+#: of their range, in words.
+Fitter = Callable[[np.ndarray, np.ndarray, Sequence[object] | np.ndarray | None, int, float,
+                   int], tuple[np.ndarray, np.ndarray, list[str]]]
+
+
+def _first_parameter(theta: np.ndarray) -> np.ndarray:
+    return theta[:, 0]
+
+
+@dataclass(frozen=True)
+class CurveFamily:
+    """One learning-curve family: what the fits, tables, figures and words need of it.
+
+    ``evaluate(p, n)`` is the formula: ``p`` the parameter columns (each (B, 1)), ``n`` the
+    sizes, broadcast against them. ``ceiling(theta)`` the F1 each parameter row (B, k) levels
+    off at (the first parameter unless said otherwise; ``inf`` for a curve without one).
+    ``short`` names it in running text; ``method`` says it and how it is fitted in words (the
+    report's methods).
+    """
+
+    name: str
+    short: str
+    method: str
+    parameters: tuple[str, ...]
+    evaluate: Callable[[Sequence[np.ndarray], np.ndarray], np.ndarray]
+    fit: Fitter
+    ceiling: Callable[[np.ndarray], np.ndarray] = _first_parameter
 
 
 def _evaluate(family: str, theta: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -83,22 +101,7 @@ def _evaluate(family: str, theta: np.ndarray, n: np.ndarray) -> np.ndarray:
     n = np.asarray(n, dtype=float)
     p = [theta[:, j:j + 1] for j in range(theta.shape[1])]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if family == "power":
-            return p[0] - p[1] * n ** (-p[2])
-        if family == "exponential":
-            return p[0] - p[1] * np.exp(-p[2] * n)
-        if family == "loglinear":
-            return p[0] + p[1] * np.log(n)
-        return p[0] + p[1] * np.minimum(n - p[2], 0.0)
-
-
-def _ceiling(family: str, theta: np.ndarray) -> np.ndarray:
-    """The F1 each parameter row levels off at (inf for a rising log-linear curve)."""
-    if family == "loglinear":
-        return np.where(theta[:, 1] > 0, np.inf, theta[:, 0])
-    if family == "plateau":
-        return np.where(theta[:, 1] >= 0, theta[:, 0], -np.inf)
-    return theta[:, 0]
+        return CURVE_FAMILIES[family].evaluate(p, n)
 
 
 def _first_size(reached: Callable[[np.ndarray], np.ndarray], rows: int) -> np.ndarray:
@@ -141,14 +144,20 @@ class CurveFit:
         return int(self.boot.shape[0])
 
     @property
+    def curve_family(self) -> CurveFamily:
+        """The record of the fitted family."""
+        return CURVE_FAMILIES[self.family]
+
+    @property
     def params(self) -> dict[str, float]:
         """The fitted parameters by name."""
-        return {k: float(v) for k, v in zip(PARAMETERS[self.family], self.theta, strict=True)}
+        return {k: float(v)
+                for k, v in zip(self.curve_family.parameters, self.theta, strict=True)}
 
     def param_ci(self) -> dict[str, tuple[float, float]]:
         """Percentile bootstrap CI of each parameter."""
         return {name: _ci(self.boot[:, j], self.level)
-                for j, name in enumerate(PARAMETERS[self.family])}
+                for j, name in enumerate(self.curve_family.parameters)}
 
     def predict(self, sizes: float | Sequence[float] | np.ndarray) -> np.ndarray:
         """Predicted F1 at the given training sizes (an array of their shape)."""
@@ -187,12 +196,12 @@ class CurveFit:
         draws = self._size_for(self.boot, target)
         tail = (1 - self.level) / 2
         lo, hi = (float(v) for v in np.quantile(draws, [tail, 1 - tail], method="inverted_cdf"))
-        ceiling = float(_ceiling(self.family, self.theta[None, :])[0])
+        ceiling = float(self.curve_family.ceiling(self.theta[None, :])[0])
         return TargetSize(target=target, sentences=float(point), ci=(lo, hi),
                           reachable=bool(math.isfinite(point)),
                           share_unreachable=float(np.mean(~np.isfinite(draws))),
                           ceiling=ceiling,
-                          ceiling_ci=_ci(_ceiling(self.family, self.boot), self.level))
+                          ceiling_ci=_ci(self.curve_family.ceiling(self.boot), self.level))
 
     def _size_for(self, theta: np.ndarray, target: float) -> np.ndarray:
         """Per parameter row, the size where the curve first reaches ``target``."""
@@ -291,20 +300,23 @@ def fit_curves(
     f1: Sequence[float] | np.ndarray,
     *,
     cluster: Sequence[object] | np.ndarray | None = None,
-    families: Sequence[str] = FAMILIES,
+    families: Sequence[str] | None = None,
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> CurveChoice:
     """Fit each family with bootstrap CIs and choose one by its extrapolation error.
 
-    ``cluster`` labels runs resampled together (the seeds of one training subset). Raises
-    AnalysisError when the data cannot support a curve or no family could be fitted.
+    ``cluster`` labels runs resampled together (the seeds of one training subset);
+    ``families`` defaults to every family of :data:`CURVE_FAMILIES`. Raises AnalysisError
+    when the data cannot support a curve or no family could be fitted.
     """
-    unknown = [f for f in families if f not in FAMILIES]
+    order = list(CURVE_FAMILIES)
+    families = order if families is None else families
+    unknown = [f for f in families if f not in CURVE_FAMILIES]
     if unknown or not families:
         raise AnalysisError(f"unknown learning-curve family {', '.join(unknown) or '(none)'}",
-                            hint=f"choose from {', '.join(FAMILIES)}")
+                            hint=f"choose from {', '.join(order)}")
     n, y = check_curve_data(sizes, f1, n_boot=n_boot, level=level)
     fits: dict[str, CurveFit] = {}
     failed: dict[str, str] = {}
@@ -330,7 +342,7 @@ def fit_curves(
     score = {f: fit.extrapolation_rmse if basis == "extrapolation" else fit.rmse
              for f, fit in fits.items()}
     clean = [f for f in fits if not fits[f].contradicts_data]
-    chosen = min(clean or fits, key=lambda f: (score[f], FAMILIES.index(f)))
+    chosen = min(clean or fits, key=lambda f: (score[f], order.index(f)))
     rivals = tuple(f for f in fits if f != chosen and resid and _as_good(resid[f], resid[chosen]))
     return CurveChoice(fits=fits, chosen=chosen, basis=basis, holdout_from=cut,
                        failed=failed, rivals=rivals)
@@ -375,11 +387,9 @@ def fit_family(
     level: float = 0.95,
     seed: int = 0,
 ) -> CurveFit:
-    """Fit one family (see the module doc) with ``n_boot`` bootstrap refits."""
+    """Fit one family of :data:`CURVE_FAMILIES` with ``n_boot`` bootstrap refits."""
     n, y = check_curve_data(sizes, f1, n_boot=n_boot, level=level)
-    fitter = {"power": _power, "exponential": _exponential, "loglinear": _loglinear,
-              "plateau": _plateau}[family]
-    theta, boot, at_bound = fitter(n, y, cluster, n_boot, level, seed)
+    theta, boot, at_bound = CURVE_FAMILIES[family].fit(n, y, cluster, n_boot, level, seed)
     resid = y - _evaluate(family, theta[None, :], n)[0]
     line = np.polynomial.polynomial.polyfit(n, y, 1)
     return CurveFit(
@@ -456,3 +466,38 @@ def _plateau(n, y, cluster, n_boot, level, seed):
     boot = boot[np.all(np.isfinite(boot), axis=1)]
     bounds = [f for f in fit.flags() if "candidate" in f]
     return theta, boot, bounds
+
+
+def _loglinear_ceiling(theta: np.ndarray) -> np.ndarray:
+    return np.where(theta[:, 1] > 0, np.inf, theta[:, 0])
+
+
+def _plateau_ceiling(theta: np.ndarray) -> np.ndarray:
+    return np.where(theta[:, 1] >= 0, theta[:, 0], -np.inf)
+
+
+#: The learning-curve families, in the order that breaks ties of the choice.
+CURVE_FAMILIES: dict[str, CurveFamily] = {family.name: family for family in (
+    CurveFamily(
+        name="power", short="power-law",
+        method="the inverse power law a − b·n^(−c) (weighted least squares, weights "
+               "proportional to the training size, Figueroa et al. 2012, 0 < a ≤ 1, b ≥ 0)",
+        parameters=("a", "b", "c"), evaluate=lambda p, n: p[0] - p[1] * n ** (-p[2]),
+        fit=_power),
+    CurveFamily(
+        name="exponential", short="exponential",
+        method="exponential saturation a − b·e^(−c·n) (fitted the same way)",
+        parameters=("a", "b", "c"), evaluate=lambda p, n: p[0] - p[1] * np.exp(-p[2] * n),
+        fit=_exponential),
+    CurveFamily(
+        name="loglinear", short="log-linear",
+        method="a log-linear curve a + b·ln n (b ≥ 0, weighted the same way)",
+        parameters=("a", "b"), evaluate=lambda p, n: p[0] + p[1] * np.log(n),
+        fit=_loglinear, ceiling=_loglinear_ceiling),
+    CurveFamily(
+        name="plateau", short="plateau",
+        method="a straight rise to a plateau (the upperhinge threshold model)",
+        parameters=("level", "slope", "threshold"),
+        evaluate=lambda p, n: p[0] + p[1] * np.minimum(n - p[2], 0.0),
+        fit=_plateau, ceiling=_plateau_ceiling),
+)}

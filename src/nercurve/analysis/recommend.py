@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from nercurve.analysis.curve import TargetSize
-from nercurve.analysis.families import FAMILY_NAMES, CurveFit
+from nercurve.analysis.families import CurveFit
 from nercurve.analysis.regression import StandardizedRegression
-from nercurve.analysis.threshold import FAMILY_WORDS, ThresholdAnalysis
+from nercurve.analysis.threshold import ThresholdAnalysis
 
 # predictor column -> (what it counts, step for "per ..." slopes, that step in words)
 PREDICTOR_WORDS = {
@@ -84,7 +84,7 @@ def describe_threshold(analysis: ThresholdAnalysis, predictor: str) -> str:
     test = (f"Against a straight line, {p_text(fit.p_value)} (wild-bootstrap likelihood-ratio "
             f"test, {analysis.n_test} replicates)")
     verdict = "." if fit.p_value < 0.05 else ": not clearly better than a straight line."
-    return f"Best fit: {fit.family} ({FAMILY_WORDS[fit.family]}). {shape} {test}{verdict}"
+    return f"Best fit: {fit.family} ({fit.model.words}). {shape} {test}{verdict}"
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def recommend(
     if curve is not None:
         gain, (g_lo, g_hi) = curve.gain(curve.n_max, step)
         parts.append(
-            f"the {FAMILY_NAMES[curve.family]} curve (best at predicting the largest runs) says "
+            f"the {curve.curve_family.short} curve (best at predicting the largest runs) says "
             f"the next {about(step)} sentences beyond the largest training set here "
             f"({about(curve.n_max)}) would add about {points(gain)} F1 points "
             f"({curve.level:.0%} CI {points(g_lo)}–{points(g_hi)})"
@@ -174,7 +174,7 @@ def _rival_gains(rivals: Sequence[CurveFit], at: float, step: float,
     for rival in rivals:
         gain, (lo, hi) = rival.gain(at, step)
         if not ci[0] <= gain <= ci[1]:
-            said.append(f"the {FAMILY_NAMES[rival.family]} curve, as good on the largest runs, "
+            said.append(f"the {rival.curve_family.short} curve, as good on the largest runs, "
                         f"says {points(gain)} ({points(lo)}–{points(hi)})")
     return f" — but {'; '.join(said)}" if said else ""
 
@@ -193,7 +193,7 @@ def _rival_targets(rivals: Sequence[CurveFit], target: TargetSize) -> str:
                   if other.reachable else f"out of reach (ceiling {other.ceiling:.2f})")
         if other.reachable and other.sentences > rival.n_max:
             answer += f", {other.sentences / rival.n_max:.1f}× the largest training set"
-        said.append(f"the {FAMILY_NAMES[rival.family]} curve says {answer}")
+        said.append(f"the {rival.curve_family.short} curve says {answer}")
     return f" — but {'; '.join(said)}" if said else ""
 
 
@@ -289,7 +289,7 @@ def _target_words(target: TargetSize, curve: CurveFit, budget: Budget | None = N
                 else f"about {about(target.sentences)} sentences")
         return (f"{goal} is already reached by the runs themselves: the {observed.runs} runs "
                 f"at the largest training sizes (about {about(observed.size)} sentences) "
-                f"average F1 {observed.f1:.3f}, which the {FAMILY_NAMES[curve.family]} curve "
+                f"average F1 {observed.f1:.3f}, which the {curve.curve_family.short} curve "
                 f"understates (it says {said})" + _caution(curve.flags()))
     if not target.reachable:
         c_lo, c_hi = target.ceiling_ci

@@ -1,12 +1,15 @@
 """Threshold (change-point) regression with bootstrap confidence intervals, after R's chngpt.
 
-Families (``e`` is the threshold, ``(t)_+ = max(t, 0)``, ``(t)_- = min(t, 0)``):
+Threshold models (``e`` is the threshold, ``(t)_+ = max(t, 0)``, ``(t)_- = min(t, 0)``), each
+one :class:`ThresholdModel` record in :data:`THRESHOLD_MODELS` (a model is its hinge term,
+``(x − e)_+`` or ``(x − e)_-``, with or without a slope of ``x`` of its own):
 
 - ``hinge``: ``y = a + b·(x − e)_+`` — flat, then a slope;
 - ``upperhinge``: ``y = a + b·(x − e)_-`` — a slope, then flat (diminishing returns);
 - ``segmented``: ``y = a + b1·x + b2·(x − e)_+`` — two slopes joined at ``e``;
 
-each optionally with adjustment covariates ``+ Z·g``.
+each optionally with adjustment covariates ``+ Z·g``. (The learning-curve families, fitted
+for extrapolation, are another registry: :mod:`nercurve.analysis.families`.)
 
 Estimation. The threshold minimises the residual sum of squares over the candidates of chngpt's
 grid (``get.chngpts``): the sorted values of ``x`` at 1-based positions ``round(n·lb) + 1``
@@ -49,20 +52,34 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from nercurve.errors import AnalysisError
 
-FAMILIES = ("hinge", "upperhinge", "segmented")
-FAMILY_WORDS = {
-    "hinge": "flat, then a slope",
-    "upperhinge": "a slope, then flat",
-    "segmented": "two slopes",
-    "line": "a straight line",
-}
 MIN_POINTS = 10
 _CHUNK_CELLS = 500_000  # replicates × candidates evaluated per batch (bounds memory)
+
+
+@dataclass(frozen=True)
+class ThresholdModel:
+    """One threshold model: ``y = a [+ b1·x] + b·h`` with the hinge term ``h = (x − e)_-``
+    (``below``: active below the threshold) or ``(x − e)_+``, and a slope of ``x`` of its own
+    when ``slope``; ``words`` says its shape."""
+
+    name: str
+    words: str
+    below: bool = False
+    slope: bool = False
+
+
+#: The threshold models, in the order the tables list them.
+THRESHOLD_MODELS: dict[str, ThresholdModel] = {model.name: model for model in (
+    ThresholdModel("hinge", "flat, then a slope"),
+    ThresholdModel("upperhinge", "a slope, then flat", below=True),
+    ThresholdModel("segmented", "two slopes", slope=True),
+)}
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,11 @@ class ThresholdFit:
     #: Bootstrap draws of (slope_before, slope_after, level), one row per resample.
     boot_coef: np.ndarray = field(default_factory=lambda: np.empty((0, 3)), repr=False,
                                   compare=False)
+
+    @property
+    def model(self) -> ThresholdModel:
+        """The record of the fitted model."""
+        return THRESHOLD_MODELS[self.family]
 
     @property
     def at_edge(self) -> str | None:
@@ -172,19 +194,19 @@ def fit_threshold(
     return analysis.fits[family]
 
 
-def check_families(families: Sequence[str]) -> None:
-    """Raise AnalysisError unless ``families`` is a non-empty list of known model families."""
-    unknown = [f for f in families if f not in FAMILIES]
+def check_models(families: Sequence[str]) -> None:
+    """Raise AnalysisError unless ``families`` is a non-empty list of known threshold models."""
+    unknown = [f for f in families if f not in THRESHOLD_MODELS]
     if unknown or not families:
         raise AnalysisError(f"unknown threshold model family {', '.join(unknown) or '(none)'}",
-                            hint=f"choose from {', '.join(FAMILIES)}")
+                            hint=f"choose from {', '.join(THRESHOLD_MODELS)}")
 
 
 def threshold_analysis(
     x: Sequence[float] | np.ndarray,
     y: Sequence[float] | np.ndarray,
     *,
-    families: Sequence[str] = FAMILIES,
+    families: Sequence[str] = tuple(THRESHOLD_MODELS),
     adjust: np.ndarray | None = None,
     cluster: Sequence[object] | np.ndarray | None = None,
     n_boot: int = 1000,
@@ -200,7 +222,7 @@ def threshold_analysis(
     ``n_boot`` resamples for the CIs, ``n_test`` (default ``n_boot``; 0 skips the test) wild
     bootstrap replicates for the p-value. All randomness comes from ``seed``.
     """
-    check_families(families)
+    check_models(families)
     if not 0 < level < 1:
         raise AnalysisError(f"confidence level {level} is not between 0 and 1")
     if n_boot < 0 or (n_test is not None and n_test < 0):
@@ -350,8 +372,8 @@ class _Prepared:
         return np.einsum("ib,ib->b", resid, resid)
 
     def fixed(self, family: str) -> np.ndarray:
-        """The fixed columns F of a family: ``1, Z`` (hinges) or ``1, x, Z`` (segmented)."""
-        if family == "segmented":
+        """The fixed columns F of a model: ``1, Z``, or ``1, x, Z`` with a slope of its own."""
+        if THRESHOLD_MODELS[family].slope:
             return np.column_stack([np.ones(self.n), self.x, self.z])
         return np.column_stack([np.ones(self.n), self.z])
 
@@ -398,7 +420,7 @@ class _Sums:
 
     def active(self, name: str, family: str) -> np.ndarray:
         """(m, B) sums of a quantity over the hinge's active rows for each candidate."""
-        if family == "upperhinge":
+        if THRESHOLD_MODELS[family].below:
             return self.prefix[name]
         return self.total[name] - self.upto[name]
 
@@ -457,7 +479,7 @@ def _search(prep: _Prepared, family: str, sums: _Sums):
     # h'1 = sx - e·s1, h'x = sxx - e·sx, h'h = sxx - 2e·sx + e²·s1, h'y = sxy - e·sy.
     a = [sx - e * s1]
     hh = sxx - e * (sx + a[0])
-    if family == "segmented":
+    if THRESHOLD_MODELS[family].slope:
         a.append(sxx - e * sx)
     for j in range(prep.q):
         a.append(sums.active(f"wxz{j}", family) - e * sums.active(f"wz{j}", family))
@@ -504,17 +526,23 @@ def _natural(prep: _Prepared, family: str, idx: np.ndarray, theta: np.ndarray) -
     scale = prep.sy / prep.sx
     e = prep.uxs[np.maximum(idx, 0)]
     hinge = theta[:, -1] * scale
-    if family == "hinge":
-        before, after, level_c = np.zeros_like(hinge), hinge, theta[:, 0]
-    elif family == "upperhinge":
-        before, after, level_c = hinge, np.zeros_like(hinge), theta[:, 0]
-    else:
-        before = theta[:, 1] * scale
-        after = before + hinge
+    model = THRESHOLD_MODELS[family]
+    if model.slope:
+        before, after = _slopes(model, theta[:, 1] * scale, hinge, np.zeros_like(hinge))
         level_c = theta[:, 0] + theta[:, 1] * e
+    else:
+        before, after = _slopes(model, None, hinge, np.zeros_like(hinge))
+        level_c = theta[:, 0]
     out = np.column_stack([before, after, prep.my + prep.sy * level_c])
     out[idx < 0] = np.nan
     return out
+
+
+def _slopes(model: ThresholdModel, slope_x: Any, hinge: Any, zero: Any) -> tuple[Any, Any]:
+    """(slope before, slope after) the threshold: the hinge's slope on its active side, plus
+    the model's own slope of x (``slope_x``; None without one) on both sides."""
+    beside = (hinge, zero) if slope_x is None else (slope_x + hinge, slope_x)
+    return beside if model.below else beside[::-1]
 
 
 def _summarise(
@@ -528,16 +556,15 @@ def _summarise(
     """
     e = float(prep.ux[idx])
     x, z = prep.x_orig, prep.z_orig
-    hinge = np.minimum(x - e, 0.0) if family == "upperhinge" else np.maximum(x - e, 0.0)
-    names = ["intercept", *(["x"] if family == "segmented" else []), "hinge"]
+    model = THRESHOLD_MODELS[family]
+    hinge = np.minimum(x - e, 0.0) if model.below else np.maximum(x - e, 0.0)
+    names = ["intercept", *(["x"] if model.slope else []), "hinge"]
     names += [f"z{j + 1}" for j in range(prep.q)]
-    columns = [np.ones(prep.n), *([x] if family == "segmented" else []), hinge, *z.T]
+    columns = [np.ones(prep.n), *([x] if model.slope else []), hinge, *z.T]
     beta = np.linalg.lstsq(np.column_stack(columns), prep.y_orig, rcond=None)[0]
     coef = {name: float(b) for name, b in zip(names, beta, strict=True)}
     slope_x = coef.get("x", 0.0)
-    before = {"hinge": 0.0, "upperhinge": coef["hinge"], "segmented": slope_x}[family]
-    after = {"hinge": coef["hinge"], "upperhinge": 0.0,
-             "segmented": slope_x + coef["hinge"]}[family]
+    before, after = _slopes(model, slope_x if model.slope else None, coef["hinge"], 0.0)
     level_at = coef["intercept"] + slope_x * e + sum(
         coef[f"z{j + 1}"] * float(z[:, j].mean()) for j in range(prep.q))
     good = np.isfinite(boot_e)
@@ -557,7 +584,7 @@ def _summarise(
         pct = sym = uncut = (math.nan, math.nan)
         coef_ci = {name: (math.nan, math.nan) for name in ("slope_before", "slope_after", "level")}
     n = prep.n
-    k = (3 if family == "segmented" else 2) + prep.q + 1
+    k = (3 if model.slope else 2) + prep.q + 1
     return ThresholdFit(
         family=family, n=n, threshold=e, ci_percentile=pct, ci_symmetric=sym,
         slope_before=before, slope_after=after, level=float(level_at),

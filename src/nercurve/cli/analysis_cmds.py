@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
@@ -35,8 +38,8 @@ AdjustOpt = Annotated[list[str] | None, typer.Option(
     "--adjust", help="A run column used as an adjustment covariate in the threshold models "
                      "(repeatable), e.g. --adjust seed.")]
 FamilyOpt = Annotated[list[str] | None, typer.Option(
-    "--family", help="Threshold model family to fit: hinge, upperhinge, segmented "
-                     "(repeatable; default: all three).")]
+    "--family", help="Threshold model to fit, e.g. upperhinge (repeatable; default: every "
+                     "model; an unknown name is answered with the list).")]
 AgreementOpt = Annotated[Path | None, typer.Option(
     "--agreement", help="The output of `nercurve agree --json`: the annotators' agreement is "
                         "drawn as the ceiling of the curves and each backend compared with it.")]
@@ -45,33 +48,77 @@ MinutesOpt = Annotated[float | None, typer.Option(
                                             "annotate into annotator hours (with the CI).")]
 
 
-def _analysis(runs: Path, *, backend: list[str] | None, family: list[str] | None,
-              adjust: list[str] | None, agreement: Path | None = None,
-              **settings: Any) -> Analysis:
-    """Load the runs (and the agreement file) and analyse them with the command's options."""
-    from nercurve.analysis import analyze, load_runs
-    from nercurve.analysis.ceiling import load_agreement
-    from nercurve.analysis.threshold import FAMILIES
+@dataclass(frozen=True)
+class AnalysisFlags:
+    """What the analysis flags of ``analyze`` and ``report`` ask for."""
 
-    ceiling = load_agreement(agreement) if agreement is not None else None
-    return analyze(load_runs(runs), backends=backend or None, families=family or FAMILIES,
-                   adjust=adjust or (), agreement=ceiling, **settings)
+    settings: dict[str, Any]
+    backend: list[str] | None
+    family: list[str] | None
+    adjust: list[str] | None
+    agreement: Path | None
+
+    def analyse(self, runs: Path) -> Analysis:
+        """Load the runs (and the agreement file) and analyse them as the flags say."""
+        from nercurve.analysis import analyze, load_runs
+        from nercurve.analysis.ceiling import load_agreement
+
+        ceiling = load_agreement(self.agreement) if self.agreement is not None else None
+        return analyze(load_runs(runs), backends=self.backend or None,
+                       **({"families": self.family} if self.family else {}),
+                       adjust=self.adjust or (), agreement=ceiling, **self.settings)
+
+
+# The analysis flags, in the order --help lists them: name, annotation, default.
+_ANALYSIS_FLAGS: tuple[tuple[str, Any, Any], ...] = (
+    ("target_f1", TargetOpt, 0.9),
+    ("backend", BackendsOpt, None),
+    ("min_gain", GainOpt, 0.005),
+    ("step", StepOpt, 100),
+    ("level", LevelOpt, 0.95),
+    ("family", FamilyOpt, None),
+    ("adjust", AdjustOpt, None),
+    ("agreement", AgreementOpt, None),
+    ("minutes_per_sentence", MinutesOpt, None),
+    ("n_boot", BootOpt, 1000),
+    ("seed", SeedOpt, 0),
+)
+_SELECTIONS = ("backend", "family", "adjust", "agreement")
+
+
+def analyses_runs(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the analysis flags (--target-f1, --backend, ..., --seed) where its
+    ``flags: AnalysisFlags`` parameter stands, and call it with the :class:`AnalysisFlags`
+    they describe. Apply it below ``@app.command()``."""
+    signature = inspect.signature(command)
+    hints = get_type_hints(command, include_extras=True)
+    params: list[inspect.Parameter] = []
+    for p in signature.parameters.values():
+        if p.name != "flags":
+            params.append(p.replace(annotation=hints.get(p.name, p.annotation)))
+            continue
+        params += [inspect.Parameter(name, p.kind, default=default, annotation=annotation)
+                   for name, annotation, default in _ANALYSIS_FLAGS]
+
+    @functools.wraps(command)
+    def with_flags(**kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name, _, _ in _ANALYSIS_FLAGS}
+        flags = AnalysisFlags(settings={k: v for k, v in given.items() if k not in _SELECTIONS},
+                              **{k: given[k] for k in _SELECTIONS})
+        return command(**kwargs, flags=flags)
+
+    signature = signature.replace(parameters=params)
+    with_flags.__signature__ = signature  # type: ignore[attr-defined]
+    with_flags.__annotations__ = {**{p.name: p.annotation for p in params},
+                                  "return": signature.return_annotation}
+    return with_flags
 
 
 @app.command("analyze")
+@analyses_runs
 def analyze_cmd(
     runs: Annotated[Path, RUNS_ARG],
-    target_f1: TargetOpt = 0.9,
-    backend: BackendsOpt = None,
-    min_gain: GainOpt = 0.005,
-    step: StepOpt = 100,
-    level: LevelOpt = 0.95,
-    family: FamilyOpt = None,
-    adjust: AdjustOpt = None,
-    agreement: AgreementOpt = None,
-    minutes_per_sentence: MinutesOpt = None,
-    n_boot: BootOpt = 1000,
-    seed: SeedOpt = 0,
+    flags: AnalysisFlags,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
     out: Annotated[Path | None, typer.Option(
         "-o", "--out", help="Also write every table as CSV into this folder.")] = None,
@@ -81,10 +128,7 @@ def analyze_cmd(
 
     Example: nercurve analyze runs/coi --target-f1 0.9 --backend spacy -o tables/
     """
-    analysis = _analysis(runs, backend=backend, family=family, adjust=adjust,
-                         agreement=agreement, minutes_per_sentence=minutes_per_sentence,
-                         target_f1=target_f1, min_gain=min_gain, step=step, level=level,
-                         n_boot=n_boot, seed=seed)
+    analysis = flags.analyse(runs)
     if out is not None:
         from nercurve.report.tables import write_tables
 
@@ -100,21 +144,13 @@ def analyze_cmd(
 
 
 @app.command("report")
+@analyses_runs
 def report_cmd(
     runs: Annotated[Path, RUNS_ARG],
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = (
         Path("report.html")),
-    target_f1: TargetOpt = 0.9,
-    backend: BackendsOpt = None,
-    min_gain: GainOpt = 0.005,
-    step: StepOpt = 100,
-    level: LevelOpt = 0.95,
-    family: FamilyOpt = None,
-    adjust: AdjustOpt = None,
-    agreement: AgreementOpt = None,
-    minutes_per_sentence: MinutesOpt = None,
-    n_boot: BootOpt = 1000,
-    seed: SeedOpt = 0,
+    *,
+    flags: AnalysisFlags,
 ) -> None:
     """Write a self-contained HTML report (figures as PNG/SVG and tables as CSV beside it).
 
@@ -122,10 +158,7 @@ def report_cmd(
     """
     from nercurve.report import write_report
 
-    analysis = _analysis(runs, backend=backend, family=family, adjust=adjust,
-                         agreement=agreement, minutes_per_sentence=minutes_per_sentence,
-                         target_f1=target_f1, min_gain=min_gain, step=step, level=level,
-                         n_boot=n_boot, seed=seed)
+    analysis = flags.analyse(runs)
     written = write_report(analysis, output)
     typer.echo(f"report: {written.html.resolve()}")
     typer.echo(f"figures and tables: {written.html.with_name(written.html.stem + '_files')}")
@@ -171,51 +204,30 @@ def plan_cmd(
 
     Example: nercurve plan notes.jsonl --task classify --target-f1 0.85 --backend tfidf
     """
-    from nercurve.analysis import analyze, load_runs
-    from nercurve.analysis.recommend import plan_answer
     from nercurve.cli.study_cmds import progress_printer
     from nercurve.errors import ConfigError
-    from nercurve.study.config import corpus_section, parse_config
-    from nercurve.study.runner import run_study
+    from nercurve.plan import plan_config, run_plan
 
     try:
-        size_list = sorted({int(s) for s in sizes.split(",") if s.strip()})
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError:
         raise ConfigError(f"--sizes must be whole numbers separated by commas, not '{sizes}'",
                           hint="e.g. --sizes 10,20,40,80") from None
-    out = out or pilot.resolve().parent / f"{pilot.stem}_plan"
-    seed_list = list(range(seeds))
-    per_size = subsets or max(1, math.ceil(10 / (len(size_list) * len(seed_list))))
-    params = {} if max_steps is None else {"max_steps": max_steps}
-    config = parse_config({
-        "name": f"plan-{pilot.stem}", "output": str(out.resolve()), "seeds": seed_list,
-        "corpus": corpus_section(pilot.resolve(), reading.fmt, reading.options),
-        "split": {"test": test, "dev": dev, "seed": 0},
-        "design": {"sizes": size_list, "subsets_per_size": per_size, "seed": 0},
-        "backends": [{"name": backend, "type": backend, "params": params}],
-        "run": {"workers": workers} if workers else {},
-        "task": task, **({"metric": metric} if metric is not None else {}),
-    }, source=pilot)
+    config = plan_config(pilot, backend=backend, fmt=reading.fmt, options=reading.options,
+                         sizes=size_list, seeds=seeds, subsets=subsets, out=out, test=test,
+                         dev=dev, max_steps=max_steps, workers=workers, task=task,
+                         metric=metric)
     bar, update = progress_printer()
     try:
-        study_dir = run_study(config, on_progress=update, drop_changed=drop_changed,
-                              on_notices=lambda found: reading.report(found, str(pilot)))
+        found = run_plan(config, target_f1=target_f1, n_boot=n_boot,
+                         minutes_per_sentence=minutes_per_sentence, on_progress=update,
+                         on_notices=lambda notices: reading.report(notices, str(pilot)),
+                         drop_changed=drop_changed)
     finally:
         if bar.live.is_started:
             bar.stop()
-    analysis = analyze(load_runs(study_dir), target_f1=target_f1, n_boot=n_boot,
-                       minutes_per_sentence=minutes_per_sentence)
-    model = analysis.models[backend]
-    if model.curve is None or model.target is None:
-        reasons = "; ".join(n for n in analysis.notes if n.startswith(f"{backend}:"))
-        from nercurve.errors import AnalysisError
-
-        raise AnalysisError(f"no learning curve could be fitted to the pilot study: {reasons}",
-                            file=study_dir, hint="use more sizes, seeds or a larger pilot")
-    pilot_sentences = float(analysis.runs[analysis.axes.size].max())
-    typer.echo(f"\nstudy: {study_dir}  ({len(analysis.runs)} runs)")
-    typer.echo(analysis.axes.words(plan_answer(backend, model.target, model.curve,
-                                               pilot_sentences, minutes_per_sentence)))
+    typer.echo(f"\nstudy: {found.study_dir}  ({found.runs} runs)")
+    typer.echo(found.answer)
 
 
 def _print_tables(analysis: Analysis) -> None:

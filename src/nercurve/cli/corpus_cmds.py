@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from nercurve.cli.app import app
-from nercurve.cli.options import CorpusArg, CorpusReading, OutFormat, reads_corpus
+from nercurve.cli.options import CorpusArg, CorpusReading, reads_corpus
+from nercurve.corpus.io import WriteFormat
 
 
 @app.command()
@@ -23,7 +24,7 @@ def convert(
         typer.Option("--from", "--format", help="Input format; detected when omitted."),
     ],
     to: Annotated[
-        OutFormat | None,
+        WriteFormat | None,
         typer.Option(
             "--to",
             help="Output format; from the suffix when omitted (.jsonl, .conll/.iob/.tsv, "
@@ -42,6 +43,6 @@ def convert(
     from nercurve.corpus.io import write_corpus
 
     corpus = reading.load(source)
-    write_corpus(corpus, target, str(to) if to is not None else None)
+    write_corpus(corpus, target, to)
     spans = sum(len(d.spans) for d in corpus)
     typer.echo(f"wrote {len(corpus)} documents ({spans} spans) to {target}")

@@ -23,265 +23,99 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 import typer
 
-from nercurve.corpus.io import ReadOptions, parse_label_map, parse_labels, read_corpus
+from nercurve.corpus.io import (
+    DiscontinuousPolicy,
+    DuplicateIdPolicy,
+    EmptyDocPolicy,
+    MismatchPolicy,
+    OverlapPolicy,
+    ReadFormat,
+    ReadOptions,
+    TagScheme,
+    parse_label_map,
+    parse_labels,
+    read_corpus,
+)
 from nercurve.corpus.model import Corpus, Notice
 from nercurve.errors import InputError
-
-
-class InFormat(StrEnum):
-    """Formats a corpus can be read from."""
-
-    pubtator = "pubtator"
-    conll = "conll"
-    brat = "brat"
-    jsonl = "jsonl"
-    docbin = "docbin"
-    bioc = "bioc"
-    hfdatasets = "hfdatasets"
-    table = "table"
-    textdirs = "textdirs"
-
-
-class OutFormat(StrEnum):
-    """Formats a corpus can be written to."""
-
-    jsonl = "jsonl"
-    conll = "conll"
-    docbin = "docbin"
-    pubtator = "pubtator"
-    bioc = "bioc"
-
-
-class Overlap(StrEnum):
-    """What to do with overlapping or nested spans."""
-
-    error = "error"
-    longest = "longest"
-    first = "first"
-
-
-class Mismatch(StrEnum):
-    """What to do when a mention's text differs from the text at its offsets."""
-
-    error = "error"
-    strip = "strip"
-    skip = "skip"
-    relocate = "relocate"
-
-
-class DuplicateIds(StrEnum):
-    """What to do with a repeated document id."""
-
-    error = "error"
-    keep_first = "keep-first"
-
-
-class EmptyDocs(StrEnum):
-    """What to do with a document without text."""
-
-    error = "error"
-    skip = "skip"
-
-
-class Discontinuous(StrEnum):
-    """What to do with a discontinuous brat span."""
-
-    error = "error"
-    hull = "hull"
-    first_fragment = "first-fragment"
-    split = "split"
-
-
-class Scheme(StrEnum):
-    """The tag scheme of a CoNLL/IOB file."""
-
-    auto = "auto"
-    iob1 = "iob1"
-    iob2 = "iob2"
-    bioes = "bioes"
-
 
 _READ = "Reading"
 CorpusArg = Annotated[
     Path, typer.Argument(help="Corpus file (or brat folder).", show_default=False)
 ]
-FormatOpt = Annotated[
-    InFormat | None,
-    typer.Option(
-        "--format", help="Input format; detected from the file when omitted.", rich_help_panel=_READ
-    ),
-]
-LabelMapOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--label-map",
-        metavar="OLD=NEW,...",
-        help="Rename labels, e.g. SpecificDisease=Disease,Modifier=Disease.",
-        rich_help_panel=_READ,
-    ),
-]
-LabelsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--labels",
-        metavar="A,B",
-        help="Keep only these labels (after --label-map); dropped spans are counted.",
-        rich_help_panel=_READ,
-    ),
-]
-OverlapOpt = Annotated[
-    Overlap,
-    typer.Option(
-        "--overlap",
-        help="Overlapping or nested spans: error, or keep the longest or the first in the file.",
-        rich_help_panel=_READ,
-    ),
-]
-MismatchOpt = Annotated[
-    Mismatch,
-    typer.Option(
-        "--mismatch",
-        help="Mention text differing from the text at its offsets: error (all listed), "
-        "strip edge whitespace and accept, skip the mention, or relocate it (strip, accept a "
-        "case-only difference, else move it to the nearest occurrence of its text within 100 "
-        "characters, else drop it).",
-        rich_help_panel=_READ,
-    ),
-]
-StrictOpt = Annotated[
-    bool,
-    typer.Option(
-        "--strict",
-        help="Make repairs without their own policy errors (dangling "
-        "I- tags, labels outside --labels, repeated spans).",
-        rich_help_panel=_READ,
-    ),
-]
-DuplicateIdsOpt = Annotated[
-    DuplicateIds,
-    typer.Option(
-        "--duplicate-ids",
-        help="A repeated document id: error, or keep the first.",
-        rich_help_panel=_READ,
-    ),
-]
-EmptyDocsOpt = Annotated[
-    EmptyDocs,
-    typer.Option(
-        "--empty-docs", help="A document without text: error, or skip it.", rich_help_panel=_READ
-    ),
-]
-DiscontinuousOpt = Annotated[
-    Discontinuous,
-    typer.Option(
-        "--discontinuous",
-        help="A discontinuous brat span: error, its hull, its "
-        "first fragment, or one span per fragment.",
-        rich_help_panel=_READ,
-    ),
-]
-TokenColOpt = Annotated[
-    int,
-    typer.Option(
-        "--token-col",
-        help="CoNLL token column (0-based; negative from the end).",
-        rich_help_panel=_READ,
-    ),
-]
-TagColOpt = Annotated[
-    int,
-    typer.Option(
-        "--tag-col", help="CoNLL tag column (0-based; -1 is the last).", rich_help_panel=_READ
-    ),
-]
-SchemeOpt = Annotated[
-    Scheme,
-    typer.Option(
-        "--scheme",
-        help="CoNLL tag scheme; auto reads BIOES when E-/S- tags occur, else IOB2.",
-        rich_help_panel=_READ,
-    ),
-]
-TagNamesOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--tag-names",
-        metavar="O,B-X,I-X",
-        help="Hugging Face datasets whose tag numbers are not named: the tag of each number, "
-        "in order.",
-        rich_help_panel=_READ,
-    ),
-]
-NoticesOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--notices",
-        metavar="FILE",
-        help="Write every reading notice (repairs, skipped lines) to FILE as JSON Lines.",
-        rich_help_panel=_READ,
-    ),
-]
-SentencesPerDocOpt = Annotated[
-    int,
-    typer.Option(
-        "--sentences-per-doc",
-        min=1,
-        help="CoNLL files without -DOCSTART- lines: "
-        "this many consecutive sentences make one document.",
-        rich_help_panel=_READ,
-    ),
-]
-TextColumnOpt = Annotated[
-    str,
-    typer.Option(
-        "--text-column", metavar="NAME", help="CSV/TSV tables: the column holding the text.",
-        rich_help_panel=_READ,
-    ),
-]
-LabelColumnOpt = Annotated[
-    str,
-    typer.Option(
-        "--label-column", metavar="NAME", help="CSV/TSV tables: the column holding the class.",
-        rich_help_panel=_READ,
-    ),
-]
-IdColumnOpt = Annotated[
-    str,
-    typer.Option(
-        "--id-column", metavar="NAME",
-        help="CSV/TSV tables: the column holding the document id (used when present).",
-        rich_help_panel=_READ,
-    ),
-]
-LabelSepOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--label-sep", metavar="SEP",
-        help="CSV/TSV tables of multi-label data: the separator of a cell's classes, e.g. ';'.",
-        rich_help_panel=_READ,
-    ),
-]
+
+
+def _reading_flag(kind: Any, flag: str, help_text: str, **more: Any) -> Any:
+    """The annotation of a corpus-reading flag: ``kind`` (a policy of
+    :mod:`nercurve.corpus.io` offers its choices) under ``flag``, in the Reading panel."""
+    return Annotated[kind, typer.Option(flag, help=help_text, rich_help_panel=_READ, **more)]
+
+
+FormatOpt = _reading_flag(ReadFormat | None, "--format",
+                          "Input format; detected from the file when omitted.")
+LabelMapOpt = _reading_flag(str | None, "--label-map",
+                            "Rename labels, e.g. SpecificDisease=Disease,Modifier=Disease.",
+                            metavar="OLD=NEW,...")
+LabelsOpt = _reading_flag(str | None, "--labels", "Keep only these labels (after --label-map); "
+                          "dropped spans are counted.", metavar="A,B")
+OverlapOpt = _reading_flag(OverlapPolicy, "--overlap", "Overlapping or nested spans: error, or "
+                           "keep the longest or the first in the file.")
+MismatchOpt = _reading_flag(
+    MismatchPolicy, "--mismatch",
+    "Mention text differing from the text at its offsets: error (all listed), strip edge "
+    "whitespace and accept, skip the mention, or relocate it (strip, accept a case-only "
+    "difference, else move it to the nearest occurrence of its text within 100 characters, "
+    "else drop it).")
+StrictOpt = _reading_flag(bool, "--strict", "Make repairs without their own policy errors "
+                          "(dangling I- tags, labels outside --labels, repeated spans).")
+DuplicateIdsOpt = _reading_flag(DuplicateIdPolicy, "--duplicate-ids",
+                                "A repeated document id: error, or keep the first.")
+EmptyDocsOpt = _reading_flag(EmptyDocPolicy, "--empty-docs",
+                             "A document without text: error, or skip it.")
+DiscontinuousOpt = _reading_flag(DiscontinuousPolicy, "--discontinuous",
+                                 "A discontinuous brat span: error, its hull, its first "
+                                 "fragment, or one span per fragment.")
+TokenColOpt = _reading_flag(int, "--token-col",
+                            "CoNLL token column (0-based; negative from the end).")
+TagColOpt = _reading_flag(int, "--tag-col", "CoNLL tag column (0-based; -1 is the last).")
+SchemeOpt = _reading_flag(TagScheme, "--scheme", "CoNLL tag scheme; auto reads BIOES when "
+                          "E-/S- tags occur, else IOB2.")
+TagNamesOpt = _reading_flag(str | None, "--tag-names", "Hugging Face datasets whose tag numbers "
+                            "are not named: the tag of each number, in order.",
+                            metavar="O,B-X,I-X")
+NoticesOpt = _reading_flag(Path | None, "--notices", "Write every reading notice (repairs, "
+                           "skipped lines) to FILE as JSON Lines.", metavar="FILE")
+SentencesPerDocOpt = _reading_flag(int, "--sentences-per-doc", "CoNLL files without -DOCSTART- "
+                                   "lines: this many consecutive sentences make one document.",
+                                   min=1)
+TextColumnOpt = _reading_flag(str, "--text-column",
+                              "CSV/TSV tables: the column holding the text.", metavar="NAME")
+LabelColumnOpt = _reading_flag(str, "--label-column",
+                               "CSV/TSV tables: the column holding the class.", metavar="NAME")
+IdColumnOpt = _reading_flag(str, "--id-column", "CSV/TSV tables: the column holding the "
+                            "document id (used when present).", metavar="NAME")
+LabelSepOpt = _reading_flag(str | None, "--label-sep", "CSV/TSV tables of multi-label data: "
+                            "the separator of a cell's classes, e.g. ';'.", metavar="SEP")
 
 
 def read_options(
     *,
     label_map: str | None = None,
     labels: str | None = None,
-    overlap: str = "error",
-    mismatch: str = "error",
+    overlap: OverlapPolicy = "error",
+    mismatch: MismatchPolicy = "error",
     strict: bool = False,
-    duplicate_ids: str = "error",
-    empty_docs: str = "error",
-    discontinuous: str = "error",
+    duplicate_ids: DuplicateIdPolicy = "error",
+    empty_docs: EmptyDocPolicy = "error",
+    discontinuous: DiscontinuousPolicy = "error",
     token_col: int = 0,
     tag_col: int = -1,
-    scheme: str = "auto",
+    scheme: TagScheme = "auto",
     sentences_per_doc: int = 1,
     tag_names: str | None = None,
     text_column: str = "text",
@@ -293,15 +127,15 @@ def read_options(
     return ReadOptions(
         label_map=parse_label_map(label_map),
         labels=parse_labels(labels),
-        overlap=str(overlap),  # type: ignore[arg-type]
-        mismatch=str(mismatch),  # type: ignore[arg-type]
+        overlap=overlap,
+        mismatch=mismatch,
         strict=strict,
-        duplicate_ids=str(duplicate_ids),  # type: ignore[arg-type]
-        empty_docs=str(empty_docs),  # type: ignore[arg-type]
-        discontinuous=str(discontinuous),  # type: ignore[arg-type]
+        duplicate_ids=duplicate_ids,
+        empty_docs=empty_docs,
+        discontinuous=discontinuous,
         token_col=token_col,
         tag_col=tag_col,
-        scheme=str(scheme),  # type: ignore[arg-type]
+        scheme=scheme,
         sentences_per_doc=sentences_per_doc,
         tag_names=tuple(t.strip() for t in tag_names.split(",")) if tag_names else None,
         text_column=text_column,
@@ -373,15 +207,15 @@ class CorpusReading:
 _READING_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     ("label_map", LabelMapOpt, None),
     ("labels", LabelsOpt, None),
-    ("overlap", OverlapOpt, Overlap.error),
-    ("mismatch", MismatchOpt, Mismatch.error),
+    ("overlap", OverlapOpt, "error"),
+    ("mismatch", MismatchOpt, "error"),
     ("strict", StrictOpt, False),
-    ("duplicate_ids", DuplicateIdsOpt, DuplicateIds.error),
-    ("empty_docs", EmptyDocsOpt, EmptyDocs.error),
-    ("discontinuous", DiscontinuousOpt, Discontinuous.error),
+    ("duplicate_ids", DuplicateIdsOpt, "error"),
+    ("empty_docs", EmptyDocsOpt, "error"),
+    ("discontinuous", DiscontinuousOpt, "error"),
     ("token_col", TokenColOpt, 0),
     ("tag_col", TagColOpt, -1),
-    ("scheme", SchemeOpt, Scheme.auto),
+    ("scheme", SchemeOpt, "auto"),
     ("sentences_per_doc", SentencesPerDocOpt, 1),
     ("tag_names", TagNamesOpt, None),
     ("text_column", TextColumnOpt, "text"),
@@ -427,7 +261,6 @@ def reads_corpus(command: Callable[..., Any]) -> Callable[..., Any]:
     def with_reading(**kwargs: Any) -> Any:
         fmt = kwargs.pop("fmt")
         flags = {name: kwargs.pop(name) for name, _, _ in _READING_FLAGS}
-        fmt = str(fmt) if fmt is not None else None
         notices = kwargs.pop("notices")
         if notices is not None:  # emptied once: each corpus read appends its notices
             write_notices(notices, [], append=False)
@@ -447,5 +280,5 @@ def _format_flag(reading: inspect.Parameter) -> Any:
     """The annotation of the format flag that a ``reading`` parameter stands for."""
     if get_origin(reading.annotation) is Annotated:
         _, *extras = get_args(reading.annotation)
-        return Annotated[InFormat | None, *extras]
+        return Annotated[ReadFormat | None, *extras]
     return FormatOpt

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nercurve.cli.app import app
-from nercurve.cli.options import CorpusArg, CorpusReading, OutFormat, reads_corpus
+from nercurve.cli.options import CorpusArg, CorpusReading, reads_corpus
+from nercurve.corpus.io import WriteFormat
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -165,8 +166,8 @@ def split(
         typer.Option("--stratify-classes",
                      help="Give every part the class shares of the corpus (class labels)."),
     ] = False,
-    to: Annotated[OutFormat, typer.Option("--to", help="Format of the written parts.")] = (
-        OutFormat.jsonl
+    to: Annotated[WriteFormat, typer.Option("--to", help="Format of the written parts.")] = (
+        "jsonl"
     ),
     force: Annotated[bool, typer.Option("--force", help="Replace existing part files.")] = False,
     as_json: JsonOpt = False,
@@ -203,7 +204,7 @@ def split(
     parts = split_corpus(docs, test=test, dev=dev, seed=seed,
                          stratify=stratify_eps or stratify_classes, counts=counts,
                          classes=classes if stratify_classes else None)
-    manifest = write_split(docs, parts, out, fmt=str(to), overwrite=force, counts=counts,
+    manifest = write_split(docs, parts, out, fmt=to, overwrite=force, counts=counts,
                            classes=classes)
     if as_json:
         _print_json(manifest)

@@ -113,6 +113,7 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
     Ctrl-C and SIGTERM stop cleanly: workers stop, their jobs return to pending, finished
     results are kept; the process exits with 130 (Ctrl-C) or 143 (SIGTERM).
     """
+    from nercurve.analysis.wave_estimate import estimate_target
     from nercurve.cli.options import print_notices
     from nercurve.study.config import load_config
     from nercurve.study.runner import run_study
@@ -132,6 +133,7 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
                 runs_per_gpu=runs_per_gpu,
                 on_notices=lambda found: print_notices(found, str(config.corpus.path)),
                 drop_changed=drop_changed,
+                estimator=estimate_target,
             )
         finally:
             if bar.live.is_started:
@@ -331,24 +333,15 @@ def track(
 
     Example: nercurve track runs/coi --artifact runs/coi/report.html
     """
-    from nercurve.study.tracking import track_study
+    from nercurve.study.tracking import stored_tracking, track_study
 
-    section = _stored_tracking(study_dir)
+    section = stored_tracking(study_dir)
     done = track_study(study_dir, uri=mlflow or section.get("uri"),
                        experiment=experiment or section.get("experiment"),
                        artifacts=artifact or [])
     typer.echo(f"MLflow {done.uri}: experiment {done.experiment_id}, parent run "
                f"{done.parent_run_id}; {done.logged} job run(s) logged, {done.already} "
                "already there")
-
-
-def _stored_tracking(study_dir: Path) -> dict[str, Any]:
-    """The tracking section of the config a study was last run with (empty when unknown)."""
-    try:
-        return dict(json.loads((study_dir / "study.json").read_text(encoding="utf-8"))
-                    .get("tracking") or {})
-    except (OSError, ValueError):
-        return {}
 
 
 @app.command("results")
@@ -404,11 +397,9 @@ def design_show(
 
     with open_store(study_dir) as store:
         classify = store.get_meta("task") == "classify"
-        density = "COALESCE(minority_share, 0)" if classify else "eps"
-        rows = store.query(
-            "SELECT subset_id, stratum, n_docs, n_sentences, n_tokens, n_entities,"
-            f" {density} AS eps FROM subsets ORDER BY rowid"
-        )
+        rows = store.subset_rows()
+    if classify:
+        rows = [{**r, "eps": r["minority_share"] or 0} for r in rows]
     label = "minority share" if classify else "EPS"
     console = Console()
     if all_subsets:

@@ -22,17 +22,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from nercurve.corpus.model import Corpus, Doc
 from nercurve.errors import InputError
 
-READ_FORMATS = (
+#: The formats a corpus can be read from (the CLI's --format choices and the config's).
+ReadFormat = Literal[
     "pubtator", "conll", "brat", "jsonl", "docbin", "bioc", "hfdatasets", "table", "textdirs"
-)
-WRITE_FORMATS = ("jsonl", "conll", "docbin", "pubtator", "bioc")
+]
+#: The formats a corpus can be written to (the CLI's --to choices).
+WriteFormat = Literal["jsonl", "conll", "docbin", "pubtator", "bioc"]
+READ_FORMATS: tuple[str, ...] = get_args(ReadFormat)
+WRITE_FORMATS: tuple[str, ...] = get_args(WriteFormat)
 FOLDER_FORMATS = ("brat", "hfdatasets", "textdirs")
 
+# The reading policies, declared here once: ReadOptions, the CLI's flags and the study
+# config's [corpus] section take their choices from these (the first is the default).
 OverlapPolicy = Literal["error", "longest", "first"]
 MismatchPolicy = Literal["error", "strip", "skip", "relocate"]
 DuplicateIdPolicy = Literal["error", "keep-first"]
@@ -40,13 +46,14 @@ EmptyDocPolicy = Literal["error", "skip"]
 DiscontinuousPolicy = Literal["error", "hull", "first-fragment", "split"]
 TagScheme = Literal["auto", "iob1", "iob2", "bioes"]
 
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "overlap": ("error", "longest", "first"),
-    "mismatch": ("error", "strip", "skip", "relocate"),
-    "duplicate_ids": ("error", "keep-first"),
-    "empty_docs": ("error", "skip"),
-    "discontinuous": ("error", "hull", "first-fragment", "split"),
-    "scheme": ("auto", "iob1", "iob2", "bioes"),
+#: ReadOptions field -> the policy it takes.
+POLICIES: dict[str, Any] = {
+    "overlap": OverlapPolicy,
+    "mismatch": MismatchPolicy,
+    "duplicate_ids": DuplicateIdPolicy,
+    "empty_docs": EmptyDocPolicy,
+    "discontinuous": DiscontinuousPolicy,
+    "scheme": TagScheme,
 }
 
 _SUFFIX_FORMATS = {
@@ -124,8 +131,8 @@ class ReadOptions:
     label_sep: str | None = None
 
     def __post_init__(self) -> None:
-        for name, choices in _CHOICES.items():
-            value = getattr(self, name)
+        for name, policy in POLICIES.items():
+            value, choices = getattr(self, name), get_args(policy)
             if value not in choices:
                 raise InputError(
                     f"unknown {name.replace('_', '-')} policy {value!r}",

@@ -174,7 +174,7 @@ def _f1(values: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(values, dtype=float), 0.0, 1.0)
 
 
-def _power_law(curve: CurveFit, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _curve_band(curve: CurveFit, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A learning curve's F1 and band at these sizes, left out (NaN) where the fitted F1 falls
     below 0: at sizes that small the fit says nothing an F1 could mean."""
     fitted = np.asarray(curve.predict(sizes), dtype=float)
@@ -199,8 +199,8 @@ def _learning_panel(ax, analysis: Analysis, m: BackendModels,
             reach = max(reach, min(m.target.sentences * 1.1, curve.n_max * 4))
         inside = np.linspace(curve.n_min, curve.n_max, 150)
         beyond = np.linspace(curve.n_max, reach, 100)
-        fitted = _power_law(curve, inside)[0]
-        extrapolated, lo, hi = _power_law(curve, beyond)
+        fitted = _curve_band(curve, inside)[0]
+        extrapolated, lo, hi = _curve_band(curve, beyond)
         ax.plot(inside, fitted, color=CURVE, linewidth=1.4, label=f"curve ({curve.family})")
         ax.fill_between(beyond, lo, hi, color=CURVE, alpha=0.15, linewidth=0)
         ax.plot(beyond, extrapolated, color=CURVE, linewidth=1.4, linestyle="--",
@@ -258,7 +258,7 @@ def curve_overview(analysis: Analysis) -> Figure:
         for color, m in zip(colors, curves, strict=False):
             c = m.curve
             sizes = np.linspace(c.n_min, c.n_max * 1.6, 200)
-            fitted, lo, hi = _power_law(c, sizes)
+            fitted, lo, hi = _curve_band(c, sizes)
             ax.fill_between(sizes, lo, hi, color=color, alpha=0.15, linewidth=0)
             ax.plot(sizes, fitted, color=color, linewidth=1.4, label=plain(m.backend))
             drawn.append(fitted)

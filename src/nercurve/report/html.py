@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from nercurve.analysis.families import CURVE_FAMILIES
+from nercurve.analysis.threshold import THRESHOLD_MODELS
 from nercurve.report import corpus as co
 from nercurve.report import tables as tb
 
@@ -334,9 +336,9 @@ def _methods(analysis: Analysis) -> str:
         "Standardized multiple regression: F1, training sentences and EPS were z-scored and F1 "
         "regressed on the two predictors by ordinary least squares (statsmodels); β are the "
         "standardized coefficients, with their t-test p-values, the overall F test and R².",
-        "Threshold regression follows the model families of the R package chngpt: hinge (flat, "
-        "then a slope), upperhinge (a slope, then flat) and segmented (two slopes joined at the "
-        "threshold). The threshold minimises the residual sum of squares over chngpt's "
+        "Threshold regression follows the model families of the R package chngpt: "
+        + _listed([f"{m.name} ({m.words})" for m in THRESHOLD_MODELS.values()])
+        + ". The threshold minimises the residual sum of squares over chngpt's "
         "candidate grid (the sorted values at positions round(0.05·n) + 1 to round(0.95·n); "
         "exact search); an estimate on the first or last candidate is flagged. Its "
         f"{level} CI comes from {s.n_boot:,} nonparametric bootstrap resamples (percentile and "
@@ -353,11 +355,10 @@ def _methods(analysis: Analysis) -> str:
         f"{level} pointwise intervals from the penalized covariance. The basis size is checked "
         "as mgcv's k.check does (k-index of neighbouring residuals, permutation p-value) and "
         "doubled while it is too small.",
-        "Learning curves: four families are fitted — the inverse power law a − b·n^(−c) and "
-        "exponential saturation a − b·e^(−c·n) (weighted least squares, weights proportional "
-        "to the training size, Figueroa et al. 2012, 0 < a ≤ 1, b ≥ 0), a log-linear curve "
-        "a + b·ln n, and a straight rise to a plateau (the upperhinge threshold model). Each "
-        "is refitted to the runs up to the 60th and the 75th percentile of training size and "
+        f"Learning curves: {_number(len(CURVE_FAMILIES))} families are fitted — "
+        + _listed([f.method for f in CURVE_FAMILIES.values()])
+        + ". Each is refitted to the runs up to the 60th and the 75th percentile of training "
+        "size and "
         "predicts the rest; the family with the smallest error of those predictions is "
         "chosen among the fits without problems (a parameter at a bound, a degenerate CI, a "
         "fit worse than a straight line, F1 below 0 within the data). Families that predict "
@@ -369,3 +370,16 @@ def _methods(analysis: Analysis) -> str:
     ]
     body = "".join(f"<p>{esc(analysis.axes.words(p))}</p>" for p in paragraphs)
     return f'<section id="methods" class="methods"><h2>Methods</h2>{body}</section>'
+
+
+_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _number(n: int) -> str:
+    """A count in words up to ten, in digits above."""
+    return _NUMBERS[n] if n < len(_NUMBERS) else str(n)
+
+
+def _listed(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,7 +1,8 @@
 """Running an adaptive design: waves of jobs, each placed by the estimate of the last.
 
 The first wave is the config's own (stratified) design. After every wave the runner
-re-estimates the design's target from the driving arm's finished runs, records the estimate
+re-estimates the design's target from the driving arm's finished runs with the estimator its
+caller handed it (:class:`~nercurve.study.wave_policy.Estimator`), records the estimate
 and its CI with the wave, and either stops (:func:`~nercurve.study.wave_policy.stop_reason`)
 or draws the next wave (:func:`~nercurve.study.wave_policy.next_sizes`), records it, and
 hands it to the usual road: the study's ``extend`` (the runner's ``initialise``) adds its
@@ -27,7 +28,13 @@ from nercurve.study.design import Subset, design_range, draw_subset
 from nercurve.study.executor import Executor, ProgressCallback
 from nercurve.study.jobs import StudyData
 from nercurve.study.store import Store, results_frame
-from nercurve.study.wave_policy import Estimate, estimate, next_sizes, stop_reason, wave_size
+from nercurve.study.wave_policy import (
+    Estimate,
+    Estimator,
+    next_sizes,
+    stop_reason,
+    wave_size,
+)
 from nercurve.study.wave_records import WaveRecord, read_waves, write_waves
 
 if TYPE_CHECKING:
@@ -52,8 +59,9 @@ def driving_arm(config: StudyConfig) -> str:
 
 def run_waves(config: StudyConfig, data: StudyData, first_wave: list[Subset], store_path: Path,
               executor: Executor, on_progress: ProgressCallback | None,
-              extend: Callable[[], object]) -> None:
-    """Run waves until the design stops, or until jobs remain that another runner holds."""
+              extend: Callable[[], object], estimator: Estimator) -> None:
+    """Run waves until the design stops, or until jobs remain that another runner holds;
+    ``estimator`` estimates the target after each wave."""
     arm = driving_arm(config)
     pool = list(data.pool.values())
     counts = doc_counts(pool)
@@ -71,14 +79,14 @@ def run_waves(config: StudyConfig, data: StudyData, first_wave: list[Subset], st
             left = store.counts()
             if left["pending"] or left["running"]:
                 return
-            subsets = _after_wave(config, arm, counts, store, classes)
+            subsets = _after_wave(config, arm, counts, store, estimator, classes)
         if not subsets:
             return
         extend()
 
 
 def _after_wave(config: StudyConfig, arm: str, counts: DocCounts, store: Store,
-                classes: ClassCounts | None = None) -> list[Subset]:
+                estimator: Estimator, classes: ClassCounts | None = None) -> list[Subset]:
     """Record the finished wave's estimate; draw, store and record the next wave (returned),
     or record why the design stops (and return nothing). ``classes``: the pool's, in a
     classification study."""
@@ -86,7 +94,7 @@ def _after_wave(config: StudyConfig, arm: str, counts: DocCounts, store: Store,
     waves = read_waves(store)
     runs = results_frame(store.path.parent)
     runs = runs.loc[runs["backend"] == arm]
-    current = _estimate(waves, runs, config)
+    current = _estimate(waves, runs, config, estimator)
     seeds = len(config.seeds)
     planned = sum(len(w.subsets) for w in waves) * seeds
     reason = stop_reason(current, settings, planned, seeds)
@@ -115,8 +123,8 @@ def _after_wave(config: StudyConfig, arm: str, counts: DocCounts, store: Store,
     return subsets
 
 
-def _estimate(waves: list[WaveRecord], runs: pd.DataFrame, config: StudyConfig
-              ) -> Estimate | None:
+def _estimate(waves: list[WaveRecord], runs: pd.DataFrame, config: StudyConfig,
+              estimator: Estimator) -> Estimate | None:
     """The estimate after the last wave, recorded with it (in ``waves``) the first time; None
     when the runs cannot support one yet."""
     wave = waves[-1]
@@ -124,7 +132,7 @@ def _estimate(waves: list[WaveRecord], runs: pd.DataFrame, config: StudyConfig
         if wave.estimate is None:
             return None
         return Estimate(value=wave.estimate, ci=wave.ci, runs=wave.runs)
-    current, note = estimate_wave(runs, config, wave.wave)
+    current, note = estimate_wave(runs, config, wave.wave, estimator)
     waves[-1] = wave.with_estimate(
         estimate=None if current is None else current.value,
         ci=None if current is None else current.ci,
@@ -132,12 +140,12 @@ def _estimate(waves: list[WaveRecord], runs: pd.DataFrame, config: StudyConfig
     return current
 
 
-def estimate_wave(runs: pd.DataFrame, config: StudyConfig, wave: int
+def estimate_wave(runs: pd.DataFrame, config: StudyConfig, wave: int, estimator: Estimator
                   ) -> tuple[Estimate | None, str | None]:
     """The target estimated from the driving arm's runs after ``wave``, or why not."""
     try:
-        found = estimate(runs["n_sentences"], runs["f1"], config.design.adaptive,
-                         cluster=runs["subset_id"].to_numpy(), seed=config.design.seed + wave)
+        found = estimator(runs["n_sentences"], runs["f1"], config.design.adaptive,
+                          cluster=runs["subset_id"].to_numpy(), seed=config.design.seed + wave)
     except AnalysisError as err:
         return None, err.message
     return found, None

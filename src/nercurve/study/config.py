@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nercurve.corpus.io import MismatchPolicy, OverlapPolicy
 from nercurve.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ class CorpusSection(_Strict):
     format: str | None = None
     label_map: dict[str, str] = Field(default_factory=dict)
     labels: list[str] | None = None
-    overlap: Literal["error", "longest", "first"] = "error"
-    mismatch: Literal["error", "strip", "skip", "relocate"] = "error"
+    overlap: OverlapPolicy = "error"
+    mismatch: MismatchPolicy = "error"
     options: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -33,6 +33,7 @@ from nercurve.study.wave_records import recorded_subsets
 if TYPE_CHECKING:
     from nercurve.corpus.classes import ClassScheme
     from nercurve.corpus.io import ReadOptions
+    from nercurve.study.wave_policy import Estimator
 
 
 @dataclass(frozen=True)
@@ -436,6 +437,7 @@ def run_study(
     runs_per_gpu: int | None = None,
     on_notices: Callable[[list[Notice]], None] | None = None,
     drop_changed: bool = False,
+    estimator: Estimator | None = None,
 ) -> Path:
     """Run every job of a study that has not finished yet; returns the study folder.
 
@@ -445,8 +447,14 @@ def run_study(
     ``on_notices`` receives what reading the corpus repaired or left out (their counts by
     kind are also kept in ``corpus_stats.json``), before any job starts. ``drop_changed``
     sets aside rows made with another corpus, design or arm settings instead of refusing
-    to run (see :func:`initialise`).
+    to run (see :func:`initialise`). ``estimator`` estimates an adaptive design's target
+    after each wave (required for an adaptive design: the study package knows nothing of
+    the analysis; pass :func:`nercurve.analysis.wave_estimate.estimate_target`).
     """
+    if config.design.adaptive is not None and estimator is None:
+        raise ConfigError("an adaptive design needs an estimator of its target",
+                          hint="pass estimator=nercurve.analysis.wave_estimate.estimate_target"
+                               " to run_study (the CLI does)")
     prepared = prepare(config)
     if on_notices is not None and prepared.notices:
         on_notices(prepared.notices)
@@ -461,7 +469,7 @@ def run_study(
         from nercurve.study.adaptive import run_waves
 
         run_waves(config, prepared.data, prepared.subsets, store_path, executor, on_progress,
-                  extend=lambda: initialise(prepared))
+                  extend=lambda: initialise(prepared), estimator=estimator)
     else:
         executor.execute(store_path, prepared.data, on_progress)
     if config.tracking.mlflow:

@@ -40,22 +40,10 @@ def study_status(study_dir: str | Path, *, errors: int = 5) -> StudyStatus:
     now, host = time.time(), socket.gethostname()
     with open_store(study_dir) as store:
         report = StudyStatus(counts=store.counts())
-        rows = store.query(
-            "SELECT backend, status, seconds, host, owner_pid, worker_pid, lease_until"
-            " FROM jobs WHERE active = 1"
-        )
-        report.failures = store.query(
-            "SELECT job_id, backend, subset_id, error FROM jobs WHERE status = 'failed'"
-            " AND active = 1 ORDER BY finished_at DESC LIMIT ?",
-            (errors,),
-        )
-        for r in store.query(
-            "SELECT backend, COUNT(*) AS n FROM jobs WHERE active = 0 AND archived IS NULL"
-            " GROUP BY backend ORDER BY backend"
-        ):
-            report.inactive[r["backend"]] = int(r["n"])
-        report.archived = int(store.query(
-            "SELECT COUNT(*) AS n FROM jobs WHERE archived IS NOT NULL")[0]["n"])
+        rows = store.job_states()
+        report.failures = store.failures(errors)
+        report.inactive = store.inactive_counts()
+        report.archived = store.archived_count()
         report.waves = read_waves(store)
     holders: Counter[str] = Counter()
     seconds: dict[str, list[float]] = {}

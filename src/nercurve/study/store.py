@@ -600,9 +600,85 @@ class Store:
             " AND active = 1")}
 
     @_guarded
-    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """Run a read-only query (for reports and status)."""
-        return self._db.execute(sql, args).fetchall()
+    def job_states(self) -> list[dict[str, Any]]:
+        """Every active job's arm, status, seconds and holder (host, owner_pid, worker_pid,
+        lease_until): what ``status`` counts and checks for runners that are gone."""
+        return self._rows(
+            "SELECT backend, status, seconds, host, owner_pid, worker_pid, lease_until"
+            " FROM jobs WHERE active = 1"
+        )
+
+    @_guarded
+    def failures(self, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` failed active jobs, latest first: job_id, backend, subset_id,
+        error."""
+        return self._rows(
+            "SELECT job_id, backend, subset_id, error FROM jobs WHERE status = 'failed'"
+            " AND active = 1 ORDER BY finished_at DESC LIMIT ?",
+            (limit,),
+        )
+
+    @_guarded
+    def inactive_counts(self) -> dict[str, int]:
+        """Stored jobs per arm that the current config no longer names (not archived)."""
+        return {row["backend"]: int(row["n"]) for row in self._db.execute(
+            "SELECT backend, COUNT(*) AS n FROM jobs WHERE active = 0 AND archived IS NULL"
+            " GROUP BY backend ORDER BY backend"
+        )}
+
+    @_guarded
+    def archived_count(self) -> int:
+        """Jobs set aside by ``--drop-changed``."""
+        return int(self._db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE archived IS NOT NULL").fetchone()[0])
+
+    @_guarded
+    def finished_jobs(self, *, include_failed: bool = False) -> list[dict[str, Any]]:
+        """The finished active jobs in plan order, each with its subset's descriptors: the
+        job's columns (params, per_label and extra as stored JSON text), subset_id, stratum,
+        n_docs, n_sentences, n_tokens, n_entities, eps, classes (JSON) and minority_share.
+        Done jobs only, unless ``include_failed``."""
+        statuses = ("done", "failed") if include_failed else ("done",)
+        return self._rows(
+            "SELECT j.job_id, j.backend, j.backend_type, j.params, j.seed, j.status,"
+            " j.attempts, j.started_at, j.finished_at, j.precision, j.recall, j.f1, j.dev_f1,"
+            " j.steps, j.best_step, j.seconds, j.peak_mb, j.error, j.per_label, j.extra,"
+            " s.subset_id, s.stratum, s.n_docs, s.n_sentences, s.n_tokens, s.n_entities,"
+            " s.eps, s.classes, s.minority_share"
+            " FROM jobs j JOIN subsets s USING (subset_id)"
+            f" WHERE j.active = 1 AND j.status IN ({', '.join('?' * len(statuses))})"
+            " ORDER BY j.position",
+            statuses,
+        )
+
+    @_guarded
+    def subset_rows(self) -> list[dict[str, Any]]:
+        """Every stored subset's descriptors in the order stored: subset_id, stratum, n_docs,
+        n_sentences, n_tokens, n_entities, eps, classes (JSON or None) and minority_share."""
+        return self._rows(
+            "SELECT subset_id, stratum, n_docs, n_sentences, n_tokens, n_entities, eps,"
+            " classes, minority_share FROM subsets ORDER BY rowid"
+        )
+
+    @_guarded
+    def subsets(self, subset_ids: Sequence[str]) -> list[Subset]:
+        """The stored subsets with these ids, in this order (ids not stored are left out)."""
+        wanted = set(subset_ids)
+        rows = {row["subset_id"]: row for row in self._db.execute(
+            f"SELECT {_SUBSET_FIELDS} FROM subsets") if row["subset_id"] in wanted}
+        return [_subset(rows[s]) for s in subset_ids if s in rows]
+
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._db.execute(sql, args)]
+
+
+def _subset(row: sqlite3.Row) -> Subset:
+    """A subset as :meth:`Store.add_subsets` stored it."""
+    return Subset(subset_id=row["subset_id"], stratum=row["stratum"], target=row["target"],
+                  doc_ids=tuple(json.loads(row["doc_ids"])), n_docs=row["n_docs"],
+                  n_sentences=row["n_sentences"], n_tokens=row["n_tokens"],
+                  n_entities=row["n_entities"],
+                  classes=tuple(json.loads(row["classes"] or "{}").items()))
 
 
 def open_store(study_dir: str | Path, *, must_exist: bool = True) -> Store:
@@ -654,19 +730,9 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
     """
     import pandas as pd
 
-    statuses = ("done", "failed") if include_failed else ("done",)
     with open_store(study_dir) as store:
         metric = store.get_meta("metric") if store.get_meta("task") == "classify" else None
-        rows = store.query(
-            "SELECT j.job_id, j.subset_id, s.stratum, j.backend, j.backend_type, j.seed,"
-            " s.n_docs, s.n_sentences, s.n_tokens, s.n_entities, s.eps, j.status, j.precision,"
-            " j.recall, j.f1, j.dev_f1, j.steps, j.best_step, j.seconds, j.peak_mb, j.error,"
-            " j.per_label, j.extra, j.params, s.classes, s.minority_share"
-            " FROM jobs j JOIN subsets s USING (subset_id)"
-            f" WHERE j.active = 1 AND j.status IN ({', '.join('?' * len(statuses))})"
-            " ORDER BY j.position",
-            statuses,
-        )
+        rows = store.finished_jobs(include_failed=include_failed)
     columns = _RESULT_COLUMNS if metric is None else _CLASSIFY_RESULT_COLUMNS
     records = []
     for row in rows:

@@ -47,16 +47,6 @@ _PARENT = "mlflow.parentRunId"
 #: MLflow's limits per ``log_batch`` call.
 _MAX_PARAMS, _MAX_METRICS = 100, 1000
 
-_JOB_QUERY = (
-    "SELECT j.job_id, j.backend, j.backend_type, j.params, j.seed, j.status, j.attempts,"
-    " j.started_at, j.finished_at, j.precision, j.recall, j.f1, j.dev_f1, j.steps,"
-    " j.best_step, j.seconds, j.peak_mb, j.error, j.per_label, j.extra, s.subset_id,"
-    " s.stratum, s.n_docs, s.n_sentences, s.n_tokens, s.n_entities, s.eps, s.classes,"
-    " s.minority_share"
-    " FROM jobs j JOIN subsets s USING (subset_id)"
-    " WHERE j.active = 1 AND j.status IN ('done', 'failed') ORDER BY j.position"
-)
-
 
 @dataclass(frozen=True)
 class Tracked:
@@ -72,6 +62,16 @@ class Tracked:
 def default_uri(study_dir: Path) -> str:
     """The SQLite store in the study folder."""
     return f"sqlite:///{(Path(study_dir) / 'mlflow.db').resolve()}"
+
+
+def stored_tracking(study_dir: Path) -> dict[str, Any]:
+    """The tracking section of the config a study was last run with (its ``study.json``;
+    empty when unknown)."""
+    try:
+        return dict(json.loads((Path(study_dir) / "study.json").read_text(encoding="utf-8"))
+                    .get("tracking") or {})
+    except (OSError, ValueError):
+        return {}
 
 
 def track_study(
@@ -91,7 +91,7 @@ def track_study(
     study_dir = Path(study_dir).resolve()
     with open_store(study_dir) as store:
         name = store.get_meta("name") or study_dir.name
-        rows = store.query(_JOB_QUERY)
+        rows = store.finished_jobs(include_failed=True)
     with _quiet():
         experiment_id = _experiment(client, experiment or name, study_dir, uri)
         parent = _parent(client, entities, experiment_id, study_dir, name)

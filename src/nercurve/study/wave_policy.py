@@ -1,12 +1,10 @@
 """The rules of an adaptive design, as pure functions (the runner and the benchmark share them).
 
 - **Estimate.** After each wave, the target is re-estimated from every finished run of the
-  driving arm: ``threshold`` — the threshold of the chosen threshold-model family on
-  training sentences (:func:`nercurve.analysis.threshold.threshold_analysis`); ``target_f1``
-  — the training sentences the chosen learning curve needs for the target F1
-  (:func:`nercurve.analysis.families.fit_curves`; its CI spans the curves that predict the
-  largest runs as well); both with percentile bootstrap CIs (runs of one subset resampled
-  together).
+  driving arm by an :class:`Estimator` that the caller hands the runner (the study package
+  knows nothing of the analysis; :func:`nercurve.analysis.wave_estimate.estimate_target` is
+  the one the CLI passes: the threshold of the chosen threshold model, or the training
+  sentences the chosen learning curve needs for the target F1, with bootstrap CIs).
 - **Sampling rule.** The next wave puts ``1 − spread`` of its subsets at sizes spread
   evenly (one per equal slice, at a random point within it) over the current CI widened by
   a quarter of its width on each side (at least a twentieth of the design's range wide,
@@ -27,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -50,28 +49,14 @@ class Estimate:
         return self.ci[1] - self.ci[0]
 
 
-def estimate(sentences: Sequence[float] | np.ndarray, f1: Sequence[float] | np.ndarray,
-             settings: AdaptiveSection, *, cluster: Sequence[object] | None = None,
-             seed: int = 0) -> Estimate:
-    """The design's target from the runs so far; raises AnalysisError when they cannot
-    support it yet."""
-    x = np.asarray(sentences, dtype=float)
-    y = np.asarray(f1, dtype=float)
-    if settings.target == "threshold":
-        from nercurve.analysis.threshold import threshold_analysis
+class Estimator(Protocol):
+    """Estimates an adaptive design's target (in sentences) from the runs so far: their
+    training sentences and F1, the design's settings, the runs' clusters (subset ids) and a
+    seed; raises AnalysisError when the runs cannot support an estimate yet."""
 
-        fit = threshold_analysis(x, y, families=(settings.family,), cluster=cluster,
-                                 n_boot=settings.n_boot, n_test=0, level=settings.level,
-                                 seed=seed).fits[settings.family]
-        return Estimate(value=fit.threshold, ci=fit.ci_percentile, runs=int(x.size))
-    from nercurve.analysis.families import fit_curves
-
-    positive = x > 0
-    clusters = None if cluster is None else np.asarray(cluster)[positive]
-    curves = fit_curves(x[positive], y[positive], cluster=clusters, n_boot=settings.n_boot,
-                        level=settings.level, seed=seed)
-    needed = curves.sentences_for(float(settings.target_f1))
-    return Estimate(value=needed.sentences, ci=needed.ci, runs=int(positive.sum()))
+    def __call__(self, sentences: Sequence[float] | np.ndarray,
+                 f1: Sequence[float] | np.ndarray, settings: AdaptiveSection, *,
+                 cluster: Sequence[object] | None = None, seed: int = 0) -> Estimate: ...
 
 
 def next_sizes(current: Estimate | None, bounds: tuple[float, float], k: int, spread: float,

@@ -105,15 +105,4 @@ def write_waves(store: Store, waves: list[WaveRecord]) -> None:
 
 def recorded_subsets(store: Store) -> list[Subset]:
     """The subsets of the waves after the first (the first is the config's own design)."""
-    wanted = [s for wave in read_waves(store)[1:] for s in wave.subsets]
-    rows = {r["subset_id"]: r for r in store.query(
-        "SELECT subset_id, stratum, target, n_docs, n_sentences, n_tokens, n_entities, doc_ids"
-        " FROM subsets WHERE stratum LIKE 'wave%'")}
-    return [_subset(rows[s]) for s in wanted if s in rows]
-
-
-def _subset(row: Any) -> Subset:
-    return Subset(subset_id=row["subset_id"], stratum=row["stratum"], target=row["target"],
-                  doc_ids=tuple(json.loads(row["doc_ids"])), n_docs=row["n_docs"],
-                  n_sentences=row["n_sentences"], n_tokens=row["n_tokens"],
-                  n_entities=row["n_entities"])
+    return store.subsets([s for wave in read_waves(store)[1:] for s in wave.subsets])
