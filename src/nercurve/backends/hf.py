@@ -152,7 +152,7 @@ class HFBackend:
         from nercurve.backends import hf_train
         from nercurve.backends.hf_load import load_model, load_tokenizer, locate
         from nercurve.backends.hf_presets import resolve_preset
-        from nercurve.metrics import strict_prf
+        from nercurve.tasks.ner_scores import strict_prf
 
         p = _validated(params)
         device = hf_train.resolve_device(p.device)

@@ -363,7 +363,7 @@ class LLMBackend:
         )
         from nercurve.backends.llm_prompt import PromptStyle, units
         from nercurve.backends.llm_train import answer_loss, lm_examples, mean_loss
-        from nercurve.metrics import strict_prf
+        from nercurve.tasks.ner_scores import strict_prf
 
         p = _validated(params)
         device = hf_train.resolve_device(p.device)

@@ -212,10 +212,10 @@ def plan_cmd(
 
         raise AnalysisError(f"no learning curve could be fitted to the pilot study: {reasons}",
                             file=study_dir, hint="use more sizes, seeds or a larger pilot")
-    pilot_sentences = float(analysis.runs[analysis.axes.size].max())
+    pilot_sentences = float(analysis.runs[analysis.task.size].max())
     typer.echo(f"\nstudy: {study_dir}  ({len(analysis.runs)} runs)")
-    typer.echo(analysis.axes.words(plan_answer(backend, model.target, model.curve,
-                                               pilot_sentences, minutes_per_sentence)))
+    typer.echo(plan_answer(backend, model.target, model.curve, pilot_sentences,
+                           minutes_per_sentence, analysis.task))
 
 
 def _print_tables(analysis: Analysis) -> None:
@@ -231,11 +231,12 @@ def _print_tables(analysis: Analysis) -> None:
 
     console = Console()
     for title, frame in [("Descriptive statistics", descriptive_display(analysis)),
-                         ("Standardized regression of F1", regression_display(analysis)),
+                         (f"Standardized regression of {analysis.task.words.outcome}",
+                          regression_display(analysis)),
                          ("Threshold models", threshold_display(analysis)),
                          ("Learning curves (★ chosen by extrapolation error)",
                           curve_display(analysis))]:
-        console.print(_rich_table(analysis.axes.words(title), frame))
+        console.print(_rich_table(title, frame))
 
 
 def _rich_table(title: str, frame: pd.DataFrame):
