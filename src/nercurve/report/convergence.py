@@ -39,13 +39,13 @@ def convergence_figure(analysis: Analysis) -> Figure:
             left.annotate(str(w.wave), (x, w.estimate), textcoords="offset points",
                           xytext=(4, 4), fontsize=7)
         left.set_xlabel("Runs of the driving arm")
-        left.set_ylabel(f"Estimate ({analysis.task.words.unit})")
+        left.set_ylabel("Estimate (sentences)")
         left.set_title("Estimate after each wave (CI)")
         width = hi - lo
         right.plot(runs[np.isfinite(width)], width[np.isfinite(width)], "o-", color="0.3",
                    linewidth=1)
         right.set_xlabel("Runs of the driving arm")
-        right.set_ylabel(f"CI width ({analysis.task.words.unit})")
+        right.set_ylabel("CI width (sentences)")
         right.set_title("CI width")
         stop = _stop_width(analysis)
         if stop is not None:
@@ -75,8 +75,7 @@ def convergence_text(analysis: Analysis) -> str:
     end = (f"It stopped after wave {last.wave} because {why.get(last.stopped, last.stopped)}."
            if last.stopped else f"Wave {last.wave} is the latest; the design has not stopped.")
     if last.estimate is not None and last.ci is not None and math.isfinite(last.estimate):
-        end += (f" Last estimate: {last.estimate:,.0f} {analysis.task.words.unit} (CI "
-                f"{last.ci[0]:,.0f}–"
+        end += (f" Last estimate: {last.estimate:,.0f} sentences (CI {last.ci[0]:,.0f}–"
                 f"{last.ci[1]:,.0f}) from {last.runs} runs.")
     runs = sum(len(w.subsets) for w in waves)
     return (f"The design ran in {len(waves)} waves ({runs} subsets): the first stratified, "
