@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from nercurve.analysis.recommend import about
+from nercurve.tasks import title
 
 if TYPE_CHECKING:
     from nercurve.analysis import Analysis
@@ -115,7 +116,7 @@ def threshold_display(analysis: Analysis) -> pd.DataFrame:
                 f"{fmt(rec['threshold'])} ({ci(rec['ci_low'], rec['ci_high'], fmt)})"),
             "Symmetric CI": "–" if is_line else ci(rec["sym_ci_low"], rec["sym_ci_high"], fmt),
             "Slope before → after": f"{before} → {after} {per}",
-            f"{task.words.outcome} at threshold": "–" if is_line else num(rec["level"], 3),
+            f"{title(task.words.outcome)} at threshold": "–" if is_line else num(rec["level"], 3),
             "p vs line": "–" if is_line else pval(rec["p_vs_line"]),
             "ΔAIC": num(rec["delta_aic"], 1),
             "Cautions": _threshold_cautions(rec),
@@ -155,8 +156,8 @@ def curve_display(analysis: Analysis) -> pd.DataFrame:
             "Curve": r["family"] + (" ★" if r["chosen"] else ""),
             "Parameters (95% CI)": r["parameters"],
             "Extrapolation RMSE": num(r["extrapolation_rmse"], 4),
-            f"{w.outcome} at max n": f"{f1(r['f1_at_n_max'])} ({about(r['n_max'])})",
-            f"{w.outcome} at 2× max n": f"{f1(r['f1_at_2x_n_max'])} ({at_2x})",
+            f"{title(w.outcome)} at max n": f"{f1(r['f1_at_n_max'])} ({about(r['n_max'])})",
+            f"{title(w.outcome)} at 2× max n": f"{f1(r['f1_at_2x_n_max'])} ({at_2x})",
             f"Next {s.step:g} {w.unit_abbr} (points)": f"{pts(100 * r[gain])} ({gained})",
             f"Flat (<{100 * s.min_gain:g} pt) after": f"{about(r[plateau])} ({flat})",
             f"n for {w.outcome} {s.target_f1:.2f}": (
