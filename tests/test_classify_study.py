@@ -155,6 +155,11 @@ def test_analysis_and_report_speak_of_examples_and_class_balance(tfidf_study, tm
     html = write_report(analysis, tmp_path / "r.html").html.read_text(encoding="utf-8")
     assert "Training examples" in html and "Macro-F1 and class balance" in html
     assert "per class (documents and their share)" in html
+    from nercurve.report.tables import curve_display, threshold_display
+
+    assert {"Macro-F1 at max n", "Next 100 ex. (points)", "n for macro-F1 0.95"} <= set(
+        curve_display(analysis).columns)
+    assert "Macro-F1 at threshold" in threshold_display(analysis).columns
 
 
 def test_a_rerun_as_another_task_or_metric_is_refused(tfidf_study, tmp_path):
