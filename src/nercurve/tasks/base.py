@@ -10,7 +10,6 @@ module, and nothing is reworded afterwards.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -201,7 +200,3 @@ class Task:
     def training_density(self, corpus_stats: Mapping[str, Any]) -> float | None:
         """The composition measure of the annotated training data, from corpus_stats.json."""
         raise NotImplementedError
-
-    def replace(self, **changes: Any) -> Task:
-        """A copy with ``changes``."""
-        return dataclasses.replace(self, **changes)
