@@ -70,7 +70,7 @@ def run_arm(arm: str, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from nercurve.backends import get_backend
-    from nercurve.metrics import evaluate
+    from nercurve.tasks.ner_scores import evaluate
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -137,7 +137,7 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
 
     from nercurve.backends.hf.align import Encoder, bio_tags, decode, doc_words, label_list
     from nercurve.backends.hf.ner import with_tokens
-    from nercurve.metrics import evaluate
+    from nercurve.tasks.ner_scores import evaluate
 
     data = prepared.data
     encoder = Encoder(AutoTokenizer.from_pretrained(model_path), args.max_length,

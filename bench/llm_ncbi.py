@@ -128,7 +128,7 @@ def run_arm(arm: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
 
     from nercurve.backends import get_backend
     from nercurve.backends.llm.ner import SelfConsistency
-    from nercurve.metrics import evaluate
+    from nercurve.tasks.ner_scores import evaluate
 
     if args.threads:
         torch.set_num_threads(args.threads)

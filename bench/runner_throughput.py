@@ -99,7 +99,7 @@ def naive_loop(work: Path, prepared, seed: int) -> tuple[float, dict[str, float]
 
     from nercurve.backends.spacy.docs import SpacyModel, spacy_docs
     from nercurve.backends.spacy.ner import SpacyParams
-    from nercurve.metrics import evaluate
+    from nercurve.tasks.ner_scores import evaluate
 
     arm = prepared.arms[0]
     params = SpacyParams.model_validate(arm.params)
@@ -149,7 +149,7 @@ def nercurve_run(config_path: Path, workers: int) -> tuple[float, dict[str, floa
 def direct_calls(prepared, seed: int) -> tuple[float, dict[str, float]]:
     """(c): the backend called serially in this process (no start-up, no disk, one core)."""
     from nercurve.backends import get_backend
-    from nercurve.metrics import evaluate
+    from nercurve.tasks.ner_scores import evaluate
 
     arm = prepared.arms[0]
     backend = get_backend(arm.type)

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from nercurve.analysis import analyze
-from nercurve.analysis.axes import classify_axes
 from nercurve.analysis.data import Runs, validate_runs
 from nercurve.analysis.simulate import simulate_runs
 from nercurve.analysis.transfer import external_names, transfer_sentence, transfer_table
+from nercurve.tasks import get_task
 
 
 def runs_with_transfer(retained: float) -> Runs:
@@ -43,10 +43,10 @@ def test_classification_transfer_is_by_examples_not_sentences() -> None:
         "n_docs": [10, 30, 100, 140], "n_sentences": [90, 270, 900, 1260],
         "f1": [0.4, 0.6, 0.8, 0.9], "f1_u": [0.2, 0.4, 0.6, 0.6],
     })
-    ax = classify_axes("macro_f1")
-    table = transfer_table(frame, ["u"], ax)
+    task = get_task("classify", "macro_f1")
+    table = transfer_table(frame, ["u"], task)
     assert table["examples"].tolist() == [20, 120] and "sentences" not in table.columns
-    words = ax.words(transfer_sentence("x", frame, ["u"], ax))
+    words = transfer_sentence("x", frame, ["u"], task)
     assert "at about 120 training examples" in words and "at about 20 examples" in words
     assert "sentences" not in words and "in-domain 0.850" in words
 

@@ -9,7 +9,7 @@ from nercurve.backends import get_backend
 from nercurve.backends.spacy.pretrained import DEFAULT_PIPELINE, PretrainedBackend, PretrainedParams
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
-from nercurve.metrics import strict_prf
+from nercurve.tasks.ner_scores import strict_prf
 
 TEXT = (
     "Conflict of interest: John Smith received grants from Pfizer and consulting fees "

@@ -12,8 +12,8 @@ from nercurve.backends.spacy.docs import AlignmentCounts, spacy_doc
 from nercurve.backends.spacy.ner import SpacyBackend, SpacyParams
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
-from nercurve.metrics import strict_prf
 from nercurve.synthetic.coi import generate_coi
+from nercurve.tasks.ner_scores import strict_prf
 
 # A smaller network than spaCy's default keeps the test trainings to seconds.
 SMALL = {

@@ -14,11 +14,11 @@ from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.io import write_corpus
 from nercurve.corpus.model import Doc
 from nercurve.errors import ConfigError
-from nercurve.metrics_classify import score_classes
 from nercurve.study.config import load_config
 from nercurve.study.runner import run_study
 from nercurve.study.store import results_frame
 from nercurve.synthetic.smoking import generate_smoking
+from nercurve.tasks.classify_scores import score_classes
 
 #: Small and quick: a short spaCy schedule, a narrow CNN, MiniLM on 64-subword windows.
 SPACY_BOW = ('{ architecture = "bow", max_steps = 40, eval_frequency = 20, patience = 40, '

@@ -11,7 +11,7 @@ from sklearn.metrics import accuracy_score, classification_report
 from nercurve.corpus.classes import ClassScheme
 from nercurve.corpus.model import Doc
 from nercurve.errors import InputError
-from nercurve.metrics_classify import evaluate_classes, score_classes
+from nercurve.tasks.classify_scores import evaluate_classes, score_classes
 
 
 def test_single_label_by_hand():

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from nercurve.analysis import analyze, load_runs
-from nercurve.analysis.axes import classify_axes
 from nercurve.corpus.classes import class_counts, class_scheme, doc_classes
 from nercurve.corpus.io import write_corpus
 from nercurve.corpus.split import split_corpus
@@ -25,6 +24,7 @@ from nercurve.study.design import draw_design
 from nercurve.study.runner import run_study
 from nercurve.study.store import Store, results_frame
 from nercurve.synthetic.smoking import generate_smoking
+from nercurve.tasks import get_task
 
 NERCURVE = str(Path(sys.executable).parent / "nercurve")
 
@@ -51,13 +51,17 @@ def test_config_task_metric_and_stratified_labels():
 
 
 def test_the_words_of_a_classification_study():
-    words = classify_axes("accuracy").words
-    assert words("Entities per sentence (EPS)") == "Minority-class share"
-    assert words("F1 rises with entity density; your training EPS is 0.2") == (
-        "Accuracy rises with class balance; your training minority share is 0.2")
-    assert words("the next 100 sentences add 0.4 F1 points (n_sentences)") == (
-        "the next 100 examples add 0.4 accuracy points (n_sentences)")
-    assert classify_axes().words("Test F1") == "Test macro-F1"
+    task = get_task("classify", "accuracy")
+    w = task.words
+    assert (w.unit, w.unit_one, w.density, w.density_long, w.theme, w.outcome) == (
+        "examples", "example", "minority share", "minority-class share", "class balance",
+        "accuracy")
+    assert task.per("n_docs") == ("examples", 100.0, "per 100 examples")
+    assert task.per("minority_share") == ("minority share", 0.1, "per 0.1 minority share")
+    assert task.per_abbr("n_docs") == (100.0, "/100 ex.")
+    assert (task.label("n_docs"), task.label("minority_share")) == ("Examples", "Minority share")
+    assert get_task("classify").words.outcome == "macro-F1"
+    assert get_task("ner").words.outcome == "F1"
 
 
 def test_designs_record_classes_and_stratify_them():
@@ -153,7 +157,7 @@ def test_design_show_gives_the_minority_share_of_every_subset(tfidf_study):
 
 def test_analysis_and_report_speak_of_examples_and_class_balance(tfidf_study, tmp_path):
     runs = load_runs(tfidf_study)
-    assert runs.axes == classify_axes("macro_f1")
+    assert runs.task == get_task("classify", "macro_f1")
     analysis = analyze(runs, n_boot=100, target_f1=0.95)
     text = analysis.recommendation_text()
     assert "examples" in text and "macro-F1" in text
@@ -165,6 +169,11 @@ def test_analysis_and_report_speak_of_examples_and_class_balance(tfidf_study, tm
     html = write_report(analysis, tmp_path / "r.html").html.read_text(encoding="utf-8")
     assert "Training examples" in html and "Macro-F1 and class balance" in html
     assert "per class (documents and their share)" in html
+    from nercurve.report.tables import curve_display, threshold_display
+
+    assert {"Macro-F1 at max n", "Next 100 ex. (points)", "n for macro-F1 0.95"} <= set(
+        curve_display(analysis).columns)
+    assert "Macro-F1 at threshold" in threshold_display(analysis).columns
 
 
 def test_a_rerun_as_another_task_or_metric_is_refused(tfidf_study, tmp_path):

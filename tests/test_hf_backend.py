@@ -191,7 +191,7 @@ def test_tiny_gpt2_trains_and_predicts_through_the_decoder_path(tiny_gpt2, coi):
 
 
 def test_minilm_learns_the_coi_corpus_and_its_spans_round_trip_through_the_scorer(coi):
-    from nercurve.metrics import evaluate
+    from nercurve.tasks.ner_scores import evaluate
 
     train, dev = coi
     params = {"model": "minilm", "device": "cpu", "max_steps": 40, "eval_every": 20,

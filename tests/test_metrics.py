@@ -17,7 +17,7 @@ from seqeval.scheme import IOB2
 
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import InputError
-from nercurve.metrics import OUTSIDE, PRF, evaluate, strict_prf
+from nercurve.tasks.ner_scores import OUTSIDE, PRF, evaluate, strict_prf
 
 TEXT = "x" * 100
 

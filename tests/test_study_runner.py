@@ -15,7 +15,7 @@ from study_fixtures import wait_for, write_study
 
 from nercurve.study.config import load_config
 from nercurve.study.runner import run_study
-from nercurve.study.store import results_frame
+from nercurve.study.store import open_store, results_frame
 
 NERCURVE = str(Path(sys.executable).parent / "nercurve")
 TESTS = str(Path(__file__).resolve().parent)
@@ -41,6 +41,8 @@ def test_a_study_runs_every_job_once_and_a_rerun_repeats_nothing(tmp_path: Path)
     assert (frame["eps"] == frame["n_entities"] / frame["n_sentences"]).all()
     for name in ("study.json", "corpus_stats.json", "design.csv", "split.json"):
         assert (out / name).is_file()
+    with open_store(out) as store:  # every study records its task, NER too
+        assert (store.get_meta("task"), store.get_meta("metric")) == ("ner", None)
     run_study(config)
     assert [r["attempts"] for r in rows(out / "results.sqlite")] == [1] * 12
 

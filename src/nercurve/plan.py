@@ -96,7 +96,7 @@ def run_plan(
         reasons = "; ".join(n for n in analysis.notes if n.startswith(f"{backend}:"))
         raise AnalysisError(f"no learning curve could be fitted to the pilot study: {reasons}",
                             file=study_dir, hint="use more sizes, seeds or a larger pilot")
-    pilot_sentences = float(analysis.runs[analysis.axes.size].max())
-    answer = analysis.axes.words(plan_answer(backend, model.target, model.curve,
-                                             pilot_sentences, minutes_per_sentence))
+    pilot_sentences = float(analysis.runs[analysis.task.size].max())
+    answer = plan_answer(backend, model.target, model.curve, pilot_sentences,
+                         minutes_per_sentence, analysis.task)
     return PilotPlan(study_dir=study_dir, runs=len(analysis.runs), answer=answer)

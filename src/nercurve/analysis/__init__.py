@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from nercurve.analysis.axes import NER, Axes
 from nercurve.analysis.ceiling import AgreementCeiling, ceiling_words
 from nercurve.analysis.curve import TargetSize
 from nercurve.analysis.curve_tables import curve_row, families_table
@@ -36,6 +35,8 @@ from nercurve.analysis.threshold import (
 )
 from nercurve.analysis.transfer import external_names, transfer_sentence, transfer_table
 from nercurve.errors import AnalysisError
+from nercurve.tasks import Task
+from nercurve.tasks.ner import TASK as NER
 
 if TYPE_CHECKING:
     from nercurve.study.wave_records import WaveRecord
@@ -106,9 +107,9 @@ class Analysis:
     agreement: AgreementCeiling | None = None
     #: The waves of an adaptive design, with the estimate after each (empty otherwise).
     waves: tuple[WaveRecord, ...] = ()
-    #: What the runs are measured on and its words (NER; or text classification, whose
+    #: What the runs measure, with its columns and words (NER; or text classification, whose
     #: ``training_eps`` is the training pool's minority-class share).
-    axes: Axes = NER
+    task: Task = NER
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
@@ -134,7 +135,7 @@ class Analysis:
             "runs": self.runs,
         }
         if self.external:
-            tables["transfer"] = transfer_table(self.runs, list(self.external), self.axes)
+            tables["transfer"] = transfer_table(self.runs, list(self.external), self.task)
         return tables
 
     def regression_table(self) -> pd.DataFrame:
@@ -216,7 +217,7 @@ class Analysis:
 
     def threshold_words(self) -> dict[tuple[str, str], str]:
         """(backend, predictor) -> the plain-words description of its threshold analysis."""
-        return {(m.backend, p): self.axes.words(describe_threshold(th, p))
+        return {(m.backend, p): describe_threshold(th, p, self.task)
                 for m in self.models.values() for p, th in m.thresholds.items()}
 
     def to_dict(self) -> dict:
@@ -267,7 +268,8 @@ def analyze(
         frame, left_out = validate_runs(runs)
         runs = Runs(frame=frame, source="(data frame)", left_out=left_out)
     frame = runs.frame
-    ax = runs.axes
+    task = runs.task
+    w = task.words
     _check_settings(target_f1, min_gain, step, n_boot, level)
     if minutes_per_sentence is not None and not minutes_per_sentence > 0:
         raise AnalysisError(f"minutes per sentence must be positive, not {minutes_per_sentence}",
@@ -288,10 +290,10 @@ def analyze(
                         level=level, seed=seed, families=tuple(families), adjust=tuple(adjust),
                         minutes_per_sentence=minutes_per_sentence)
     eps = training_eps(runs)
-    eps_source = "Your training EPS is"
+    eps_source = f"Your training {w.density} is"
     if eps is None:
-        eps = float(frame[ax.density].mean())
-        eps_source = "The training subsets' mean EPS is"
+        eps = float(frame[task.density].mean())
+        eps_source = f"The training subsets' mean {w.density} is"
 
     notes: list[str] = [f"{count} run(s) with status '{status}' were left out"
                         for status, count in runs.left_out.items()]
@@ -299,29 +301,29 @@ def analyze(
     models: dict[str, BackendModels] = {}
     for backend in chosen:
         try:
-            rows = check_backend(frame, backend, axes=ax)
+            rows = check_backend(frame, backend, task=task)
         except AnalysisError as err:
             notes.append(f"{backend}: described only, not modelled: {err.message}")
             models[backend] = BackendModels(backend=backend, runs=int(
                 (frame["backend"] == backend).sum()))
             continue
-        fitted = _fit_backend(backend, rows, settings, notes, ax)
+        fitted = _fit_backend(backend, rows, settings, notes, task)
         text = recommend(
-            backend, threshold=fitted.thresholds.get(ax.size), curve=fitted.curve,
+            backend, threshold=fitted.thresholds.get(task.size), curve=fitted.curve,
             target=fitted.target, step=step, min_gain=min_gain, regression=fitted.regression,
-            training_eps=eps, eps_source=eps_source, density=ax.density,
-            budget=Budget(have=_annotated(runs, frame, ax),
+            training_eps=eps, eps_source=eps_source, task=task,
+            budget=Budget(have=_annotated(runs, frame, task),
                           minutes_per_sentence=minutes_per_sentence),
             rivals=([fitted.curves.fits[f] for f in fitted.curves.rivals]
                     if fitted.curves is not None else ()),
-            observed=Observed.of(rows[ax.size], rows["f1"]),
+            observed=Observed.of(rows[task.size], rows["f1"]),
         )
-        transfer = _fit_transfer(backend, rows, external, settings, notes, ax)
-        words = [text, transfer_sentence(backend, rows, list(transfer), ax)]
+        transfer = _fit_transfer(backend, rows, external, settings, notes, task)
+        said = [text, transfer_sentence(backend, rows, list(transfer), task)]
         if agreement is not None and fitted.curve is not None:
-            words.append(ceiling_words(backend, fitted.curve, agreement))
+            said.append(ceiling_words(backend, fitted.curve, agreement, task))
         models[backend] = replace(fitted, transfer=transfer,
-                                  recommendation=ax.words(" ".join(w for w in words if w)))
+                                  recommendation=" ".join(t for t in said if t))
     if not any(m.modelled for m in models.values()):
         raise AnalysisError(
             "no backend has runs that can support a learning-curve analysis: "
@@ -331,10 +333,10 @@ def analyze(
         )
     return Analysis(
         source=runs.source, runs=frame, settings=settings, models=models,
-        descriptive=describe_runs(frame), notes=[ax.words(n) for n in notes],
-        summary=ax.words(_summary(models, frame, ax)), corpus_stats=runs.corpus_stats,
+        descriptive=describe_runs(frame), notes=notes,
+        summary=_summary(models, frame, task), corpus_stats=runs.corpus_stats,
         design=runs.design, training_eps=eps, external=tuple(external), agreement=agreement,
-        waves=runs.waves, axes=ax,
+        waves=runs.waves, task=task,
     )
 
 
@@ -355,7 +357,7 @@ def _check_settings(target_f1: float, min_gain: float, step: float, n_boot: int,
 
 
 def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings, notes: list[str],
-                 ax: Axes = NER) -> BackendModels:
+                 task: Task = NER) -> BackendModels:
     """All models for one backend; each part that the data cannot support becomes a note."""
     cluster = None
     if "subset_id" in rows.columns and rows["subset_id"].duplicated().any():
@@ -369,28 +371,29 @@ def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings, notes: list[str]
             notes.append(f"{backend}: no {what}: {err.message}")
             return None
 
+    o = task.words.outcome
     regression = attempt("regression", lambda: standardized_regression(
-        rows, predictors=ax.predictors, backend=backend))
+        rows, predictors=task.predictors, backend=backend))
     thresholds, gams = {}, {}
-    for predictor in ax.predictors:
+    for predictor in task.predictors:
         x = rows[predictor].to_numpy(float)
         covariates = [c for c in s.adjust if c != predictor]
         adjust = rows[covariates].to_numpy(float) if covariates else None
-        th = attempt(f"threshold model of F1 on {predictor}", lambda x=x, adjust=adjust:
+        th = attempt(f"threshold model of {o} on {predictor}", lambda x=x, adjust=adjust:
                      threshold_analysis(x, y, families=s.families, adjust=adjust,
                                         cluster=cluster, n_boot=s.n_boot, level=s.level,
                                         seed=s.seed))
         if th is not None:
             thresholds[predictor] = th
-        gam = attempt(f"smooth of F1 on {predictor}", lambda x=x: fit_gam(x, y, level=s.level))
+        gam = attempt(f"smooth of {o} on {predictor}", lambda x=x: fit_gam(x, y, level=s.level))
         if gam is not None:
             gams[predictor] = gam
-    positive = rows[ax.size].to_numpy(float) > 0
+    positive = rows[task.size].to_numpy(float) > 0
     if not positive.all():
-        notes.append(f"{backend}: {int((~positive).sum())} run(s) with 0 sentences are left out "
-                     "of the learning curves")
+        notes.append(f"{backend}: {int((~positive).sum())} run(s) with 0 {task.words.unit} are "
+                     "left out of the learning curves")
     curves = attempt("learning curve", lambda: fit_curves(
-        rows[ax.size].to_numpy(float)[positive], y[positive],
+        rows[task.size].to_numpy(float)[positive], y[positive],
         cluster=None if cluster is None else cluster[positive], n_boot=s.n_boot,
         level=s.level, seed=s.seed))
     if curves is not None:
@@ -404,47 +407,49 @@ def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings, notes: list[str]
                          thresholds=thresholds, gams=gams, curves=curves, target=target)
 
 
-def _annotated(runs: Runs, frame: pd.DataFrame, ax: Axes = NER) -> float:
+def _annotated(runs: Runs, frame: pd.DataFrame, task: Task = NER) -> float:
     """Sentences (examples) already annotated for training: the study's pool when its
     statistics say, else the largest training set among the runs."""
     pool = (runs.corpus_stats or {}).get("pool")
-    key = "sentences" if ax.task == "ner" else "documents"
+    key = task.pool_key
     if isinstance(pool, dict) and isinstance(pool.get(key), int | float):
         return float(pool[key])
-    return float(frame[ax.size].max())
+    return float(frame[task.size].max())
 
 
 def _fit_transfer(backend: str, rows: pd.DataFrame, names: Sequence[str], s: Settings,
-                  notes: list[str], ax: Axes = NER) -> dict[str, GamSmooth]:
+                  notes: list[str], task: Task = NER) -> dict[str, GamSmooth]:
     """A GAM smooth of each external test set's F1 on the training size."""
     out = {}
     for name in names:
         try:
-            out[name] = fit_gam(rows[ax.size].to_numpy(float),
+            out[name] = fit_gam(rows[task.size].to_numpy(float),
                                 rows[f"f1_{name}"].to_numpy(float), level=s.level)
         except AnalysisError as err:
-            notes.append(f"{backend}: no smooth of F1 on the unseen test set '{name}': "
+            notes.append(f"{backend}: no smooth of {task.words.outcome} on the unseen test set "
+                         f"'{name}': "
                          f"{err.message}")
     return out
 
 
-def _summary(models: dict[str, BackendModels], frame: pd.DataFrame, ax: Axes = NER) -> str:
+def _summary(models: dict[str, BackendModels], frame: pd.DataFrame, task: Task = NER) -> str:
     """A closing sentence or two comparing the backends and naming any fixed baselines."""
+    w = task.words
     parts = []
     curves = {b: m.curve for b, m in models.items() if m.curve is not None}
     if len(curves) > 1:
         at = min(c.n_max for c in curves.values())
         best = max(curves, key=lambda b: float(curves[b].predict(at)))
-        parts.append(f"At {at:,.0f} training sentences, {best} has the highest predicted F1 "
-                     f"({float(curves[best].predict(at)):.2f}).")
+        parts.append(f"At {at:,.0f} training {w.unit}, {best} has the highest predicted "
+                     f"{w.outcome} ({float(curves[best].predict(at)):.2f}).")
     for backend, m in models.items():
         if not m.modelled:
             rows = frame.loc[frame["backend"] == backend]
-            sizes = rows[ax.size].unique()
+            sizes = rows[task.size].unique()
             if sizes.size == 1 and rows["f1"].size:
                 trained = ("with no annotation" if sizes[0] == 0
-                           else f"at a single size of {sizes[0]:,.0f} sentences")
-                parts.append(f"{backend} scores F1 {rows['f1'].mean():.2f} {trained}.")
+                           else f"at a single size of {sizes[0]:,.0f} {w.unit}")
+                parts.append(f"{backend} scores {w.outcome} {rows['f1'].mean():.2f} {trained}.")
     return " ".join(parts)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from nercurve.analysis.families import CurveFit
 from nercurve.errors import InputError
+from nercurve.tasks import Task
+from nercurve.tasks.ner import TASK as NER
 
 _HINT = "write it with `nercurve agree A.jsonl B.jsonl --json > agree.json`"
 
@@ -30,10 +32,11 @@ class AgreementCeiling:
     pairs: int
     source: str
 
-    def label(self) -> str:
-        """'annotator agreement F1 0.93' (with the pairs' range when there are several)."""
+    def label(self, outcome: str = "F1") -> str:
+        """'annotator agreement F1 0.93' (with the pairs' range when there are several; the
+        outcome named ``outcome``)."""
         spread = f", pairs {self.low:.2f}–{self.high:.2f}" if self.pairs > 1 else ""
-        return f"annotator agreement F1 {self.f1:.2f}{spread}"
+        return f"annotator agreement {outcome} {self.f1:.2f}{spread}"
 
 
 def load_agreement(path: str | Path) -> AgreementCeiling:
@@ -60,24 +63,26 @@ def load_agreement(path: str | Path) -> AgreementCeiling:
                             pairs=len(scores), source=str(path))
 
 
-def ceiling_words(backend: str, curve: CurveFit, ceiling: AgreementCeiling) -> str:
-    """How close a backend's curve comes to the annotators' agreement, in words."""
+def ceiling_words(backend: str, curve: CurveFit, ceiling: AgreementCeiling,
+                  task: Task = NER) -> str:
+    """How close a backend's curve comes to the annotators' agreement, in the task's words."""
+    w = task.words
     at = curve.n_max
     f1 = float(curve.predict(at))
     lo, hi = (float(v[0]) for v in curve.predict_interval(at))
     gap = ceiling.f1 - f1
-    where = (f"{backend} is predicted at F1 {f1:.2f} ({curve.level:.0%} CI {lo:.2f}–{hi:.2f}) "
-             f"with {at:,.0f} training sentences")
-    head = f"Against the {ceiling.label()} (exact entity match): {where}, "
+    where = (f"{backend} is predicted at {w.outcome} {f1:.2f} ({curve.level:.0%} CI "
+             f"{lo:.2f}–{hi:.2f}) with {at:,.0f} training {w.unit}")
+    head = f"Against the {ceiling.label(w.outcome)} (exact entity match): {where}, "
     if gap <= 0:
         return (head + f"{-100 * gap:.1f} points above it: closer to the gold standard than a "
                 "second annotator is, so check that the test set is not annotated by the "
                 "annotator the model learned from, or was seen in training.")
     reach = curve.sentences_for(ceiling.f1)
     if reach.reachable and math.isfinite(reach.sentences):
-        more = f"; the curve reaches it at about {reach.sentences:,.0f} sentences"
+        more = f"; the curve reaches it at about {reach.sentences:,.0f} {w.unit}"
         if reach.sentences > at:
             more += f" (an extrapolation to {reach.sentences / at:.1f}× the largest training set)"
     else:
-        more = f"; the curve levels off below it (at F1 {reach.ceiling:.2f})"
+        more = f"; the curve levels off below it (at {w.outcome} {reach.ceiling:.2f})"
     return head + f"{100 * gap:.1f} points below it{more}."

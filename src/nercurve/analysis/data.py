@@ -9,8 +9,8 @@ folder through :func:`nercurve.study.store.results_frame`.
 
 Runs of a text-classification study have ``n_docs`` (training examples), ``minority_share``
 (the share of the training subset carrying its rarest class) and ``f1`` (the study's outcome:
-macro-F1 unless a ``metric`` column says otherwise) instead; :mod:`nercurve.analysis.axes`
-tells the two apart.
+macro-F1 unless a ``metric`` column says otherwise) instead. A study folder's store records
+its task; a bare table's task is told from its columns (:func:`nercurve.tasks.task_of_frame`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from nercurve.analysis.axes import NER, Axes, axes_of
 from nercurve.errors import AnalysisError, InputError
+from nercurve.tasks import Task, task_of_frame, task_of_meta
+from nercurve.tasks.ner import TASK as NER
 
 if TYPE_CHECKING:
     from nercurve.study.wave_records import WaveRecord
@@ -48,7 +49,8 @@ class Runs:
     waves of an adaptive design).
 
     ``frame`` holds one row per finished run; ``left_out`` counts rows dropped because their
-    job had not finished (failed, still running, ...).
+    job had not finished (failed, still running, ...). ``task``: what the runs measure (NER,
+    text classification, ...); told from the columns when not given.
     """
 
     frame: pd.DataFrame
@@ -57,16 +59,16 @@ class Runs:
     design: pd.DataFrame | None = None
     left_out: dict[str, int] = field(default_factory=dict)
     waves: tuple[WaveRecord, ...] = ()
+    task: Task = None  # type: ignore[assignment]  # set in __post_init__ when not given
+
+    def __post_init__(self) -> None:
+        if self.task is None:
+            object.__setattr__(self, "task", task_of_frame(self.frame, self.corpus_stats))
 
     @property
     def backends(self) -> list[str]:
         """Backend labels in order of first appearance."""
         return list(dict.fromkeys(self.frame["backend"]))
-
-    @property
-    def axes(self) -> Axes:
-        """What the runs are measured on: NER or text classification."""
-        return axes_of(self.frame, self.corpus_stats)
 
 
 def load_runs(path: str | Path) -> Runs:
@@ -119,6 +121,7 @@ def _load_study_dir(path: Path) -> Runs:
     frame, left_out = validate_runs(results_frame(path), source=path / "results.sqlite")
     with open_store(path) as store:
         waves = tuple(read_waves(store))
+        task = task_of_meta({k: store.get_meta(k) for k in ("task", "metric")})
     corpus_stats = None
     stats_path = path / "corpus_stats.json"
     if stats_path.exists():
@@ -132,7 +135,7 @@ def _load_study_dir(path: Path) -> Runs:
     if design_path.exists():
         design = pd.read_csv(design_path)
     return Runs(frame=frame, source=str(path), corpus_stats=corpus_stats, design=design,
-                left_out=left_out, waves=waves)
+                left_out=left_out, waves=waves, task=task)
 
 
 def validate_runs(
@@ -143,7 +146,7 @@ def validate_runs(
     ``first_line`` is the file line of the first data row (2 for a CSV with a header), so that
     errors can point at the offending line; otherwise they name the row's job id or index.
     """
-    required = axes_of(frame).required
+    required = task_of_frame(frame).required
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(
@@ -231,7 +234,7 @@ def _raise_bad_row(
 
 
 def check_backend(frame: pd.DataFrame, backend: str, *, min_runs: int = MIN_RUNS,
-                  min_sizes: int = MIN_SIZES, axes: Axes = NER) -> pd.DataFrame:
+                  min_sizes: int = MIN_SIZES, task: Task = NER) -> pd.DataFrame:
     """The runs of one backend, checked to support model fits; raises AnalysisError if not.
 
     Requires at least ``min_runs`` runs, ``min_sizes`` distinct training sizes and an F1 that
@@ -248,18 +251,20 @@ def check_backend(frame: pd.DataFrame, backend: str, *, min_runs: int = MIN_RUNS
             f"backend '{backend}' has only {len(rows)} run(s); at least {min_runs} are needed",
             hint="run more subsets or seeds for this backend before analysing it",
         )
-    sizes = rows[axes.size].nunique()
+    sizes = rows[task.size].nunique()
     if sizes < min_sizes:
-        only = ", ".join(f"{v:g}" for v in sorted(rows[axes.size].unique()))
+        only = ", ".join(f"{v:g}" for v in sorted(rows[task.size].unique()))
         raise AnalysisError(
             f"backend '{backend}' was trained at only {sizes} training size(s) ({only} "
-            f"{axes.unit}); at least {min_sizes} distinct sizes are needed for a learning curve",
+            f"{task.words.unit}); at least {min_sizes} distinct sizes are needed for a learning "
+            "curve",
             hint="a design needs subsets of several sizes (strata); a fixed baseline is only "
                  "described, not modelled",
         )
     if rows["f1"].nunique() < 2:
         raise AnalysisError(
-            f"backend '{backend}' has the same F1 ({rows['f1'].iloc[0]:g}) in every run",
+            f"backend '{backend}' has the same {task.words.outcome} ({rows['f1'].iloc[0]:g}) "
+            "in every run",
             hint="a constant F1 has no learning curve; check that training worked",
         )
     return rows
@@ -271,17 +276,4 @@ def training_eps(runs: Runs) -> float | None:
     stats = runs.corpus_stats
     if not isinstance(stats, dict):
         return None
-    if runs.axes.task == "classify":
-        share = ((stats.get("pool") or {}).get("classes") or {}).get("minority_share")
-        return float(share) if _is_number(share) else None
-    for key in ("pool", "train", "training", "overall", "all", "corpus"):
-        part = stats.get(key)
-        if isinstance(part, dict) and _is_number(part.get("eps")):
-            return float(part["eps"])
-    if _is_number(stats.get("eps")):
-        return float(stats["eps"])
-    return None
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return runs.task.training_density(stats)

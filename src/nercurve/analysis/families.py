@@ -232,8 +232,9 @@ class CurveFit:
     def _worse_than_line(self) -> bool:
         return self.rss > self.line_rss * (1 + 1e-9)
 
-    def flags(self) -> list[str]:
-        """What should make a reader wary of this fit, in words; empty when nothing."""
+    def flags(self, unit: str = "sentences", outcome: str = "F1") -> list[str]:
+        """What should make a reader wary of this fit, in words (the training size in
+        ``unit``, the outcome named ``outcome``); empty when nothing."""
         out = list(self.at_bound)
         degenerate = self._degenerate()
         if degenerate:
@@ -244,7 +245,7 @@ class CurveFit:
             out.append(f"worse than a straight line (RMSE {self.rmse:.3f} vs {line:.3f})")
         low = float(self.predict(self.n_min))
         if low < 0:
-            out.append(f"F1 {low:.2f} predicted at {self.n_min:,.0f} sentences")
+            out.append(f"{outcome} {low:.2f} predicted at {self.n_min:,.0f} {unit}")
         return out
 
 

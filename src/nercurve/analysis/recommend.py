@@ -1,4 +1,8 @@
-"""Plain-words findings: what each threshold means and how many sentences to annotate."""
+"""Plain-words findings: what each threshold means and how many sentences to annotate.
+
+Every sentence is written once, in the words of the study's task (``task.words``: "sentences"
+and "F1" for NER, "examples" and "macro-F1" for text classification, ...).
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,9 @@ from nercurve.analysis.curve import TargetSize
 from nercurve.analysis.families import CurveFit
 from nercurve.analysis.regression import StandardizedRegression
 from nercurve.analysis.threshold import ThresholdAnalysis
+from nercurve.tasks import Task, Words
+from nercurve.tasks.ner import TASK as NER
 
-# predictor column -> (what it counts, step for "per ..." slopes, that step in words)
-PREDICTOR_WORDS = {
-    "n_sentences": ("sentences", 100.0, "per 100 sentences"),
-    "eps": ("EPS", 0.1, "per 0.1 EPS"),
-    # text classification (the words are NER's; nercurve.analysis.axes rewords them)
-    "n_docs": ("sentences", 100.0, "per 100 sentences"),
-    "minority_share": ("EPS", 0.1, "per 0.1 EPS"),
-}
-#: Predictor columns that count training data (their values are rounded counts in words).
-SIZE_COLUMNS = ("n_sentences", "n_docs")
 # A target needing more than FAR times the largest training size is not extrapolated to.
 FAR = 100
 
@@ -38,9 +34,10 @@ def about(value: float) -> str:
     return f"{round(value, digits):,.0f}"
 
 
-def value(number: float, predictor: str) -> str:
-    """A predictor value in words: sentence counts rounded, EPS with two decimals."""
-    return about(number) if predictor in SIZE_COLUMNS else f"{number:.2f}"
+def value(number: float, predictor: str, task: Task = NER) -> str:
+    """A predictor value in words: training sizes rounded (:func:`about`), the composition
+    measure (EPS) with two decimals."""
+    return about(number) if predictor == task.size else f"{number:.2f}"
 
 
 def points(gain: float) -> str:
@@ -60,26 +57,28 @@ def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def describe_threshold(analysis: ThresholdAnalysis, predictor: str) -> str:
+def describe_threshold(analysis: ThresholdAnalysis, predictor: str, task: Task = NER) -> str:
     """One or two sentences on which family fits best and what its threshold means."""
-    unit, step, per = PREDICTOR_WORDS.get(predictor, (predictor, 1.0, "per unit"))
+    unit, step, per = task.per(predictor)
+    o = task.words.outcome
     fit = analysis.best_fit()
     if fit is None:
         slope = analysis.line_slope * step
-        return (f"A straight line fits best (lowest AIC): F1 changes by about {points(slope)} "
+        return (f"A straight line fits best (lowest AIC): {o} changes by about {points(slope)} "
                 f"points {per} over the whole observed range, with no threshold.")
     lo, hi = fit.ci_percentile
-    where = (f"at about {value(fit.threshold, predictor)} {unit} "
-             f"({fit.level_ci:.0%} CI {value(lo, predictor)}–{value(hi, predictor)})")
+    where = (f"at about {value(fit.threshold, predictor, task)} {unit} "
+             f"({fit.level_ci:.0%} CI {value(lo, predictor, task)}–"
+             f"{value(hi, predictor, task)})")
     before, after = fit.slope_before * step, fit.slope_after * step
     if fit.family == "upperhinge":
-        shape = (f"F1 {_moves(before)} points {per} up to a threshold {where}, then "
+        shape = (f"{o} {_moves(before)} points {per} up to a threshold {where}, then "
                  f"stays flat at about {fit.level:.2f}.")
     elif fit.family == "hinge":
-        shape = (f"F1 stays flat at about {fit.level:.2f} up to a threshold {where}, then "
+        shape = (f"{o} stays flat at about {fit.level:.2f} up to a threshold {where}, then "
                  f"{_moves(after)} points {per}.")
     else:
-        shape = (f"The slope changes {where}: from {points(before)} to {points(after)} F1 "
+        shape = (f"The slope changes {where}: from {points(before)} to {points(after)} {o} "
                  f"points {per}.")
     test = (f"Against a straight line, {p_text(fit.p_value)} (wild-bootstrap likelihood-ratio "
             f"test, {analysis.n_test} replicates)")
@@ -89,8 +88,9 @@ def describe_threshold(analysis: ThresholdAnalysis, predictor: str) -> str:
 
 @dataclass(frozen=True)
 class Budget:
-    """What the words about annotation are measured against: the sentences already annotated
-    for training (``have``), and the annotation speed (minutes per sentence, optional)."""
+    """What the words about annotation are measured against: the sentences (examples, ...)
+    already annotated for training (``have``), and the annotation speed (minutes per
+    sentence, optional)."""
 
     have: float
     minutes_per_sentence: float | None = None
@@ -126,7 +126,7 @@ def recommend(
     eps_source: str,
     budget: Budget | None = None,
     rivals: Sequence[CurveFit] = (),
-    density: str = "eps",
+    task: Task = NER,
     observed: Observed | None = None,
 ) -> str:
     """The recommendation for one backend, in plain words.
@@ -134,37 +134,46 @@ def recommend(
     Every figure read off a fit with a problem (a parameter at a bound, a degenerate CI, a
     fit worse than a line, a threshold on the edge of its grid) says so next to it, and so
     does a disagreement between the curve and the threshold model about whether gains go on.
-    ``density``: the column of the subset-composition predictor (``eps``; ``minority_share``
-    in a classification study). ``rivals``: other curves that predict the held-out largest
-    runs about as well; where they say something else, that is said too. ``observed``: the
-    runs at the largest sizes, so that the words on the target F1 never contradict them.
+    ``task``: what the runs measure, with its predictors and words (NER: sentences, EPS,
+    F1). ``rivals``: other curves that predict the held-out largest runs about as well; where
+    they say something else, that is said too. ``observed``: the runs at the largest sizes,
+    so that the words on the target F1 never contradict them. ``eps_source`` begins the
+    sentence on ``training_eps`` ("Your training EPS is").
     """
-    parts = [_flatten_words(threshold)]
+    w = task.words
+    parts = [_flatten_words(threshold, w)]
     if curve is not None:
         gain, (g_lo, g_hi) = curve.gain(curve.n_max, step)
         parts.append(
             f"the {curve.curve_family.short} curve (best at predicting the largest runs) says "
-            f"the next {about(step)} sentences beyond the largest training set here "
-            f"({about(curve.n_max)}) would add about {points(gain)} F1 points "
+            f"the next {about(step)} {w.unit} beyond the largest training set here "
+            f"({about(curve.n_max)}) would add about {points(gain)} {w.outcome} points "
             f"({curve.level:.0%} CI {points(g_lo)}–{points(g_hi)})"
-            + _caution(curve.flags()) + _rival_gains(rivals, curve.n_max, step, (g_lo, g_hi)))
+            + _caution(_flags(curve, w))
+            + _rival_gains(rivals, curve.n_max, step, (g_lo, g_hi)))
     if target is not None and curve is not None:
-        parts.append(_target_words(target, curve, budget, observed)
+        parts.append(_target_words(target, curve, w, budget, observed)
                      + _rival_targets(rivals, target))
     text = f"{backend}: " + "; ".join(p for p in parts if p) + "."
-    conflict = disagreement(threshold, curve, min_gain, step)
+    conflict = disagreement(threshold, curve, min_gain, step, w)
     if conflict:
         text += f" {conflict}"
     if training_eps is not None:
         text += f" {eps_source} {training_eps:.2f}; keep production texts near it"
+        density = task.density
         if regression is not None and density in regression.beta:
             beta, p = regression.beta[density], regression.p[density]
             if p < 0.05:
                 direction = "rises" if beta > 0 else "falls"
-                text += (f" (F1 {direction} with entity density: standardized β = {beta:.2f}, "
-                         f"{p_text(p)})")
+                text += (f" ({w.outcome} {direction} with {w.theme}: standardized β = "
+                         f"{beta:.2f}, {p_text(p)})")
         text += "."
     return text
+
+
+def _flags(curve: CurveFit, w: Words) -> list[str]:
+    """A curve's problems in the task's words."""
+    return curve.flags(unit=w.unit, outcome=w.outcome)
 
 
 def _rival_gains(rivals: Sequence[CurveFit], at: float, step: float,
@@ -214,7 +223,7 @@ def gains_continue(threshold: ThresholdAnalysis, min_gain: float, step: float) -
 
 
 def disagreement(threshold: ThresholdAnalysis | None, curve: CurveFit | None,
-                 min_gain: float, step: float) -> str:
+                 min_gain: float, step: float, w: Words = NER.words) -> str:
     """Words when the curve and the threshold model disagree about whether gains go on;
     empty when they agree or the threshold model cannot say.
 
@@ -234,26 +243,26 @@ def disagreement(threshold: ThresholdAnalysis | None, curve: CurveFit | None,
     start = fit.threshold if fit is not None else curve.n_min
     slope = (fit.slope_after if fit is not None else threshold.line_slope) * step
     model = (f"the {fit.family} threshold model" if fit is not None else "the straight line")
-    where = (f"above {about(fit.threshold)} sentences" if fit is not None
+    where = (f"above {about(fit.threshold)} {w.unit}" if fit is not None
              else "over the observed range")
     if says:
         span = max(curve.n_max - start, 1.0)
         average = float(curve.predict(curve.n_max) - curve.predict(start)) / span * step
         if average >= min_gain:
             return ""
-        return (f"The curve and the threshold model disagree: {model} says F1 rises by "
-                f"{points(slope)} points per {about(step)} sentences {where}, the curve only "
+        return (f"The curve and the threshold model disagree: {model} says {w.outcome} rises by "
+                f"{points(slope)} points per {about(step)} {w.unit} {where}, the curve only "
                 f"{points(average)} there; trust neither about larger sizes without runs there.")
     gain = curve.gain(curve.n_max, step)[0]
     if gain < min_gain:
         return ""
-    return (f"The curve and the threshold model disagree: {model} says F1 is flat {where} "
-            f"({points(slope)} points per {about(step)} sentences), the curve that the next "
+    return (f"The curve and the threshold model disagree: {model} says {w.outcome} is flat "
+            f"{where} ({points(slope)} points per {about(step)} {w.unit}), the curve that the next "
             f"{about(step)} add {points(gain)}; trust neither about larger sizes without runs "
             f"there.")
 
 
-def _flatten_words(threshold: ThresholdAnalysis | None) -> str:
+def _flatten_words(threshold: ThresholdAnalysis | None, w: Words) -> str:
     """Where gains flatten (or start), from the threshold analysis of training size."""
     if threshold is None:
         return ""
@@ -263,10 +272,10 @@ def _flatten_words(threshold: ThresholdAnalysis | None) -> str:
     lo, hi = fit.ci_percentile
     ci = f"({fit.level_ci:.0%} CI {about(lo)}–{about(hi)})" + _caution(fit.flags())
     if fit.family == "hinge":
-        return f"F1 only starts rising after about {about(fit.threshold)} sentences {ci}"
+        return f"{w.outcome} only starts rising after about {about(fit.threshold)} {w.unit} {ci}"
     if fit.slope_after < fit.slope_before:
-        return f"gains flatten at about {about(fit.threshold)} sentences {ci}"
-    return f"gains speed up after about {about(fit.threshold)} sentences {ci}"
+        return f"gains flatten at about {about(fit.threshold)} {w.unit} {ci}"
+    return f"gains speed up after about {about(fit.threshold)} {w.unit} {ci}"
 
 
 def _ceiling_words(target: TargetSize, level: float) -> str:
@@ -276,54 +285,56 @@ def _ceiling_words(target: TargetSize, level: float) -> str:
     return f"fitted ceiling {target.ceiling:.2f}, {level:.0%} CI {c_lo:.2f}–{c_hi:.2f}"
 
 
-def _target_words(target: TargetSize, curve: CurveFit, budget: Budget | None = None,
-                  observed: Observed | None = None) -> str:
+def _target_words(target: TargetSize, curve: CurveFit, w: Words = NER.words,
+                  budget: Budget | None = None, observed: Observed | None = None) -> str:
     """How many sentences reach the target F1 (with the extrapolation it rests on and, with a
     budget, the annotation still needed), or why it is out of reach; where the runs at the
     largest sizes (``observed``) already reach it, or fall short of what the curve says is
     reached, that comes first."""
-    goal = f"F1 {target.target:.2f}"
+    goal = f"{w.outcome} {target.target:.2f}"
+    flags = _caution(_flags(curve, w))
     if observed is not None and observed.f1 >= target.target and (
             not target.reachable or target.sentences > observed.size):
         said = (f"a ceiling of {target.ceiling:.2f}" if not target.reachable
-                else f"about {about(target.sentences)} sentences")
+                else f"about {about(target.sentences)} {w.unit}")
         return (f"{goal} is already reached by the runs themselves: the {observed.runs} runs "
-                f"at the largest training sizes (about {about(observed.size)} sentences) "
-                f"average F1 {observed.f1:.3f}, which the {curve.curve_family.short} curve "
-                f"understates (it says {said})" + _caution(curve.flags()))
+                f"at the largest training sizes (about {about(observed.size)} {w.unit}) "
+                f"average {w.outcome} {observed.f1:.3f}, which the "
+                f"{curve.curve_family.short} curve understates (it says {said})" + flags)
     if not target.reachable:
         c_lo, c_hi = target.ceiling_ci
         return (f"{goal} is above the fitted ceiling of {target.ceiling:.2f} ({curve.level:.0%} "
                 f"CI {c_lo:.2f}–{c_hi:.2f}): more annotation of this kind is not predicted to "
-                f"reach it" + _caution(curve.flags()))
+                f"reach it" + flags)
     lo, hi = target.ci
     if target.sentences > FAR * curve.n_max:
         return (f"{goal} is out of reach in practice: the fitted curve gains so slowly that it "
                 f"would take more than {FAR}× the largest training set here (over "
-                f"{about(FAR * curve.n_max)} sentences; {_ceiling_words(target, curve.level)}), "
+                f"{about(FAR * curve.n_max)} {w.unit}; {_ceiling_words(target, curve.level)}), "
                 f"far too far to extrapolate")
     if target.sentences <= curve.n_max:
         short = ("" if observed is None or observed.f1 >= target.target else
                  f", though the {observed.runs} runs at the largest training sizes (about "
-                 f"{about(observed.size)} sentences) average only F1 {observed.f1:.3f}")
-        return (f"{goal} is already reached at about {about(target.sentences)} sentences "
-                f"(within the observed range{short})" + _caution(curve.flags()))
+                 f"{about(observed.size)} {w.unit}) average only {w.outcome} {observed.f1:.3f}")
+        return (f"{goal} is already reached at about {about(target.sentences)} {w.unit} "
+                f"(within the observed range{short})" + flags)
     if math.isfinite(hi):
         ci = f"{curve.level:.0%} CI {about(lo)}–{about(hi)}"
     else:
         ci = (f"{curve.level:.0%} CI from {about(lo)} with no upper bound: "
               f"{target.share_unreachable:.0%} of bootstrap curves level off below it")
     ratio = target.sentences / curve.n_max
-    text = (f"to reach {goal}, annotate about {about(target.sentences)} sentences in total "
+    text = (f"to reach {goal}, annotate about {about(target.sentences)} {w.unit} in total "
             f"({ci}; an extrapolation to {ratio:.1f}× the largest training set here, "
-            f"{about(curve.n_max)} sentences" + (", so treat it as rough" if ratio > 4 else "")
+            f"{about(curve.n_max)} {w.unit}" + (", so treat it as rough" if ratio > 4 else "")
             + ")")
     if budget is not None:
-        text += more_words(target, budget, curve.level)
-    return text + _caution(curve.flags())
+        text += more_words(target, budget, curve.level, w)
+    return text + flags
 
 
-def more_words(target: TargetSize, budget: Budget, level: float) -> str:
+def more_words(target: TargetSize, budget: Budget, level: float,
+               w: Words = NER.words) -> str:
     """', about N more than the H annotated for training here' with, given an annotation
     speed, the annotator hours and their CI; empty when nothing more is needed."""
     more = target.sentences - budget.have
@@ -338,7 +349,7 @@ def more_words(target: TargetSize, budget: Budget, level: float) -> str:
         h_hi = (hi - budget.have) * minutes / 60
         upper = f"{hours(h_hi)}" if math.isfinite(h_hi) else "unbounded"
         text += (f", about {hours(more * minutes / 60)} annotator hours at {minutes:g} minutes "
-                 f"per sentence ({level:.0%} CI {hours(h_lo)}–{upper})")
+                 f"per {w.unit_one} ({level:.0%} CI {hours(h_lo)}–{upper})")
     return text
 
 
@@ -348,12 +359,12 @@ def hours(value: float) -> str:
 
 
 def plan_answer(backend: str, target: TargetSize, curve: CurveFit, pilot_sentences: float,
-                minutes_per_sentence: float | None = None) -> str:
-    """The answer of ``nercurve plan``: sentences to annotate for the target F1 (total and
-    beyond the pilot's largest training set, with a CI and, given an annotation speed, in
-    annotator hours), or that it is out of reach."""
+                minutes_per_sentence: float | None = None, task: Task = NER) -> str:
+    """The answer of ``nercurve plan``: sentences (the task's unit) to annotate for the target
+    F1 (total and beyond the pilot's largest training set, with a CI and, given an annotation
+    speed, in annotator hours), or that it is out of reach."""
     budget = Budget(have=pilot_sentences, minutes_per_sentence=minutes_per_sentence)
-    text = f"{backend}: {_target_words(target, curve, budget)}."
+    text = f"{backend}: {_target_words(target, curve, task.words, budget)}."
     if not target.reachable or target.sentences > FAR * curve.n_max:
         text += (" The target is out of reach for this backend; consider a lower target or a "
                  "stronger backend.")

@@ -4,14 +4,15 @@ A study may score every model on external test sets (``[[external_tests]]``); th
 are the runs' ``f1_<name>`` columns, and the study folder's ``corpus_stats.json`` names
 them. The table sets the in-domain and unseen F1 side by side per stratum, with the share
 of the in-domain F1 that carries over ("retained"), against the study's training size
-(sentences for NER, examples for classification: :class:`~nercurve.analysis.axes.Axes`).
+(sentences for NER, examples for classification: :class:`~nercurve.tasks.Task`).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from nercurve.analysis.axes import NER, Axes
+from nercurve.tasks import Task
+from nercurve.tasks.ner import TASK as NER
 
 
 def external_names(frame: pd.DataFrame, corpus_stats: dict | None) -> list[str]:
@@ -20,14 +21,14 @@ def external_names(frame: pd.DataFrame, corpus_stats: dict | None) -> list[str]:
     return [n for n in names if f"f1_{n}" in frame.columns]
 
 
-def transfer_table(frame: pd.DataFrame, names: list[str], ax: Axes = NER) -> pd.DataFrame:
+def transfer_table(frame: pd.DataFrame, names: list[str], task: Task = NER) -> pd.DataFrame:
     """One row per backend and stratum: runs, the mean training size (a column named by the
     unit: ``sentences`` or ``examples``), mean in-domain F1, and per external set its mean F1
     and the share of the in-domain F1 it retains."""
     rows = []
     for (backend, stratum), group in frame.groupby(["backend", "stratum"], sort=False):
         row = {"backend": backend, "stratum": stratum, "runs": len(group),
-               ax.unit: float(group[ax.size].mean()),
+               task.words.unit: float(group[task.size].mean()),
                "f1_in_domain": float(group["f1"].mean())}
         for name in names:
             unseen = float(group[f"f1_{name}"].mean())
@@ -36,23 +37,24 @@ def transfer_table(frame: pd.DataFrame, names: list[str], ax: Axes = NER) -> pd.
                                        if row["f1_in_domain"] > 0 else float("nan"))
         rows.append(row)
     table = pd.DataFrame(rows)
-    return table.sort_values(["backend", ax.unit], kind="stable").reset_index(drop=True)
+    return table.sort_values(["backend", task.words.unit], kind="stable").reset_index(drop=True)
 
 
 def transfer_sentence(backend: str, rows: pd.DataFrame, names: list[str],
-                      ax: Axes = NER) -> str:
-    """Plain words on transfer at the largest and smallest training sizes of one backend
-    (written of sentences: :meth:`Axes.words` turns them into the task's words)."""
+                      task: Task = NER) -> str:
+    """Plain words on transfer at the largest and smallest training sizes of one backend, in
+    the task's words."""
     if not names or rows.empty:
         return ""
-    table = transfer_table(rows, names, ax)
+    table = transfer_table(rows, names, task)
     small, large = table.iloc[0], table.iloc[-1]
+    w = task.words
     parts = []
     for name in names:
         parts.append(
-            f"on the unseen test set '{name}' it reaches F1 {large[f'f1_{name}']:.3f} at about "
-            f"{large[ax.unit]:.0f} training sentences ({large[f'retained_{name}']:.0%} of "
-            f"its in-domain {large['f1_in_domain']:.3f}; {small[f'f1_{name}']:.3f} at about "
-            f"{small[ax.unit]:.0f} sentences)"
+            f"on the unseen test set '{name}' it reaches {w.outcome} {large[f'f1_{name}']:.3f} "
+            f"at about {large[w.unit]:.0f} training {w.unit} ({large[f'retained_{name}']:.0%} "
+            f"of its in-domain {large['f1_in_domain']:.3f}; {small[f'f1_{name}']:.3f} at about "
+            f"{small[w.unit]:.0f} {w.unit})"
         )
     return f"Transfer ({backend}): " + "; ".join(parts) + "."

@@ -118,7 +118,7 @@ def dev_macro_f1(scheme: ClassScheme, dev: Sequence[Doc],
                  scores: Sequence[dict[str, float]]) -> tuple[float, dict[str, float]]:
     """The dev set's macro-F1 for a model's class scores, and the numbers for a history."""
     from nercurve.corpus.classes import doc_classes
-    from nercurve.metrics_classify import score_classes
+    from nercurve.tasks.classify_scores import score_classes
 
     scored = score_classes([doc_classes(d) for d in dev], [scheme.decide(s) for s in scores],
                            multi_label=scheme.multi_label)

@@ -243,11 +243,12 @@ def _print_tables(analysis: Analysis) -> None:
 
     console = Console()
     for title, frame in [("Descriptive statistics", descriptive_display(analysis)),
-                         ("Standardized regression of F1", regression_display(analysis)),
+                         (f"Standardized regression of {analysis.task.words.outcome}",
+                          regression_display(analysis)),
                          ("Threshold models", threshold_display(analysis)),
                          ("Learning curves (★ chosen by extrapolation error)",
                           curve_display(analysis))]:
-        console.print(_rich_table(analysis.axes.words(title), frame))
+        console.print(_rich_table(title, frame))
 
 
 def _rich_table(title: str, frame: pd.DataFrame):

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from nercurve.corpus.classes import ClassStats
-    from nercurve.metrics_classify import ClassPRF, ClassScores
+    from nercurve.tasks.classify_scores import ClassPRF, ClassScores
 
 
 def _table(title: str, *columns: str) -> Table:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from nercurve.cli.app import app
+from nercurve.tasks import task_names
 
 
 @app.command("demo")
@@ -20,8 +21,9 @@ def demo(
     subsets: Annotated[int, typer.Option(min=1, help="Subsets per stratum.")] = 3,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
     task: Annotated[str, typer.Option(
-        help="ner: the COI statements (spaCy + off-the-shelf); classify: synthetic "
-        "smoking-status notes (TF-IDF + spaCy textcat).")] = "ner",
+        help="The study's task (" + ", ".join(task_names()) + "). ner: the COI statements "
+        "(spaCy + off-the-shelf); classify: synthetic smoking-status notes (TF-IDF + spaCy "
+        "textcat).")] = "ner",
 ) -> None:
     """Synthesize the COI corpus, run a small study (spaCy + off-the-shelf), analyse and report.
 
@@ -35,22 +37,21 @@ def demo(
     from nercurve.cli.study_cmds import print_summary, run_with_progress
     from nercurve.corpus.io import write_corpus
     from nercurve.errors import ConfigError
-    from nercurve.study.example import EXAMPLE_STUDY
-    from nercurve.study.example_classify import EXAMPLE_CLASSIFY_STUDY
+    from nercurve.study.example import example_config
 
-    if task not in ("ner", "classify"):
-        raise ConfigError(f"unknown task {task!r}", hint="choose --task ner or --task classify")
-    out.mkdir(parents=True, exist_ok=True)
+    example = example_config(task)
     if task == "classify":
         from nercurve.synthetic.smoking import generate_smoking
 
-        corpus_path, example, made = out / "smoking.jsonl", EXAMPLE_CLASSIFY_STUDY, "notes"
-        generate = generate_smoking
-    else:
+        corpus_path, made, generate = out / "smoking.jsonl", "notes", generate_smoking
+    elif task == "ner":
         from nercurve.synthetic.coi import generate_coi
 
-        corpus_path, example, made = out / "coi.jsonl", EXAMPLE_STUDY, "COI statements"
-        generate = generate_coi
+        corpus_path, made, generate = out / "coi.jsonl", "COI statements", generate_coi
+    else:
+        raise ConfigError(f"there is no demo corpus for task {task!r}",
+                          hint="choose --task ner or --task classify")
+    out.mkdir(parents=True, exist_ok=True)
     if not corpus_path.exists():
         write_corpus(generate(docs, 0), corpus_path)
         typer.echo(f"wrote {docs} synthetic {made} to {corpus_path}")

@@ -18,23 +18,20 @@ import typer
 from nercurve.cli.app import app
 from nercurve.cli.options import CorpusArg, CorpusReading, reads_corpus
 from nercurve.corpus.io import WriteFormat
+from nercurve.tasks import task_names
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from nercurve.corpus.model import Doc
     from nercurve.corpus.stats import CorpusStats, Summary
-    from nercurve.metrics import PRF, Evaluation
+    from nercurve.tasks.ner_scores import PRF, Evaluation
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
 
 
-class Task(StrEnum):
-    """What ``evaluate`` scores: entity spans or document classes."""
-
-    auto = "auto"
-    ner = "ner"
-    classify = "classify"
+#: What ``evaluate`` scores: a registered task, or ``auto`` (told from the gold documents).
+TaskChoice = StrEnum("TaskChoice", {name: name for name in ("auto", *task_names())})
 
 
 def _print_json(data: Any) -> None:
@@ -258,9 +255,9 @@ def evaluate(
             help="Score documents present on one side only as having no spans on the other.",
         ),
     ] = False,
-    task: Annotated[Task, typer.Option(
+    task: Annotated[TaskChoice, typer.Option(
         "--task", help="Score entity spans (ner) or document classes (classify); auto: "
-        "classes when the gold documents carry classes and no spans.")] = Task.auto,
+        "classes when the gold documents carry classes and no spans.")] = "auto",
     *,
     reading: CorpusReading,
 ) -> None:
@@ -283,8 +280,8 @@ def evaluate(
 
     Example: nercurve evaluate test.jsonl predicted_classes.jsonl --task classify
     """
-    from nercurve.corpus.classes import has_classes
-    from nercurve.metrics import evaluate as score
+    from nercurve.tasks import get_task, task_of_docs
+    from nercurve.tasks.ner_scores import evaluate as score
 
     gold_docs = reading.load(gold)
     pred_docs = reading.load(pred)
@@ -293,8 +290,8 @@ def evaluate(
         typer.echo(f"note: no document id is shared, but both files hold the same "
                    f"{len(paired)} texts in the same order: matched by position", err=True)
         pred_docs = paired
-    if task == Task.classify or (task == Task.auto and has_classes(gold_docs)
-                                 and not any(d.spans for d in gold_docs)):
+    chosen = task_of_docs(gold_docs) if task == "auto" else get_task(task)
+    if chosen.name == "classify":
         _evaluate_classes(gold, pred, list(gold_docs), list(pred_docs), allow_missing, as_json)
         return
     result = score(gold_docs, pred_docs, allow_missing=allow_missing,
@@ -316,7 +313,7 @@ def _evaluate_classes(gold: Path, pred: Path, gold_docs: list[Doc], pred_docs: l
     """The classification branch of ``evaluate``."""
     from nercurve.cli.class_tables import class_score_tables
     from nercurve.corpus.classes import class_scheme
-    from nercurve.metrics_classify import evaluate_classes
+    from nercurve.tasks.classify_scores import evaluate_classes
 
     predicted = {name for d in pred_docs for name in d.cats}
     scheme = class_scheme(gold_docs, predicted, source=str(gold))
@@ -355,7 +352,7 @@ def _paired_by_order(gold: Sequence[Doc], pred: Sequence[Doc]) -> list[Doc] | No
 
 
 def _evaluation_tables(title: str, ev: Evaluation) -> list[Any]:
-    from nercurve.metrics import OUTSIDE
+    from nercurve.tasks.ner_scores import OUTSIDE
 
     columns = ("precision", "recall", "F1", "TP", "FP", "FN")
     overall = _table(f"{title} ({ev.documents:,} documents)", "score", *columns)

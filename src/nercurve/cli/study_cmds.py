@@ -13,6 +13,7 @@ import typer
 
 from nercurve.cli.app import app
 from nercurve.errors import ConfigError
+from nercurve.tasks import task_names
 
 design_app = typer.Typer(help="Inspect a study's design.\n\nExample: nercurve design show runs/coi",
                          no_args_is_help=True)
@@ -26,7 +27,8 @@ def init_study(
     ),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
     task: Annotated[str, typer.Option(
-        help="ner (entity spans) or classify (document classes).")] = "ner",
+        help="The study's task: " + " or ".join(task_names())
+        + " (ner: entity spans; classify: document classes).")] = "ner",
 ) -> None:
     """Write a commented example study config.
 
@@ -34,15 +36,12 @@ def init_study(
 
     Example: nercurve init-study study.toml --task classify
     """
-    from nercurve.study.example import EXAMPLE_STUDY
-    from nercurve.study.example_classify import EXAMPLE_CLASSIFY_STUDY
+    from nercurve.study.example import example_config
 
-    if task not in ("ner", "classify"):
-        raise ConfigError(f"unknown task {task!r}", hint="choose --task ner or --task classify")
+    text = example_config(task)
     if path.exists() and not force:
         raise ConfigError("file exists", file=path, hint="pass --force to overwrite it")
-    path.write_text(EXAMPLE_CLASSIFY_STUDY if task == "classify" else EXAMPLE_STUDY,
-                    encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {path}")
 
 
@@ -213,29 +212,30 @@ def print_summary(study_dir: Path) -> dict[str, int]:
     from rich.console import Console
     from rich.table import Table
 
-    from nercurve.analysis.axes import axes_of
     from nercurve.study.store import open_store, results_frame
+    from nercurve.tasks import task_of_meta
 
     frame = results_frame(study_dir)
     console = Console()
     with open_store(study_dir) as store:
         counts = store.counts()
+        task = task_of_meta({k: store.get_meta(k) for k in ("task", "metric")})
     console.print(
         f"[bold]{study_dir}[/]: {counts['done']} done, {counts['failed']} failed, "
         f"{counts['pending'] + counts['running']} left"
     )
     if frame.empty:
         return counts
-    ax = axes_of(frame)
-    table = Table(title=f"Test {ax.outcome} by backend and stratum (mean ± SD over runs)")
-    for col in ("backend", "stratum", "runs", ax.unit, ax.density_short, ax.outcome):
+    w = task.words
+    table = Table(title=f"Test {w.outcome} by backend and stratum (mean ± SD over runs)")
+    for col in ("backend", "stratum", "runs", w.unit, w.density, w.outcome):
         table.add_column(col, justify="left" if col in ("backend", "stratum") else "right")
     grouped = frame.groupby(["backend", "stratum"], sort=False)
     for (backend, stratum), g in grouped:
         sd = g["f1"].std() if len(g) > 1 else 0.0
         table.add_row(
-            str(backend), str(stratum), str(len(g)), f"{g[ax.size].mean():.0f}",
-            f"{g[ax.density].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
+            str(backend), str(stratum), str(len(g)), f"{g[task.size].mean():.0f}",
+            f"{g[task.density].mean():.2f}", f"{g['f1'].mean():.3f} ± {sd:.3f}",
         )
     console.print(table)
     _print_waves(console, study_dir)
@@ -394,13 +394,13 @@ def design_show(
     from rich.table import Table
 
     from nercurve.study.store import open_store
+    from nercurve.tasks import task_of_meta
 
     with open_store(study_dir) as store:
-        classify = store.get_meta("task") == "classify"
+        task = task_of_meta({k: store.get_meta(k) for k in ("task", "metric")})
         rows = store.subset_rows()
-    if classify:
-        rows = [{**r, "eps": r["minority_share"] or 0} for r in rows]
-    label = "minority share" if classify else "EPS"
+    rows = [{**r, "eps": r[task.density] or 0} for r in rows]
+    label = task.words.density
     console = Console()
     if all_subsets:
         table = Table(title="subsets")

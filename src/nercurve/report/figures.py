@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nercurve.tasks import title
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -82,13 +84,18 @@ def _figure(n_panels: int, width: float = 3.4, height: float = 2.8) -> tuple[Fig
 def learning_curves(analysis: Analysis) -> Figure:
     """F1 against training sentences per backend: runs, GAM band, threshold, the chosen
     learning curve and, when given, the annotators' agreement as a ceiling line."""
-    return _panels(analysis, _learning_panel, analysis.axes.words("Training sentences"),
+    return _panels(analysis, _learning_panel, _training(analysis),
                    analysis.settings.target_f1)
 
 
 def f1_vs_eps(analysis: Analysis) -> Figure:
     """F1 against EPS (entities per sentence) per backend: runs, GAM band, threshold."""
-    return _panels(analysis, _eps_panel, analysis.axes.words("Entities per sentence (EPS)"))
+    return _panels(analysis, _eps_panel, title(analysis.task.words.density_long))
+
+
+def _training(analysis: Analysis) -> str:
+    """The x-axis label of training size: "Training sentences" (examples, ...)."""
+    return f"Training {analysis.task.words.unit}"
 
 
 #: Line colours of the external (unseen-corpus) test sets, in config order.
@@ -98,12 +105,12 @@ UNSEEN = ("#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd")
 def transfer_curves(analysis: Analysis) -> Figure:
     """In-domain and unseen-corpus F1 against training sentences per backend: GAM smooths
     with their bands, side by side on one axis."""
-    return _panels(analysis, _transfer_panel, analysis.axes.words("Training sentences"))
+    return _panels(analysis, _transfer_panel, _training(analysis))
 
 
 def _transfer_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> np.ndarray:
     """The in-domain smooth and one smooth per external test set; returns their F1 values."""
-    curves = [("in-domain test", SMOOTH, m.gams.get(analysis.axes.size))]
+    curves = [("in-domain test", SMOOTH, m.gams.get(analysis.task.size))]
     curves += [(f"unseen: {name}", UNSEEN[i % len(UNSEEN)], m.transfer.get(name))
                for i, name in enumerate(analysis.external)]
     drawn = [np.empty(0)]
@@ -133,7 +140,7 @@ def _panels(analysis: Analysis, draw: Callable[..., np.ndarray], xlabel: str,
             ax.set_title(plain(m.backend))
             ax.set_xlabel(xlabel)
             if i % 3 == 0:
-                ax.set_ylabel(analysis.axes.words("Test F1"))
+                ax.set_ylabel(f"Test {analysis.task.words.outcome}")
             if i == 0:
                 ax.legend(loc="lower right")
         if axes:
@@ -188,7 +195,7 @@ def _curve_band(curve: CurveFit, sizes: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _learning_panel(ax, analysis: Analysis, m: BackendModels,
                     rows: pd.DataFrame) -> np.ndarray:
     """One backend's learning-curve panel; returns the F1 values of its runs and curves."""
-    size = analysis.axes.size
+    size = analysis.task.size
     _runs(ax, rows[size], rows["f1"])
     x_right = float(rows[size].max())
     drawn = [rows["f1"].to_numpy(dtype=float), _gam_and_threshold(ax, m, size)]
@@ -229,12 +236,12 @@ def _agreement_line(ax, analysis: Analysis) -> np.ndarray:
 def _eps_panel(ax, analysis: Analysis, m: BackendModels, rows: pd.DataFrame) -> np.ndarray:
     """One backend's F1-vs-EPS panel, with the training EPS marked; returns the F1 values of
     its runs and smooth."""
-    density = analysis.axes.density
+    density = analysis.task.density
     _runs(ax, rows[density], rows["f1"])
     smooth = _gam_and_threshold(ax, m, density)
     if analysis.training_eps is not None:
         ax.axvline(analysis.training_eps, color="0.3", linewidth=0.8, linestyle="--",
-                   label=analysis.axes.words("training EPS"))
+                   label=f"training {analysis.task.words.density}")
     return np.concatenate([rows["f1"].to_numpy(dtype=float), smooth])
 
 
@@ -274,12 +281,12 @@ def curve_overview(analysis: Analysis) -> Figure:
         low, high = f1_limits(np.concatenate(drawn) if drawn else np.empty(0), target)
         shown = low <= target <= high
         ax.axhline(target, color="0.5", linewidth=0.8, linestyle=(0, (1, 3)),
-                   label=analysis.axes.words(f"target F1 {target:.2f}")
+                   label=f"target {analysis.task.words.outcome} {target:.2f}"
                    + ("" if shown else " (off the axis)"))
         ax.set_xlim(0, right * 1.02 if right else None)
         ax.set_ylim(low, high)
-        ax.set_xlabel(analysis.axes.words("Training sentences"))
-        ax.set_ylabel(analysis.axes.words("Predicted test F1"))
+        ax.set_xlabel(_training(analysis))
+        ax.set_ylabel(f"Predicted test {analysis.task.words.outcome}")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 

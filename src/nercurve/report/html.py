@@ -19,6 +19,7 @@ from nercurve.analysis.families import CURVE_FAMILIES
 from nercurve.analysis.threshold import THRESHOLD_MODELS
 from nercurve.report import corpus as co
 from nercurve.report import tables as tb
+from nercurve.tasks import title
 
 if TYPE_CHECKING:
     from nercurve.analysis import Analysis
@@ -129,15 +130,13 @@ def _corpus(analysis: Analysis) -> str:
         body = ("<p>No corpus statistics: the runs were read from a table, not a study folder "
                 "(a study folder's corpus_stats.json is shown here).</p>")
         return f'<section id="corpus"><h2>Corpus</h2>{body}</section>'
-    caption = ("Corpus parts, overall and per class (documents and their share)"
-               if analysis.axes.task == "classify"
-               else "Corpus parts, overall and per label (EPS: entities per sentence)")
-    parts = [table_html(co.corpus_display(stats), caption)]
+    parts = [table_html(co.corpus_display(stats), analysis.task.corpus_caption)]
     selection = {"dev": "Models were selected on the dev set; the test set only scored them.",
                  "test": "Models were selected on the test set (as Majdik et al. did), so "
-                         "test F1 is optimistic."}.get(stats.get("select_on"))
+                         f"test {analysis.task.words.outcome} is optimistic."
+                 }.get(stats.get("select_on"))
     if selection:
-        parts.append(f"<p>{esc(analysis.axes.words(selection))}</p>")
+        parts.append(f"<p>{esc(selection)}</p>")
     notices = stats.get("reading_notices")
     if notices:
         listed = ", ".join(f"{kind} {count}" for kind, count in notices.items())
@@ -200,13 +199,13 @@ def _design(analysis: Analysis) -> str:
                     entry[label] = _span(group[column])
             strata.append(entry)
         body += table_html(pd.DataFrame(strata), "Subsets per stratum")
-    s = analysis.settings
-    body += analysis.axes.words(
-        f"<p>Analysis settings: {s.n_boot:,} bootstrap resamples, seed {s.seed}, "
-        f"{s.level:.0%} intervals, target F1 {s.target_f1:.2f}, plateau when "
-        f"{s.step:g} more sentences add less than {100 * s.min_gain:g} F1 points"
-        + (f", threshold models adjusted for {esc(', '.join(s.adjust))}" if s.adjust
-           else "") + ".</p>")
+    s, w = analysis.settings, analysis.task.words
+    settings = (
+        f"Analysis settings: {s.n_boot:,} bootstrap resamples, seed {s.seed}, "
+        f"{s.level:.0%} intervals, target {w.outcome} {s.target_f1:.2f}, plateau when "
+        f"{s.step:g} more {w.unit} add less than {100 * s.min_gain:g} {w.outcome} points"
+        + (f", threshold models adjusted for {', '.join(s.adjust)}" if s.adjust else "") + ".")
+    body += f"<p>{esc(settings)}</p>"
     return f'<section id="design"><h2>Design</h2>{body}</section>'
 
 
@@ -227,29 +226,30 @@ def _figures(analysis: Analysis, svgs: dict[str, str]) -> str:
         return f'<ul class="words">{items}</ul>' if items else ""
 
     level = f"{analysis.settings.level:.0%}"
-    w, ax = analysis.axes.words, analysis.axes
+    task = analysis.task
+    w = task.words
     return (
         '<section id="curves"><h2>Learning curves</h2>'
         f'<figure>{svgs["learning_curves"]}<figcaption>'
-        + w(f"Test F1 of each fine-tuned model (points) "
-            f"against its training sentences, with a GAM smooth and its {level} band, the "
-            f"learning curve chosen by extrapolation error (solid) and its extrapolation with a "
-            f"{level} bootstrap band (dashed), "
-            f"and the best threshold model's threshold (dotted) with its {level} bootstrap CI "
-            f"(shaded). The dotted horizontal line marks the target F1 when it lies near the "
-            f"data; the F1 axis spans the data, not 0 to 1.")
-        + f"</figcaption></figure>{listing(ax.size)}"
+        + esc(f"Test {w.outcome} of each fine-tuned model (points) "
+              f"against its training {w.unit}, with a GAM smooth and its {level} band, the "
+              f"learning curve chosen by extrapolation error (solid) and its extrapolation with "
+              f"a {level} bootstrap band (dashed), "
+              f"and the best threshold model's threshold (dotted) with its {level} bootstrap CI "
+              f"(shaded). The dotted horizontal line marks the target {w.outcome} when it lies "
+              f"near the data; the {w.outcome} axis spans the data, not 0 to 1.")
+        + f"</figcaption></figure>{listing(task.size)}"
         f'<figure>{svgs["curve_overview"]}<figcaption>'
-        + w(f"Chosen learning curves of all backends with "
-            f"{level} bootstrap bands (left out where a fit falls below F1 0); fixed baselines "
-            f"as horizontal lines. The F1 axis spans the curves, not 0 to 1.")
+        + esc(f"Chosen learning curves of all backends with "
+              f"{level} bootstrap bands (left out where a fit falls below {w.outcome} 0); fixed "
+              f"baselines as horizontal lines. The {w.outcome} axis spans the curves, not 0 to 1.")
         + "</figcaption></figure></section>"
-        + f'<section id="eps"><h2>{w("F1 and entity density")}</h2>'
+        + f'<section id="eps"><h2>{esc(f"{title(w.outcome)} and {w.theme}")}</h2>'
         + f'<figure>{svgs["f1_vs_eps"]}<figcaption>'
-        + w(f"Test F1 against the entities per sentence "
-            f"(EPS) of the training subset, with a GAM smooth ({level} band) and the best "
-            f"threshold model's threshold; the dashed line marks the training data's EPS.")
-        + f"</figcaption></figure>{listing(ax.density)}</section>"
+        + esc(f"Test {w.outcome} against the {w.density_long} of the training subset, with a "
+              f"GAM smooth ({level} band) and the best threshold model's threshold; the dashed "
+              f"line marks the training data's {w.density}.")
+        + f"</figcaption></figure>{listing(task.density)}</section>"
     )
 
 
@@ -261,19 +261,19 @@ def _transfer(analysis: Analysis, svgs: dict[str, str]) -> str:
     table = analysis.tables()["transfer"]
     shown = table.assign(**{c: table[c].map(lambda v: tb.num(v, 3)) for c in table.columns
                             if c.startswith(("f1_", "retained_"))})
-    unit = analysis.axes.unit
-    shown[unit] = table[unit].map(lambda v: tb.num(v, 0))
+    w = analysis.task.words
+    shown[w.unit] = table[w.unit].map(lambda v: tb.num(v, 0))
     level = f"{analysis.settings.level:.0%}"
+    o = w.outcome
     return (
         '<section id="transfer"><h2>Transfer to unseen corpora</h2>'
         f'<figure>{svgs["transfer_curves"]}<figcaption>'
-        + analysis.axes.words(
-            f"Test F1 on the study's own test set and on each external test set ({esc(names)}) "
-            f"against the training sentences: GAM smooths with {level} bands. The gap is what "
-            "the training data does not carry over to a corpus it never saw.")
+        + esc(f"Test {o} on the study's own test set and on each external test set ({names}) "
+              f"against the training {w.unit}: GAM smooths with {level} bands. The gap is what "
+              "the training data does not carry over to a corpus it never saw.")
         + "</figcaption></figure>"
-        + table_html(shown, analysis.axes.words(
-            "Mean F1 by stratum, in-domain and unseen; retained = unseen F1 / in-domain F1"), 2)
+        + table_html(shown, f"Mean {o} by stratum, in-domain and unseen; retained = unseen {o} "
+                            f"/ in-domain {o}", 2)
         + "</section>"
     )
 
@@ -290,18 +290,19 @@ def _convergence(analysis: Analysis, svgs: dict[str, str]) -> str:
 
 
 def _tables(analysis: Analysis) -> str:
-    w = analysis.axes.words
+    w = analysis.task.words
     parts = ['<section id="tables"><h2>Tables</h2>',
              table_html(tb.descriptive_display(analysis),
-                        w("Table 1. Training subsets and test F1 per backend"), 2)]
+                        f"Table 1. Training subsets and test {w.outcome} per backend", 2)]
     regression = tb.regression_display(analysis)
     if not regression.empty:
-        parts.append(table_html(regression, w("Table 2. Standardized multiple regression of F1 "
-                                              "on training sentences and EPS (β, p)")))
+        parts.append(table_html(regression, f"Table 2. Standardized multiple regression of "
+                                            f"{w.outcome} on training {w.unit} and {w.density} "
+                                            "(β, p)"))
     thresholds = tb.threshold_display(analysis)
     if not thresholds.empty:
-        parts.append(table_html(thresholds, w("Table 3. Threshold models (★ = lowest AIC); "
-                                              "slopes in F1 points"), 3))
+        parts.append(table_html(thresholds, "Table 3. Threshold models (★ = lowest AIC); "
+                                            f"slopes in {w.outcome} points", 3))
     curves = tb.curve_display(analysis)
     if not curves.empty:
         parts.append(table_html(curves, "Table 4. Learning-curve families side by side "
@@ -328,12 +329,13 @@ def _notes(analysis: Analysis, files: list[str]) -> str:
 
 
 def _methods(analysis: Analysis) -> str:
-    s = analysis.settings
+    s, w = analysis.settings, analysis.task.words
     level = f"{s.level:.0%}"
     paragraphs = [
         "Descriptive statistics are the range, mean and SD (n − 1) of each variable over the "
         "runs of a backend.",
-        "Standardized multiple regression: F1, training sentences and EPS were z-scored and F1 "
+        f"Standardized multiple regression: {w.outcome}, training {w.unit} and {w.density} were "
+        f"z-scored and {w.outcome} "
         "regressed on the two predictors by ordinary least squares (statsmodels); β are the "
         "standardized coefficients, with their t-test p-values, the overall F test and R².",
         "Threshold regression follows the model families of the R package chngpt: "
@@ -361,14 +363,15 @@ def _methods(analysis: Analysis) -> str:
         "size and "
         "predicts the rest; the family with the smallest error of those predictions is "
         "chosen among the fits without problems (a parameter at a bound, a degenerate CI, a "
-        "fit worse than a straight line, F1 below 0 within the data). Families that predict "
+        f"fit worse than a straight line, {w.outcome} below 0 within the data). Families that "
+        "predict "
         "the held-out runs as well are named where they answer differently. CIs for the "
         f"parameters and for every prediction come from {s.n_boot:,} bootstrap refits. A "
         "target at or above the fitted ceiling is reported as out of reach, and a target "
         "beyond the largest training set as an extrapolation with its ratio to that size.",
         f"All resampling used seed {s.seed}.",
     ]
-    body = "".join(f"<p>{esc(analysis.axes.words(p))}</p>" for p in paragraphs)
+    body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
     return f'<section id="methods" class="methods"><h2>Methods</h2>{body}</section>'
 
 

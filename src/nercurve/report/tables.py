@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from nercurve.analysis.recommend import SIZE_COLUMNS, about
+from nercurve.analysis.recommend import about
+from nercurve.tasks import title
 
 if TYPE_CHECKING:
     from nercurve.analysis import Analysis
-
-PREDICTOR_LABELS = {"n_sentences": "Sentences", "eps": "EPS", "n_docs": "Examples",
-                    "minority_share": "Minority share"}
+    from nercurve.tasks import Task
 
 
 def write_tables(analysis: Analysis, folder: Path) -> list[Path]:
@@ -51,19 +50,20 @@ def ci(lo: float, hi: float, fmt=num) -> str:
     return f"{fmt(lo)}–{fmt(hi)}"
 
 
-def _value(predictor: str):
+def _value(predictor: str, task: Task):
     """Formatter for values of a predictor: whole sentences (examples) or two-decimal EPS
     (minority share)."""
-    return about if predictor in SIZE_COLUMNS else num
+    return about if predictor == task.size else num
 
 
 def descriptive_display(analysis: Analysis) -> pd.DataFrame:
     """Table 2 layout: backend, variable, runs, range, mean, SD."""
     d = analysis.descriptive
     digits = {"EPS": 2, "Minority share": 2, "F1": 3}
+    outcome = analysis.task.words.outcome
     return pd.DataFrame({
         "Backend": d["backend"],
-        "Variable": d["variable"].map(lambda v: analysis.axes.outcome if v == "F1" else v),
+        "Variable": d["variable"].map(lambda v: outcome if v == "F1" else v),
         "Runs": d["runs"].map(str),
         "Range": [f"{num(lo, digits.get(v, 0))}–{num(hi, digits.get(v, 0))}"
                   for lo, hi, v in zip(d["min"], d["max"], d["variable"], strict=True)],
@@ -78,9 +78,9 @@ def regression_display(analysis: Analysis) -> pd.DataFrame:
     if r.empty:
         return r
     out = pd.DataFrame({"Backend": r["backend"], "Runs": r["runs"].map(str)})
-    for predictor, label in PREDICTOR_LABELS.items():
+    for predictor in analysis.task.predictors:
         if f"beta_{predictor}" in r.columns:
-            out[f"β {label} (p)"] = [f"{num(b, 3)} ({pval(p)})" for b, p in
+            out[f"β {analysis.task.label(predictor)} (p)"] = [f"{num(b, 3)} ({pval(p)})" for b, p in
                                      zip(r[f"beta_{predictor}"], r[f"p_{predictor}"],
                                          strict=True)]
     out["F (df)"] = [f"{num(f, 1)} ({d1}, {d2})" for f, d1, d2 in
@@ -100,28 +100,28 @@ def threshold_display(analysis: Analysis) -> pd.DataFrame:
     t = analysis.threshold_table()
     if t.empty:
         return t
+    task = analysis.task
     rows = []
     for rec in t.to_dict(orient="records"):
         predictor = rec["predictor"]
-        fmt = _value(predictor)
-        step, per = ((100, "/100 sent.") if predictor in SIZE_COLUMNS else (0.1, "/0.1 EPS"))
-        per = analysis.axes.words(per)
+        fmt = _value(predictor, task)
+        step, per = task.per_abbr(predictor)
         is_line = rec["model"] == "line"
         before, after = (num(100 * step * rec[k], 2) for k in ("slope_before", "slope_after"))
         rows.append({
             "Backend": rec["backend"],
-            "Predictor": PREDICTOR_LABELS.get(predictor, predictor),
+            "Predictor": task.label(predictor),
             "Model": rec["model"] + (" ★" if rec["best"] else ""),
             "Threshold (95% CI)": "–" if is_line else (
                 f"{fmt(rec['threshold'])} ({ci(rec['ci_low'], rec['ci_high'], fmt)})"),
             "Symmetric CI": "–" if is_line else ci(rec["sym_ci_low"], rec["sym_ci_high"], fmt),
             "Slope before → after": f"{before} → {after} {per}",
-            "F1 at threshold": "–" if is_line else num(rec["level"], 3),
+            f"{title(task.words.outcome)} at threshold": "–" if is_line else num(rec["level"], 3),
             "p vs line": "–" if is_line else pval(rec["p_vs_line"]),
             "ΔAIC": num(rec["delta_aic"], 1),
             "Cautions": _threshold_cautions(rec),
         })
-    return pd.DataFrame(rows).rename(columns=analysis.axes.words)
+    return pd.DataFrame(rows)
 
 
 def _threshold_cautions(rec: dict) -> str:
@@ -136,7 +136,7 @@ def curve_display(analysis: Analysis) -> pd.DataFrame:
     c = analysis.families_table()
     if c.empty:
         return c
-    s = analysis.settings
+    s, w = analysis.settings, analysis.task.words
     gain = f"gain_next_{s.step:g}"
     plateau = f"plateau_gain_{s.min_gain:g}"
     def f1(v: float) -> str:
@@ -156,15 +156,16 @@ def curve_display(analysis: Analysis) -> pd.DataFrame:
             "Curve": r["family"] + (" ★" if r["chosen"] else ""),
             "Parameters (95% CI)": r["parameters"],
             "Extrapolation RMSE": num(r["extrapolation_rmse"], 4),
-            "F1 at max n": f"{f1(r['f1_at_n_max'])} ({about(r['n_max'])})",
-            "F1 at 2× max n": f"{f1(r['f1_at_2x_n_max'])} ({at_2x})",
-            f"Next {s.step:g} sent. (points)": f"{pts(100 * r[gain])} ({gained})",
+            f"{title(w.outcome)} at max n": f"{f1(r['f1_at_n_max'])} ({about(r['n_max'])})",
+            f"{title(w.outcome)} at 2× max n": f"{f1(r['f1_at_2x_n_max'])} ({at_2x})",
+            f"Next {s.step:g} {w.unit_abbr} (points)": f"{pts(100 * r[gain])} ({gained})",
             f"Flat (<{100 * s.min_gain:g} pt) after": f"{about(r[plateau])} ({flat})",
-            f"n for F1 {s.target_f1:.2f}": (f"{about(r['target_sentences'])} ({needed})"
-                                            if r["target_reachable"] else "out of reach"),
+            f"n for {w.outcome} {s.target_f1:.2f}": (
+                f"{about(r['target_sentences'])} ({needed})" if r["target_reachable"]
+                else "out of reach"),
             "Cautions": r["flags"] or "–",
         })
-    return pd.DataFrame(rows).rename(columns=analysis.axes.words)
+    return pd.DataFrame(rows)
 
 
 def runs_display(analysis: Analysis) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nercurve.corpus.classes import ClassCounts, class_counts
+from nercurve.corpus.classes import ClassCounts
 from nercurve.corpus.stats import DocCounts, doc_counts
 from nercurve.errors import AnalysisError, ConfigError
 from nercurve.study.config import StudyConfig
@@ -65,7 +65,7 @@ def run_waves(config: StudyConfig, data: StudyData, first_wave: list[Subset], st
     arm = driving_arm(config)
     pool = list(data.pool.values())
     counts = doc_counts(pool)
-    classes = class_counts(pool, data.scheme) if data.scheme is not None else None
+    classes = data.task.split_classes(pool, data.scheme)
     with Store(store_path) as store:
         if not read_waves(store):
             write_waves(store, [WaveRecord(wave=0, subsets=tuple(s.subset_id for s in first_wave),

@@ -20,6 +20,7 @@ from nercurve.errors import ConfigError
 
 if TYPE_CHECKING:
     from nercurve.corpus.io import ReadOptions
+    from nercurve.tasks import Task
 
 #: The Majdik et al. (2024) design: five strata of documents.
 MAJDIK_STRATA: tuple[tuple[int, int], ...] = ((1, 40), (41, 80), (81, 120), (121, 160), (161, 200))
@@ -224,9 +225,9 @@ class TrackingSection(_Strict):
 class StudyConfig(_Strict):
     """A whole sample-size study.
 
-    ``task`` is ``"ner"`` (entity spans, scored by strict entity F1) or ``"classify"``
-    (document classes, scored by ``metric``: ``"macro_f1"`` by default, ``"micro_f1"`` or
-    ``"accuracy"``).
+    ``task`` names a registered task (:func:`nercurve.tasks.task_names`): ``"ner"`` (entity
+    spans, scored by strict entity F1) or ``"classify"`` (document classes, scored by
+    ``metric``: ``"macro_f1"`` by default, ``"micro_f1"`` or ``"accuracy"``).
     """
 
     name: str = "study"
@@ -239,24 +240,34 @@ class StudyConfig(_Strict):
     run: RunSection = Field(default_factory=RunSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     external_tests: list[ExternalTestSection] = Field(default_factory=list)
-    task: Literal["ner", "classify"] = "ner"
-    metric: Literal["macro_f1", "micro_f1", "accuracy"] | None = None
+    task: str = "ner"
+    metric: str | None = None
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str) -> str:
+        from nercurve.tasks import task_names
+
+        if value not in task_names():
+            raise ValueError(f"unknown task {value!r}; known tasks: {', '.join(task_names())}")
+        return value
 
     @model_validator(mode="after")
     def _task(self) -> StudyConfig:
-        if self.task == "ner":
-            if self.metric is not None:
-                raise ValueError('metric is for task = "classify" (NER studies score strict '
-                                 "entity F1)")
-            if self.design.stratify_labels:
-                raise ValueError('design.stratify_labels is for task = "classify"')
-        else:
-            if self.design.unit != "documents":
-                raise ValueError('a classification study draws examples: design.unit must be '
-                                 '"documents"')
-            if self.metric is None:
-                self.metric = "macro_f1"
+        from nercurve.tasks import get_task
+
+        task = get_task(self.task)
+        if self.metric is not None and task.metrics and self.metric not in task.metrics:
+            raise ValueError(f"unknown metric {self.metric!r} for task = {self.task!r}; "
+                             f"choose one of: {', '.join(task.metrics)}")
+        task.check_config(self)
         return self
+
+    def study_task(self) -> Task:
+        """The study's task, with its metric as the outcome."""
+        from nercurve.tasks import get_task
+
+        return get_task(self.task, self.metric)
 
     @model_validator(mode="after")
     def _unique(self) -> StudyConfig:

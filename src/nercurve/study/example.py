@@ -1,4 +1,17 @@
-"""The commented example study config that ``nercurve init-study`` writes."""
+"""The commented example study config that ``nercurve init-study`` writes, and the lookup of
+each task's example (:func:`example_config`)."""
+
+import importlib
+
+
+def example_config(task: str) -> str:
+    """The commented example config of the registered task ``task`` (its ``example``);
+    raises ConfigError for an unknown task."""
+    from nercurve.tasks import get_task
+
+    module, name = get_task(task).example.split(":")
+    return getattr(importlib.import_module(module), name)
+
 
 EXAMPLE_STUDY = """\
 # nercurve study config. Relative paths are relative to this file.

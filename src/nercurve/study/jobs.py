@@ -1,11 +1,9 @@
 """Jobs: subset × backend arm × seed, with deterministic ids, and how one job runs.
 
 The runner knows nothing of a backend's internals: it validates parameters with the
-backend's ``Params`` model, calls ``train`` and ``predict``, and scores the
-predictions with the project's scorer: strict entity P/R/F1 (NER), or, in a classification
-study, the study's metric (macro-F1 by default) as ``f1``, with the matching averaged
-precision and recall, per-class scores, and accuracy, macro- and micro-F1 among the reported
-numbers.
+backend's ``Params`` model, has the study's task train it and score its predictions
+(:meth:`nercurve.tasks.Task.score`: strict entity P/R/F1 for NER, the study's metric as
+``f1`` in a classification study).
 """
 
 from __future__ import annotations
@@ -18,13 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nercurve.corpus.classes import ClassScheme
 from nercurve.corpus.model import Doc
 from nercurve.errors import ConfigError
 from nercurve.study.config import BackendEntry
 from nercurve.study.design import Subset
 from nercurve.study.gpu_packing import GpuMeter, peak_numbers
 from nercurve.study.store import ClaimedJob, JobOutcome, JobSpec
+from nercurve.tasks import Scores, Task
+from nercurve.tasks.ner import TASK as NER
 
 #: The subset a backend that ignores training data (an off-the-shelf baseline) runs on.
 ZERO_SUBSET = Subset(
@@ -36,20 +35,15 @@ ZERO_SUBSET = Subset(
 @dataclass(frozen=True)
 class StudyData:
     """What every job reads: the training pool by id, the selection set, the test set and
-    any external test sets by name; in a classification study also the class scheme and
-    the metric that is the outcome (``f1``)."""
+    any external test sets by name, the study's task (with its outcome) and what the task
+    reads gold with (``scheme``: a classification study's class scheme; None for NER)."""
 
     pool: dict[str, Doc]
     dev: tuple[Doc, ...]
     test: tuple[Doc, ...]
     external: dict[str, tuple[Doc, ...]] = field(default_factory=dict)
-    scheme: ClassScheme | None = None
-    metric: str = "macro_f1"
-
-    @property
-    def task(self) -> str:
-        """``ner``, or ``classify`` when the study has a class scheme."""
-        return "ner" if self.scheme is None else "classify"
+    task: Task = NER
+    scheme: Any = None
 
 
 @dataclass(frozen=True)
@@ -176,43 +170,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-@dataclass(frozen=True)
-class _Scored:
-    """A model's scores on one test set, in the shape a job's outcome stores them."""
-
-    precision: float
-    recall: float
-    f1: float
-    per_label: dict[str, dict[str, float]]
-    numbers: dict[str, float]
-
-
 def _score(model: Any, docs: Sequence[Doc], data: StudyData,
-           predicted: Sequence[Any] | None = None) -> _Scored:
-    """A model's scores on ``docs`` (predicted when not given): strict micro entity P/R/F1,
-    or the classification outcome (see the module docstring)."""
+           predicted: Sequence[Any] | None = None) -> Scores:
+    """A model's scores on ``docs`` (predicted when not given), by the study's task."""
     if predicted is None:
         predicted = model.predict(list(docs))
-    if data.scheme is None:
-        from nercurve.metrics import evaluate
-
-        ev = evaluate(list(docs), [d.with_spans(p) for d, p in zip(docs, predicted, strict=True)])
-        return _Scored(ev.micro.precision, ev.micro.recall, ev.micro.f1,
-                       {label: {"precision": s.precision, "recall": s.recall, "f1": s.f1}
-                        for label, s in ev.per_label.items()}, {})
-    from nercurve.corpus.classes import doc_classes
-    from nercurve.metrics_classify import score_classes
-
-    scheme = data.scheme
-    sc = score_classes([doc_classes(d) for d in docs], [scheme.decide(s) for s in predicted],
-                       multi_label=scheme.multi_label)
-    averaged = sc.micro if data.metric == "micro_f1" else sc.macro
-    numbers = {"accuracy": sc.accuracy, "macro_f1": sc.macro.f1, "micro_f1": sc.micro.f1}
-    if sc.samples_f1 is not None:
-        numbers["samples_f1"] = sc.samples_f1
-    return _Scored(averaged.precision, averaged.recall, sc.outcome(data.metric),
-                   {label: {"precision": s.precision, "recall": s.recall, "f1": s.f1}
-                    for label, s in sc.per_class.items()}, numbers)
+    return data.task.score(docs, predicted, data.scheme)
 
 
 def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
@@ -230,13 +193,10 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
     meter = GpuMeter()
     meter.start()
     started = time.perf_counter()
-    backend = get_backend(job.backend_type, data.task)
+    backend = get_backend(job.backend_type, data.task.name)
     params = backend.Params.model_validate(job.params)
     train_docs = [data.pool[i] for i in job.doc_ids]
-    if data.scheme is None:
-        result = backend.train(train_docs, list(data.dev), params, job.seed)
-    else:
-        result = backend.train(train_docs, list(data.dev), params, job.seed, data.scheme)
+    result = data.task.train(backend, train_docs, list(data.dev), params, job.seed, data.scheme)
     predicted = result.model.predict(list(data.test))
     diagnostics = getattr(result.model, "diagnostics", None)
     extra = {**result.extra, **(diagnostics() if diagnostics is not None else {})}

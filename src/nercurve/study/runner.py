@@ -31,9 +31,9 @@ from nercurve.study.store import STORE_NAME, Store
 from nercurve.study.wave_records import recorded_subsets
 
 if TYPE_CHECKING:
-    from nercurve.corpus.classes import ClassScheme
     from nercurve.corpus.io import ReadOptions
     from nercurve.study.wave_policy import Estimator
+    from nercurve.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -74,47 +74,27 @@ def _read(config: StudyConfig, path: Path) -> Corpus:
 
 
 def read_external_test(
-    section: ExternalTestSection, labels: set[str], where: str, *, classify: bool = False
+    section: ExternalTestSection, labels: set[str], where: str, task: Task
 ) -> tuple[list[Doc], list[Notice]]:
-    """An extra test set with its labels mapped onto the study's ``labels``; spans of other
-    labels are dropped with a counted notice (``classify``: documents carrying a class the
-    study lacks are left out, counted). Its name must not be one of the labels (the result
+    """An extra test set kept to the study's ``labels`` by its ``task`` (NER: spans of other
+    labels are dropped; classification: documents carrying a class the study lacks are left
+    out), with a counted notice for each. Its name must not be one of the labels (the result
     columns ``f1_<name>`` and ``f1_<LABEL>`` would clash)."""
-    from nercurve.corpus.classes import doc_classes
     from nercurve.corpus.io import read_corpus
 
     if section.name in labels:
         raise ConfigError(
-            f"{where}.name '{section.name}' is also "
-            f"{'a class' if classify else 'an entity label'} of the study",
+            f"{where}.name '{section.name}' is also {task.words.label} of the study",
             hint="choose another name: results carry both f1_<LABEL> and f1_<name> columns",
         )
     corpus = read_corpus(section.path, section.format, read_options(section, where))
     notices = list(corpus.notices)
     docs = []
     for doc in corpus.docs:
-        if classify:
-            unknown = [c for c in doc_classes(doc) if c not in labels]
-            if unknown or not doc_classes(doc):
-                notices.append(Notice(
-                    kind="external-doc-dropped", file=str(section.path), doc_id=doc.id,
-                    message=f"external test '{section.name}': document {doc.id!r} carries "
-                    f"{', '.join(map(repr, unknown)) or 'no class'}, not a class of the study "
-                    f"({', '.join(sorted(labels))}); left out; map classes with label_map",
-                ))
-            else:
-                docs.append(doc)
-            continue
-        kept = tuple(s for s in doc.spans if s.label in labels)
-        for span in doc.spans:
-            if span.label not in labels:
-                notices.append(Notice(
-                    kind="external-label-dropped", file=str(section.path), doc_id=doc.id,
-                    message=f"external test '{section.name}': a {span.label!r} span is not "
-                    f"a label of the study ({', '.join(sorted(labels))}) and was dropped; "
-                    "map it with label_map",
-                ))
-        docs.append(doc.with_spans(kept))
+        kept, dropped = task.external_doc(doc, labels, section.name, str(section.path))
+        notices += dropped
+        if kept is not None:
+            docs.append(kept)
     if not docs:
         raise ConfigError(f"{where}: the external test set '{section.name}' has no documents",
                           file=section.path)
@@ -143,10 +123,9 @@ def split_documents(
         notices += corpus.notices
         dev_fraction = 0.0 if sp.select_on == "test" else sp.dev
         classes = None
-        if config.task == "classify" and sp.stratify:
-            from nercurve.corpus.classes import class_counts
-
-            classes = class_counts(corpus.docs, _scheme(config, corpus.docs))
+        if sp.stratify:
+            classes = config.study_task().split_classes(corpus.docs,
+                                                        _scheme(config, corpus.docs))
         parts = split_corpus(
             corpus, test=sp.test, dev=dev_fraction, seed=sp.seed, stratify=sp.stratify,
             classes=classes,
@@ -164,39 +143,33 @@ def split_documents(
     return pool, dev, test, notices
 
 
-def _scheme(config: StudyConfig, docs: Sequence[Doc]) -> ClassScheme:
-    """The class scheme of a classification study's documents (and its ``labels``)."""
-    from nercurve.corpus.classes import class_scheme
-
-    return class_scheme(docs, config.corpus.labels, source=str(config.corpus.path))
+def _scheme(config: StudyConfig, docs: Sequence[Doc]) -> Any:
+    """What the study's task reads gold with, from its documents (and its ``labels``)."""
+    return config.study_task().scheme(docs, config.corpus.labels,
+                                      source=str(config.corpus.path))
 
 
 def prepare(config: StudyConfig) -> PreparedStudy:
     """Read, split and segment the corpus, draw the design and validate the backends."""
-    from nercurve.corpus.classes import class_counts
     from nercurve.corpus.segment import segment
     from nercurve.corpus.stats import doc_counts
 
-    arms = validate_arms(config.backends, config.task)
+    task = config.study_task()
+    arms = validate_arms(config.backends, task.name)
     pool, dev, test, notices = split_documents(config)
     pool, dev, test = segment(pool), segment(dev), segment(test)
-    scheme = _scheme(config, [*pool, *dev, *test]) if config.task == "classify" else None
-    classes = class_counts(pool, scheme) if scheme is not None else None
-    subsets = draw_design(config.design, doc_counts(pool), classes)
-    if scheme is not None:
-        labels = set(scheme.labels)
-    else:
-        labels = {s.label for part in (pool, dev, test) for d in part for s in d.spans}
+    scheme = _scheme(config, [*pool, *dev, *test])
+    subsets = draw_design(config.design, doc_counts(pool), task.split_classes(pool, scheme))
+    labels = task.labels([*pool, *dev, *test], scheme)
     external: dict[str, tuple[Doc, ...]] = {}
     for index, section in enumerate(config.external_tests):
-        docs, found = read_external_test(section, labels, f"external_tests[{index}]",
-                                         classify=scheme is not None)
+        docs, found = read_external_test(section, labels, f"external_tests[{index}]", task)
         external[section.name] = tuple(segment(docs))
         notices += found
     return PreparedStudy(
         config=config,
         data=StudyData(pool={d.id: d for d in pool}, dev=tuple(dev), test=tuple(test),
-                       external=external, scheme=scheme, metric=config.metric or "macro_f1"),
+                       external=external, task=task, scheme=scheme),
         subsets=subsets,
         arms=arms,
         split_ids={
@@ -260,15 +233,7 @@ def study_identity(prepared: PreparedStudy) -> dict[str, str]:
     # on it, so a changed list of external tests is a changed study
     for name, docs in data.external.items():
         identity[f"external test '{name}'"] = _content_digest(docs)
-    if data.scheme is not None:  # only then: the identity of NER studies stays as it was
-        from nercurve.corpus.classes import doc_classes
-
-        identity["task"] = json.dumps(cfg.task)
-        identity["metric"] = json.dumps(cfg.metric)
-        identity.update(
-            {f"corpus: the classes of the {name}": _digest([[d.id, doc_classes(d)] for d in docs])
-             for name, docs in parts.items()}
-        )
+    identity.update(data.task.identity(parts))  # none for NER: its identity stays as it was
     return identity
 
 
@@ -346,17 +311,11 @@ def _check_arms(store: Store, arms: Sequence[Arm], drop_changed: bool) -> None:
 
 
 def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) -> None:
-    from nercurve.corpus.classes import class_stats
-    from nercurve.corpus.stats import corpus_stats
-
     data = prepared.data
 
     def described(docs: Sequence[Doc]) -> dict[str, Any]:
-        """A part's corpus statistics; with its class distribution in a classification study."""
-        stats = corpus_stats(list(docs)).to_dict()
-        if data.scheme is not None:
-            stats["classes"] = class_stats(list(docs), data.scheme).to_dict()
-        return stats
+        """A part's corpus statistics, as the study's task gives them."""
+        return data.task.part_stats(docs, data.scheme)
 
     if config_text is not None:
         (out / "study.toml").write_text(config_text, encoding="utf-8")
@@ -369,23 +328,20 @@ def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) ->
         "external_tests": {name: described(docs) for name, docs in data.external.items()},
         "select_on": prepared.config.split.select_on,
         "reading_notices": dict(Counter(n.kind for n in prepared.notices)),
-        **({"task": "classify", "metric": data.metric} if data.scheme is not None else {}),
+        **data.task.stats_meta(),
     }
     (out / "corpus_stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
     (out / "split.json").write_text(json.dumps(prepared.split_ids, indent=1), encoding="utf-8")
     with open(out / "design.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        classify = data.scheme is not None
         writer.writerow(
             ["subset_id", "stratum", "target", "n_docs", "n_sentences", "n_tokens",
-             *(["minority_share", "classes"] if classify else ["n_entities", "eps"]), "doc_ids"]
+             *data.task.design_columns, "doc_ids"]
         )
         for s in prepared.subsets:
-            described_by = ([f"{s.minority_share:.6f}", json.dumps(dict(s.classes))] if classify
-                            else [s.n_entities, f"{s.eps:.6f}"])
             writer.writerow(
                 [s.subset_id, s.stratum, s.target, s.n_docs, s.n_sentences, s.n_tokens,
-                 *described_by, " ".join(s.doc_ids)]
+                 *data.task.design_row(s), " ".join(s.doc_ids)]
             )
 
 
@@ -412,17 +368,15 @@ def initialise(
         if prepared.config.design.adaptive is not None:  # the waves drawn so far stay active
             planned += recorded_subsets(store)
         subsets = list(planned)
-        scheme = prepared.data.scheme
+        data = prepared.data
         if any(not a.needs_training_data for a in prepared.arms):
-            subsets.append(ZERO_SUBSET if scheme is None else dataclasses.replace(
-                ZERO_SUBSET, classes=tuple((label, 0) for label in scheme.labels)))
+            subsets.append(data.task.zero_subset(ZERO_SUBSET, data.scheme))
         store.add_subsets(subsets)
         store.add_jobs(plan_jobs(planned, prepared.arms, prepared.config.seeds))
         if store.get_meta("name") is None:
             store.set_meta("name", prepared.config.name)
-        if scheme is not None:
-            store.set_meta("task", "classify")
-            store.set_meta("metric", prepared.data.metric)
+        for key, value in data.task.store_meta().items():
+            store.set_meta(key, value)
     _write_files(dataclasses.replace(prepared, subsets=planned), out, config_text)
     return store_path
 

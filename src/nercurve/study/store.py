@@ -700,20 +700,6 @@ def params_digest(backend_type: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
-_RESULT_COLUMNS = (
-    "job_id", "subset_id", "stratum", "backend", "backend_type", "params_digest", "seed",
-    "n_docs", "n_sentences", "n_tokens", "n_entities", "eps", "status", "precision", "recall", "f1",
-    "dev_f1", "steps", "best_step", "seconds", "peak_mb", "error",
-)
-#: The columns of a classification study: the minority-class share in place of entities and
-#: EPS, and ``metric``, the name of the outcome that ``f1`` holds.
-_CLASSIFY_RESULT_COLUMNS = (
-    "job_id", "subset_id", "stratum", "backend", "backend_type", "params_digest", "seed",
-    "n_docs", "n_sentences", "n_tokens", "minority_share", "status", "precision", "recall", "f1",
-    "dev_f1", "steps", "best_step", "seconds", "peak_mb", "error", "metric",
-)
-
-
 def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any:
     """One row per finished job of the current config (a pandas DataFrame), with subset
     descriptors and per-label F1. Jobs the config no longer names are left out.
@@ -723,24 +709,26 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
     seconds, peak_mb, error, then ``f1_<LABEL>`` for each label, then the numbers the backend
     reported (``JobOutcome.extra``) under their own names.
 
-    A classification study (``task`` = classify in the store's meta) has minority_share in
-    place of n_entities and eps, ``metric`` (the outcome ``f1`` holds: macro_f1, micro_f1 or
-    accuracy), ``share_<CLASS>`` (the subset's share of documents carrying each class) before
-    ``f1_<CLASS>``, and accuracy, macro_f1 and micro_f1 among the reported numbers.
+    The study's task (in the store's meta) gives the columns: a classification study has
+    minority_share in place of n_entities and eps, ``metric`` (the outcome ``f1`` holds:
+    macro_f1, micro_f1 or accuracy), ``share_<CLASS>`` (the subset's share of documents
+    carrying each class) before ``f1_<CLASS>``, and accuracy, macro_f1 and micro_f1 among
+    the reported numbers (:attr:`nercurve.tasks.Task.result_columns`).
     """
     import pandas as pd
 
+    from nercurve.tasks import task_of_meta
+
     with open_store(study_dir) as store:
-        metric = store.get_meta("metric") if store.get_meta("task") == "classify" else None
+        task = task_of_meta({k: store.get_meta(k) for k in ("task", "metric")})
         rows = store.finished_jobs(include_failed=include_failed)
-    columns = _RESULT_COLUMNS if metric is None else _CLASSIFY_RESULT_COLUMNS
+    columns = task.result_columns
     records = []
     for row in rows:
         named = {"params_digest": params_digest(row["backend_type"], json.loads(row["params"])),
-                 "metric": metric}
+                 "metric": task.metric}
         record = {k: named[k] if k in named else row[k] for k in columns}
-        for label, count in json.loads(row["classes"] or "{}").items():
-            record[f"share_{label}"] = count / row["n_docs"] if row["n_docs"] else 0.0
+        record.update(task.result_extra(row))
         for label, scores in sorted(json.loads(row["per_label"] or "{}").items()):
             record[f"f1_{label}"] = scores["f1"]
         for key, value in sorted(json.loads(row["extra"] or "{}").items()):

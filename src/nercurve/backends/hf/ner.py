@@ -81,7 +81,7 @@ class HFBackend(HFFamily):
         from nercurve.backends.hf import align
         from nercurve.backends.hf import train as hf_train
         from nercurve.backends.hf.load import load_model
-        from nercurve.metrics import strict_prf
+        from nercurve.tasks.ner_scores import strict_prf
 
         p = validated(HFParams, params)
         run = Run.of(p)

@@ -405,7 +405,7 @@ class _Entities:
     def selection(self, model: LLMModel) -> tuple[list[Unit], Evaluate]:
         """A fixed sample of ``dev_units`` dev units, scored by strict F1."""
         from nercurve.backends.llm.train import dev_sample
-        from nercurve.metrics import strict_prf
+        from nercurve.tasks.ner_scores import strict_prf
 
         selection = dev_sample(self.dev_units, self.p.dev_units)
 

@@ -7,7 +7,7 @@ ones that config defines, built by spaCy's registry, and the loop follows
 ``spacy train`` step for step (same seeding, shuffling, batching, evaluation
 schedule, early stopping and tie rule) with three differences that make it fast and
 keep it honest: nothing touches the disk, the dev set is scored with the project's
-strict scorer (:func:`nercurve.metrics.strict_prf`) on the original character spans,
+strict scorer (:func:`nercurve.tasks.ner_scores.strict_prf`) on the original character spans,
 and the best model is kept in memory as a byte snapshot. The loop is a generator of
 progress records (:meth:`_Run.steps`) that :func:`nercurve.backends.loop.follow` drives.
 
@@ -283,7 +283,7 @@ class _Run:
             yield Progress(step, scores.f1, row)
 
     def _dev_scores(self) -> Any:
-        from nercurve.metrics import strict_prf
+        from nercurve.tasks.ner_scores import strict_prf
 
         predicted = predict_tokenized(self.nlp, [d.copy() for d in self.dev_sdocs])
         return strict_prf(self.dev_gold, predicted)

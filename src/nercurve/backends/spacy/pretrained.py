@@ -64,7 +64,7 @@ class PretrainedBackend:
 
         ``train`` and ``seed`` are ignored: prediction is deterministic.
         """
-        from nercurve.metrics import strict_prf
+        from nercurve.tasks.ner_scores import strict_prf
 
         params = validated(PretrainedParams, params)
         nlp = load_pipeline(params.model)
