@@ -173,7 +173,7 @@ def plan_cmd(
     """
     from nercurve.analysis import analyze, load_runs
     from nercurve.analysis.recommend import plan_answer
-    from nercurve.cli.study_cmds import progress_printer
+    from nercurve.cli.progress_view import progress_shown
     from nercurve.errors import ConfigError
     from nercurve.study.config import corpus_section, parse_config
     from nercurve.study.runner import run_study
@@ -196,13 +196,9 @@ def plan_cmd(
         "run": {"workers": workers} if workers else {},
         "task": task, **({"metric": metric} if metric is not None else {}),
     }, source=pilot)
-    bar, update = progress_printer()
-    try:
+    with progress_shown() as update:
         study_dir = run_study(config, on_progress=update, drop_changed=drop_changed,
                               on_notices=lambda found: reading.report(found, str(pilot)))
-    finally:
-        if bar.live.is_started:
-            bar.stop()
     analysis = analyze(load_runs(study_dir), target_f1=target_f1, n_boot=n_boot,
                        minutes_per_sentence=minutes_per_sentence)
     model = analysis.models[backend]

@@ -128,10 +128,11 @@ class SlurmExecutor:
         caller) cancel the tasks and return their jobs to pending."""
         submitit = _import_submitit()
         folder = store_path.parent / (self.section.folder or "slurm")
+        submitters = {gpu: self._submitter(submitit, folder, gpu) for gpu in (False, True)}
+        data_path = folder / f"{DATA_PREFIX}{socket.gethostname()}-{os.getpid()}.pickle"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             remove_stale_data_files(folder)
-            data_path = folder / f"{DATA_PREFIX}{socket.gethostname()}-{os.getpid()}.pickle"
             part = data_path.with_suffix(".part")
             with open(part, "wb") as fh:
                 pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -143,12 +144,9 @@ class SlurmExecutor:
                 hint="free space on the study folder's file system (or set run.slurm.folder) "
                 "and run the same command again; finished results are kept",
             ) from None
-        pool = SlurmTasks(
-            {gpu: self._submitter(submitit, folder, gpu) for gpu in (False, True)},
-            str(data_path), self.gpu_arms, self.parallel,
-            grace_s=RESULT_GRACE_S if self.section.cluster == "slurm" else 0.0,
-            time_min=self._time_min(),
-        )
+        pool = SlurmTasks(submitters, str(data_path), self.gpu_arms, self.parallel,
+                          grace_s=RESULT_GRACE_S if self.section.cluster == "slurm" else 0.0,
+                          time_min=self._time_min())
         rules = DriveRules(timeout_s=None, max_retries=self.max_retries,
                            gpu_arms=self.gpu_arms, poll_s=self.poll_s,
                            lock_patience_s=self.lock_patience_s)
@@ -176,7 +174,14 @@ class SlurmExecutor:
             params["slurm_partition"] = section.partition
         if section.sbatch_options:
             params["slurm_additional_parameters"] = dict(section.sbatch_options)
-        submitter = submitit.AutoExecutor(folder=folder / "%j", cluster=section.cluster)
+        try:
+            submitter = submitit.AutoExecutor(folder=folder / "%j", cluster=section.cluster)
+        except RuntimeError as err:  # no srun / sbatch on this machine
+            raise ConfigError(
+                f'run.executor = "slurm" needs SLURM on this machine: {err}',
+                hint="run nercurve on the cluster's login node, or set cluster = \"local\" "
+                "in [run.slurm] to try the config out on this machine",
+            ) from None
         submitter.update_parameters(**params)
         return submitter
 
