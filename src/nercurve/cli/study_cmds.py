@@ -112,7 +112,7 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
 
 
 #: Where ``run`` runs the jobs: the registered executors' names.
-ExecutorName = StrEnum("ExecutorName", {name: name for name in EXECUTORS})  # type: ignore[misc]
+ExecutorName = StrEnum("ExecutorName", {name: name for name in EXECUTORS})
 
 
 #: Exit status of ``run`` when jobs failed, and when jobs are left unfinished.

@@ -280,7 +280,7 @@ class WorkerProcesses:
             )
 
     def launch(self, seat: Seat, job: ClaimedJob) -> None:
-        worker = self.workers[int(seat.key)]  # type: ignore[call-overload]
+        worker = self.workers[seat.key]
         worker.job_id = job.job_id
         worker.conn.send(job)
 
