@@ -125,9 +125,12 @@ def drive(pool: WorkerPool, store_path: Path, rules: DriveRules,
           on_progress: ProgressCallback | None = None) -> None:
     """Run every pending job of the store at ``store_path`` on ``pool``; on Ctrl-C (or a
     SIGTERM turned into KeyboardInterrupt by the caller) or any error, stop every worker
-    and put the jobs held back to pending, then raise."""
-    with Store(store_path) as store:
-        _Drive(pool, store, rules, on_progress).run()
+    and put the jobs held back to pending, then raise. The pool is closed on every way out."""
+    try:
+        with Store(store_path) as store:
+            _Drive(pool, store, rules, on_progress).run()
+    finally:
+        pool.close()
 
 
 @dataclass
@@ -180,7 +183,6 @@ class _Drive:
         except BaseException:  # Ctrl-C, SIGTERM, a store or packing error: leave nothing
             self._stop()
             raise
-        self.pool.close()
         self._report()
 
     def _over(self) -> bool:

@@ -190,10 +190,7 @@ class LocalExecutor:
             rules = DriveRules(timeout_s=self.timeout_s, gpu_arms=self.gpu_arms,
                                runs_per_gpu=self.runs_per_gpu, poll_s=self.poll_s,
                                lock_patience_s=self.lock_patience_s)
-            try:
-                drive(pool, store_path, rules, on_progress)
-            finally:
-                pool.close()
+            drive(pool, store_path, rules, on_progress)
         except OSError as err:
             raise StoreError(
                 f"cannot write the workers' copy of the study data: {err.strerror}",

@@ -130,10 +130,7 @@ class RayExecutor:
             rules = DriveRules(timeout_s=self.timeout_s, max_retries=self.max_retries,
                                gpu_arms=self.gpu_arms, runs_per_gpu=self.runs_per_gpu,
                                poll_s=self.poll_s, lock_patience_s=self.lock_patience_s)
-            try:
-                drive(pool, store_path, rules, on_progress)
-            finally:
-                pool.close()
+            drive(pool, store_path, rules, on_progress)
 
     def _shapes(self, nodes: list[dict[str, Any]]) -> dict[bool, Shape]:
         """The slot shape of CPU jobs (False) and of jobs of GPU arms (True)."""

@@ -153,7 +153,6 @@ class SlurmExecutor:
         try:
             drive(pool, store_path, rules, on_progress)
         finally:
-            pool.close()
             data_path.unlink(missing_ok=True)
 
     def _time_min(self) -> int:
