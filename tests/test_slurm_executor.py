@@ -122,3 +122,14 @@ def test_a_killed_driver_resumes_and_runs_nothing_twice(tmp_path: Path) -> None:
     assert all(r["attempts"] == 1 for r in final if r["job_id"] in done_before)
     assert any(r["attempts"] == 2 for r in final)  # the interrupted jobs ran again
     assert not list((tmp_path / "out" / "slurm").glob("study-data-*"))  # swept
+
+
+def test_without_slurm_here_it_is_a_clear_error_before_any_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_study(tmp_path, extra='executor = "slurm"\n', seeds="[0]")
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no srun, no sbatch
+    with pytest.raises(ConfigError, match='"slurm" needs SLURM on this machine') as err:
+        run_study(load_config(cfg))
+    assert 'cluster = "local"' in (err.value.hint or "")
+    assert {r["status"] for r in rows(tmp_path / "out" / "results.sqlite")} == {"pending"}
