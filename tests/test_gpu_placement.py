@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from nercurve.errors import BackendError
-from nercurve.study.executor import LocalExecutor, detect_gpus
+from nercurve.study.executors.local import LocalExecutor, detect_gpus
 
 
 @pytest.mark.parametrize("workers, gpus, per_gpu, expected", [

@@ -17,7 +17,7 @@ from study_fixtures import job_rows, write_study
 
 from nercurve.errors import ConfigError
 from nercurve.study.config import load_config
-from nercurve.study.executor import LocalExecutor
+from nercurve.study.executors.local import LocalExecutor
 from nercurve.study.gpu_packing import DEVICE_KEY, PEAK_KEY
 from nercurve.study.runner import initialise, prepare
 from nercurve.study.store import Store

@@ -21,7 +21,7 @@ from study_fixtures import wait_for, write_study
 
 from nercurve.errors import ConfigError
 from nercurve.study.config import load_config
-from nercurve.study.executor import Progress
+from nercurve.study.executors.protocol import Progress
 from nercurve.study.runner import run_study
 from nercurve.study.store import results_frame
 

@@ -13,9 +13,9 @@ from study_fixtures import write_study
 
 from nercurve.errors import ConfigError
 from nercurve.study.config import load_config
+from nercurve.study.executors.ray import RayExecutor, Shape, slots_per_shape
 from nercurve.study.gpu_packing import GpuMeter, GpuPeak, check_packing, runs_that_fit
 from nercurve.study.jobs import validate_arms
-from nercurve.study.ray_executor import RayExecutor, Shape, slots_per_shape
 from nercurve.study.runner import choose_executor
 
 GIB = 1024.0

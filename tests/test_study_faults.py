@@ -19,7 +19,7 @@ from study_fixtures import wait_for, write_study
 
 from nercurve.errors import StoreError, StoreLockedError
 from nercurve.study.config import load_config
-from nercurve.study.executor import death_description
+from nercurve.study.executors.local import death_description
 from nercurve.study.runner import initialise, prepare
 from nercurve.study.store import Store
 
@@ -318,7 +318,7 @@ def test_peak_memory_is_the_job_s_own(tmp_path: Path) -> None:
 
 
 def test_stale_hand_over_files_of_live_runners_are_kept(tmp_path: Path) -> None:
-    from nercurve.study.executor import remove_stale_data_files
+    from nercurve.study.executors.local import remove_stale_data_files
 
     live = tmp_path / f"nercurve-data-{os.getpid()}-a.pickle"
     dead = tmp_path / "nercurve-data-999999999-b.pickle"

@@ -204,7 +204,7 @@ def plan_cmd(
 
     Example: nercurve plan notes.jsonl --task classify --target-f1 0.85 --backend tfidf
     """
-    from nercurve.cli.study_cmds import progress_printer
+    from nercurve.cli.progress_view import progress_shown
     from nercurve.errors import ConfigError
     from nercurve.plan import plan_config, run_plan
 
@@ -217,15 +217,11 @@ def plan_cmd(
                          sizes=size_list, seeds=seeds, subsets=subsets, out=out, test=test,
                          dev=dev, max_steps=max_steps, workers=workers, task=task,
                          metric=metric)
-    bar, update = progress_printer()
-    try:
+    with progress_shown() as update:
         found = run_plan(config, target_f1=target_f1, n_boot=n_boot,
                          minutes_per_sentence=minutes_per_sentence, on_progress=update,
                          on_notices=lambda notices: reading.report(notices, str(pilot)),
                          drop_changed=drop_changed)
-    finally:
-        if bar.live.is_started:
-            bar.stop()
     typer.echo(f"\nstudy: {found.study_dir}  ({found.runs} runs)")
     typer.echo(found.answer)
 

@@ -12,7 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from nercurve.cli.app import app
+from nercurve.cli.progress_view import duration
 from nercurve.errors import ConfigError
+from nercurve.study.executors import EXECUTORS
 from nercurve.tasks import task_names
 
 design_app = typer.Typer(help="Inspect a study's design.\n\nExample: nercurve design show runs/coi",
@@ -45,41 +47,6 @@ def init_study(
     typer.echo(f"wrote {path}")
 
 
-def progress_printer() -> tuple[Any, Any]:
-    """A rich progress bar and the callback that feeds it; the bar shows from the first update."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    bar = Progress(
-        TextColumn("[bold]jobs"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("done {task.fields[done]}  failed {task.fields[failed]}"
-                   "  running {task.fields[running]}  ETA {task.fields[eta]}"
-                   "{task.fields[note]}"),
-        transient=False,
-    )
-    task = bar.add_task("jobs", total=None, done=0, failed=0, running=0, eta="?", note="")
-
-    def update(p: Any) -> None:
-        if not bar.live.is_started:
-            bar.start()
-        if p.note is not None:
-            bar.update(task, note=f"  [yellow]{p.note}[/]")
-            return
-        eta = "?" if p.eta_s is None else _duration(p.eta_s)
-        bar.update(task, total=p.total, completed=p.done + p.failed, done=p.done,
-                   failed=p.failed, running=p.running, eta=eta, note="")
-
-    return bar, update
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM (what a container stop or a batch scheduler sends), stopped like Ctrl-C."""
 
@@ -107,36 +74,36 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
                       runs_per_gpu: int | None, drop_changed: bool = False, *,
                       executor: str | None = None, ray_address: str | None = None,
                       mlflow: str | None = None) -> Path:
-    """Run a study from its TOML file with a live progress bar.
+    """Run a study from its TOML file, showing its progress (a live bar on a terminal,
+    plain lines where stdout is not one: :func:`~nercurve.cli.progress_view.progress_shown`).
 
     Ctrl-C and SIGTERM stop cleanly: workers stop, their jobs return to pending, finished
     results are kept; the process exits with 130 (Ctrl-C) or 143 (SIGTERM).
     """
     from nercurve.analysis.wave_estimate import estimate_target
     from nercurve.cli.options import print_notices
+    from nercurve.cli.progress_view import progress_shown
     from nercurve.study.config import load_config
     from nercurve.study.runner import run_study
 
     config = with_overrides(load_config(config_path), executor=executor,
                             ray_address=ray_address, mlflow=mlflow)
-    bar, update = progress_printer()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         try:
-            return run_study(
-                config,
-                workers=workers,
-                retry_failed=retry_failed,
-                on_progress=update,
-                config_text=config_path.read_text(encoding="utf-8"),
-                runs_per_gpu=runs_per_gpu,
-                on_notices=lambda found: print_notices(found, str(config.corpus.path)),
-                drop_changed=drop_changed,
-                estimator=estimate_target,
-            )
+            with progress_shown() as update:
+                return run_study(
+                    config,
+                    workers=workers,
+                    retry_failed=retry_failed,
+                    on_progress=update,
+                    config_text=config_path.read_text(encoding="utf-8"),
+                    runs_per_gpu=runs_per_gpu,
+                    on_notices=lambda found: print_notices(found, str(config.corpus.path)),
+                    drop_changed=drop_changed,
+                    estimator=estimate_target,
+                )
         finally:
-            if bar.live.is_started:
-                bar.stop()
             signal.signal(signal.SIGTERM, previous)
     except KeyboardInterrupt as stop:
         sys.stderr.write(
@@ -145,11 +112,8 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
         raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
 
 
-class ExecutorName(StrEnum):
-    """Where ``run`` runs the jobs."""
-
-    local = "local"
-    ray = "ray"
+#: Where ``run`` runs the jobs: the registered executors' names.
+ExecutorName = StrEnum("ExecutorName", {name: name for name in EXECUTORS})
 
 
 #: Exit status of ``run`` when jobs failed, and when jobs are left unfinished.
@@ -170,8 +134,9 @@ def run(
         help="When the corpus, design or an arm's settings changed, set the old rows aside "
         "(kept in the store, left out of results) instead of refusing to run.")] = False,
     executor: Annotated[ExecutorName | None, typer.Option(
-        help="local worker processes, or a Ray cluster (default: the config's run.executor, "
-        "local).")] = None,
+        help="Where the jobs run: " + "; ".join(f"{e.name}: {e.summary}" for e in
+                                                EXECUTORS.values())
+        + " (default: the config's run.executor, local).")] = None,
     ray_address: Annotated[str | None, typer.Option(
         help="The Ray cluster: \"auto\" or host:port (implies --executor ray; default: the "
         "config's run.ray_address, else a private Ray on this machine).")] = None,
@@ -302,7 +267,7 @@ def status(
     remaining = report.counts["pending"] + report.counts["running"]
     if remaining and report.mean_seconds:
         console.print(f"{remaining} jobs left; about "
-                      f"{_duration(report.mean_seconds * remaining)} of single-worker time")
+                      f"{duration(report.mean_seconds * remaining)} of single-worker time")
     elif not remaining:
         console.print("all jobs finished")
     for f in report.failures:

@@ -25,7 +25,7 @@ from nercurve.corpus.stats import DocCounts, doc_counts
 from nercurve.errors import AnalysisError, ConfigError
 from nercurve.study.config import StudyConfig
 from nercurve.study.design import Subset, design_range, draw_subset
-from nercurve.study.executor import Executor, ProgressCallback
+from nercurve.study.executors.protocol import Executor, ProgressCallback
 from nercurve.study.jobs import StudyData
 from nercurve.study.store import Store, results_frame
 from nercurve.study.wave_policy import (

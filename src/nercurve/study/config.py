@@ -195,21 +195,62 @@ class ExternalTestSection(CorpusSection):
 class RunSection(_Strict):
     """Execution settings (not part of any job's identity).
 
+    ``executor`` names one of :data:`nercurve.study.executors.EXECUTORS` (``"local"``,
+    ``"ray"``, ``"slurm"``); an executor with settings of its own reads them from its table
+    ``[run.<executor>]`` (e.g. ``[run.slurm]``), validated by its own model.
     ``executor = "ray"`` runs the jobs on a Ray cluster: ``ray_address`` is ``"auto"`` (the
     cluster this machine belongs to), an address such as ``"10.0.0.5:6379"``, or unset (a
     private Ray started on this machine for the run). ``cpus_per_job`` and
     ``memory_mb_per_job`` are the Ray resources each job asks for; ``max_retries`` bounds
-    how often a job whose worker or node died is run again.
+    how often a job whose worker or node died is run again (Ray and SLURM; the local
+    executor records such a job as failed with how its worker died).
     """
+
+    model_config = ConfigDict(extra="allow")  # the executors' own tables: [run.<executor>]
 
     workers: int | None = Field(None, ge=1)
     timeout_s: float = Field(3600.0, gt=0)
-    executor: Literal["local", "ray"] = "local"
+    executor: str = "local"
     runs_per_gpu: int = Field(1, ge=1)
     ray_address: str | None = Field(None, min_length=1)
     cpus_per_job: float = Field(1.0, gt=0)
     memory_mb_per_job: int | None = Field(None, ge=1)
     max_retries: int = Field(2, ge=0)
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        from nercurve.study.executors import EXECUTORS
+
+        if value not in EXECUTORS:
+            raise ValueError(f"unknown executor {value!r}; choose one of: "
+                             + ", ".join(sorted(EXECUTORS)))
+        return value
+
+    @model_validator(mode="after")
+    def _executor_tables(self) -> RunSection:
+        """Each table ``[run.<name>]`` validated by its executor's model."""
+        from nercurve.study.executors import EXECUTORS
+
+        extra = self.model_extra or {}
+        for key, value in list(extra.items()):
+            entry = EXECUTORS.get(key)
+            model = None if entry is None else entry.section_model()
+            if model is None:  # as any unknown key
+                raise ValidationError.from_exception_data(
+                    "RunSection", [{"type": "extra_forbidden", "loc": (key,), "input": value}])
+            try:
+                extra[key] = model.model_validate(value)
+            except ValidationError as err:  # the same errors, under run.<name>
+                raise ValidationError.from_exception_data(err.title, [
+                    {"type": e["type"], "loc": (key, *e["loc"]), "input": e["input"],
+                     **({"ctx": e["ctx"]} if "ctx" in e else {})} for e in err.errors()
+                ]) from None
+        return self
+
+    def table(self, executor: str) -> Any:
+        """The validated ``[run.<executor>]`` table, or None when the config has none."""
+        return (self.model_extra or {}).get(executor)
 
 
 class TrackingSection(_Strict):

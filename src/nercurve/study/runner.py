@@ -14,7 +14,6 @@ import csv
 import dataclasses
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ from nercurve.corpus.model import Corpus, Doc, Notice
 from nercurve.errors import ConfigError
 from nercurve.study.config import CorpusSection, ExternalTestSection, StudyConfig
 from nercurve.study.design import Subset, draw_design
-from nercurve.study.executor import Executor, LocalExecutor, ProgressCallback, detect_gpus
+from nercurve.study.executors import EXECUTORS
+from nercurve.study.executors.protocol import Executor, ProgressCallback
 from nercurve.study.jobs import ZERO_SUBSET, Arm, StudyData, plan_jobs, validate_arms
 from nercurve.study.store import STORE_NAME, Store
 from nercurve.study.wave_records import recorded_subsets
@@ -437,29 +437,13 @@ def run_study(
 def choose_executor(
     config: StudyConfig, arms: Sequence[Arm], *, workers: int | None, runs_per_gpu: int
 ) -> Executor:
-    """The executor ``config.run.executor`` names, set up for the study's arms: the one
-    place that knows the executors' settings."""
-    gpu_arms = _gpu_arms(arms)
-    n_workers = workers or config.run.workers
-    if config.run.executor == "ray":
-        from nercurve.study.ray_executor import RayExecutor
-
-        return RayExecutor(
-            address=config.run.ray_address, workers=n_workers, timeout_s=config.run.timeout_s,
-            cpus_per_job=config.run.cpus_per_job,
-            memory_mb_per_job=config.run.memory_mb_per_job, gpu_arms=gpu_arms,
-            runs_per_gpu=runs_per_gpu, max_retries=config.run.max_retries,
-        )
-    gpus = detect_gpus() if gpu_arms else []
-    if n_workers is None:
-        n_workers = len(gpus) * runs_per_gpu if gpus else (os.cpu_count() or 1)
-    return LocalExecutor(
-        workers=n_workers,
-        timeout_s=config.run.timeout_s,
-        gpus=gpus or None,
-        runs_per_gpu=runs_per_gpu,
-        gpu_arms=gpu_arms,
-    )
+    """The executor ``config.run.executor`` names, set up for the study's arms by its
+    registered builder (:data:`nercurve.study.executors.EXECUTORS`)."""
+    entry = EXECUTORS[config.run.executor]
+    executor: Executor = entry.build(config, gpu_arms=_gpu_arms(arms),
+                                     workers=workers or config.run.workers,
+                                     runs_per_gpu=runs_per_gpu)
+    return executor
 
 
 def _gpu_arms(arms: Sequence[Arm]) -> frozenset[str]:
