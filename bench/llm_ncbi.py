@@ -127,7 +127,7 @@ def run_arm(arm: str, size: int, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from nercurve.backends import get_backend
-    from nercurve.backends.llm.ner import SelfConsistency
+    from nercurve.backends.llm.params import SelfConsistency
     from nercurve.tasks.ner_scores import evaluate
 
     if args.threads:

@@ -22,7 +22,7 @@ from nercurve.backends.llm.answer import (
     vote,
     vote_settled,
 )
-from nercurve.backends.llm.ner import LLMParams, SelfConsistency
+from nercurve.backends.llm.params import LLMParams, SelfConsistency
 from nercurve.backends.llm.prompt import Prompter, PromptStyle, Unit, units
 from nercurve.corpus.model import Doc, Span
 

@@ -17,7 +17,8 @@ import pytest
 from study_fixtures import toy_docs, write_study
 
 from nercurve.backends import get_backend
-from nercurve.backends.llm.ner import LLMBackend, LLMParams
+from nercurve.backends.llm.ner import LLMBackend
+from nercurve.backends.llm.params import LLMParams
 from nercurve.corpus.model import Span
 from nercurve.errors import BackendError
 

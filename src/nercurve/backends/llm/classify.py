@@ -85,7 +85,8 @@ from pydantic import Field, model_validator
 
 from nercurve.backends.base import TrainResult, dev_macro_f1, validated
 from nercurve.backends.hf.train import Evaluate
-from nercurve.backends.llm.ner import Asker, LLMFamily, LLMParams
+from nercurve.backends.llm.ner import Asker, LLMFamily
+from nercurve.backends.llm.params import LLMParams
 from nercurve.backends.llm.prompt import FORMAT, TEXT, TYPES, Prompter, PromptStyle, Unit
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
@@ -102,7 +103,7 @@ _PREFIX = rf"{_LEAD}(?:(?:answer|class(?:es)?)\s*:{_LEAD})?"
 
 class LLMClassifyParams(LLMParams):
     """Parameters of the ``llm`` classification backend: those of the NER ``llm`` backend
-    (:class:`~nercurve.backends.llm.ner.LLMParams`) with a classifying system turn and short
+    (:class:`~nercurve.backends.llm.params.LLMParams`) with a classifying system turn and short
     answers."""
 
     system: str = DEFAULT_SYSTEM

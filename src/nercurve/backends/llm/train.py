@@ -22,7 +22,7 @@ from nercurve.backends.llm.prompt import Prompter, Unit
 from nercurve.errors import BackendError
 
 if TYPE_CHECKING:
-    from nercurve.backends.llm.ner import LLMParams
+    from nercurve.backends.llm.params import LLMParams
 
 T = TypeVar("T")
 
