@@ -138,9 +138,14 @@ def test_two_processes_on_one_study_never_run_the_same_job(tmp_path: Path) -> No
     first = nercurve("run", str(cfg))
     time.sleep(1.0)
     second = nercurve("run", str(cfg))
+    codes = []
     for proc in (first, second):
         _, err = proc.communicate(timeout=180)
-        assert proc.returncode == 0, err
+        codes.append(proc.returncode)
+        # the runner that runs out of work first may see the other's last job still running
+        assert proc.returncode == 0 or (
+            proc.returncode == 4 and "another runner holds them" in err), err
+    assert 0 in codes  # the last one to finish sees the study done
     final = rows(tmp_path / "out" / "results.sqlite")
     assert len(final) == 20
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in final)
