@@ -173,17 +173,16 @@ class _Drive:
                 while True:
                     deliver()
                     note = self._guarded(self._round)
-                    if note is None and self._over():
-                        break
+                    if note is None:
+                        self._report()  # after the round: finished jobs written, new ones out
+                        if self._over():
+                            break
                     for report in self.pool.poll(self.rules.poll_s):
                         self._record(report)
                     self._try_flush()
-                    if note is None:
-                        self._report()
         except BaseException:  # Ctrl-C, SIGTERM, a store or packing error: leave nothing
             self._stop()
             raise
-        self._report()
 
     def _over(self) -> bool:
         """Nothing runs, waits or is left that this driver could start."""
