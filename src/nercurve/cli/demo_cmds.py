@@ -18,7 +18,8 @@ def demo(
         Path("demo")
     ),
     docs: Annotated[int, typer.Option(min=10, help="Synthetic statements to generate.")] = 490,
-    subsets: Annotated[int, typer.Option(min=1, help="Subsets per stratum.")] = 3,
+    subsets: Annotated[int, typer.Option(
+        min=2, help="Subsets per stratum (2 or more: the analysis needs 10 runs per arm).")] = 3,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
     task: Annotated[str, typer.Option(
         help="The study's task (" + ", ".join(task_names()) + "). ner: the COI statements "
