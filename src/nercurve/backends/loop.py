@@ -69,8 +69,8 @@ class ScheduleParams(BackendParams):
     """``dense-early``: also evaluate at ``min_eval_steps``, twice that, ... below the
     evaluation interval (unset: ``regular``)."""
     stop: Literal["patience", "noise"] | None = Field(None, exclude_if=_unset)
-    """``noise``: patience counts from the last dev score that beat the one before it by more
-    than that one's bootstrap SE (unset: ``patience``, any better score)."""
+    """``noise``: patience counts from the last dev score that beat the previous such score by
+    more than that score's bootstrap SE (unset: ``patience``, from the best score)."""
 
 
 @dataclass(frozen=True)
