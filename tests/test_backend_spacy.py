@@ -129,6 +129,73 @@ def test_without_dev_keeps_last_model(coi):
     assert result.steps == 6 and result.best_step == 5
 
 
+def _thirty_words(n: int, start: int) -> list[Doc]:
+    """``n`` documents of exactly 30 words (spaCy tokens) each, a PERSON the first."""
+    names = ["Alice", "Bob", "Carol", "Dan", "Eve", "Fay", "Gus"]
+    rest = " ".join((["received", "fees", "from", "the", "company", "for", "consulting",
+                      "work"] * 4)[:29])
+    docs = []
+    for i in range(start, start + n):
+        name = names[i % len(names)]
+        docs.append(Doc(f"w{i}", f"{name} {rest}", spans=(Span(0, len(name), "PERSON"),)))
+    return docs
+
+
+def test_epochs_scale_the_schedule_and_the_run_says_why_it_stopped():
+    train, dev = _thirty_words(10, 0), _thirty_words(4, 10)
+    assert all(len(d.text.split()) == 30 for d in train)
+    # 300 training words in spaCy's first batches of 100 words (a batch may take 20% more
+    # while the next document does not fit): 3 batches a pass, so evaluation every 3 steps
+    # and patience 4 passes = 12 steps
+    params = SpacyParams(config=SMALL, eval_frequency=200, patience=1600, max_steps=400,
+                         eval_every_epochs=1, patience_epochs=4)
+    result = SpacyBackend().train(train, dev, params, seed=0)
+    assert result.extra == {"eval_every_steps": 3.0, "patience_steps": 12.0}
+    assert [h["step"] for h in result.history] == [3.0 * k for k in range(len(result.history))]
+    assert result.stop_reason == "patience" and result.dev_f1 is not None
+    first_best = min(h["step"] for h in result.history if h["dev_f1"] == result.dev_f1)
+    assert result.steps - 1 == first_best + 12 < 400
+    # the step settings, unset epochs: today's schedule, stopped at max_steps
+    plain = SpacyBackend().train(train, dev, SpacyParams(config=SMALL, max_steps=5), seed=0)
+    assert plain.extra == {"eval_every_steps": 200.0, "patience_steps": 1600.0}
+    assert plain.stop_reason == "max_steps" and plain.steps == 6
+    assert "dev_se" not in plain.history[0]  # computed for the noise rule only
+
+
+def test_the_noise_rule_reports_the_dev_scores_se(coi):
+    params = SpacyParams(config=SMALL, eval_frequency=4, patience=8, max_steps=40,
+                         stop="noise")
+    result = SpacyBackend().train(coi[:8], coi[8:20], params, seed=0)
+    assert all(h["dev_se"] >= 0 for h in result.history)
+    assert result.stop_reason in ("noise", "max_steps")
+    assert result.stop_reason == "noise" or result.steps == 41
+
+
+def test_a_study_row_carries_its_schedule_and_stop_reason(tmp_path):
+    from study_fixtures import job_rows, write_study
+
+    from nercurve.study.config import load_config
+    from nercurve.study.runner import run_study
+    from nercurve.study.store import results_frame
+
+    # the subset holds at most 10 short sentences (one batch a pass): evaluation every
+    # min_eval_steps = 4 steps, patience 100 passes capped at patience = 8 steps
+    params = ('{ max_steps = 6, eval_frequency = 200, patience = 8, eval_every_epochs = 1.0, '
+              'patience_epochs = 100.0, min_eval_steps = 4, config = { '
+              '"components.tok2vec.model.encode.width" = 64, '
+              '"components.tok2vec.model.encode.depth" = 2 } }')
+    config = write_study(tmp_path, backend_type="spacy", params=params, seeds="[0]",
+                         strata="[[1, 10]]", subsets=1, workers=1)
+    out = run_study(load_config(config))
+    frame = results_frame(out)
+    assert list(frame["stop_reason"]) == ["max_steps"]
+    assert list(frame.columns).index("stop_reason") == list(frame.columns).index("error") + 1
+    assert (frame["eval_every_steps"].tolist(), frame["patience_steps"].tolist()) == ([4.0],
+                                                                                     [8.0])
+    assert frame["steps"].tolist() == [7]
+    assert [r["stop_reason"] for r in job_rows(out / "results.sqlite")] == ["max_steps"]
+
+
 def test_entity_free_training_predicts_nothing(coi):
     empty = [Doc("n1", "The authors declare no competing interests."),
              Doc("n2", "No funding was received for this work.")]
@@ -182,6 +249,9 @@ def test_missing_vectors_package_is_named():
         ({"config": {"components.nre.model.hidden_width": 8}}, "no key 'nre' under components"),
         ({"config": {"components..x": 1}}, "dotted key"),
         ({"config_file": "/no/such/config.cfg"}, "cannot read config_file"),
+        ({"patience_epochs": 0}, "greater than 0"),
+        ({"stop": "never"}, "'patience' or 'noise'"),
+        ({"eval_schedule": "sparse"}, "'regular' or 'dense-early'"),
     ],
 )
 def test_bad_params_are_named(kwargs, message):

@@ -7,8 +7,10 @@ import random
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from nercurve.backends import get_backend
+from nercurve.backends.base import dev_macro_f1
 from nercurve.backends.hf.classify import HFClassifyParams
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.io import write_corpus
@@ -156,6 +158,41 @@ def test_min_steps_gives_a_small_subset_enough_updates():
     assert backend.train(docs[:20], docs[20:], {**params, "min_steps": 5}, 0, scheme).steps == 5
     capped = {**params, "min_steps": 5, "max_steps": 4}
     assert backend.train(docs[:20], docs[20:], capped, 0, scheme).steps == 4
+
+
+def test_epochs_scale_the_evaluation_and_the_noise_rule_reads_the_se():
+    docs = _multi_label_docs(30, seed=2)
+    scheme = ClassScheme(("A", "B"), multi_label=True)
+    backend = get_backend("hf", "classify")
+    # 20 one-window notes in batches of 8: 2.5 steps a pass; 4 passes are 10 steps,
+    # evaluation every pass rounds up to 3 steps, patience one pass is one interval
+    params = {**MINILM, "epochs": 4, "eval_every": 100, "eval_every_epochs": 1,
+              "patience_epochs": 1, "stop": "noise"}
+    result = backend.train(docs[:20], docs[20:], params, 0, scheme)
+    assert (result.extra["eval_every_steps"], result.extra["patience_steps"]) == (3.0, 3.0)
+    steps = [h["step"] for h in result.history]
+    assert steps == [3.0, 6.0, 9.0, 10.0][: len(steps)]
+    assert all(h["dev_se"] >= 0 for h in result.history)
+    assert result.stop_reason == "noise" or result.steps == 10
+
+
+def test_the_dev_macro_f1_se_is_zero_when_every_resample_scores_the_same():
+    docs = _multi_label_docs(40, seed=3)
+    scheme = ClassScheme(("A", "B"), multi_label=True)
+    right = [{c: float(c in doc_classes(d)) for c in "AB"} for d in docs]
+    score, numbers = dev_macro_f1(scheme, docs, right, se=True)
+    assert score == 1.0 and numbers["dev_se"] == 0.0
+    wrong_b = [{"A": s["A"], "B": 0.0} for s in right]  # B is never found
+    score, numbers = dev_macro_f1(scheme, docs, wrong_b, se=True)
+    assert score == 0.5 and numbers["dev_se"] == 0.0  # A always 1, B always 0
+    half = [s if i % 2 else {"A": 1.0 - s["A"], "B": s["B"]} for i, s in enumerate(right)]
+    assert dev_macro_f1(scheme, docs, half, se=True)[1]["dev_se"] > 0.02
+    assert "dev_se" not in dev_macro_f1(scheme, docs, half)[1]
+
+
+def test_spacys_textcat_keeps_its_own_loop_in_steps():
+    with pytest.raises(ValidationError, match="spaCy's own loop"):
+        get_backend("spacy", "classify").Params(patience_epochs=2)
 
 
 def test_a_subset_with_one_class_predicts_it():

@@ -190,6 +190,21 @@ def test_tiny_gpt2_trains_and_predicts_through_the_decoder_path(tiny_gpt2, coi):
     assert again.model.predict(dev) == predicted
 
 
+def test_the_torch_loop_follows_an_epoch_cadence_and_says_why_it_stopped(tiny_gpt2, coi):
+    train, dev = coi[0][:12], coi[1][:4]
+    # evaluation every 0.01 passes rounds up to 1 step, then the floor: every 3 steps;
+    # patience 100 passes, capped at patience = 6 steps
+    params = {**FAST, "model": str(tiny_gpt2), "max_length": 24, "window_overlap": 4,
+              "max_steps": 12, "eval_every": 200, "patience": 6, "eval_every_epochs": 0.01,
+              "min_eval_steps": 3, "patience_epochs": 100, "stop": "noise"}
+    result = HFBackend().train(train, dev, params, seed=3)
+    assert result.extra["eval_every_steps"] == 3.0 and result.extra["patience_steps"] == 6.0
+    steps = [h["step"] for h in result.history]
+    assert steps == [3.0, 6.0, 9.0, 12.0][: len(steps)] and result.steps == steps[-1]
+    assert all(h["dev_se"] >= 0 for h in result.history)
+    assert result.stop_reason == "noise" or result.steps == 12
+
+
 def test_minilm_learns_the_coi_corpus_and_its_spans_round_trip_through_the_scorer(coi):
     from nercurve.tasks.ner_scores import evaluate
 

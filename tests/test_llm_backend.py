@@ -274,6 +274,7 @@ def test_lora_trains_the_adapter_only_and_selects_on_dev(tiny_llama, changes):
     assert len(result.history) == 3 and result.dev_f1 is not None
     assert ("dev_loss" if changes["select_on"] == "dev_loss" else "dev_f1") in result.history[0]
     assert result.extra["train_tokens_per_s"] > 0 and result.extra["train_examples"] > 0
+    assert result.stop_reason == "max_steps" and result.extra["eval_every_steps"] == 1.0
     net = result.model.net
     trained = [n for n, p in net.named_parameters() if p.requires_grad]
     assert trained and all("lora_" in n for n in trained)
@@ -289,6 +290,16 @@ def test_lora_trains_the_adapter_only_and_selects_on_dev(tiny_llama, changes):
     asked = 2 if changes.get("per_type_prompts") else 1
     assert len(result.model.predict(docs[10:])) == 6
     assert result.model.diagnostics()["answers"] == asked * len(units(docs[10:]))
+
+
+@pytest.mark.slow
+def test_the_noise_rule_reads_the_se_of_the_dev_f1(tiny_llama):
+    docs = toy_docs(16)
+    params = fast(tiny_llama, max_steps=3, stop="noise", patience=1)
+    result = LLMBackend().train(docs[:10], docs[10:], params, 0)
+    assert result.history and all(h["dev_se"] >= 0 for h in result.history)
+    assert (result.extra["eval_every_steps"], result.extra["patience_steps"]) == (1.0, 1.0)
+    assert result.stop_reason == "noise" or result.steps == 3
 
 
 @pytest.mark.slow

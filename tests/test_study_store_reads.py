@@ -3,6 +3,7 @@ of their own."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from nercurve.study.design import Subset
@@ -50,3 +51,18 @@ def test_status_reads_counts_failures_and_set_aside_jobs(tmp_path: Path) -> None
         assert store.inactive_counts() == {"arm": 1} and store.archived_count() == 0
         assert store.archive(reason="test") == 2
         assert store.archived_count() == 2 and store.inactive_counts() == {}
+
+
+def test_a_store_from_before_stop_reasons_gains_the_column(tmp_path: Path) -> None:
+    with _store(tmp_path) as store:
+        pass
+    con = sqlite3.connect(tmp_path / "results.sqlite")
+    con.execute("ALTER TABLE jobs DROP COLUMN stop_reason")
+    con.close()
+    with Store(tmp_path / "results.sqlite") as store:
+        first = store.claim("me", 1, 1)
+        store.finish(first, JobOutcome(0.5, 0.5, 0.5, {}, 0.4, 9, 4, 2.0, 10.0,
+                                       {"eval_every_steps": 2.0}, "patience"))
+        done = store.finished_jobs()
+    assert [(r["job_id"], r["stop_reason"]) for r in done] == [("j0", "patience")]
+    assert done[0]["extra"] == '{"eval_every_steps": 2.0}'

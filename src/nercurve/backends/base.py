@@ -17,7 +17,14 @@ A classification backend trains on documents whose ``cats`` name their classes. 
 ``train`` also receives the study's :class:`~nercurve.corpus.classes.ClassScheme` (its
 classes, single- or multi-label): a small training subset may lack a class that the test
 set holds. Classification backends select their model on the dev set's macro-F1
-(:func:`dev_macro_f1`); the result's ``dev_f1`` is that score.
+(:func:`dev_macro_f1`); the result's ``dev_f1`` is that score. NER backends that train
+select on strict entity F1 (:func:`dev_strict_f1`). Both can also report the score's
+bootstrap SE over the dev documents (:func:`bootstrap_f1_se`), which the noise stop rule
+of :mod:`nercurve.backends.loop` reads.
+
+A parameter added to a backend after studies were stored, optional and unset by default,
+is left out of the validated values while unset (``Field(None, exclude_if=...)``), so
+that the job ids of those studies stay as they were.
 """
 
 from __future__ import annotations
@@ -41,6 +48,12 @@ class BackendParams(BaseModel):
 
 
 P = TypeVar("P", bound=BackendParams)
+
+#: The history key under which a dev scorer reports its score's bootstrap SE.
+SE_KEY = "dev_se"
+#: Resamples and seed of that bootstrap (:func:`bootstrap_f1_se`).
+SE_RESAMPLES = 200
+SE_SEED = 0
 
 
 def validated(cls: type[P], params: Any) -> P:
@@ -75,8 +88,12 @@ class TrainResult:
     best_step: int = 0
     dev_f1: float | None = None
     history: list[dict[str, float]] = field(default_factory=list)
-    #: Other numbers about training (e.g. ``train_tokens_per_s``), stored with the result.
+    #: Other numbers about training (e.g. ``train_tokens_per_s``; the schedule in force,
+    #: ``eval_every_steps`` and ``patience_steps``), stored with the result.
     extra: dict[str, float] = field(default_factory=dict)
+    #: Why training stopped (:data:`nercurve.backends.loop.StopReason`; ``None``: the
+    #: backend does not say, or did not train).
+    stop_reason: str | None = None
 
 
 class Trainer(Protocol):
@@ -114,12 +131,69 @@ def require_training(train: Sequence[Doc], backend: str) -> None:
         raise BackendError(f"the {backend} backend needs at least one training document")
 
 
-def dev_macro_f1(scheme: ClassScheme, dev: Sequence[Doc],
-                 scores: Sequence[dict[str, float]]) -> tuple[float, dict[str, float]]:
-    """The dev set's macro-F1 for a model's class scores, and the numbers for a history."""
+def dev_macro_f1(scheme: ClassScheme, dev: Sequence[Doc], scores: Sequence[dict[str, float]],
+                 *, se: bool = False) -> tuple[float, dict[str, float]]:
+    """The dev set's macro-F1 for a model's class scores, and the numbers for a history (with
+    ``se``, also the macro-F1's bootstrap SE over the documents under
+    :data:`SE_KEY`)."""
     from nercurve.corpus.classes import doc_classes
     from nercurve.tasks.classify_scores import score_classes
 
-    scored = score_classes([doc_classes(d) for d in dev], [scheme.decide(s) for s in scores],
-                           multi_label=scheme.multi_label)
-    return scored.macro.f1, {"dev_macro_f1": scored.macro.f1, "dev_accuracy": scored.accuracy}
+    gold = [doc_classes(d) for d in dev]
+    predicted = [scheme.decide(s) for s in scores]
+    scored = score_classes(gold, predicted, multi_label=scheme.multi_label)
+    numbers = {"dev_macro_f1": scored.macro.f1, "dev_accuracy": scored.accuracy}
+    if se:
+        column = {c: k for k, c in enumerate(sorted({c for g in gold for c in g}
+                                                    | {c for p in predicted for c in p}))}
+        counts = []
+        for g, p in zip(gold, predicted, strict=True):
+            row = [[0, 0, 0] for _ in column]
+            for c in set(g) & set(p):
+                row[column[c]][0] += 1
+            for c in set(p) - set(g):
+                row[column[c]][1] += 1
+            for c in set(g) - set(p):
+                row[column[c]][2] += 1
+            counts.append(row)
+        numbers[SE_KEY] = bootstrap_f1_se(counts)
+    return scored.macro.f1, numbers
+
+
+def dev_strict_f1(gold: Sequence[Sequence[Span]], predicted: Sequence[Sequence[Span]], *,
+                  se: bool = False) -> tuple[float, dict[str, float]]:
+    """The dev set's strict entity F1 (:func:`~nercurve.tasks.ner_scores.strict_prf`) and the
+    numbers for a history (with ``se``, also its bootstrap SE over the documents under
+    :data:`SE_KEY`)."""
+    from nercurve.tasks.ner_scores import strict_prf
+
+    prf = strict_prf(gold, predicted)
+    numbers = {"dev_precision": prf.precision, "dev_recall": prf.recall, "dev_f1": prf.f1}
+    if se:
+        docs = [strict_prf([g], [p]) for g, p in zip(gold, predicted, strict=True)]
+        numbers[SE_KEY] = bootstrap_f1_se([[(d.tp, d.fp, d.fn)] for d in docs])
+    return prf.f1, numbers
+
+
+def bootstrap_f1_se(counts: Sequence[Sequence[Sequence[int]]], *,
+                    resamples: int = SE_RESAMPLES, seed: int = SE_SEED) -> float:
+    """The bootstrap SE, over documents, of an F1: ``counts[d][c]`` holds document ``d``'s
+    ``(tp, fp, fn)`` for class ``c``; the F1 of a resample is the mean, over the classes
+    that occur in it (``tp + fp + fn > 0``), of ``2·tp / (2·tp + fp + fn)`` (0 when none
+    does). One class of pooled counts is strict micro F1 (NER); a class each, macro-F1
+    (classification). ``resamples`` resamples of the documents, drawn with ``seed``."""
+    import numpy as np
+
+    table = np.asarray(counts, dtype=float)
+    n = len(table)
+    if n < 2 or table.size == 0:
+        return 0.0
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=resamples)
+    summed = (weights @ table.reshape(n, -1)).reshape(resamples, -1, 3)
+    tp, fp, fn = summed[..., 0], summed[..., 1], summed[..., 2]
+    den = 2 * tp + fp + fn
+    occurs = den > 0
+    f1 = np.divide(2 * tp, den, out=np.zeros_like(den), where=occurs)
+    classes = occurs.sum(axis=1)
+    scores = np.divide(f1.sum(axis=1), classes, out=np.zeros(resamples), where=classes > 0)
+    return float(scores.std(ddof=1))

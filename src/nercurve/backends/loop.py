@@ -1,16 +1,25 @@
-"""The one shape of a hand-written training loop, and the rule that turns epochs into steps.
+"""The one shape of a hand-written training loop, and the rules that turn epochs into steps.
 
 A backend that trains by hand (spaCy NER, the torch loop of the ``hf`` and ``llm``
 backends) writes its training as a generator of :class:`Progress` records, as spaCy's
 ``train_while_improving`` does: it updates the model and, when it has news (every step, or
-every evaluation), yields the step, the dev score when it scored the dev set there, and the
-row for the history. :func:`follow` drives such a generator: it keeps the history, tracks
-the best dev score, calls ``keep`` when a step's model is worth keeping, and stops the
-generator after ``patience`` steps without a better score or at ``max_steps``.
+every evaluation), yields the step, the dev score when it scored the dev set there (and that
+score's bootstrap SE when the noise rule needs it: :func:`nercurve.backends.base.dev_strict_f1`,
+:func:`~nercurve.backends.base.dev_macro_f1`), and the row for the history.
+:func:`follow` drives such a generator: it keeps the history, tracks the best dev score,
+calls ``keep`` when a step's model is worth keeping, stops the generator after ``patience``
+steps without progress or at ``max_steps``, and says why it stopped (:data:`StopReason`).
 
 The tie rule is the backend's: ``ties = "first"`` keeps the first of equal best scores,
 ``"latest"`` (spaCy's rule) the latest; either way patience counts from the step that first
 reached the best score.
+
+**Schedules that scale with the data.** :class:`ScheduleParams` are the optional parameters
+every such backend shares; :func:`cadence` turns them, once per run, into the
+:class:`Cadence` the loop follows (evaluation every so many steps, patience in steps, the stop
+rule, denser evaluation early). Unset, they leave the backend's step settings exactly as they
+are. :func:`epochs_to_steps` is the one rule that turns passes over the training subset into
+steps (also for the torch loop's ``epochs``, :func:`epoch_steps`).
 """
 
 from __future__ import annotations
@@ -18,7 +27,114 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import Field
+
+from nercurve.backends.base import BackendParams
+
+StopReason = Literal["patience", "noise", "max_steps", "data"]
+"""Why :func:`follow` stopped: ``patience`` steps without a better dev score; the same
+without progress beyond the dev score's noise (``noise``); ``max_steps`` reached; or the
+generator ran out (``data``: e.g. spaCy's ``max_epochs``)."""
+
+
+def _unset(value: Any) -> bool:
+    return value is None
+
+
+class ScheduleParams(BackendParams):
+    """The schedule parameters every backend with a hand-written loop shares (spaCy NER,
+    ``hf``, ``llm``). All are optional; unset, the backend's step settings hold as they are,
+    and an unset parameter is left out of the stored parameters (job ids do not change).
+
+    ``eval_every_epochs`` and ``patience_epochs`` count passes over the training subset and
+    become steps once per run (:func:`cadence`): the evaluation interval is at least
+    ``min_eval_steps`` (unset: 1) and at most the backend's step setting (``eval_frequency``
+    / ``eval_every``); patience is at least one evaluation interval and at most the
+    backend's ``patience`` in steps (0: no ceiling). ``stop = "noise"`` counts only progress
+    beyond the dev score's bootstrap SE (see :func:`follow`). ``eval_schedule =
+    "dense-early"`` also evaluates at ``min_eval_steps`` (unset: 1) and its doubles below the
+    evaluation interval, where small subsets peak.
+    """
+
+    eval_every_epochs: float | None = Field(None, gt=0, exclude_if=_unset)
+    """Evaluate every this many passes over the training subset (see the class doc)."""
+    patience_epochs: float | None = Field(None, gt=0, exclude_if=_unset)
+    """Stop after this many passes without progress (see the class doc)."""
+    min_eval_steps: int | None = Field(None, ge=1, exclude_if=_unset)
+    """The fewest steps between evaluations that ``eval_every_epochs`` may give, and the
+    first evaluation of ``eval_schedule = "dense-early"`` (unset: 1)."""
+    eval_schedule: Literal["regular", "dense-early"] | None = Field(None, exclude_if=_unset)
+    """``dense-early``: also evaluate at ``min_eval_steps``, twice that, ... below the
+    evaluation interval (unset: ``regular``)."""
+    stop: Literal["patience", "noise"] | None = Field(None, exclude_if=_unset)
+    """``noise``: patience counts from the last dev score that beat the previous such score by
+    more than that score's bootstrap SE (unset: ``patience``, from the best score)."""
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """When a run scores the dev set and how long it waits for progress, in steps."""
+
+    #: Steps between evaluations.
+    eval_every: int
+    #: Steps without progress before the run stops (0: it never stops for that).
+    patience: int
+    #: Progress must beat the dev score's bootstrap SE (``stop = "noise"``).
+    noise: bool = False
+    #: ``dense-early``: the first extra evaluation step (doubling below ``eval_every``).
+    dense_from: int | None = None
+
+    def due(self, step: int) -> bool:
+        """Whether the dev set is scored after ``step``: every ``eval_every`` steps (step 0
+        included, where a loop counts from 0) and, early, at ``dense_from`` and its
+        doubles."""
+        if step % self.eval_every == 0:
+            return True
+        if self.dense_from is None or step >= self.eval_every:
+            return False
+        at = self.dense_from
+        while at < step:
+            at *= 2
+        return at == step
+
+    def numbers(self) -> dict[str, float]:
+        """The schedule in force, for the job's stored numbers: ``eval_every_steps``,
+        ``patience_steps`` and, with ``dense-early``, ``first_eval_step``."""
+        out = {"eval_every_steps": float(self.eval_every),
+               "patience_steps": float(self.patience)}
+        if self.dense_from is not None:
+            out["first_eval_step"] = float(self.dense_from)
+        return out
+
+
+def epochs_to_steps(epochs: float, per_epoch: float, *, floor: int = 0, ceiling: int = 0) -> int:
+    """``epochs`` passes of ``per_epoch`` steps, rounded up, at least ``floor`` (and 1) and at
+    most ``ceiling`` (0: no ceiling; the ceiling wins over the floor)."""
+    steps = max(floor, math.ceil(epochs * per_epoch))
+    if ceiling:
+        steps = min(ceiling, steps)
+    return max(1, steps)
+
+
+def cadence(params: ScheduleParams, *, eval_every: int, patience: int,
+            per_epoch: Callable[[], float]) -> Cadence:
+    """The cadence of one run: the backend's step settings ``eval_every`` and ``patience``
+    (0: none), scaled to the data where ``params`` give epochs (``per_epoch()``: the run's
+    steps per pass over its training subset, asked only then). See
+    :class:`ScheduleParams`."""
+    floor = params.min_eval_steps or 1
+    if params.eval_every_epochs is not None or params.patience_epochs is not None:
+        steps = per_epoch()
+        if params.eval_every_epochs is not None:
+            eval_every = epochs_to_steps(params.eval_every_epochs, steps, floor=floor,
+                                         ceiling=eval_every)
+        if params.patience_epochs is not None:
+            patience = epochs_to_steps(params.patience_epochs, steps, floor=eval_every,
+                                       ceiling=patience)
+    return Cadence(eval_every, patience, noise=params.stop == "noise",
+                   dense_from=floor if params.eval_schedule == "dense-early" else None)
 
 
 @dataclass(frozen=True)
@@ -34,6 +150,8 @@ class Progress:
     #: loops that count them.
     tokens: int = 0
     seconds: float = 0.0
+    #: The bootstrap SE of ``score`` (``None``: not computed; the noise rule takes 0).
+    se: float | None = None
 
 
 @dataclass
@@ -47,6 +165,8 @@ class Followed:
     #: The best dev score (``None``: no dev score was reported).
     best_score: float | None
     history: list[dict[str, float]] = field(default_factory=list)
+    #: Why the run stopped.
+    reason: StopReason = "data"
 
 
 def follow(
@@ -56,15 +176,24 @@ def follow(
     max_steps: int,
     keep: Callable[[], None],
     ties: Literal["first", "latest"] = "first",
+    noise: bool = False,
 ) -> Followed:
-    """Run a training generator until ``patience`` steps pass without a better dev score or
+    """Run a training generator until ``patience`` steps pass without progress or
     ``max_steps`` is reached (0 disables either), calling ``keep`` whenever the model of the
-    step just reported is the one to keep."""
+    step just reported is the one to keep.
+
+    Progress is a better dev score; with ``noise``, a dev score that beats the last progress
+    by more than that score's bootstrap SE (:attr:`Progress.se`), so that patience is not
+    renewed by gains within the dev set's noise. What is kept does not change: the best
+    score's model (by the tie rule)."""
     history: list[dict[str, float]] = []
     best: float | None = None
     best_step: int | None = None
     kept_step: int | None = None
     last: Progress | None = None
+    mark: tuple[float, float] | None = None  # noise rule: the last progress' score and SE
+    mark_step: int | None = None
+    reason: StopReason = "data"
     try:
         for record in progress:
             last = record
@@ -77,13 +206,18 @@ def follow(
                     kept_step = record.step
                 if better:
                     best, best_step = record.score, record.step
-            if best_step is not None and patience and record.step - best_step >= patience:
+                if noise and (mark is None or record.score > mark[0] + mark[1]):
+                    mark, mark_step = (record.score, record.se or 0.0), record.step
+            since = mark_step if noise else best_step
+            if since is not None and patience and record.step - since >= patience:
+                reason = "noise" if noise else "patience"
                 break
             if max_steps and record.step >= max_steps:
+                reason = "max_steps"
                 break
     finally:
         progress.close()
-    return Followed(last, kept_step, best, history)
+    return Followed(last, kept_step, best, history, reason)
 
 
 def epoch_steps(examples: int, epochs: float | None, *, batch_size: int, grad_accum: int,
@@ -93,5 +227,5 @@ def epoch_steps(examples: int, epochs: float | None, *, batch_size: int, grad_ac
     (``epochs = None``: ``max_steps``)."""
     if epochs is None:
         return max_steps
-    per_epoch = examples / (batch_size * grad_accum)
-    return max(1, min(max_steps, max(min_steps, math.ceil(epochs * per_epoch))))
+    return epochs_to_steps(epochs, examples / (batch_size * grad_accum), floor=min_steps,
+                           ceiling=max_steps)

@@ -218,4 +218,5 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
         seconds=time.perf_counter() - started,
         peak_mb=peak_rss_mb(),
         extra=extra,
+        stop_reason=result.stop_reason,
     )

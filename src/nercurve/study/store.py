@@ -94,7 +94,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     owner TEXT,
     lease_until REAL,
     active INTEGER NOT NULL DEFAULT 1,
-    archived TEXT
+    archived TEXT,
+    stop_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, position);
 """
@@ -106,6 +107,7 @@ _ADDED_JOB_COLUMNS: tuple[tuple[str, str], ...] = (
     ("lease_until", "REAL"),
     ("active", "INTEGER NOT NULL DEFAULT 1"),
     ("archived", "TEXT"),
+    ("stop_reason", "TEXT"),
 )
 
 #: Subset columns added after the first release (classification descriptors: documents per
@@ -216,8 +218,12 @@ class JobOutcome:
     best_step: int
     seconds: float
     peak_mb: float
-    #: Other numbers the backend reported (training speed, answer diagnostics, ...).
+    #: Other numbers the backend reported (training speed, the schedule in force, answer
+    #: diagnostics, ...).
     extra: dict[str, float] = field(default_factory=dict)
+    #: Why training stopped (``patience``, ``noise``, ``max_steps``, ``data``; ``None``: the
+    #: backend does not say).
+    stop_reason: str | None = None
 
 
 def pid_alive(pid: int) -> bool:
@@ -533,13 +539,14 @@ class Store:
             cur = db.execute(
                 "UPDATE jobs SET status = 'done', finished_at = ?, precision = ?, recall = ?,"
                 " f1 = ?, dev_f1 = ?, per_label = ?, steps = ?, best_step = ?, seconds = ?,"
-                " peak_mb = ?, extra = ?, error = NULL, lease_until = NULL"
+                " peak_mb = ?, extra = ?, stop_reason = ?, error = NULL, lease_until = NULL"
                 " WHERE job_id = ? AND claim = ? AND status = 'running'",
                 (
                     time.time(), outcome.precision, outcome.recall, outcome.f1, outcome.dev_f1,
                     json.dumps(outcome.per_label, sort_keys=True), outcome.steps,
                     outcome.best_step, outcome.seconds, outcome.peak_mb,
-                    json.dumps(outcome.extra, sort_keys=True), job.job_id, job.claim,
+                    json.dumps(outcome.extra, sort_keys=True), outcome.stop_reason,
+                    job.job_id, job.claim,
                 ),
             )
             return cur.rowcount == 1
@@ -635,7 +642,8 @@ class Store:
     @_guarded
     def finished_jobs(self, *, include_failed: bool = False) -> list[dict[str, Any]]:
         """The finished active jobs in plan order, each with its subset's descriptors: the
-        job's columns (params, per_label and extra as stored JSON text), subset_id, stratum,
+        job's columns (params, per_label and extra as stored JSON text, stop_reason),
+        subset_id, stratum,
         n_docs, n_sentences, n_tokens, n_entities, eps, classes (JSON) and minority_share.
         Done jobs only, unless ``include_failed``."""
         statuses = ("done", "failed") if include_failed else ("done",)
@@ -643,6 +651,7 @@ class Store:
             "SELECT j.job_id, j.backend, j.backend_type, j.params, j.seed, j.status,"
             " j.attempts, j.started_at, j.finished_at, j.precision, j.recall, j.f1, j.dev_f1,"
             " j.steps, j.best_step, j.seconds, j.peak_mb, j.error, j.per_label, j.extra,"
+            " j.stop_reason,"
             " s.subset_id, s.stratum, s.n_docs, s.n_sentences, s.n_tokens, s.n_entities,"
             " s.eps, s.classes, s.minority_share"
             " FROM jobs j JOIN subsets s USING (subset_id)"
@@ -706,8 +715,10 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
 
     Columns: job_id, subset_id, stratum, backend, backend_type, params_digest, seed, n_docs,
     n_sentences, n_tokens, n_entities, eps, status, precision, recall, f1, dev_f1, steps, best_step,
-    seconds, peak_mb, error, then ``f1_<LABEL>`` for each label, then the numbers the backend
-    reported (``JobOutcome.extra``) under their own names.
+    seconds, peak_mb, error, stop_reason (why training stopped; empty where the backend does not
+    say), then ``f1_<LABEL>`` for each label, then the numbers the backend reported
+    (``JobOutcome.extra``: e.g. the schedule in force, ``eval_every_steps`` and
+    ``patience_steps``) under their own names.
 
     The study's task (in the store's meta) gives the columns: a classification study has
     minority_share in place of n_entities and eps, ``metric`` (the outcome ``f1`` holds:

@@ -147,6 +147,7 @@ TASK = ClassifyTask(
         "job_id", "subset_id", "stratum", "backend", "backend_type", "params_digest", "seed",
         "n_docs", "n_sentences", "n_tokens", "minority_share", "status", "precision", "recall",
         "f1", "dev_f1", "steps", "best_step", "seconds", "peak_mb", "error", "metric",
+        "stop_reason",
     ),
     design_columns=("minority_share", "classes"),
     corpus_caption="Corpus parts, overall and per class (documents and their share)",

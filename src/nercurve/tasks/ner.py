@@ -79,6 +79,7 @@ TASK = NerTask(
         "job_id", "subset_id", "stratum", "backend", "backend_type", "params_digest", "seed",
         "n_docs", "n_sentences", "n_tokens", "n_entities", "eps", "status", "precision",
         "recall", "f1", "dev_f1", "steps", "best_step", "seconds", "peak_mb", "error",
+        "stop_reason",
     ),
     design_columns=("n_entities", "eps"),
     corpus_caption="Corpus parts, overall and per label (EPS: entities per sentence)",

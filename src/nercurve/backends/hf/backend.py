@@ -9,14 +9,17 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from nercurve.backends.base import BackendParams, TrainResult, validated
+from nercurve.backends.base import TrainResult, validated
+from nercurve.backends.loop import ScheduleParams
 
 _DEFAULT_MAX_LENGTH = 512
 
 
-class TorchParams(BackendParams):
+class TorchParams(ScheduleParams):
     """The parameters the ``hf`` and ``llm`` backends share: where the model comes from and
-    runs, and the batches of their training loop (:mod:`nercurve.backends.hf.train`)."""
+    runs, the batches of their training loop (:mod:`nercurve.backends.hf.train`), and the
+    optional schedule that scales ``eval_every`` and ``patience`` with the data
+    (:class:`~nercurve.backends.loop.ScheduleParams`)."""
 
     revision: str | None = None
     """Hub revision (branch, tag or commit) to pin, for reproducible studies."""
@@ -112,9 +115,11 @@ class HFFamily(TorchFamily):
 
 def trained(model: Any, fitted: Any) -> TrainResult:
     """The result of a run: the model (holding the best weights) and how :func:`fit`
-    went."""
+    went (the schedule in force and why it stopped among them)."""
     return TrainResult(model, fitted.steps, fitted.best_step, fitted.best_score,
-                       fitted.history, {"train_tokens_per_s": fitted.tokens_per_s})
+                       fitted.history,
+                       {"train_tokens_per_s": fitted.tokens_per_s, **fitted.schedule},
+                       fitted.stop_reason)
 
 
 def model_limit(config: Any, tokenizer: Any, requested: int | None) -> int:

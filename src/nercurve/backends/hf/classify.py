@@ -193,7 +193,7 @@ class HFClassifyBackend(HFFamily):
             targets = [index[doc_classes(d)[0]] for d in train]
 
         def evaluate() -> tuple[float, dict[str, float]]:
-            return dev_macro_f1(scheme, dev, model.predict(dev))
+            return dev_macro_f1(scheme, dev, model.predict(dev), se=p.stop == "noise")
 
         windows = model.windows(train, targets)
         fitted = hf_train.fit(

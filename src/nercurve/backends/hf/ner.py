@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from nercurve.backends.base import TrainResult, validated
+from nercurve.backends.base import TrainResult, dev_strict_f1, validated
 from nercurve.backends.hf.backend import HFFamily, HFParams, Run, model_limit, trained
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
@@ -81,7 +81,6 @@ class HFBackend(HFFamily):
         from nercurve.backends.hf import align
         from nercurve.backends.hf import train as hf_train
         from nercurve.backends.hf.load import load_model
-        from nercurve.tasks.ner_scores import strict_prf
 
         p = validated(HFParams, params)
         run = Run.of(p)
@@ -115,9 +114,8 @@ class HFBackend(HFFamily):
                         batch_size=p.eval_batch_size)
 
         def evaluate() -> tuple[float, dict[str, float]]:
-            prf = strict_prf([d.spans for d in dev_docs], model.predict(dev_docs))
-            return prf.f1, {"dev_precision": prf.precision, "dev_recall": prf.recall,
-                            "dev_f1": prf.f1}
+            return dev_strict_f1([d.spans for d in dev_docs], model.predict(dev_docs),
+                                 se=p.stop == "noise")
 
         fitted = hf_train.fit(
             net, examples, hf_train.Schedule.of(p, len(examples)), device=run.device,

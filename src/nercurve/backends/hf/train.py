@@ -13,7 +13,11 @@ warm-up over ``warmup_steps`` then a linear decay to zero at ``max_steps``
 ``max_grad_norm``. Every ``eval_every`` steps the dev set is scored; training
 stops when ``patience`` steps pass without a better score, and the best weights
 of the trainable parameters (a copy kept on the CPU, never a checkpoint file;
-only the adapter when the base model is frozen) are restored at the end.
+only the adapter when the base model is frozen) are restored at the end. Both may scale
+with the data (:class:`~nercurve.backends.loop.ScheduleParams`; a pass over the training
+examples is ``examples / (batch_size · grad_accum)`` steps), and the stop rule may ask for
+progress beyond the dev score's bootstrap SE (``stop = "noise"``: the dev scorer then reports
+the SE under :data:`~nercurve.backends.base.SE_KEY`).
 
 Batches are length-bucketed: each epoch shuffles the windows with the run's seed,
 sorts them by length within pools of 50 batches and shuffles the batches, so a
@@ -29,8 +33,9 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
+from nercurve.backends.base import SE_KEY
 from nercurve.backends.hf.align import IGNORE, Example
-from nercurve.backends.loop import Progress, epoch_steps, follow
+from nercurve.backends.loop import Cadence, Progress, cadence, epoch_steps, follow
 from nercurve.errors import BackendError
 
 if TYPE_CHECKING:
@@ -64,22 +69,27 @@ class Schedule:
     weight_decay: float
     warmup_steps: int
     max_steps: int
-    eval_every: int
-    patience: int
     batch_size: int
     grad_accum: int
     max_grad_norm: float
+    #: When the dev set is scored and how long the run waits for progress.
+    cadence: Cadence
 
     @classmethod
     def of(cls, params: Any, examples: int, **changes: Any) -> Schedule:
-        """The schedule held by a backend's parameters (an object with these attributes) for
-        ``examples`` training examples, with ``changes`` applied. Where the parameters have
-        ``epochs`` (and ``min_steps``), they set ``max_steps`` (:func:`epoch_steps`)."""
-        values = {f.name: getattr(params, f.name) for f in fields(cls)}
+        """The schedule held by a backend's parameters (an object with these attributes,
+        ``eval_every``, ``patience`` and the :class:`~nercurve.backends.loop.ScheduleParams`)
+        for ``examples`` training examples, with ``changes`` applied. Where the parameters
+        have ``epochs`` (and ``min_steps``), they set ``max_steps`` (:func:`epoch_steps`)."""
+        values = {f.name: getattr(params, f.name) for f in fields(cls) if f.name != "cadence"}
         values["max_steps"] = epoch_steps(
             examples, getattr(params, "epochs", None), batch_size=params.batch_size,
             grad_accum=params.grad_accum, max_steps=params.max_steps,
             min_steps=getattr(params, "min_steps", 0),
+        )
+        values["cadence"] = cadence(
+            params, eval_every=params.eval_every, patience=params.patience,
+            per_epoch=lambda: examples / (params.batch_size * params.grad_accum),
         )
         return cls(**{**values, **changes})
 
@@ -224,6 +234,10 @@ class FitResult:
     #: (dev evaluations excluded).
     train_tokens: int = 0
     train_seconds: float = 0.0
+    #: Why training stopped (:data:`~nercurve.backends.loop.StopReason`).
+    stop_reason: str = "max_steps"
+    #: The schedule in force (:meth:`~nercurve.backends.loop.Cadence.numbers`).
+    schedule: dict[str, float] = field(default_factory=dict)
 
     @property
     def tokens_per_s(self) -> float:
@@ -244,18 +258,20 @@ def fit(model: Any, examples: Sequence[Tokens], schedule: Schedule, **settings: 
 
     followed = follow(
         steps(model, examples, schedule, **settings),
-        patience=schedule.patience, max_steps=schedule.max_steps, keep=keep,
+        patience=schedule.cadence.patience, max_steps=schedule.max_steps, keep=keep,
+        noise=schedule.cadence.noise,
     )
     last = followed.last
     assert last is not None  # max_steps >= 1: at least the last step reports
     if followed.kept_step is None:
-        return FitResult(last.step, last.step, None, followed.history, last.tokens, last.seconds)
+        return FitResult(last.step, last.step, None, followed.history, last.tokens, last.seconds,
+                         followed.reason, schedule.cadence.numbers())
     if followed.kept_step != last.step:
         with torch.no_grad():
             for name, param in named:
                 param.copy_(best_state[name])
     return FitResult(last.step, followed.kept_step, followed.best_score, followed.history,
-                     last.tokens, last.seconds)
+                     last.tokens, last.seconds, followed.reason, schedule.cadence.numbers())
 
 
 def steps(
@@ -271,7 +287,8 @@ def steps(
     loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor] | None = None,
 ) -> Generator[Progress, None, None]:
     """Optimizer steps on ``model`` up to ``schedule.max_steps``, reporting (with the dev
-    score when ``evaluate`` is given) every ``eval_every`` steps and at the last one.
+    score when ``evaluate`` is given) when the schedule's cadence says an evaluation is due
+    and at the last step.
     ``evaluate`` scores the dev set; ``loss_of(model, batch)`` is the loss of a batch
     (default: the model's own)."""
     import torch
@@ -312,7 +329,7 @@ def steps(
         optimizer.zero_grad(set_to_none=True)
         step += 1
         since += 1
-        if step % schedule.eval_every and step < schedule.max_steps:
+        if not schedule.cadence.due(step) and step < schedule.max_steps:
             continue
         train_seconds += time.perf_counter() - tick
         row = {
@@ -326,7 +343,7 @@ def steps(
         if evaluate is not None:
             score, numbers = evaluate()
             row.update(numbers)
-        yield Progress(step, score, row, tokens, train_seconds)
+        yield Progress(step, score, row, tokens, train_seconds, row.get(SE_KEY))
         tick = time.perf_counter()
 
 

@@ -377,7 +377,8 @@ class _Classes:
         scheme = self.scheme
 
         def dev_f1() -> tuple[float, dict[str, float]]:
-            return dev_macro_f1(scheme, sample, model.predict(sample, greedy=True))
+            return dev_macro_f1(scheme, sample, model.predict(sample, greedy=True),
+                                se=self.p.stop == "noise")
 
         return list(fitted), dev_f1
 

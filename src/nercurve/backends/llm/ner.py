@@ -73,7 +73,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from nercurve.backends.base import TrainResult, validated
+from nercurve.backends.base import TrainResult, dev_strict_f1, validated
 from nercurve.backends.hf.backend import TorchFamily
 from nercurve.backends.hf.train import Evaluate
 from nercurve.backends.llm.answer import (
@@ -297,13 +297,12 @@ class _Entities:
     def selection(self, model: LLMModel) -> tuple[list[Unit], Evaluate]:
         """A fixed sample of ``dev_units`` dev units, scored by strict F1."""
         from nercurve.backends.llm.train import dev_sample
-        from nercurve.tasks.ner_scores import strict_prf
 
         selection = dev_sample(self.dev_units, self.p.dev_units)
 
         def dev_f1() -> tuple[float, dict[str, float]]:
-            prf = strict_prf([u.spans for u in selection], model.predict_units(selection, None))
-            return prf.f1, {"dev_precision": prf.precision, "dev_recall": prf.recall,
-                            "dev_f1": prf.f1}
+            return dev_strict_f1([u.spans for u in selection],
+                                 model.predict_units(selection, None),
+                                 se=self.p.stop == "noise")
 
         return selection, dev_f1

@@ -168,8 +168,9 @@ def train_llm(p: LLMParams, seed: int, asking: Asking) -> TrainResult:
     if selection and p.select_on == "dev_loss":
         best = dev_f1()[0]
     extra = {"train_tokens_per_s": fitted.tokens_per_s, "train_examples": float(len(examples)),
-             "skipped_examples": float(too_long), **counts}
-    return TrainResult(model, fitted.steps, fitted.best_step, best, fitted.history, extra)
+             "skipped_examples": float(too_long), **counts, **fitted.schedule}
+    return TrainResult(model, fitted.steps, fitted.best_step, best, fitted.history, extra,
+                       fitted.stop_reason)
 
 
 def adapted(net: Any, p: LLMParams) -> Any:

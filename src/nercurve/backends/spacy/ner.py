@@ -13,6 +13,14 @@ progress records (:meth:`_Run.steps`) that :func:`nercurve.backends.loop.follow`
 
 Dev documents drive model selection only. An empty dev set means no early stopping:
 training runs ``max_steps`` steps and keeps the last model.
+
+The schedule may scale with the data (:class:`~nercurve.backends.loop.ScheduleParams`:
+``eval_every_epochs``, ``patience_epochs``, ``min_eval_steps``, ``eval_schedule``, ``stop``).
+A pass over the training subset is as many steps as a fresh copy of the run's batcher makes
+batches of the training examples in their stored order: the first pass's length, since
+spaCy's batches (sized in words, compounding from ``batch_start`` to ``batch_stop``) grow as
+training goes, so later passes take fewer steps. Counting does not touch the run's own
+batcher or random state.
 """
 
 from __future__ import annotations
@@ -21,12 +29,20 @@ import gc
 import hashlib
 import time
 from collections.abc import Callable, Generator, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from nercurve.backends.base import BackendParams, TrainResult, require_training, validated
-from nercurve.backends.loop import Progress, follow
+from nercurve.backends.base import (
+    SE_KEY,
+    BackendParams,
+    TrainResult,
+    dev_strict_f1,
+    require_training,
+    validated,
+)
+from nercurve.backends.loop import Cadence, Progress, ScheduleParams, cadence, follow
 from nercurve.backends.spacy.config import (
     DEFAULT_CONFIG,
     build_config,
@@ -42,7 +58,7 @@ from nercurve.errors import BackendError
 _STATIC_VECTORS_KEY = "components.tok2vec.model.embed.include_static_vectors"
 
 
-class SpacyParams(BackendParams):
+class SpacyParams(ScheduleParams):
     """Parameters of the ``spacy`` backend; the schedule defaults are spaCy's own.
 
     ``config_file`` replaces the built-in quickstart config with a full ``config.cfg``
@@ -51,7 +67,9 @@ class SpacyParams(BackendParams):
     dotted name, e.g. ``{"components.tok2vec.model.encode.width": 128}``; keys that a
     parameter below controls, the seed, and the data sections are refused.
     ``patience = 0`` disables early stopping and ``max_steps = 0`` the step limit (not
-    both). The batch size, in words, follows spaCy's compounding schedule from
+    both). ``eval_frequency`` and ``patience`` may scale with the data instead (the
+    schedule parameters of :class:`~nercurve.backends.loop.ScheduleParams`: they are then
+    the ceilings). The batch size, in words, follows spaCy's compounding schedule from
     ``batch_start`` to ``batch_stop``. ``vectors`` names an installed spaCy pipeline (or
     a pipeline folder) whose static word vectors the embedding layer also reads.
     """
@@ -218,7 +236,7 @@ class _Run:
     def train(self) -> TrainResult:
         """Follow :meth:`steps` until patience or ``max_steps`` runs out (spaCy's rule: the
         latest of equal best scores is kept, patience counts from the first), and return the
-        kept model."""
+        kept model with the schedule in force and why training stopped."""
         p, nlp = self.params, self.nlp
         snapshot = b""
 
@@ -227,8 +245,12 @@ class _Run:
             with nlp.use_params(self.optimizer.averages):
                 snapshot = nlp.to_bytes(exclude=["vocab", "tokenizer"])
 
-        followed = follow(self.steps(), patience=p.patience if self.dev_sdocs else 0,
-                          max_steps=p.max_steps, keep=keep, ties="latest")
+        plan = cadence(p, eval_every=p.eval_frequency, patience=p.patience,
+                       per_epoch=self.batches_per_pass)
+        if not self.dev_sdocs:
+            plan = replace(plan, patience=0)
+        followed = follow(self.steps(plan), patience=plan.patience, max_steps=p.max_steps,
+                          keep=keep, ties="latest", noise=plan.noise)
         step = followed.last.step if followed.last is not None else 0
         kept_step = followed.kept_step
         if kept_step is None:  # no dev set: keep the last model
@@ -241,11 +263,21 @@ class _Run:
             best_step=kept_step,
             dev_f1=followed.best_score,
             history=followed.history,
+            extra=plan.numbers(),
+            stop_reason=followed.reason,
         )
 
-    def steps(self) -> Generator[Progress, None, None]:
+    def batches_per_pass(self) -> float:
+        """Steps in one pass over the training examples (see the module docstring)."""
+        import spacy
+
+        section = self.nlp.config.interpolate()["training"]["batcher"]
+        batcher = spacy.util.registry.resolve({"batcher": section})["batcher"]
+        return float(sum(1 for _ in batcher(self.examples)))
+
+    def steps(self, plan: Cadence) -> Generator[Progress, None, None]:
         """Initialize, then update step by step as ``spacy train`` does, reporting every step
-        (with the dev scores every ``eval_frequency`` steps)."""
+        (with the dev scores when ``plan`` says they are due)."""
         from spacy.training.loop import create_train_batches, subdivide_batch
         from thinc.api import fix_random_seed
 
@@ -268,22 +300,16 @@ class _Run:
                         and proc.model not in (True, False, None)):
                     proc.finish_update(optimizer)
             optimizer.step_schedules()
-            if not self.dev_sdocs or step % p.eval_frequency:
+            if not self.dev_sdocs or not plan.due(step):
                 yield Progress(step)
                 continue
             with nlp.use_params(optimizer.averages):
-                scores = self._dev_scores()
+                predicted = predict_tokenized(self.nlp, [d.copy() for d in self.dev_sdocs])
+            score, numbers = dev_strict_f1(self.dev_gold, predicted, se=plan.noise)
             row = {
                 "step": float(step), "epoch": float(epoch),
                 "loss": float(sum(losses.values())),
-                "dev_precision": scores.precision, "dev_recall": scores.recall,
-                "dev_f1": scores.f1, "seconds": time.perf_counter() - started,
+                **numbers, "seconds": time.perf_counter() - started,
             }
             losses = {}
-            yield Progress(step, scores.f1, row)
-
-    def _dev_scores(self) -> Any:
-        from nercurve.tasks.ner_scores import strict_prf
-
-        predicted = predict_tokenized(self.nlp, [d.copy() for d in self.dev_sdocs])
-        return strict_prf(self.dev_gold, predicted)
+            yield Progress(step, score, row, se=numbers.get(SE_KEY))

@@ -24,7 +24,10 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, ClassVar, Literal
 
+from pydantic import model_validator
+
 from nercurve.backends.base import TrainResult, dev_macro_f1, require_training, validated
+from nercurve.backends.loop import ScheduleParams
 from nercurve.backends.spacy.ner import SpacyParams
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
@@ -54,6 +57,14 @@ class TextcatParams(SpacyParams):
     the ``architecture`` of spaCy's default config."""
 
     architecture: Literal["ensemble", "bow"] = "ensemble"
+
+    @model_validator(mode="after")
+    def _steps_only(self) -> TextcatParams:
+        given = [name for name in ScheduleParams.model_fields if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: the spacy textcat backend trains with "
+                             "spaCy's own loop, scheduled in steps (eval_frequency, patience)")
+        return self
 
     def base_config(self) -> tuple[str, str]:
         """The config text training starts from, and a name for it in messages."""
