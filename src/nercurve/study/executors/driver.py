@@ -38,6 +38,7 @@ from typing import Protocol
 from nercurve.errors import StoreError, StoreLockedError
 from nercurve.study.executors.protocol import Progress, ProgressCallback, progress_of
 from nercurve.study.gpu_packing import check_packing, peak_of
+from nercurve.study.jobs import StudyData, execute_job
 from nercurve.study.store import LEASE_S, ClaimedJob, JobOutcome, Store
 
 #: How often the driver renews the leases of the jobs it holds (seconds).
@@ -119,6 +120,16 @@ def job_error_text(err: BaseException) -> str:
     """What the store keeps of a job's exception: its type and message, then the traceback."""
     detail = "".join(traceback.format_exception(err))
     return f"{type(err).__name__}: {err}\n{detail}"
+
+
+def run_job(job: ClaimedJob, data: StudyData) -> Report:
+    """What every worker does with a job it is given: train, predict and score it
+    (:func:`~nercurve.study.jobs.execute_job`); an exception becomes the report's error."""
+    try:
+        outcome = execute_job(job, data)
+    except Exception as err:  # a failing job is recorded; the study goes on
+        return Report(job.job_id, error=job_error_text(err))
+    return Report(job.job_id, outcome=outcome)
 
 
 def drive(pool: WorkerPool, store_path: Path, rules: DriveRules,

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nercurve.errors import NercurveError, StoreError
-from nercurve.study.executors.driver import DriveRules, Report, Seat, drive, job_error_text
+from nercurve.study.executors.driver import DriveRules, Report, Seat, drive, run_job
 from nercurve.study.executors.protocol import ProgressCallback
-from nercurve.study.jobs import StudyData, execute_job
+from nercurve.study.jobs import StudyData
 from nercurve.study.store import ClaimedJob, pid_alive
 
 if TYPE_CHECKING:
@@ -65,12 +65,7 @@ def worker_main(conn: Connection, data_path: str, owner_pid: int) -> None:
         conn.send(None)  # ready
         while True:
             job: ClaimedJob = conn.recv()
-            try:
-                outcome = execute_job(job, data)
-            except Exception as err:  # a failing job is recorded; the study goes on
-                conn.send(Report(job.job_id, error=job_error_text(err)))
-            else:
-                conn.send(Report(job.job_id, outcome=outcome))
+            conn.send(run_job(job, data))
     except (EOFError, OSError):  # the driver closed the pipe or is gone
         return
 

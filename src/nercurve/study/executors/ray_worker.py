@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import socket
 
-from nercurve.study.executors.driver import Report, job_error_text
-from nercurve.study.jobs import StudyData, execute_job
+from nercurve.study.executors.driver import Report, run_job
+from nercurve.study.jobs import StudyData
 from nercurve.study.store import ClaimedJob
 
 
@@ -32,8 +32,4 @@ class JobRunner:
 
     def run(self, job: ClaimedJob) -> Report:
         """Train, predict and score one job; an exception becomes the report's error."""
-        try:
-            outcome = execute_job(job, self.data)
-        except Exception as err:  # a failing job is recorded; the study goes on
-            return Report(job.job_id, error=job_error_text(err))
-        return Report(job.job_id, outcome=outcome)
+        return run_job(job, self.data)

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from nercurve.errors import ConfigError, NercurveError, StoreError
-from nercurve.study.executors.driver import DriveRules, Report, Seat, drive, job_error_text
+from nercurve.study.executors.driver import DriveRules, Report, Seat, drive, run_job
 from nercurve.study.executors.protocol import ProgressCallback
-from nercurve.study.jobs import StudyData, execute_job
+from nercurve.study.jobs import StudyData
 from nercurve.study.store import ClaimedJob, pid_alive
 
 if TYPE_CHECKING:
@@ -79,11 +79,7 @@ def run_task(data_path: str, job: ClaimedJob) -> Report:
     exception becomes the report's error."""
     with open(data_path, "rb") as fh:
         data: StudyData = pickle.load(fh)
-    try:
-        outcome = execute_job(job, data)
-    except Exception as err:  # a failing job is recorded; the study goes on
-        return Report(job.job_id, error=job_error_text(err))
-    return Report(job.job_id, outcome=outcome)
+    return run_job(job, data)
 
 
 def _import_submitit() -> Any:
