@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from nercurve.errors import AnalysisError, InputError
-from nercurve.tasks import Task, task_of_frame, task_of_meta
+from nercurve.tasks import Task, task_of_frame
 from nercurve.tasks.ner import TASK as NER
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def _load_study_dir(path: Path) -> Runs:
     frame, left_out = validate_runs(results_frame(path), source=path / "results.sqlite")
     with open_store(path) as store:
         waves = tuple(read_waves(store))
-        task = task_of_meta({k: store.get_meta(k) for k in ("task", "metric")})
+        task = store.task()
     corpus_stats = None
     stats_path = path / "corpus_stats.json"
     if stats_path.exists():

@@ -178,13 +178,12 @@ def print_summary(study_dir: Path) -> dict[str, int]:
     from rich.table import Table
 
     from nercurve.study.store import open_store, results_frame
-    from nercurve.tasks import task_of_meta
 
     frame = results_frame(study_dir)
     console = Console()
     with open_store(study_dir) as store:
         counts = store.counts()
-        task = task_of_meta({k: store.get_meta(k) for k in ("task", "metric")})
+        task = store.task()
     console.print(
         f"[bold]{study_dir}[/]: {counts['done']} done, {counts['failed']} failed, "
         f"{counts['pending'] + counts['running']} left"
@@ -359,10 +358,9 @@ def design_show(
     from rich.table import Table
 
     from nercurve.study.store import open_store
-    from nercurve.tasks import task_of_meta
 
     with open_store(study_dir) as store:
-        task = task_of_meta({k: store.get_meta(k) for k in ("task", "metric")})
+        task = store.task()
         rows = store.subset_rows()
     rows = [{**r, "eps": r[task.density] or 0} for r in rows]
     label = task.words.density

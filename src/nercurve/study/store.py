@@ -35,10 +35,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from nercurve.errors import ConfigError, StoreError, StoreLockedError
 from nercurve.study.design import Subset
+
+if TYPE_CHECKING:
+    from nercurve.tasks import Task
 
 STORE_NAME = "results.sqlite"
 
@@ -348,6 +351,13 @@ class Store:
         """A stored study-level value, or None."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row["value"])
+
+    def task(self) -> Task:
+        """The study's task, as the meta records it (``task``, ``metric``; a store from
+        before tasks were recorded is an NER study's)."""
+        from nercurve.tasks import task_of_meta
+
+        return task_of_meta({k: self.get_meta(k) for k in ("task", "metric")})
 
     @_guarded
     def set_meta(self, key: str, value: str) -> None:
@@ -728,10 +738,8 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
     """
     import pandas as pd
 
-    from nercurve.tasks import task_of_meta
-
     with open_store(study_dir) as store:
-        task = task_of_meta({k: store.get_meta(k) for k in ("task", "metric")})
+        task = store.task()
         rows = store.finished_jobs(include_failed=include_failed)
     columns = task.result_columns
     records = []
