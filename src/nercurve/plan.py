@@ -24,7 +24,7 @@ from nercurve.study.runner import run_study
 if TYPE_CHECKING:
     from nercurve.corpus.io import ReadOptions
     from nercurve.corpus.model import Notice
-    from nercurve.study.executor import ProgressCallback
+    from nercurve.study.executors.protocol import ProgressCallback
 
 
 @dataclass(frozen=True)
