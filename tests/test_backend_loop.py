@@ -119,6 +119,9 @@ def test_progress_beyond_the_se_renews_patience():
     ({"eval_every_epochs": 0.5, "patience_epochs": 0.25}, 30.0, 15, 15),  # >= one interval
     ({"patience_epochs": 3}, 30.0, 200, 200),  # 90 steps, but at least one interval
     ({"eval_every_epochs": 0.1}, 5.0, 1, 1600),  # half a step: at least one
+    ({"eval_every_epochs": 0.5, "patience_epochs": 2, "min_patience_steps": 100}, 30.0, 15,
+     100),  # 60 steps of patience, raised to the floor
+    ({"patience_epochs": 2, "min_patience_steps": 5000}, 30.0, 200, 1600),  # the ceiling wins
 ])
 def test_epochs_become_a_cadence(changes, per_epoch, every, patience):
     plan = cadence(ScheduleParams(**changes), eval_every=200, patience=1600,

@@ -52,7 +52,8 @@ class ScheduleParams(BackendParams):
     become steps once per run (:func:`cadence`): the evaluation interval is at least
     ``min_eval_steps`` (unset: 1) and at most the backend's step setting (``eval_frequency``
     / ``eval_every``); patience is at least one evaluation interval and at most the
-    backend's ``patience`` in steps (0: no ceiling). ``stop = "noise"`` counts only progress
+    backend's ``patience`` in steps (0: no ceiling), and at least ``min_patience_steps``
+    where set. ``stop = "noise"`` counts only progress
     beyond the dev score's bootstrap SE (see :func:`follow`). ``eval_schedule =
     "dense-early"`` also evaluates at ``min_eval_steps`` (unset: 1) and its doubles below the
     evaluation interval, where small subsets peak.
@@ -65,12 +66,25 @@ class ScheduleParams(BackendParams):
     min_eval_steps: int | None = Field(None, ge=1, exclude_if=_unset)
     """The fewest steps between evaluations that ``eval_every_epochs`` may give, and the
     first evaluation of ``eval_schedule = "dense-early"`` (unset: 1)."""
+    min_patience_steps: int | None = Field(None, ge=1, exclude_if=_unset)
+    """The fewest steps of patience that ``patience_epochs`` may give (unset: one evaluation
+    interval): a model needs some optimizer steps to learn anything, however small its
+    subset, and a run must not stop while its dev score is still at zero."""
     eval_schedule: Literal["regular", "dense-early"] | None = Field(None, exclude_if=_unset)
     """``dense-early``: also evaluate at ``min_eval_steps``, twice that, ... below the
     evaluation interval (unset: ``regular``)."""
     stop: Literal["patience", "noise"] | None = Field(None, exclude_if=_unset)
     """``noise``: patience counts from the last dev score that beat the previous such score by
     more than that score's bootstrap SE (unset: ``patience``, from the best score)."""
+
+
+STUDY_SCHEDULE: dict[str, Any] = {
+    "eval_every_epochs": 1.0, "patience_epochs": 10.0, "min_patience_steps": 200,
+    "eval_schedule": "dense-early", "min_eval_steps": 10, "stop": "noise",
+}
+"""The schedule a study arm of a backend that declares it (``study_defaults``: the ``spacy`` NER
+backend) gets from ``init-study``, ``plan`` and the demo, chosen by measurement
+(``bench/schedules.py``: the same curve as spaCy's step schedule in fewer steps)."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +145,9 @@ def cadence(params: ScheduleParams, *, eval_every: int, patience: int,
             eval_every = epochs_to_steps(params.eval_every_epochs, steps, floor=floor,
                                          ceiling=eval_every)
         if params.patience_epochs is not None:
-            patience = epochs_to_steps(params.patience_epochs, steps, floor=eval_every,
-                                       ceiling=patience)
+            patience = epochs_to_steps(
+                params.patience_epochs, steps,
+                floor=max(eval_every, params.min_patience_steps or 0), ceiling=patience)
     return Cadence(eval_every, patience, noise=params.stop == "noise",
                    dense_from=floor if params.eval_schedule == "dense-early" else None)
 

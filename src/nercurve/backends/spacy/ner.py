@@ -42,7 +42,14 @@ from nercurve.backends.base import (
     require_training,
     validated,
 )
-from nercurve.backends.loop import Cadence, Progress, ScheduleParams, cadence, follow
+from nercurve.backends.loop import (
+    STUDY_SCHEDULE,
+    Cadence,
+    Progress,
+    ScheduleParams,
+    cadence,
+    follow,
+)
 from nercurve.backends.spacy.config import (
     DEFAULT_CONFIG,
     build_config,
@@ -159,6 +166,8 @@ class SpacyBackend:
 
     name: ClassVar[str] = "spacy"
     Params: ClassVar[type[BackendParams]] = SpacyParams
+    #: What a new study arm starts from (``init-study``, ``plan``, the demo).
+    study_defaults: ClassVar[dict[str, Any]] = STUDY_SCHEDULE
 
     def train(
         self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int
