@@ -25,14 +25,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nercurve.backends.base import SE_KEY, ClassModel, Model, TrainResult
 from nercurve.backends.loop import Cadence, Progress, cadence, follow
+from nercurve.backends.spacy.config import SpacyParams
 from nercurve.errors import BackendError
-
-if TYPE_CHECKING:
-    from nercurve.backends.spacy.ner import SpacyParams
 
 Scorer = Callable[[bool], tuple[float, dict[str, float]]]
 """Scores the dev set with the pipeline as it is (called under the optimizer's averages):

@@ -7,7 +7,7 @@ bag-of-words model and a CNN over a tok2vec layer, ``spacy.TextCatEnsemble.v2``)
 used only when ``vectors`` names a pipeline that has them. Multi-label data use the
 ``textcat_multilabel`` factory with the same model, classes not exclusive. The parameters,
 dotted-key ``config`` overrides and ``config_file`` are those of the NER ``spacy`` backend
-(:class:`~nercurve.backends.spacy.ner.SpacyParams`); a ``config_file`` must hold a component
+(:class:`~nercurve.backends.spacy.config.SpacyParams`); a ``config_file`` must hold a component
 named ``textcat``.
 
 It trains as the NER backend does (:class:`~nercurve.backends.spacy.run.SpacyRun`: the loop
@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any, ClassVar, Literal
 
 from nercurve.backends.base import TrainResult, dev_macro_f1, require_training, validated
-from nercurve.backends.spacy.ner import SpacyParams
+from nercurve.backends.spacy.config import SpacyParams
 from nercurve.backends.spacy.run import SpacyRun, pipeline
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
