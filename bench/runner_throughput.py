@@ -97,8 +97,8 @@ def naive_loop(work: Path, prepared, seed: int) -> tuple[float, dict[str, float]
     import spacy
     from spacy.tokens import DocBin
 
+    from nercurve.backends.spacy.config import SpacyParams
     from nercurve.backends.spacy.docs import SpacyModel, spacy_docs
-    from nercurve.backends.spacy.ner import SpacyParams
     from nercurve.tasks.ner_scores import evaluate
 
     arm = prepared.arms[0]

@@ -7,9 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from nercurve.backends import get_backend
-from nercurve.backends.spacy.config import DEFAULT_CONFIG, parse_config
+from nercurve.backends.spacy.config import DEFAULT_CONFIG, SpacyParams, parse_config
 from nercurve.backends.spacy.docs import AlignmentCounts, spacy_doc
-from nercurve.backends.spacy.ner import SpacyBackend, SpacyParams
+from nercurve.backends.spacy.ner import SpacyBackend
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
 from nercurve.synthetic.coi import generate_coi

@@ -7,7 +7,6 @@ import random
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from nercurve.backends import get_backend
 from nercurve.backends.base import dev_macro_f1
@@ -190,9 +189,92 @@ def test_the_dev_macro_f1_se_is_zero_when_every_resample_scores_the_same():
     assert "dev_se" not in dev_macro_f1(scheme, docs, half)[1]
 
 
-def test_spacys_textcat_keeps_its_own_loop_in_steps():
-    with pytest.raises(ValidationError, match="spaCy's own loop"):
-        get_backend("spacy", "classify").Params(patience_epochs=2)
+def _25_tokens(n: int, start: int) -> list[Doc]:
+    """``n`` documents of exactly 25 spaCy tokens each, class A ('alpha') or B ('beta')."""
+    filler = ("the patient was seen today with no new complaints and a plan was made " * 2)
+    docs = []
+    for i in range(start, start + n):
+        cls = "AB"[i % 2]
+        text = " ".join([{"A": "alpha", "B": "beta"}[cls], *filler.split()[:23]]) + "."
+        docs.append(Doc(f"w{i}", text, cats={cls: 1.0}))
+    return docs
+
+
+#: spaCy textcat, bag of words learning fast, batches of 100 words: four 25-token notes a
+#: batch.
+TEXTCAT_100 = {"architecture": "bow", "learn_rate": 0.01, "batch_start": 100, "batch_stop": 100}
+
+
+def test_spacy_textcat_scales_its_schedule_with_the_data():
+    scheme = ClassScheme(("A", "B"), multi_label=False)
+    train, dev = _25_tokens(12, 0), _25_tokens(6, 12)
+    # 300 training words, 100 a batch: 3 steps a pass; evaluation every pass (3 steps),
+    # patience 4 passes (12 steps), below the step settings (200, 1600)
+    params = {**TEXTCAT_100, "max_steps": 400, "eval_every_epochs": 1, "patience_epochs": 4}
+    result = get_backend("spacy", "classify").train(train, dev, params, 0, scheme)
+    assert result.extra == {"eval_every_steps": 3.0, "patience_steps": 12.0}
+    steps = [h["step"] for h in result.history]
+    assert steps == [3.0 * k for k in range(len(steps))]
+    assert result.stop_reason == "patience" and result.dev_f1 == 1.0
+    first_best = min(h["step"] for h in result.history if h["dev_macro_f1"] == 1.0)
+    assert result.steps - 1 == first_best + 12 < 400
+    assert result.best_step == steps[-1]  # spaCy's tie rule: the latest of equal scores
+    assert "dev_se" not in result.history[0]  # computed for the noise rule only
+
+
+def test_spacy_textcat_evaluates_densely_early_and_stops_on_the_noise_rule():
+    scheme = ClassScheme(("A", "B"), multi_label=False)
+    train, dev = _25_tokens(12, 0), _25_tokens(6, 12)
+    params = {**TEXTCAT_100, "max_steps": 100, "eval_frequency": 16, "patience": 16,
+              "min_eval_steps": 2, "eval_schedule": "dense-early", "stop": "noise"}
+    result = get_backend("spacy", "classify").train(train, dev, params, 0, scheme)
+    assert result.extra == {"eval_every_steps": 16.0, "patience_steps": 16.0,
+                            "first_eval_step": 2.0}
+    steps = [h["step"] for h in result.history]
+    assert steps == [0.0, 2.0, 4.0, 8.0, *(16.0 * k for k in range(1, len(steps) - 3))]
+    assert all(h["dev_se"] >= 0 for h in result.history)
+    assert result.stop_reason == "noise" and result.steps - 1 - 16 in steps
+
+
+def test_a_spacy_textcat_study_row_carries_its_schedule_and_stop_reason(tmp_path):
+    from study_fixtures import job_rows
+
+    write_corpus(_25_tokens(60, 0), tmp_path / "notes.jsonl")
+    # 12 notes of 25 tokens, 100 words a batch: 3 steps a pass; evaluation every
+    # min_eval_steps = 4 steps, patience 100 passes capped at patience = 8 steps
+    (tmp_path / "study.toml").write_text("""name = "textcat-schedule"
+output = "out"
+task = "classify"
+seeds = [0]
+[corpus]
+path = "notes.jsonl"
+[design]
+sizes = [12]
+subsets_per_size = 1
+[[backends]]
+name = "bow"
+type = "spacy"
+[backends.params]
+architecture = "bow"
+learn_rate = 0.01
+batch_start = 100
+batch_stop = 100
+max_steps = 200
+eval_frequency = 200
+patience = 8
+eval_every_epochs = 1.0
+patience_epochs = 100.0
+min_eval_steps = 4
+[run]
+workers = 1
+""", encoding="utf-8")
+    out = run_study(load_config(tmp_path / "study.toml"))
+    frame = results_frame(out)
+    assert list(frame["stop_reason"]) == ["patience"]
+    assert (frame["eval_every_steps"].tolist(), frame["patience_steps"].tolist()) == ([4.0],
+                                                                                     [8.0])
+    assert ((frame["steps"] - 1) % 4 == 0).all() and (frame["steps"] < 200).all()
+    assert [r["stop_reason"] for r in job_rows(out / "results.sqlite")] == ["patience"]
 
 
 def test_a_subset_with_one_class_predicts_it():

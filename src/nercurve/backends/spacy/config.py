@@ -1,19 +1,26 @@
-"""The spaCy NER training configuration: spaCy's quickstart default plus a study's settings.
+"""The spaCy training configuration: spaCy's quickstart default plus a study's settings.
 
 :data:`DEFAULT_CONFIG` is what ``python -m spacy init config -l en -p ner -o efficiency``
 writes with spaCy 3.8 (a tok2vec + ner pipeline with the CPU "efficiency"
 architecture); a test keeps it equal to spaCy's own generator. A study may start from
 its own ``config.cfg`` instead and override any existing key with a dotted name.
-Only ``confection`` (the config parser, light to import) is needed here, so parameters
-validate without loading spaCy.
+:class:`SpacyParams` are the settings of the ``spacy`` backends (NER; textcat through its
+subclass) and build a run's config. Only ``confection`` (the config parser, light to
+import) is needed here, so parameters validate without loading spaCy.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from pydantic import Field, model_validator
+
+from nercurve.backends.loop import ScheduleParams
+from nercurve.errors import BackendError
 
 DEFAULT_CONFIG = """\
 [paths]
@@ -256,8 +263,6 @@ def require_pipeline(name: str, key: str) -> None:
     """
     from importlib.util import find_spec
 
-    from nercurve.errors import BackendError
-
     if Path(name).is_dir():
         return
     found = "." not in name and find_spec(name) is not None
@@ -268,3 +273,102 @@ def require_pipeline(name: str, key: str) -> None:
             hint=f"install it (`pip install {package}`, or `python -m spacy download {name}` "
             "for spaCy's own pipelines) or give the path of a saved pipeline folder",
         )
+
+
+_STATIC_VECTORS_KEY = "components.tok2vec.model.embed.include_static_vectors"
+
+
+class SpacyParams(ScheduleParams):
+    """Parameters of the ``spacy`` backend; the schedule defaults are spaCy's own.
+
+    ``config_file`` replaces the built-in quickstart config with a full ``config.cfg``
+    (its SHA-256 is recorded in ``config_file_sha256``, so editing the file makes new
+    jobs instead of silently mixing results). ``config`` overrides existing keys by
+    dotted name, e.g. ``{"components.tok2vec.model.encode.width": 128}``; keys that a
+    parameter below controls, the seed, and the data sections are refused.
+    ``patience = 0`` disables early stopping and ``max_steps = 0`` the step limit (not
+    both). ``eval_frequency`` and ``patience`` may scale with the data instead (the
+    schedule parameters of :class:`~nercurve.backends.loop.ScheduleParams`: they are then
+    the ceilings). The batch size, in words, follows spaCy's compounding schedule from
+    ``batch_start`` to ``batch_stop``. ``vectors`` names an installed spaCy pipeline (or
+    a pipeline folder) whose static word vectors the embedding layer also reads.
+    """
+
+    config_file: str | None = None
+    config_file_sha256: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    learn_rate: float = Field(0.001, gt=0)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    eval_frequency: int = Field(200, ge=1)
+    patience: int = Field(1600, ge=0)
+    max_steps: int = Field(20000, ge=0)
+    batch_start: int = Field(100, ge=1)
+    batch_stop: int = Field(1000, ge=1)
+    batch_compound: float = Field(1.001, ge=1)
+    vectors: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hash_config_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("config_file"):
+            return data
+        digest = hashlib.sha256(read_config_file(str(data["config_file"])).encode()).hexdigest()
+        recorded = data.get("config_file_sha256")
+        if recorded is not None and recorded != digest:
+            raise ValueError(
+                f"config_file {data['config_file']!r} changed since these parameters were "
+                f"recorded (sha256 {recorded[:12]}…, now {digest[:12]}…); restore it or "
+                "start a new study"
+            )
+        return {**data, "config_file_sha256": digest}
+
+    @model_validator(mode="after")
+    def _check(self) -> SpacyParams:
+        if self.config_file is None and self.config_file_sha256 is not None:
+            raise ValueError("config_file_sha256 is set but config_file is not")
+        if self.patience == 0 and self.max_steps == 0:
+            raise ValueError("patience = 0 and max_steps = 0 would never stop; set one")
+        if self.batch_stop < self.batch_start:
+            raise ValueError("batch_stop must be at least batch_start")
+        text, source = self.base_config()
+        check_overrides(parse_config(text, source), self.config, source)
+        if self.vectors is not None:
+            require_pipeline(self.vectors, "vectors")
+        return self
+
+    def base_config(self) -> tuple[str, str]:
+        """The config text training starts from, and a name for it in messages."""
+        if self.config_file is None:
+            return DEFAULT_CONFIG, "the default spaCy NER config"
+        return read_config_file(self.config_file), f"config_file {self.config_file!r}"
+
+    def training_config(self, seed: int) -> Any:
+        """The complete (not interpolated) spaCy config of one run with ``seed``."""
+        text, source = self.base_config()
+        settings: dict[str, Any] = {
+            "system.seed": seed,
+            "training.seed": seed,
+            "training.optimizer.learn_rate": self.learn_rate,
+            "training.optimizer.beta1": self.beta1,
+            "training.optimizer.beta2": self.beta2,
+            "training.dropout": self.dropout,
+            "training.eval_frequency": self.eval_frequency,
+            "training.patience": self.patience,
+            "training.max_steps": self.max_steps,
+            "training.batcher.size": {
+                "@schedules": "compounding.v1",
+                "start": self.batch_start,
+                "stop": self.batch_stop,
+                "compound": self.batch_compound,
+                "t": 0.0,
+            },
+        }
+        if self.vectors is not None:
+            settings["initialize.vectors"] = self.vectors
+            settings[_STATIC_VECTORS_KEY] = True
+        try:
+            return build_config(text, source, self.config, settings)
+        except ValueError as err:
+            raise BackendError(str(err), file=self.config_file) from None

@@ -7,14 +7,15 @@ bag-of-words model and a CNN over a tok2vec layer, ``spacy.TextCatEnsemble.v2``)
 used only when ``vectors`` names a pipeline that has them. Multi-label data use the
 ``textcat_multilabel`` factory with the same model, classes not exclusive. The parameters,
 dotted-key ``config`` overrides and ``config_file`` are those of the NER ``spacy`` backend
-(:class:`~nercurve.backends.spacy.ner.SpacyParams`); a ``config_file`` must hold a component
+(:class:`~nercurve.backends.spacy.config.SpacyParams`); a ``config_file`` must hold a component
 named ``textcat``.
 
-Training follows ``spacy train`` (spaCy's own ``train_while_improving`` loop, nothing on
-disk): every ``eval_frequency`` steps the dev set's macro-F1 is computed by the project's
-scorer, the best model is kept in memory, and training stops after ``patience`` steps
-without a better one or at ``max_steps``. Every training document carries every class of the
-study (1.0 or 0.0), so the model knows all classes even when a small subset lacks one.
+It trains as the NER backend does (:class:`~nercurve.backends.spacy.run.SpacyRun`: the loop
+of ``spacy train``, nothing on disk, the best model kept in memory, the schedule of
+:class:`~nercurve.backends.loop.ScheduleParams`), selecting on the dev set's macro-F1 by the
+project's scorer (:func:`~nercurve.backends.base.dev_macro_f1`). Every training document
+carries every class of the study (1.0 or 0.0), so the model knows all classes even when a
+small subset lacks one.
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, ClassVar, Literal
 
-from pydantic import model_validator
-
 from nercurve.backends.base import TrainResult, dev_macro_f1, require_training, validated
-from nercurve.backends.loop import ScheduleParams
-from nercurve.backends.spacy.ner import SpacyParams
+from nercurve.backends.spacy.config import SpacyParams
+from nercurve.backends.spacy.run import SpacyRun, pipeline
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
@@ -57,14 +56,6 @@ class TextcatParams(SpacyParams):
     the ``architecture`` of spaCy's default config."""
 
     architecture: Literal["ensemble", "bow"] = "ensemble"
-
-    @model_validator(mode="after")
-    def _steps_only(self) -> TextcatParams:
-        given = [name for name in ScheduleParams.model_fields if getattr(self, name) is not None]
-        if given:
-            raise ValueError(f"{', '.join(given)}: the spacy textcat backend trains with "
-                             "spaCy's own loop, scheduled in steps (eval_frequency, patience)")
-        return self
 
     def base_config(self) -> tuple[str, str]:
         """The config text training starts from, and a name for it in messages."""
@@ -103,11 +94,9 @@ class TextcatBackend:
         return _train(p, seed, train, dev, scheme)
 
 
-def _pipeline(p: TextcatParams, seed: int, scheme: ClassScheme) -> tuple[Any, dict[str, Any]]:
-    """The blank pipeline and its resolved training section."""
-    import spacy
-    from spacy.schemas import ConfigSchemaTraining
-    from thinc.api import fix_random_seed
+def _train(p: TextcatParams, seed: int, train: Sequence[Doc], dev: Sequence[Doc],
+           scheme: ClassScheme) -> TrainResult:
+    from spacy.training import Example
 
     config = p.training_config(seed)
     component = config["components"].get(COMPONENT)
@@ -120,62 +109,12 @@ def _pipeline(p: TextcatParams, seed: int, scheme: ClassScheme) -> tuple[Any, di
         component["scorer"] = {"@scorers": "spacy.textcat_multilabel_scorer.v2"}
         model = component["model"]
         (model.get("linear_model") or model)["exclusive_classes"] = False
-    fix_random_seed(seed)
-    try:
-        nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
-        training = spacy.util.registry.resolve(nlp.config.interpolate()["training"],
-                                               schema=ConfigSchemaTraining)
-    except Exception as err:  # spaCy/confection raise many types for a bad config
-        raise BackendError(f"spaCy cannot build the pipeline from the config: {err}",
-                           file=p.config_file,
-                           hint="check the `config` overrides and the config file") from None
-    return nlp, training
-
-
-def _train(p: TextcatParams, seed: int, train: Sequence[Doc], dev: Sequence[Doc],
-           scheme: ClassScheme) -> TrainResult:
-    from spacy.training import Example
-    from spacy.training.loop import create_train_batches, train_while_improving
-    from thinc.api import fix_random_seed
-
-    nlp, training = _pipeline(p, seed, scheme)
+    nlp, training = pipeline(config, seed, p.config_file)
     examples = [Example.from_dict(nlp.make_doc(d.text), {"cats": scheme.cats(doc_classes(d))})
                 for d in train]
-    optimizer = training["optimizer"]
-    frozen = list(training["frozen_components"])
-    with nlp.select_pipes(disable=frozen):
-        nlp.initialize(lambda: examples, sgd=optimizer)
-    fix_random_seed(seed)
-    model = TextcatModel(nlp)
-    history: list[dict[str, float]] = []
+    classifier = TextcatModel(nlp)
 
-    def evaluate() -> tuple[float, dict[str, float]]:
-        if not dev:
-            return 0.0, {}
-        return dev_macro_f1(scheme, dev, model.predict(dev))
+    def score(se: bool) -> tuple[float, dict[str, float]]:
+        return dev_macro_f1(scheme, dev, classifier.predict(dev), se=se)
 
-    batches = create_train_batches(nlp, lambda _: examples, training["batcher"],
-                                   training["max_epochs"])
-    loop = train_while_improving(
-        nlp, optimizer, batches, evaluate, dropout=p.dropout, eval_frequency=p.eval_frequency,
-        accumulate_gradient=training["accumulate_gradient"], patience=p.patience if dev else 0,
-        max_steps=p.max_steps, exclude=frozen,
-        annotating_components=list(training["annotating_components"]),
-        before_update=training["before_update"],
-    )
-    snapshot, best_step, best, step = None, 0, None, 0
-    for _, info, is_best in loop:
-        step = info["step"]
-        if is_best is None:
-            continue
-        history.append({"step": float(step), "epoch": float(info["epoch"]),
-                        "loss": float(sum(info["losses"].values())), **info["other_scores"]})
-        if is_best:  # as spaCy does, the latest of equal best scores
-            best, best_step = info["score"], step
-            snapshot = nlp.to_bytes(exclude=["vocab", "tokenizer"])
-    if snapshot is not None and dev:
-        nlp.from_bytes(snapshot, exclude=["vocab", "tokenizer"])
-    else:
-        best_step = step
-    return TrainResult(model, steps=step + 1, best_step=best_step,
-                       dev_f1=best if dev else None, history=history)
+    return SpacyRun(p, seed, nlp, training, examples, score if dev else None).train(classifier)
