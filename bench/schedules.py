@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import tempfile
 import time
@@ -58,6 +59,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--minilm", action="store_true", help="MiniLM arms on the COI corpus")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the CIs")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument("--work", type=Path,
+                    help="keep the studies in this folder (a rerun continues them; default: a "
+                    "temporary folder)")
     return ap.parse_args()
 
 
@@ -182,8 +186,10 @@ def compare(frame: Any, analysis: Any, old: str, new: str) -> dict[str, Any]:
 
 def threshold(analysis: Any, arm: str) -> tuple[float, float, float]:
     """The arm's hinge threshold on sentences and its 95% percentile-bootstrap CI."""
-    models = analysis.models[arm]
-    fit = next(iter(models.thresholds.values())).fits["hinge"]
+    thresholds = analysis.models[arm].thresholds
+    fit = next(iter(thresholds.values())).fits.get("hinge") if thresholds else None
+    if fit is None:
+        return math.nan, math.nan, math.nan
     return float(fit.threshold), float(fit.ci_percentile[0]), float(fit.ci_percentile[1])
 
 
@@ -221,11 +227,15 @@ def main() -> None:
     results = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="nercurve-bench-schedules-") as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for name in args.only.split(","):
-            result = run_corpus(name, args, Path(tmp))
+            result = run_corpus(name, args, work)
             if result is not None:
                 show(result)
                 results.append(result)
+                if args.json:  # after each corpus: a long run's figures so far are kept
+                    args.json.write_text(json.dumps(results, indent=1, default=str))
     total = time.perf_counter() - started
     pairs = [p for r in results for p in r["pairs"] if p["old"] == "old"]
     if pairs:
@@ -237,8 +247,6 @@ def main() -> None:
               f"{seconds[0] / seconds[1]:.2f}x less job time; guard passed on "
               f"{len(passed)} of {len(pairs)} corpora ({', '.join(passed) or 'none'}); "
               f"{total / 60:.1f} min in all on {os.cpu_count()} cores")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":

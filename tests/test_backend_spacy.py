@@ -159,6 +159,8 @@ def test_epochs_scale_the_schedule_and_the_run_says_why_it_stopped():
     plain = SpacyBackend().train(train, dev, SpacyParams(config=SMALL, max_steps=5), seed=0)
     assert plain.extra == {"eval_every_steps": 200.0, "patience_steps": 1600.0}
     assert plain.stop_reason == "max_steps" and plain.steps == 6
+    # the last step is judged too, though 200 does not divide it (spacy train would not)
+    assert [h["step"] for h in plain.history] == [0.0, 5.0]
     assert "dev_se" not in plain.history[0]  # computed for the noise rule only
 
 

@@ -79,7 +79,7 @@ class ScheduleParams(BackendParams):
 
 
 STUDY_SCHEDULE: dict[str, Any] = {
-    "eval_every_epochs": 1.0, "patience_epochs": 10.0, "min_patience_steps": 200,
+    "eval_every_epochs": 1.0, "patience_epochs": 5.0, "min_patience_steps": 200,
     "eval_schedule": "dense-early", "min_eval_steps": 10, "stop": "noise",
 }
 """The schedule a study arm of a backend that declares it (``study_defaults``: the ``spacy`` NER

@@ -120,7 +120,9 @@ class SpacyRun:
 
     def steps(self, plan: Cadence) -> Generator[Progress, None, None]:
         """Initialize, then update step by step as ``spacy train`` does, reporting every step
-        (with the dev scores when ``plan`` says they are due)."""
+        (with the dev scores when ``plan`` says they are due, and at ``max_steps``: unlike
+        ``spacy train``, a run cut by the step limit is also judged on its last model, which
+        an interval in passes seldom divides)."""
         from spacy.training.loop import create_train_batches, subdivide_batch
         from thinc.api import fix_random_seed
 
@@ -146,7 +148,7 @@ class SpacyRun:
                         and proc.model not in (True, False, None)):
                     proc.finish_update(optimizer)
             optimizer.step_schedules()
-            if self.score is None or not plan.due(step):
+            if self.score is None or not (plan.due(step) or step == p.max_steps):
                 yield Progress(step)
                 continue
             with nlp.use_params(optimizer.averages):
