@@ -18,8 +18,7 @@ from pathlib import Path
 
 EXPECTED = Path(__file__).parent / "data" / "same_numbers.json"
 
-#: spaCy's budget in both studies (the demo configs cap max_steps at 600; the classification
-#: one also evaluates every 100 steps with a patience of 300).
+#: spaCy's budget in both studies (the demo configs say 600 / 100 / 300).
 _SHORT = {"max_steps = 600": "max_steps = 160", "eval_frequency = 100": "eval_frequency = 40",
           "patience = 300": "patience = 80"}
 

@@ -12,12 +12,11 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nercurve.analysis import analyze, load_runs
 from nercurve.analysis.data import MIN_RUNS
 from nercurve.analysis.recommend import plan_answer
-from nercurve.backends import study_defaults
 from nercurve.errors import AnalysisError
 from nercurve.study.config import StudyConfig, corpus_section, parse_config
 from nercurve.study.runner import run_study
@@ -62,9 +61,7 @@ def plan_config(
     seed_list = list(range(seeds))
     size_list = sorted(set(sizes))
     per_size = subsets or max(1, math.ceil(MIN_RUNS / (len(size_list) * len(seed_list))))
-    params = study_defaults(backend, task)
-    if max_steps is not None:
-        params["max_steps"] = max_steps
+    params: dict[str, Any] = {} if max_steps is None else {"max_steps": max_steps}
     return parse_config({
         "name": f"plan-{pilot.stem}", "output": str(out.resolve()), "seeds": seed_list,
         "corpus": corpus_section(pilot.resolve(), fmt, options),

@@ -9,7 +9,6 @@ NER backends (``task = "ner"``) predict entity spans; text-classification backen
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
 
 from nercurve.backends.base import Backend, BackendParams, Model, TrainResult
 from nercurve.errors import ConfigError
@@ -64,12 +63,4 @@ def get_backend(name: str, task: str = "ner") -> Backend:
     return backend_cls()
 
 
-def study_defaults(name: str, task: str = "ner") -> dict[str, Any]:
-    """The parameters a new study arm of backend ``name`` starts from (``init-study``,
-    ``plan``, the demo): the backend's ``study_defaults`` (e.g. the measured
-    :data:`~nercurve.backends.loop.STUDY_SCHEDULE`), else none."""
-    return dict(getattr(get_backend(name, task), "study_defaults", {}))
-
-
-__all__ = ["Backend", "BackendParams", "Model", "TrainResult", "backend_names", "get_backend",
-           "study_defaults"]
+__all__ = ["Backend", "BackendParams", "Model", "TrainResult", "backend_names", "get_backend"]

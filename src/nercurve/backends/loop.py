@@ -78,15 +78,6 @@ class ScheduleParams(BackendParams):
     more than that score's bootstrap SE (unset: ``patience``, from the best score)."""
 
 
-STUDY_SCHEDULE: dict[str, Any] = {
-    "eval_every_epochs": 1.0, "patience_epochs": 5.0, "min_patience_steps": 200,
-    "eval_schedule": "dense-early", "min_eval_steps": 10, "stop": "noise",
-}
-"""The schedule a study arm of a backend that declares it (``study_defaults``: the ``spacy`` NER
-backend) gets from ``init-study``, ``plan`` and the demo, chosen by measurement
-(``bench/schedules.py``: the same curve as spaCy's step schedule in fewer steps)."""
-
-
 @dataclass(frozen=True)
 class Cadence:
     """When a run scores the dev set and how long it waits for progress, in steps."""

@@ -50,14 +50,7 @@ seed = 0
 [[backends]]
 name = "spacy"               # the label this arm gets in results and figures
 type = "spacy"               # blank tok2vec + ner pipeline trained with spaCy
-[backends.params]            # the study schedule measured in bench/schedules.py (README)
-eval_every_epochs = 1.0      # score the dev set once per pass over the training subset
-patience_epochs = 5.0        # stop after 5 passes without progress ...
-min_patience_steps = 200     # ... but never before 200 steps without it
-eval_schedule = "dense-early"  # and also at steps 10, 20, 40, ... where small subsets peak
-min_eval_steps = 10
-stop = "noise"               # progress must beat the dev F1's bootstrap SE
-max_steps = 600              # a quick demo; leave it out in a real study (spaCy's: 20,000)
+params = { max_steps = 600, eval_frequency = 100, patience = 300 }
 
 [[backends]]
 name = "off-the-shelf"

@@ -25,7 +25,6 @@ from nercurve.backends.base import (
     require_training,
     validated,
 )
-from nercurve.backends.loop import STUDY_SCHEDULE
 from nercurve.backends.spacy.config import SpacyParams
 from nercurve.backends.spacy.docs import SpacyModel, examples, predict_tokenized
 from nercurve.backends.spacy.run import SpacyRun, pipeline
@@ -38,8 +37,6 @@ class SpacyBackend:
 
     name: ClassVar[str] = "spacy"
     Params: ClassVar[type[BackendParams]] = SpacyParams
-    #: What a new study arm starts from (``init-study``, ``plan``, the demo).
-    study_defaults: ClassVar[dict[str, Any]] = STUDY_SCHEDULE
 
     def train(
         self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int
