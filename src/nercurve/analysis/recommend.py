@@ -320,7 +320,7 @@ def _target_words(target: TargetSize, curve: CurveFit, w: Words = NER.words,
                 f"{target.ceiling:.2f} lies below it, but its {curve.level:.0%} CI "
                 f"({c_lo:.2f}–{c_hi:.2f}){bound} includes the target; runs at training "
                 f"sizes beyond the largest here ({about(curve.n_max)} {w.unit}) would tell"
-                + flags)
+                + _if_reachable(target, curve, w) + flags)
     if not target.reachable:
         c_lo, c_hi = target.ceiling_ci
         return (f"{goal} is above the fitted ceiling of {target.ceiling:.2f} ({curve.level:.0%} "
@@ -351,6 +351,26 @@ def _target_words(target: TargetSize, curve: CurveFit, w: Words = NER.words,
     if budget is not None:
         text += more_words(target, budget, curve.level, w)
     return text + flags
+
+
+def _if_reachable(target: TargetSize, curve: CurveFit, w: Words) -> str:
+    """Where the runs cannot tell whether the target is reachable: where the CI of the
+    sentences it takes starts (the bootstrap curves that reach it), or nothing."""
+    lo = target.ci[0]
+    if not math.isfinite(lo):
+        return ""
+    text = (f"; if it is, the {curve.level:.0%} CI of the {w.unit} it takes starts at about "
+            f"{about(lo)}")
+    if _far_even_if_reachable(target, curve):
+        return text + (f", more than {FAR}× the largest training set here: out of reach in "
+                       f"practice")
+    return text + f" ({lo / curve.n_max:.1f}× the largest training set here)"
+
+
+def _far_even_if_reachable(target: TargetSize, curve: CurveFit) -> bool:
+    """Where the runs cannot tell whether the target is reachable, whether even the bootstrap
+    curves that reach it need more than FAR times the largest training set."""
+    return target.ci[0] > FAR * curve.n_max
 
 
 def more_words(target: TargetSize, budget: Budget, level: float,
@@ -385,7 +405,7 @@ def plan_answer(backend: str, target: TargetSize, curve: CurveFit, pilot_sentenc
     speed, in annotator hours), that it is out of reach, or that the pilot cannot tell."""
     budget = Budget(have=pilot_sentences, minutes_per_sentence=minutes_per_sentence)
     text = f"{backend}: {_target_words(target, curve, task.words, budget)}."
-    if target.undecided:
+    if target.undecided and not _far_even_if_reachable(target, curve):
         text += (f" The pilot cannot tell whether the target is within reach of this backend; "
                  f"give it larger training sets than {about(curve.n_max)} {task.words.unit} "
                  f"before deciding.")
