@@ -183,11 +183,20 @@ def test_a_ceiling_whose_ci_includes_the_target_never_says_out_of_reach():
                     said["out of reach"] += 1
                     assert c_hi < target and f"{c_hi:.2f}" != "1.00"
                     assert "not predicted to reach it" in text and "cannot tell" not in text
+        # a rival as good on the largest runs that cannot tell says so after the dash
+        plateau, power = choice.fits["plateau"], choice.fits["power"]
+        mine, theirs = plateau.sentences_for(0.62), power.sentences_for(0.62)
+        if not (mine.reachable or mine.undecided) and theirs.undecided:
+            said["rival"] = 1
+            assert (f"not predicted to reach it — but the power-law curve says the runs cannot "
+                    f"tell (ceiling {theirs.ceiling:.2f}, CI ") in recommend(
+                "m", threshold=None, curve=plateau, target=mine, step=100, min_gain=0.005,
+                regression=None, training_eps=None, eps_source="", rivals=[power])
         # the target inside the data: reached, as before
         assert "F1 0.50 is already reached at about" in recommend(
             "m", threshold=None, curve=choice.best, target=choice.best.sentences_for(0.5),
             step=100, min_gain=0.005, regression=None, training_eps=None, eps_source="")
-    assert said["at bound"] and said["out of reach"], said
+    assert said["at bound"] and said["out of reach"] and said.get("rival"), said
 
 
 def test_the_runs_cannot_tell_in_the_analysis_plan_report_and_tables():

@@ -206,7 +206,7 @@ def _rival_targets(rivals: Sequence[CurveFit], target: TargetSize) -> str:
             if other.sentences > rival.n_max:
                 answer += f", {other.sentences / rival.n_max:.1f}× the largest training set"
         elif other.undecided:
-            answer = (f"cannot tell either (ceiling {other.ceiling:.2f}, "
+            answer = (f"says the runs cannot tell (ceiling {other.ceiling:.2f}, CI "
                       f"{other.ceiling_ci[0]:.2f}–{other.ceiling_ci[1]:.2f})")
         else:
             answer = f"says out of reach (ceiling {other.ceiling:.2f})"

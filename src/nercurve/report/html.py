@@ -371,9 +371,8 @@ def _methods(analysis: Analysis) -> str:
         "ceiling's CI lies below the target too; where that CI includes the target (as it "
         "does whenever it runs to 1, the bound of a ceiling, which the runs then do not pin "
         "down), the report says that the runs cannot tell whether the target is reachable. "
-        "A target "
-        "beyond the largest training set is reported as an extrapolation with its ratio to "
-        "that size.",
+        "A target beyond the largest training set is reported as an extrapolation with its "
+        "ratio to that size.",
         f"All resampling used seed {s.seed}.",
     ]
     body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
