@@ -31,6 +31,8 @@ def truth(shape: str, n: np.ndarray) -> np.ndarray:
         return 0.88 - 0.6 * np.exp(-n / 150)
     if shape == "loglinear":
         return 0.1 + 0.1 * np.log(n)
+    if shape == "rising":  # still rising steadily at the largest sizes: F1 0.59 at 900
+        return 0.95 - n ** -0.15
     # the Majdik shape: a rise, then flat from about 450 sentences on
     return PLATEAU_F1 + 0.0014 * np.minimum(n - PLATEAU_AT, 0)
 
@@ -59,6 +61,7 @@ def test_plateau_then_flat_recommendation_agrees_with_the_data():
     assert re.search(r"gains flatten at about 4\d\d sentences", text)
     assert "would add about 0.0 F1 points" in text
     assert "F1 0.90 is above the fitted ceiling of 0.89" in text
+    assert "not predicted to reach it" in text and "cannot tell" not in text
     assert "annotate about" not in text and "disagree" not in text
     # the power law is still fitted, shown and flagged for every problem it has
     flags = model.curves.fits["power"].flags()
@@ -69,6 +72,8 @@ def test_plateau_then_flat_recommendation_agrees_with_the_data():
     table = analysis.tables()["curves"]
     assert list(table["family"]) == ["power", "exponential", "loglinear", "plateau"]
     assert table.loc[table["chosen"], "family"].tolist() == ["plateau"]
+    chosen = table[table["chosen"]].iloc[0]
+    assert not chosen["target_reachable"] and not chosen["target_undecided"]
     assert table.set_index("family").loc["power", "flags"]
 
 
@@ -142,6 +147,93 @@ def test_target_words_never_contradict_the_runs_at_the_largest_sizes():
     top = Observed.of(frame["n_sentences"], frame["f1"])
     assert top.runs == (frame["n_sentences"] >= frame["n_sentences"].quantile(0.9)).sum()
     assert top.f1 == pytest.approx(PLATEAU_F1, abs=0.01)
+
+
+def test_a_ceiling_whose_ci_includes_the_target_never_says_out_of_reach():
+    """Curves still rising at the largest sizes (true ceiling 0.95): whichever family is read,
+    a fitted ceiling below the target whose CI includes it (always so where the CI runs to
+    the bound 1) says that the runs cannot tell and what would tell, never 'not predicted to
+    reach'; a CI below the target still says it, and a target inside the data is reached."""
+    from nercurve.analysis.recommend import recommend
+
+    said = {"cannot tell": 0, "at bound": 0, "out of reach": 0}
+    for seed in range(3):
+        frame = runs("rising", n_runs=40, seed=seed)
+        choice = fit_curves(frame["n_sentences"], frame["f1"], n_boot=100)
+        for curve in choice.fits.values():
+            for target in (0.5, 0.62, 0.7):
+                t = curve.sentences_for(target)
+                text = recommend("m", threshold=None, curve=curve, target=t, step=100,
+                                 min_gain=0.005, regression=None, training_eps=None,
+                                 eps_source="")
+                if t.reachable:
+                    continue
+                c_lo, c_hi = t.ceiling_ci
+                assert t.undecided == (c_hi >= target or not t.ceiling_identified)
+                if t.undecided:
+                    said["cannot tell"] += 1
+                    said["at bound"] += not t.ceiling_identified
+                    assert "not predicted to reach" not in text
+                    assert (f"the runs cannot tell whether F1 {target:.2f} is reachable: the "
+                            f"fitted ceiling of {t.ceiling:.2f} lies below it, but its 95% CI "
+                            f"({c_lo:.2f}–{c_hi:.2f})") in text
+                    assert (f"runs at training sizes beyond the largest here "
+                            f"({curve.n_max:,.0f} sentences) would tell") in text
+                else:
+                    said["out of reach"] += 1
+                    assert c_hi < target and f"{c_hi:.2f}" != "1.00"
+                    assert "not predicted to reach it" in text and "cannot tell" not in text
+        # a rival as good on the largest runs that cannot tell says so after the dash
+        plateau, power = choice.fits["plateau"], choice.fits["power"]
+        mine, theirs = plateau.sentences_for(0.62), power.sentences_for(0.62)
+        if not (mine.reachable or mine.undecided) and theirs.undecided:
+            said["rival"] = 1
+            assert (f"not predicted to reach it — but the power-law curve says the runs cannot "
+                    f"tell (ceiling {theirs.ceiling:.2f}, CI ") in recommend(
+                "m", threshold=None, curve=plateau, target=mine, step=100, min_gain=0.005,
+                regression=None, training_eps=None, eps_source="", rivals=[power])
+        # the target inside the data: reached, as before
+        assert "F1 0.50 is already reached at about" in recommend(
+            "m", threshold=None, curve=choice.best, target=choice.best.sentences_for(0.5),
+            step=100, min_gain=0.005, regression=None, training_eps=None, eps_source="")
+    assert said["at bound"] and said["out of reach"] and said.get("rival"), said
+
+
+def test_the_runs_cannot_tell_in_the_analysis_plan_report_and_tables():
+    """End to end on a curve still rising (the true ceiling 0.95 lies above the target 0.70):
+    the chosen curve levels off at 0.60 with a CI to 1, and every answer says the runs
+    cannot tell, with the other families' answers after the dash."""
+    from nercurve.analysis.ceiling import AgreementCeiling, ceiling_words
+    from nercurve.analysis.recommend import plan_answer
+    from nercurve.report.tables import curve_display
+
+    analysis = analyze(runs("rising", n_runs=40, seed=0), n_boot=200, target_f1=0.7)
+    model = analysis.models["m"]
+    assert model.target.undecided and not model.target.ceiling_identified
+    text = model.recommendation
+    assert "not predicted to reach" not in text
+    assert re.search(r"the runs cannot tell whether F1 0\.70 is reachable: the fitted ceiling "
+                     r"of 0\.\d\d lies below it, but its 95% CI \(0\.\d\d–1\.00\) runs to its "
+                     r"bound 1\.00 and so includes the target; runs at training sizes beyond the "
+                     r"largest here \([\d,]+ sentences\) would tell; if it is, the 95% CI of the "
+                     r"sentences it takes starts at about [\d,]+ \(\d+\.\d× the largest training "
+                     r"set here\) — the other curves as good on the largest runs answer: the "
+                     r"log-linear curve says about [\d,]+", text)
+    # the truth reaches F1 0.70 at about 10,300 sentences: inside what is said
+    true_size = 0.25 ** (-1 / 0.15)
+    assert model.target.ci[0] <= true_size
+    answer = plan_answer("m", model.target, model.curve, 900.0)
+    assert "The pilot cannot tell whether the target is within reach" in answer
+    assert "out of reach" not in answer
+    table = analysis.tables()["curves"].set_index("family")
+    chosen = table.loc[model.curves.chosen]
+    assert not chosen["target_reachable"] and chosen["target_undecided"]
+    assert not table.loc["loglinear", "target_undecided"]
+    shown = curve_display(analysis).set_index("Curve")["n for F1 0.70"]
+    assert shown[f"{model.curves.chosen} ★"] == "runs cannot tell"
+    agreement = AgreementCeiling(f1=0.7, low=0.7, high=0.7, pairs=1, source="a.json")
+    assert "so the runs cannot tell whether more annotation reaches it" in ceiling_words(
+        "m", model.curve, agreement)
 
 
 def test_disagreement_between_curve_and_threshold_model_is_said():

@@ -83,6 +83,11 @@ def ceiling_words(backend: str, curve: CurveFit, ceiling: AgreementCeiling,
         more = f"; the curve reaches it at about {reach.sentences:,.0f} {w.unit}"
         if reach.sentences > at:
             more += f" (an extrapolation to {reach.sentences / at:.1f}× the largest training set)"
+    elif reach.undecided:
+        lo, hi = reach.ceiling_ci
+        more = (f"; the curve levels off below it (at {w.outcome} {reach.ceiling:.2f}), but the "
+                f"ceiling's CI ({lo:.2f}–{hi:.2f}) includes it, so the runs cannot tell "
+                f"whether more annotation reaches it")
     else:
         more = f"; the curve levels off below it (at {w.outcome} {reach.ceiling:.2f})"
     return head + f"{100 * gap:.1f} points below it{more}."

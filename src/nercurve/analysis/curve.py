@@ -31,6 +31,8 @@ import numpy as np
 from nercurve.errors import AnalysisError
 
 C_BOUNDS = (0.02, 3.0)
+#: The highest ceiling a curve can have: F1 cannot exceed 1 (the bound of ``a``).
+CEILING_BOUND = 1.0
 _C_GRID = np.exp(np.linspace(math.log(C_BOUNDS[0]), math.log(C_BOUNDS[1]), 121))
 _CHUNK = 250  # bootstrap resamples per batch
 
@@ -41,7 +43,9 @@ class TargetSize:
 
     ``sentences`` is ``inf`` when the target is at or above the fitted ceiling; ``ci[1]`` is
     ``inf`` when more than the tail share of bootstrap curves never reach it
-    (``share_unreachable``).
+    (``share_unreachable``). ``ceiling_identified`` is False when the upper end of the
+    ceiling's CI reaches :data:`CEILING_BOUND` (more than the tail share of bootstrap
+    ceilings at 1 or unbounded): the runs then do not pin the ceiling down.
     """
 
     target: float
@@ -51,6 +55,16 @@ class TargetSize:
     share_unreachable: float
     ceiling: float
     ceiling_ci: tuple[float, float]
+    ceiling_identified: bool
+
+    @property
+    def undecided(self) -> bool:
+        """True when the runs cannot tell whether the target is reachable: the fitted curve
+        levels off below it, but the ceiling's CI includes it (as it always does when the
+        ceiling is not identified, its CI running to the bound). The recommendation, the
+        plan's answer, the report and the tables all read this one rule."""
+        return not self.reachable and (not self.ceiling_identified
+                                       or self.ceiling_ci[1] >= self.target)
 
 
 @dataclass(frozen=True)

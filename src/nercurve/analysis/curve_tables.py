@@ -14,7 +14,12 @@ def curve_row(fit: CurveFit, *, step: float, min_gain: float, target_f1: float
               ) -> dict[str, Any]:
     """A fit's predictions with their CIs: F1 at the largest training size and at twice it,
     the gain of the next ``step`` sentences there, where gains drop below ``min_gain``, the
-    sentences for the target F1 (and their ratio to the largest size), and its flags."""
+    sentences for the target F1 (and their ratio to the largest size), and its flags.
+
+    ``target_reachable`` says whether the fitted curve reaches the target F1,
+    ``target_undecided`` that the runs cannot tell (``TargetSize.undecided``: the curve
+    levels off below the target, but the ceiling's CI includes it), so a False
+    ``target_reachable`` reads as out of reach only where ``target_undecided`` is False."""
     gain, (g_lo, g_hi) = fit.gain(fit.n_max, step)
     plateau, (p_lo, p_hi) = fit.plateau(min_gain, step)
     at = [fit.n_max, 2 * fit.n_max]
@@ -29,6 +34,7 @@ def curve_row(fit: CurveFit, *, step: float, min_gain: float, target_f1: float
         f"gain_next_{step:g}": gain, "gain_ci_low": g_lo, "gain_ci_high": g_hi,
         f"plateau_gain_{min_gain:g}": plateau, "plateau_ci_low": p_lo,
         "plateau_ci_high": p_hi, "target_f1": t.target, "target_reachable": t.reachable,
+        "target_undecided": t.undecided,
         "target_sentences": t.sentences, "target_ci_low": t.ci[0], "target_ci_high": t.ci[1],
         "target_share_unreachable": t.share_unreachable,
         "target_ratio_to_n_max": t.sentences / fit.n_max, "ceiling": t.ceiling,

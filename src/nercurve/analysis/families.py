@@ -49,6 +49,7 @@ import numpy as np
 
 from nercurve.analysis.curve import (
     C_BOUNDS,
+    CEILING_BOUND,
     Profile,
     TargetSize,
     check_curve_data,
@@ -197,11 +198,22 @@ class CurveFit:
         tail = (1 - self.level) / 2
         lo, hi = (float(v) for v in np.quantile(draws, [tail, 1 - tail], method="inverted_cdf"))
         ceiling = float(self.curve_family.ceiling(self.theta[None, :])[0])
+        # a bootstrap ceiling above the bound (none, for the log-linear curve) caps nothing
+        ceilings = np.minimum(self.curve_family.ceiling(self.boot), CEILING_BOUND)
         return TargetSize(target=target, sentences=float(point), ci=(lo, hi),
                           reachable=bool(math.isfinite(point)),
                           share_unreachable=float(np.mean(~np.isfinite(draws))),
-                          ceiling=ceiling,
-                          ceiling_ci=_ci(self.curve_family.ceiling(self.boot), self.level))
+                          ceiling=ceiling, ceiling_ci=_ci(ceilings, self.level),
+                          ceiling_identified=self._ceiling_identified(ceilings))
+
+    def _ceiling_identified(self, ceilings: np.ndarray) -> bool:
+        """Whether the runs pin the ceiling down: no more than the tail share of the
+        bootstrap ceilings ``ceilings`` (capped at :data:`CEILING_BOUND`) reach the bound, so
+        the upper end of its CI stays below it."""
+        if ceilings.size == 0:
+            return False
+        at_bound = np.mean(ceilings >= CEILING_BOUND - 1e-9)
+        return bool(at_bound <= (1 - self.level) / 2)
 
     def _size_for(self, theta: np.ndarray, target: float) -> np.ndarray:
         """Per parameter row, the size where the curve first reaches ``target``."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from nercurve.analysis.curve import TargetSize
+from nercurve.analysis.curve import CEILING_BOUND, TargetSize
 from nercurve.analysis.families import CurveFit
 from nercurve.analysis.regression import StandardizedRegression
 from nercurve.analysis.threshold import ThresholdAnalysis
@@ -189,21 +189,32 @@ def _rival_gains(rivals: Sequence[CurveFit], at: float, step: float,
 
 
 def _rival_targets(rivals: Sequence[CurveFit], target: TargetSize) -> str:
-    """Words for the rival curves that answer the target question differently."""
+    """Words for the rival curves that answer the target question differently (reachable,
+    out of reach, or the runs cannot tell); where the chosen curve cannot tell, they are
+    the other families' answers."""
     said = []
     for rival in rivals:
         other = rival.sentences_for(target.target)
         if other.reachable and target.reachable and (
                 target.ci[0] <= other.sentences <= target.ci[1]):
             continue
-        if other.reachable == target.reachable and not other.reachable:
+        if not (other.reachable or target.reachable) and other.undecided == target.undecided:
             continue
-        answer = (f"about {about(other.sentences)} ({about(other.ci[0])}–{about(other.ci[1])})"
-                  if other.reachable else f"out of reach (ceiling {other.ceiling:.2f})")
-        if other.reachable and other.sentences > rival.n_max:
-            answer += f", {other.sentences / rival.n_max:.1f}× the largest training set"
-        said.append(f"the {rival.curve_family.short} curve says {answer}")
-    return f" — but {'; '.join(said)}" if said else ""
+        if other.reachable:
+            answer = (f"says about {about(other.sentences)} "
+                      f"({about(other.ci[0])}–{about(other.ci[1])})")
+            if other.sentences > rival.n_max:
+                answer += f", {other.sentences / rival.n_max:.1f}× the largest training set"
+        elif other.undecided:
+            answer = (f"says the runs cannot tell (ceiling {other.ceiling:.2f}, CI "
+                      f"{other.ceiling_ci[0]:.2f}–{other.ceiling_ci[1]:.2f})")
+        else:
+            answer = f"says out of reach (ceiling {other.ceiling:.2f})"
+        said.append(f"the {rival.curve_family.short} curve {answer}")
+    if not said:
+        return ""
+    lead = "the other curves as good on the largest runs answer: " if target.undecided else "but "
+    return f" — {lead}{'; '.join(said)}"
 
 
 def _caution(flags: list[str]) -> str:
@@ -301,6 +312,15 @@ def _target_words(target: TargetSize, curve: CurveFit, w: Words = NER.words,
                 f"at the largest training sizes (about {about(observed.size)} {w.unit}) "
                 f"average {w.outcome} {observed.f1:.3f}, which the "
                 f"{curve.curve_family.short} curve understates (it says {said})" + flags)
+    if target.undecided:
+        c_lo, c_hi = target.ceiling_ci
+        bound = ("" if target.ceiling_identified
+                 else f" runs to its bound {CEILING_BOUND:.2f} and so")
+        return (f"the runs cannot tell whether {goal} is reachable: the fitted ceiling of "
+                f"{target.ceiling:.2f} lies below it, but its {curve.level:.0%} CI "
+                f"({c_lo:.2f}–{c_hi:.2f}){bound} includes the target; runs at training "
+                f"sizes beyond the largest here ({about(curve.n_max)} {w.unit}) would tell"
+                + _if_reachable(target, curve, w) + flags)
     if not target.reachable:
         c_lo, c_hi = target.ceiling_ci
         return (f"{goal} is above the fitted ceiling of {target.ceiling:.2f} ({curve.level:.0%} "
@@ -333,6 +353,26 @@ def _target_words(target: TargetSize, curve: CurveFit, w: Words = NER.words,
     return text + flags
 
 
+def _if_reachable(target: TargetSize, curve: CurveFit, w: Words) -> str:
+    """Where the runs cannot tell whether the target is reachable: where the CI of the
+    sentences it takes starts (the bootstrap curves that reach it), or nothing."""
+    lo = target.ci[0]
+    if not math.isfinite(lo):
+        return ""
+    text = (f"; if it is, the {curve.level:.0%} CI of the {w.unit} it takes starts at about "
+            f"{about(lo)}")
+    if _far_even_if_reachable(target, curve):
+        return text + (f", more than {FAR}× the largest training set here: out of reach in "
+                       f"practice")
+    return text + f" ({lo / curve.n_max:.1f}× the largest training set here)"
+
+
+def _far_even_if_reachable(target: TargetSize, curve: CurveFit) -> bool:
+    """Where the runs cannot tell whether the target is reachable, whether even the bootstrap
+    curves that reach it need more than FAR times the largest training set."""
+    return target.ci[0] > FAR * curve.n_max
+
+
 def more_words(target: TargetSize, budget: Budget, level: float,
                w: Words = NER.words) -> str:
     """', about N more than the H annotated for training here' with, given an annotation
@@ -362,10 +402,14 @@ def plan_answer(backend: str, target: TargetSize, curve: CurveFit, pilot_sentenc
                 minutes_per_sentence: float | None = None, task: Task = NER) -> str:
     """The answer of ``nercurve plan``: sentences (the task's unit) to annotate for the target
     F1 (total and beyond the pilot's largest training set, with a CI and, given an annotation
-    speed, in annotator hours), or that it is out of reach."""
+    speed, in annotator hours), that it is out of reach, or that the pilot cannot tell."""
     budget = Budget(have=pilot_sentences, minutes_per_sentence=minutes_per_sentence)
     text = f"{backend}: {_target_words(target, curve, task.words, budget)}."
-    if not target.reachable or target.sentences > FAR * curve.n_max:
+    if target.undecided and not _far_even_if_reachable(target, curve):
+        text += (f" The pilot cannot tell whether the target is within reach of this backend; "
+                 f"give it larger training sets than {about(curve.n_max)} {task.words.unit} "
+                 f"before deciding.")
+    elif not target.reachable or target.sentences > FAR * curve.n_max:
         text += (" The target is out of reach for this backend; consider a lower target or a "
                  "stronger backend.")
     return text

@@ -367,8 +367,12 @@ def _methods(analysis: Analysis) -> str:
         "predict "
         "the held-out runs as well are named where they answer differently. CIs for the "
         f"parameters and for every prediction come from {s.n_boot:,} bootstrap refits. A "
-        "target at or above the fitted ceiling is reported as out of reach, and a target "
-        "beyond the largest training set as an extrapolation with its ratio to that size.",
+        "target at or above the fitted ceiling is reported as out of reach only when the "
+        "ceiling's CI lies below the target too; where that CI includes the target (as it "
+        "does whenever it runs to 1, the bound of a ceiling, which the runs then do not pin "
+        "down), the report says that the runs cannot tell whether the target is reachable. "
+        "A target beyond the largest training set is reported as an extrapolation with its "
+        "ratio to that size.",
         f"All resampling used seed {s.seed}.",
     ]
     body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)

@@ -162,7 +162,7 @@ def curve_display(analysis: Analysis) -> pd.DataFrame:
             f"Flat (<{100 * s.min_gain:g} pt) after": f"{about(r[plateau])} ({flat})",
             f"n for {w.outcome} {s.target_f1:.2f}": (
                 f"{about(r['target_sentences'])} ({needed})" if r["target_reachable"]
-                else "out of reach"),
+                else "runs cannot tell" if r["target_undecided"] else "out of reach"),
             "Cautions": r["flags"] or "–",
         })
     return pd.DataFrame(rows)
