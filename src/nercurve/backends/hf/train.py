@@ -1,28 +1,28 @@
-"""The training loop of the ``hf`` backend: batches, devices, precision, early stopping.
+"""How the ``hf`` and ``llm`` backends train: the transformers ``Trainer``, devices,
+precision, early stopping with the best weights kept in memory.
 
-The loop serves every backend that trains a torch model on token ids with
-per-position labels (the ``hf`` token classifier, the ``llm`` backend's causal LM
-with its adapters): it takes a :class:`Schedule`, examples with ``input_ids`` and
-``labels``, and a function that scores the dev set. :func:`steps` is the loop, a generator
-of :class:`~nercurve.backends.loop.Progress` records; :func:`fit` follows it
-(:func:`~nercurve.backends.loop.follow`) and restores the best weights.
+:func:`fit` serves every backend that trains a torch model on token ids with per-position
+labels (the ``hf`` token classifier and text classifier, the ``llm`` backend's causal LM with
+its adapters, quantized or not): it takes a :class:`Schedule`, examples with ``input_ids``
+and ``labels``, and a function that scores the dev set, and trains through the library's
+``Trainer``: its AdamW (bias and LayerNorm weights not decayed), a linear warm-up over
+``warmup_steps`` then a linear decay to zero at ``max_steps``, gradients clipped to
+``max_grad_norm``, and its random sampler, seeded with the run's seed (as are dropout and,
+by the backends, the head's initialisation). Steps are optimizer steps (each one
+``grad_accum`` batches). On a GPU, ``bf16`` or ``fp16`` autocast runs the forward pass
+(``fp16`` with loss scaling); the run stays on its one device (never ``DataParallel``).
 
-Steps are optimizer steps (each one ``grad_accum`` batches). AdamW with a linear
-warm-up over ``warmup_steps`` then a linear decay to zero at ``max_steps``
-(bias and LayerNorm weights are not decayed); gradients are clipped to
-``max_grad_norm``. Every ``eval_every`` steps the dev set is scored; training
-stops when ``patience`` steps pass without a better score, and the best weights
-of the trainable parameters (a copy kept on the CPU, never a checkpoint file;
-only the adapter when the base model is frozen) are restored at the end. Both may scale
-with the data (:class:`~nercurve.backends.loop.ScheduleParams`; a pass over the training
-examples is ``examples / (batch_size · grad_accum)`` steps), and the stop rule may ask for
-progress beyond the dev score's bootstrap SE (``stop = "noise"``: the dev scorer then reports
-the SE under :data:`~nercurve.backends.base.SE_KEY`).
-
-Batches are length-bucketed: each epoch shuffles the windows with the run's seed,
-sorts them by length within pools of 50 batches and shuffles the batches, so a
-batch pads little and the order still changes every epoch. On a GPU, ``bf16``
-or ``fp16`` autocast runs the forward pass (``fp16`` with loss scaling).
+The ``Trainer`` never evaluates, saves or logs by itself, prints nothing and writes no file.
+A callback scores the dev set with nercurve's own scorer when the schedule's
+:class:`~nercurve.backends.loop.Cadence` says an evaluation is due (every ``eval_every``
+steps, and early ones with ``dense-early``), hands the report to the one stop rule
+(:class:`~nercurve.backends.loop.Follower`: patience, the noise rule, ``max_steps``) and stops
+the run when it says so; the trainable parameters of the best step (a copy kept on the CPU,
+never a checkpoint file; only the adapter when the base model is frozen) are restored at the
+end. The schedule may scale with the data (:class:`~nercurve.backends.loop.ScheduleParams`;
+a pass over the training examples is ``examples / (batch_size · grad_accum)`` steps), and the
+stop rule may ask for progress beyond the dev score's bootstrap SE (``stop = "noise"``: the
+dev scorer then reports the SE under :data:`~nercurve.backends.base.SE_KEY`).
 """
 
 from __future__ import annotations
