@@ -11,6 +11,7 @@ import pytest
 from nercurve.backends.base import bootstrap_f1_se
 from nercurve.backends.loop import (
     Cadence,
+    Follower,
     Progress,
     ScheduleParams,
     cadence,
@@ -67,6 +68,16 @@ def test_max_steps_stops_and_without_dev_scores_patience_never_does():
     followed, kept, _ = _follow([0.1] * 5)  # neither limit: the generator runs out
     assert followed.last is not None and followed.last.step == 5 and kept == [1]
     assert followed.reason == "data"
+
+
+def test_a_follower_takes_one_record_at_a_time_and_says_when_to_stop():
+    kept: list[int] = []
+    follower = Follower(lambda: kept.append(len(kept)), patience=2, max_steps=10)
+    said = [follower.see(Progress(step, score, {"step": float(step)}))
+            for step, score in ((1, 0.3), (2, 0.2), (3, None))]
+    assert said == [None, None, "patience"] and kept == [0]
+    assert follower.followed.reason == "patience" and follower.followed.kept_step == 1
+    assert len(follower.followed.history) == 3
 
 
 @pytest.mark.parametrize(("examples", "epochs", "changes", "steps"), [

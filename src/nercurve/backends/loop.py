@@ -1,14 +1,15 @@
-"""The one shape of a hand-written training loop, and the rules that turn epochs into steps.
+"""The one stop rule of training loops, and the rules that turn epochs into steps.
 
-A backend that trains by hand (spaCy NER, the torch loop of the ``hf`` and ``llm``
-backends) writes its training as a generator of :class:`Progress` records, as spaCy's
-``train_while_improving`` does: it updates the model and, when it has news (every step, or
-every evaluation), yields the step, the dev score when it scored the dev set there (and that
-score's bootstrap SE when the noise rule needs it: :func:`nercurve.backends.base.dev_strict_f1`,
-:func:`~nercurve.backends.base.dev_macro_f1`), and the row for the history.
-:func:`follow` drives such a generator: it keeps the history, tracks the best dev score,
-calls ``keep`` when a step's model is worth keeping, stops the generator after ``patience``
-steps without progress or at ``max_steps``, and says why it stopped (:data:`StopReason`).
+A training run reports :class:`Progress` records: the step, the dev score when it scored the
+dev set there (and that score's bootstrap SE when the noise rule needs it:
+:func:`nercurve.backends.base.dev_strict_f1`, :func:`~nercurve.backends.base.dev_macro_f1`),
+and the row for the history. A :class:`Follower` takes them one at a time: it keeps the
+history, tracks the best dev score, calls ``keep`` when a step's model is worth keeping, and
+says when to stop (after ``patience`` steps without progress or at ``max_steps``) and why
+(:data:`StopReason`). spaCy NER writes its training as a generator of such records, as
+spaCy's ``train_while_improving`` does, and :func:`follow` drives it; the ``hf`` and ``llm``
+backends train through the transformers ``Trainer``, whose callback hands the records to a
+:class:`Follower` (:mod:`nercurve.backends.hf.train`).
 
 The tie rule is the backend's: ``ties = "first"`` keeps the first of equal best scores,
 ``"latest"`` (spaCy's rule) the latest; either way patience counts from the step that first
@@ -19,7 +20,7 @@ every such backend shares; :func:`cadence` turns them, once per run, into the
 :class:`Cadence` the loop follows (evaluation every so many steps, patience in steps, the stop
 rule, denser evaluation early). Unset, they leave the backend's step settings exactly as they
 are. :func:`epochs_to_steps` is the one rule that turns passes over the training subset into
-steps (also for the torch loop's ``epochs``, :func:`epoch_steps`).
+steps (also for the ``epochs`` of the ``hf`` and ``llm`` backends, :func:`epoch_steps`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pydantic import Field
 from nercurve.backends.base import BackendParams
 
 StopReason = Literal["patience", "noise", "max_steps", "data"]
-"""Why :func:`follow` stopped: ``patience`` steps without a better dev score; the same
+"""Why a run stopped (:class:`Follower`): ``patience`` steps without a better dev score; the same
 without progress beyond the dev score's noise (``noise``); ``max_steps`` reached; or the
 generator ran out (``data``: e.g. spaCy's ``max_epochs``)."""
 
@@ -44,7 +45,7 @@ def _unset(value: Any) -> bool:
 
 
 class ScheduleParams(BackendParams):
-    """The schedule parameters every backend with a hand-written loop shares (spaCy NER,
+    """The schedule parameters every backend that follows the stop rule shares (spaCy NER,
     ``hf``, ``llm``). All are optional; unset, the backend's step settings hold as they are,
     and an unset parameter is left out of the stored parameters (job ids do not change).
 
@@ -53,8 +54,8 @@ class ScheduleParams(BackendParams):
     ``min_eval_steps`` (unset: 1) and at most the backend's step setting (``eval_frequency``
     / ``eval_every``); patience is at least one evaluation interval and at most the
     backend's ``patience`` in steps (0: no ceiling), and at least ``min_patience_steps``
-    where set. ``stop = "noise"`` counts only progress
-    beyond the dev score's bootstrap SE (see :func:`follow`). ``eval_schedule =
+    where set. ``stop = "noise"`` counts only progress beyond the dev score's bootstrap SE
+    (see :class:`Follower`). ``eval_schedule =
     "dense-early"`` also evaluates at ``min_eval_steps`` (unset: 1) and its doubles below the
     evaluation interval, where small subsets peak.
     """
@@ -175,6 +176,55 @@ class Followed:
     reason: StopReason = "data"
 
 
+class Follower:
+    """The stop rule, one progress record at a time: :meth:`see` keeps the history, tracks
+    the best dev score, calls ``keep`` when the model of the step just reported is the one to
+    keep, and says when to stop: after ``patience`` steps without progress or at
+    ``max_steps`` (0 disables either).
+
+    Progress is a better dev score; with ``noise``, a dev score that beats the last progress
+    by more than that score's bootstrap SE (:attr:`Progress.se`), so that patience is not
+    renewed by gains within the dev set's noise. What is kept does not change: the best
+    score's model (by the tie rule ``ties``)."""
+
+    def __init__(self, keep: Callable[[], None], *, patience: int, max_steps: int,
+                 ties: Literal["first", "latest"] = "first", noise: bool = False) -> None:
+        self.keep, self.patience, self.max_steps = keep, patience, max_steps
+        self.ties, self.noise = ties, noise
+        self.followed = Followed(None, None, None)
+        self._best_step: int | None = None
+        self._mark: tuple[float, float] | None = None  # noise rule: last progress' score, SE
+        self._mark_step: int | None = None
+
+    def see(self, record: Progress) -> StopReason | None:
+        """Take one record; why training stops now (also set as
+        :attr:`Followed.reason`), or ``None`` to go on."""
+        followed = self.followed
+        followed.last = record
+        if record.row is not None:
+            followed.history.append(record.row)
+        if record.score is not None:
+            best = followed.best_score
+            better = best is None or record.score > best
+            if better or (self.ties == "latest" and record.score == best):
+                self.keep()
+                followed.kept_step = record.step
+            if better:
+                followed.best_score, self._best_step = record.score, record.step
+            if self.noise and (self._mark is None
+                               or record.score > self._mark[0] + self._mark[1]):
+                self._mark, self._mark_step = (record.score, record.se or 0.0), record.step
+        since = self._mark_step if self.noise else self._best_step
+        reason: StopReason | None = None
+        if since is not None and self.patience and record.step - since >= self.patience:
+            reason = "noise" if self.noise else "patience"
+        elif self.max_steps and record.step >= self.max_steps:
+            reason = "max_steps"
+        if reason is not None:
+            followed.reason = reason
+        return reason
+
+
 def follow(
     progress: Generator[Progress, None, None],
     *,
@@ -184,46 +234,16 @@ def follow(
     ties: Literal["first", "latest"] = "first",
     noise: bool = False,
 ) -> Followed:
-    """Run a training generator until ``patience`` steps pass without progress or
-    ``max_steps`` is reached (0 disables either), calling ``keep`` whenever the model of the
-    step just reported is the one to keep.
-
-    Progress is a better dev score; with ``noise``, a dev score that beats the last progress
-    by more than that score's bootstrap SE (:attr:`Progress.se`), so that patience is not
-    renewed by gains within the dev set's noise. What is kept does not change: the best
-    score's model (by the tie rule)."""
-    history: list[dict[str, float]] = []
-    best: float | None = None
-    best_step: int | None = None
-    kept_step: int | None = None
-    last: Progress | None = None
-    mark: tuple[float, float] | None = None  # noise rule: the last progress' score and SE
-    mark_step: int | None = None
-    reason: StopReason = "data"
+    """Run a training generator until its :class:`Follower` (with these settings) says stop,
+    or until it runs out (``data``), and close it."""
+    follower = Follower(keep, patience=patience, max_steps=max_steps, ties=ties, noise=noise)
     try:
         for record in progress:
-            last = record
-            if record.row is not None:
-                history.append(record.row)
-            if record.score is not None:
-                better = best is None or record.score > best
-                if better or (ties == "latest" and record.score == best):
-                    keep()
-                    kept_step = record.step
-                if better:
-                    best, best_step = record.score, record.step
-                if noise and (mark is None or record.score > mark[0] + mark[1]):
-                    mark, mark_step = (record.score, record.se or 0.0), record.step
-            since = mark_step if noise else best_step
-            if since is not None and patience and record.step - since >= patience:
-                reason = "noise" if noise else "patience"
-                break
-            if max_steps and record.step >= max_steps:
-                reason = "max_steps"
+            if follower.see(record) is not None:
                 break
     finally:
         progress.close()
-    return Followed(last, kept_step, best, history, reason)
+    return follower.followed
 
 
 def epoch_steps(examples: int, epochs: float | None, *, batch_size: int, grad_accum: int,

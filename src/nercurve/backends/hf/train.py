@@ -1,47 +1,43 @@
-"""The training loop of the ``hf`` backend: batches, devices, precision, early stopping.
+"""How the ``hf`` and ``llm`` backends train: the transformers ``Trainer``, devices,
+precision, early stopping with the best weights kept in memory.
 
-The loop serves every backend that trains a torch model on token ids with
-per-position labels (the ``hf`` token classifier, the ``llm`` backend's causal LM
-with its adapters): it takes a :class:`Schedule`, examples with ``input_ids`` and
-``labels``, and a function that scores the dev set. :func:`steps` is the loop, a generator
-of :class:`~nercurve.backends.loop.Progress` records; :func:`fit` follows it
-(:func:`~nercurve.backends.loop.follow`) and restores the best weights.
+:func:`fit` serves every backend that trains a torch model on token ids with per-position
+labels (the ``hf`` token classifier and text classifier, the ``llm`` backend's causal LM with
+its adapters, quantized or not): it takes a :class:`Schedule`, examples with ``input_ids``
+and ``labels``, and a function that scores the dev set, and trains through the library's
+``Trainer``: its AdamW (bias and LayerNorm weights not decayed), a linear warm-up over
+``warmup_steps`` then a linear decay to zero at ``max_steps``, gradients clipped to
+``max_grad_norm``, and its random sampler, seeded with the run's seed (as are dropout and,
+by the backends, the head's initialisation). Steps are optimizer steps (each one
+``grad_accum`` batches). On a GPU, ``bf16`` or ``fp16`` autocast runs the forward pass
+(``fp16`` with loss scaling); the run stays on its one device (never ``DataParallel``).
 
-Steps are optimizer steps (each one ``grad_accum`` batches). AdamW with a linear
-warm-up over ``warmup_steps`` then a linear decay to zero at ``max_steps``
-(bias and LayerNorm weights are not decayed); gradients are clipped to
-``max_grad_norm``. Every ``eval_every`` steps the dev set is scored; training
-stops when ``patience`` steps pass without a better score, and the best weights
-of the trainable parameters (a copy kept on the CPU, never a checkpoint file;
-only the adapter when the base model is frozen) are restored at the end. Both may scale
-with the data (:class:`~nercurve.backends.loop.ScheduleParams`; a pass over the training
-examples is ``examples / (batch_size · grad_accum)`` steps), and the stop rule may ask for
-progress beyond the dev score's bootstrap SE (``stop = "noise"``: the dev scorer then reports
-the SE under :data:`~nercurve.backends.base.SE_KEY`).
-
-Batches are length-bucketed: each epoch shuffles the windows with the run's seed,
-sorts them by length within pools of 50 batches and shuffles the batches, so a
-batch pads little and the order still changes every epoch. On a GPU, ``bf16``
-or ``fp16`` autocast runs the forward pass (``fp16`` with loss scaling).
+The ``Trainer`` never evaluates, saves or logs by itself, prints nothing and writes no file.
+A callback scores the dev set with nercurve's own scorer when the schedule's
+:class:`~nercurve.backends.loop.Cadence` says an evaluation is due (every ``eval_every``
+steps, and early ones with ``dense-early``), hands the report to the one stop rule
+(:class:`~nercurve.backends.loop.Follower`: patience, the noise rule, ``max_steps``) and stops
+the run when it says so; the trainable parameters of the best step (a copy kept on the CPU,
+never a checkpoint file; only the adapter when the base model is frozen) are restored at the
+end. The schedule may scale with the data (:class:`~nercurve.backends.loop.ScheduleParams`;
+a pass over the training examples is ``examples / (batch_size · grad_accum)`` steps), and the
+stop rule may ask for progress beyond the dev score's bootstrap SE (``stop = "noise"``: the
+dev scorer then reports the SE under :data:`~nercurve.backends.base.SE_KEY`).
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nercurve.backends.base import SE_KEY
 from nercurve.backends.hf.align import IGNORE, Example
-from nercurve.backends.loop import Cadence, Progress, cadence, epoch_steps, follow
+from nercurve.backends.loop import Cadence, Follower, Progress, cadence, epoch_steps
 from nercurve.errors import BackendError
 
 if TYPE_CHECKING:
     import torch
-
-_POOL = 50  # batches per length-sorting pool
 
 Evaluate = Callable[[], tuple[float, dict[str, float]]]
 """Scores the dev set: the selection score (higher is better) and numbers for the history."""
@@ -166,25 +162,6 @@ def collate(
     }
 
 
-def bucketed_batches(
-    examples: Sequence[Tokens], batch_size: int, rng: random.Random
-) -> Iterator[list[Tokens]]:
-    """Endless length-bucketed batches, reshuffled every epoch from ``rng``."""
-    while True:
-        order = list(range(len(examples)))
-        rng.shuffle(order)
-        batches: list[list[Tokens]] = []
-        pool = batch_size * _POOL
-        for p in range(0, len(order), pool):
-            chunk = sorted(order[p : p + pool], key=lambda i: len(examples[i].input_ids))
-            batches += [
-                [examples[i] for i in chunk[b : b + batch_size]]
-                for b in range(0, len(chunk), batch_size)
-            ]
-        rng.shuffle(batches)
-        yield from batches
-
-
 def predict_labels(
     model: Any,
     examples: Sequence[Example],
@@ -245,36 +222,7 @@ class FitResult:
         return self.train_tokens / self.train_seconds if self.train_seconds > 0 else 0.0
 
 
-def fit(model: Any, examples: Sequence[Tokens], schedule: Schedule, **settings: Any) -> FitResult:
-    """Train ``model`` in place on ``examples`` (:func:`steps`, with its keyword
-    ``settings``) until patience or ``max_steps`` runs out, and restore the best weights."""
-    import torch
-
-    named = _trainable(model)
-    best_state: dict[str, torch.Tensor] = {}
-
-    def keep() -> None:
-        best_state.update({n: p.detach().to("cpu", copy=True) for n, p in named})
-
-    followed = follow(
-        steps(model, examples, schedule, **settings),
-        patience=schedule.cadence.patience, max_steps=schedule.max_steps, keep=keep,
-        noise=schedule.cadence.noise,
-    )
-    last = followed.last
-    assert last is not None  # max_steps >= 1: at least the last step reports
-    if followed.kept_step is None:
-        return FitResult(last.step, last.step, None, followed.history, last.tokens, last.seconds,
-                         followed.reason, schedule.cadence.numbers())
-    if followed.kept_step != last.step:
-        with torch.no_grad():
-            for name, param in named:
-                param.copy_(best_state[name])
-    return FitResult(last.step, followed.kept_step, followed.best_score, followed.history,
-                     last.tokens, last.seconds, followed.reason, schedule.cadence.numbers())
-
-
-def steps(
+def fit(
     model: Any,
     examples: Sequence[Tokens],
     schedule: Schedule,
@@ -285,66 +233,152 @@ def steps(
     seed: int,
     evaluate: Evaluate | None,
     loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor] | None = None,
-) -> Generator[Progress, None, None]:
-    """Optimizer steps on ``model`` up to ``schedule.max_steps``, reporting (with the dev
-    score when ``evaluate`` is given) when the schedule's cadence says an evaluation is due
-    and at the last step.
-    ``evaluate`` scores the dev set; ``loss_of(model, batch)`` is the loss of a batch
-    (default: the model's own)."""
-    import torch
-    from transformers import get_linear_schedule_with_warmup
+) -> FitResult:
+    """Train ``model`` in place on ``examples`` through the transformers ``Trainer`` on
+    ``device`` (autocast to ``dtype``; ``pad_id`` pads the batches; ``seed`` seeds dropout
+    and the batch order) until the stop rule or ``max_steps`` ends the run, and restore the
+    best weights. ``evaluate`` scores the dev set when the schedule's cadence says an
+    evaluation is due (``None``: no dev set, the last step is kept); ``loss_of(model,
+    batch)`` is the loss of a batch (default: the model's own)."""
+    import tempfile
 
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "ln_", "norm.weight")
+    import torch
+
     named = _trainable(model)
-    groups = [
-        {"params": [p for n, p in named if not any(k in n for k in no_decay)],
-         "weight_decay": schedule.weight_decay},
-        {"params": [p for n, p in named if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=schedule.learning_rate)
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, min(schedule.warmup_steps, schedule.max_steps), schedule.max_steps
+    best_state: dict[str, torch.Tensor] = {}
+
+    def keep() -> None:
+        best_state.update({n: p.detach().to("cpu", copy=True) for n, p in named})
+
+    follower = Follower(keep, patience=schedule.cadence.patience,
+                        max_steps=schedule.max_steps, noise=schedule.cadence.noise)
+    with tempfile.TemporaryDirectory(prefix="nercurve-trainer-") as scratch:
+        trainer = _trainer(model, examples, schedule, follower, device=device, dtype=dtype,
+                           pad_id=pad_id, seed=seed, evaluate=evaluate, loss_of=loss_of,
+                           output_dir=scratch)
+        trainer.train()
+    followed = follower.followed
+    last = followed.last
+    assert last is not None  # max_steps >= 1: at least the last step reports
+    if followed.kept_step is None:
+        return FitResult(last.step, last.step, None, followed.history, last.tokens,
+                         last.seconds, followed.reason, schedule.cadence.numbers())
+    if followed.kept_step != last.step:
+        with torch.no_grad():
+            for name, param in named:
+                param.copy_(best_state[name])
+    return FitResult(last.step, followed.kept_step, followed.best_score, followed.history,
+                     last.tokens, last.seconds, followed.reason, schedule.cadence.numbers())
+
+
+def _trainer(
+    model: Any,
+    examples: Sequence[Tokens],
+    schedule: Schedule,
+    follower: Follower,
+    *,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    pad_id: int,
+    seed: int,
+    evaluate: Evaluate | None,
+    loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor] | None,
+    output_dir: str,
+) -> Any:
+    """A transformers ``Trainer`` for :func:`fit`: the run's schedule with the Trainer's own
+    AdamW, linear schedule and random sampler, on ``device`` alone (never ``DataParallel``),
+    quiet (no progress bar, log, report or file: ``output_dir`` stays empty), and a callback
+    that scores the dev set when due and hands each report to ``follower``, stopping the run
+    when it says so."""
+    import functools
+    import time
+
+    import torch
+    from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+
+    class OneDevice(TrainingArguments):
+        """Training arguments that place the run on ``device`` alone: the Trainer's own
+        choice is the first GPU, with ``DataParallel`` over every visible one."""
+
+        @functools.cached_property
+        def _setup_devices(self) -> torch.device:
+            TrainingArguments._setup_devices.func(self)  # type: ignore[attr-defined]
+            self._n_gpu = int(device.type == "cuda")
+            if device.type == "cuda":
+                torch.cuda.set_device(device)  # the accelerator's "cuda" is this GPU
+            return device
+
+    args = OneDevice(
+        output_dir=output_dir, max_steps=schedule.max_steps,
+        per_device_train_batch_size=schedule.batch_size,
+        gradient_accumulation_steps=schedule.grad_accum,
+        learning_rate=schedule.learning_rate, weight_decay=schedule.weight_decay,
+        warmup_steps=min(schedule.warmup_steps, schedule.max_steps), lr_scheduler_type="linear",
+        max_grad_norm=schedule.max_grad_norm, seed=seed, data_seed=seed,
+        use_cpu=device.type == "cpu", bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
+        eval_strategy="no", save_strategy="no", logging_strategy="no", report_to=[],
+        disable_tqdm=True, remove_unused_columns=False, label_names=["labels"],
+        dataloader_pin_memory=device.type == "cuda",
+        include_num_input_tokens_seen="non_padding",
     )
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    batches = bucketed_batches(examples, schedule.batch_size, random.Random(seed))
-    started = time.perf_counter()
-    running, since = torch.zeros((), device=device), 0
-    tokens, train_seconds, tick = 0, 0.0, time.perf_counter()
-    step = 0
-    model.train()
-    while step < schedule.max_steps:
-        for _ in range(schedule.grad_accum):
-            batch = collate(next(batches), pad_id, device)
-            tokens += int(batch["attention_mask"].sum())
-            with autocast(device, dtype):
-                loss = (model(**batch).loss if loss_of is None else loss_of(model, batch))
-                loss = loss / schedule.grad_accum
-            scaler.scale(loss).backward()
-            running += loss.detach().float()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_([p for _, p in named], schedule.max_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        since += 1
-        if not schedule.cadence.due(step) and step < schedule.max_steps:
-            continue
-        train_seconds += time.perf_counter() - tick
-        row = {
-            "step": float(step),
-            "loss": float(running) / since,
-            "seconds": time.perf_counter() - started,
-        }
-        running.zero_()
-        since = 0
-        score = None
-        if evaluate is not None:
-            score, numbers = evaluate()
-            row.update(numbers)
-        yield Progress(step, score, row, tokens, train_seconds, row.get(SE_KEY))
-        tick = time.perf_counter()
+    running = torch.zeros((), device=device)  # the loss since the last report
+
+    class Quiet(Trainer):
+        """The Trainer with nercurve's loss (``loss_of``) and a running loss for the
+        history."""
+
+        loss_is_scaled_for_ga = False if loss_of is not None else None
+
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            if loss_of is None:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            return loss_of(model, inputs)
+
+        def training_step(self, model: Any, inputs: dict[str, Any],
+                          num_items_in_batch: Any = None) -> torch.Tensor:
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            running.add_(loss.float())
+            return loss
+
+    class Reports(TrainerCallback):
+        """Scores the dev set when the cadence says an evaluation is due (and at the last
+        step), hands the report to the follower and stops the run when it says so."""
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = self.tick = time.perf_counter()
+            self.train_seconds, self.since = 0.0, 0
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            step = state.global_step
+            self.since += 1
+            if not schedule.cadence.due(step) and step < schedule.max_steps:
+                return
+            now = time.perf_counter()
+            self.train_seconds += now - self.tick
+            row = {"step": float(step), "loss": float(running) / self.since,
+                   "seconds": now - self.started}
+            running.zero_()
+            self.since = 0
+            score = None
+            if evaluate is not None:
+                score, numbers = evaluate()
+                row.update(numbers)
+            report = Progress(step, score, row, int(state.num_input_tokens_seen),
+                              self.train_seconds, row.get(SE_KEY))
+            if follower.see(report) is not None:
+                control.should_training_stop = True
+            self.tick = time.perf_counter()
+
+    trainer = Quiet(model=model, args=args, train_dataset=list(examples),
+                    data_collator=functools.partial(collate, pad_id=pad_id,
+                                                    device=torch.device("cpu")),
+                    callbacks=[Reports()])
+    trainer.remove_callback(PrinterCallback)  # it prints the run's metrics at the end
+    return trainer
 
 
 def _trainable(model: Any) -> list[tuple[str, Any]]:
