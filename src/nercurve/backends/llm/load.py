@@ -200,7 +200,20 @@ def load_causal_lm(source: Source, *, device: Any, dtype: Any,
             file=source.folder,
             hint="use a decoder with a causal LM head in transformers (Llama, Qwen2, ...)",
         ) from None
+    if quantization is None and _gguf_method(net):
+        # a GGUF file's expanded copy (_expand) loads with the GGUF quantizer attached
+        # though its weights are plain already; detached, the Trainer trains it
+        net.hf_quantizer, net.is_quantized = None, False
     return net if quantization is not None else net.to(device)
+
+
+def _gguf_method(net: Any) -> bool:
+    """Whether ``net`` came from a GGUF file's expanded copy (its config says so)."""
+    config = getattr(net.config, "quantization_config", None)
+    method = getattr(config, "quant_method", None)
+    if isinstance(config, dict):
+        method = config.get("quant_method")
+    return str(getattr(method, "value", method)) == "gguf"
 
 
 def add_lora(net: Any, *, r: int, alpha: int, dropout: float,
