@@ -6,7 +6,8 @@ dev set there (and that score's bootstrap SE when the noise rule needs it:
 and the row for the history. A :class:`Follower` takes them one at a time: it keeps the
 history, tracks the best dev score, calls ``keep`` when a step's model is worth keeping, and
 says when to stop (after ``patience`` steps without progress or at ``max_steps``) and why
-(:data:`StopReason`). spaCy NER writes its training as a generator of such records, as
+(:data:`StopReason`). The spaCy backends (NER and textcat, :mod:`nercurve.backends.spacy.run`)
+write their training as a generator of such records, as
 spaCy's ``train_while_improving`` does, and :func:`follow` drives it; the ``hf`` and ``llm``
 backends train through the transformers ``Trainer``, whose callback hands the records to a
 :class:`Follower` (:mod:`nercurve.backends.hf.train`).
@@ -45,9 +46,10 @@ def _unset(value: Any) -> bool:
 
 
 class ScheduleParams(BackendParams):
-    """The schedule parameters every backend that follows the stop rule shares (spaCy NER,
-    ``hf``, ``llm``). All are optional; unset, the backend's step settings hold as they are,
-    and an unset parameter is left out of the stored parameters (job ids do not change).
+    """The schedule parameters every backend that follows the stop rule shares (spaCy NER and
+    textcat, ``hf``, ``llm``). All are optional; unset, the backend's step settings hold as
+    they are, and an unset parameter is left out of the stored parameters (job ids do not
+    change).
 
     ``eval_every_epochs`` and ``patience_epochs`` count passes over the training subset and
     become steps once per run (:func:`cadence`): the evaluation interval is at least
