@@ -260,15 +260,13 @@ def fit(
     followed = follower.followed
     last = followed.last
     assert last is not None  # max_steps >= 1: at least the last step reports
-    if followed.kept_step is None:
-        return FitResult(last.step, last.step, None, followed.history, last.tokens,
-                         last.seconds, followed.reason, schedule.cadence.numbers())
-    if followed.kept_step != last.step:
+    kept = last.step if followed.kept_step is None else followed.kept_step  # no dev: the last
+    if kept != last.step:
         with torch.no_grad():
             for name, param in named:
                 param.copy_(best_state[name])
-    return FitResult(last.step, followed.kept_step, followed.best_score, followed.history,
-                     last.tokens, last.seconds, followed.reason, schedule.cadence.numbers())
+    return FitResult(last.step, kept, followed.best_score, followed.history, last.tokens,
+                     last.seconds, followed.reason, schedule.cadence.numbers())
 
 
 def _trainer(

@@ -107,11 +107,17 @@ def _gguf_path(model: str, gguf_file: str, revision: str | None) -> Path:
         ) from None
 
 
+#: The version of an expanded copy's layout, part of its cache key (2: a plain config).
+_FORMAT = 2
+
+
 def _expanded(gguf: Path, name: str) -> Source:
     """The cached transformers copy of a GGUF file, made on first use (atomically, so
     several workers may ask at once)."""
     stat = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    # _FORMAT: copies an earlier nercurve wrote (marked GGUF-quantized) are not reused
+    key = hashlib.sha256(
+        f"{_FORMAT}|{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     folder = cache_root() / "gguf" / f"{gguf.stem}-{key.hexdigest()[:12]}"
     if not (folder / "config.json").is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +147,10 @@ def _expand(gguf: Path, out: Path, name: str) -> None:
             hint="transformers reads GGUF files of common architectures (Llama, Qwen2, ...) "
             "and needs the gguf package (pip install gguf)",
         ) from None
-    net.hf_quantizer = None  # de-quantized already: lets save_pretrained write plain weights
+    # de-quantized already: save plain weights under a plain config, so that the copy loads
+    # as an ordinary model (one still marked GGUF-quantized is one the Trainer refuses)
+    net.hf_quantizer = None
+    del net.config.quantization_config
     with quiet():
         net.save_pretrained(out)
         tokenizer.save_pretrained(out)
@@ -200,20 +209,7 @@ def load_causal_lm(source: Source, *, device: Any, dtype: Any,
             file=source.folder,
             hint="use a decoder with a causal LM head in transformers (Llama, Qwen2, ...)",
         ) from None
-    if quantization is None and _gguf_method(net):
-        # a GGUF file's expanded copy (_expand) loads with the GGUF quantizer attached
-        # though its weights are plain already; detached, the Trainer trains it
-        net.hf_quantizer, net.is_quantized = None, False
     return net if quantization is not None else net.to(device)
-
-
-def _gguf_method(net: Any) -> bool:
-    """Whether ``net`` came from a GGUF file's expanded copy (its config says so)."""
-    config = getattr(net.config, "quantization_config", None)
-    method = getattr(config, "quant_method", None)
-    if isinstance(config, dict):
-        method = config.get("quant_method")
-    return str(getattr(method, "value", method)) == "gguf"
 
 
 def add_lora(net: Any, *, r: int, alpha: int, dropout: float,
