@@ -4,8 +4,9 @@
 :class:`~nercurve.corpus.model.Corpus` whose ``notices`` list every repair made while
 reading. ``write_corpus(docs, path)`` picks the format from the file suffix. Each format
 lives in its own module (``pubtator``, ``conll``, ``brat``, ``jsonl``, ``docbin``, ``bioc``,
-``hfdatasets``, and for text classification ``table`` (CSV/TSV) and ``textdirs`` (a folder of
-text files per class)) with a ``read(path, options) -> Corpus`` function and, where the format can
+``hfdatasets``, the i2b2/n2c2 releases ``i2b2concepts`` (2010) and ``i2b2deid`` (2014), and for
+text classification ``table`` (CSV/TSV), ``textdirs`` (a folder of text files per class) and
+``i2b2smoking`` (2006)) with a ``read(path, options) -> Corpus`` function and, where the format can
 hold documents, a ``write(docs, path) -> None`` function.
 
 When the format was guessed, an error met while reading says which format was assumed and
@@ -29,13 +30,14 @@ from nercurve.errors import InputError
 
 #: The formats a corpus can be read from (the CLI's --format choices and the config's).
 ReadFormat = Literal[
-    "pubtator", "conll", "brat", "jsonl", "docbin", "bioc", "hfdatasets", "table", "textdirs"
+    "pubtator", "conll", "brat", "jsonl", "docbin", "bioc", "hfdatasets", "table", "textdirs",
+    "i2b2smoking", "i2b2concepts", "i2b2deid",
 ]
 #: The formats a corpus can be written to (the CLI's --to choices).
 WriteFormat = Literal["jsonl", "conll", "docbin", "pubtator", "bioc"]
 READ_FORMATS: tuple[str, ...] = get_args(ReadFormat)
 WRITE_FORMATS: tuple[str, ...] = get_args(WriteFormat)
-FOLDER_FORMATS = ("brat", "hfdatasets", "textdirs")
+FOLDER_FORMATS = ("brat", "hfdatasets", "textdirs", "i2b2concepts", "i2b2deid")
 
 # The reading policies, declared here once: ReadOptions, the CLI's flags and the study
 # config's [corpus] section take their choices from these (the first is the default).
@@ -190,13 +192,19 @@ def detect_format(path: str | Path) -> str:
             return "hfdatasets"
         if any(path.rglob("*.ann")):
             return "brat"
+        if any(path.rglob("*.con")):
+            return "i2b2concepts"
+        first_xml = next(iter(sorted(path.rglob("*.xml"))), None)
+        if first_xml is not None and _xml_format(_head(first_xml)) == "i2b2deid":
+            return "i2b2deid"
         if _module("textdirs").is_textdirs(path):
             return "textdirs"
         raise InputError(
             "a folder is read as brat standoff, but it holds no .ann files",
             file=path,
             hint="point at a folder of .txt + .ann pairs, a Hugging Face datasets folder "
-            "(save_to_disk), a folder of .txt files per class, or at a corpus file",
+            "(save_to_disk), a folder of .txt files per class, i2b2 .txt + .con files or "
+            "i2b2 2014 .xml files, or at a corpus file",
         )
     if not path.exists():
         raise InputError("no such file", file=path, hint="check the path")
@@ -205,6 +213,8 @@ def detect_format(path: str | Path) -> str:
         return "docbin"
     if suffix == ".ann" or (suffix == ".txt" and path.with_suffix(".ann").is_file()):
         return "brat"
+    if suffix == ".con" or (suffix == ".txt" and path.with_suffix(".con").is_file()):
+        return "i2b2concepts"
     if suffix == ".csv":
         return "table"
     with path.open("rb") as fh:
@@ -219,6 +229,8 @@ def detect_format(path: str | Path) -> str:
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     if _is_bioc(text):
         return "bioc"
+    if xml_format := _xml_format(text):
+        return xml_format
     lines = re.split(r"\r\n|\r|\n", text)
     if len(head) == 65536 and len(lines) > 1:
         lines.pop()  # possibly cut short
@@ -244,6 +256,21 @@ def detect_format(path: str | Path) -> str:
         file=path,
         hint=f"name it with --format ({', '.join(READ_FORMATS)})",
     )
+
+
+def _head(path: Path) -> str:
+    """A file's first characters (for telling its format)."""
+    with path.open("rb") as fh:
+        return fh.read(4096).decode("utf-8", errors="replace")
+
+
+def _xml_format(head: str) -> str | None:
+    """The i2b2 XML format whose root a file's first characters open, if any."""
+    if _module("i2b2smoking").is_smoking_xml(head):
+        return "i2b2smoking"
+    if _module("i2b2deid").is_deid_xml(head):
+        return "i2b2deid"
+    return None
 
 
 def _is_bioc(head: str) -> bool:

@@ -114,6 +114,23 @@ def read_lines(path: Path, checker: Checker) -> list[str]:
     return split_lines(text)
 
 
+def read_xml(path: Path, hint: str) -> Any:
+    """An XML file's root element (lxml; every element knows its ``sourceline``).
+
+    XML that is not well formed (cut short, a stray ``<``, bytes not in its encoding) raises
+    an error naming the line; entities are not resolved and nothing is fetched.
+    """
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    try:
+        return etree.fromstring(path.read_bytes(), parser)
+    except etree.XMLSyntaxError as err:
+        raise InputError(
+            f"not well-formed XML: {err.msg}", file=path, line=err.lineno or None, hint=hint
+        ) from None
+
+
 def _show(span: RawSpan | Span, text: str) -> str:
     return f"{span.label} [{span.start},{span.end}) {text[span.start : span.end]!r}"
 
