@@ -455,3 +455,20 @@ def test_2018_medications_brat_exact_counts(tmp_path: Path) -> None:
     out = _run("stats", root, "--discontinuous", "split", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["entities"] == 14
+
+
+# --- bytes that are not UTF-8 ------------------------------------------------------------------
+
+
+def test_bytes_not_utf8_are_errors_with_line(tmp_path: Path) -> None:
+    xml = tmp_path / "latin1.xml"
+    xml.write_bytes(SMOKING.replace("Quit in 1999.", "Quit in caf\xe9 1999.").encode("latin-1"))
+    with pytest.raises(InputError, match="not well-formed XML") as err:
+        read_corpus(xml)
+    assert (err.value.file, err.value.line) == (str(xml), 17)
+    root = _release(tmp_path)
+    note = root / "beth" / "txt" / "record-1.txt"
+    note.write_bytes(NOTE.replace("Denies", "D\xe9nies").encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8 at line 6") as err:
+        read_corpus(root)
+    assert err.value.file == str(note) and "iconv" in (err.value.hint or "")
