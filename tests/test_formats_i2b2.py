@@ -348,7 +348,7 @@ def _deid(tags: list[tuple[str, str, str]] | None = None, text: str = DEID_TEXT)
 
 
 def test_deid_file_and_folder_exact_spans(tmp_path: Path) -> None:
-    path = _write(tmp_path / "set1" / "220-01.xml", _deid())
+    path = _write(tmp_path / "set1" / "220-01.xml", "\ufeff" + _deid())  # a byte-order mark
     _write(tmp_path / "set1" / "sub" / "220-02.xml", _deid(tags=[]))
     _write(tmp_path / "set1" / "notes.md", "not a note\n")
     assert detect_format(path) == "i2b2deid" and detect_format(tmp_path / "set1") == "i2b2deid"

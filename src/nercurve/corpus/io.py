@@ -261,7 +261,7 @@ def detect_format(path: str | Path) -> str:
 def _head(path: Path) -> str:
     """A file's first characters (for telling its format)."""
     with path.open("rb") as fh:
-        return fh.read(4096).decode("utf-8", errors="replace")
+        return fh.read(4096).decode("utf-8", errors="replace").lstrip("\ufeff")
 
 
 def _xml_format(head: str) -> str | None:
