@@ -472,3 +472,16 @@ def test_bytes_not_utf8_are_errors_with_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not UTF-8 at line 6") as err:
         read_corpus(root)
     assert err.value.file == str(note) and "iconv" in (err.value.hint or "")
+
+
+def test_the_test_release_layout_finds_each_note_by_name(tmp_path: Path) -> None:
+    # the test notes and their reference standard come in separate folders
+    _write(tmp_path / "test_data" / "0001.txt", NOTE)
+    _write(tmp_path / "reference_standard_for_test_data" / "concepts" / "0001.con", CON)
+    _write(tmp_path / "reference_standard_for_test_data" / "ast" / "0001.ast", AST)
+    corpus = read_corpus(tmp_path)
+    assert corpus.ids == ["reference_standard_for_test_data/concepts/0001"]
+    assert len(corpus[0].spans) == 5 and len(corpus[0].meta[META_KEY]) == 3
+    _write(tmp_path / "elsewhere" / "0001.txt", NOTE)  # two notes of that name: which one?
+    with pytest.raises(InputError, match="2 files of that name lie under the folder"):
+        read_corpus(tmp_path)
