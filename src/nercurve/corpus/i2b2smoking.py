@@ -14,7 +14,7 @@
 Each ``RECORD`` is one document of a text-classification corpus: its ``ID`` the document id,
 its ``TEXT`` the text (as the file holds it; XML reads a line end as ``\\n``), its ``STATUS``
 its one class (``cats``). The release's statuses, :data:`STATUSES`, are kept as written;
-``--label-map`` renames them (``'NON-SMOKER=NEVER,SMOKER=UNKNOWN'``); a status outside them
+``--label-map`` renames them (``'CURRENT SMOKER=CURRENT,NON-SMOKER=NEVER'``); a status outside them
 is read with a counted notice. Other elements of a record are left out, counted.
 
 The challenge's unannotated test file has records without a ``SMOKING`` element (its classes
