@@ -26,6 +26,7 @@ from nercurve.analysis.data import (
     Runs,
     check_backend,
     load_runs,
+    selection_of,
     training_eps,
     validate_runs,
 )
@@ -331,7 +332,7 @@ def analyze(
     baseline = main_strategy(strategies)
     every_strategy = frame
     if len(strategies) > 1:
-        frame = frame.loc[frame["selection"] == baseline].reset_index(drop=True)
+        frame = frame.loc[selection_of(frame) == baseline].reset_index(drop=True)
     settings = Settings(target_f1=target_f1, min_gain=min_gain, step=step, n_boot=n_boot,
                         level=level, seed=seed, families=tuple(families), adjust=tuple(adjust),
                         minutes_per_sentence=minutes_per_sentence)

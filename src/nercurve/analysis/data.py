@@ -214,9 +214,7 @@ def _check_selection(frame: pd.DataFrame, source: str | Path | None,
     A table without them is left as it is (every run a random draw, see
     :func:`selection_of`)."""
     if "selection" in frame.columns:
-        strategy = frame["selection"].astype("string").str.strip()
-        frame["selection"] = strategy.mask(strategy.isna() | (strategy == ""), RANDOM
-                                           ).astype(str)
+        frame["selection"] = selection_of(frame)
     for column in SELECTION_COSTS:
         if column not in frame.columns:
             continue
@@ -231,11 +229,12 @@ def _check_selection(frame: pd.DataFrame, source: str | Path | None,
 
 
 def selection_of(frame: pd.DataFrame) -> pd.Series:
-    """Each run's selection strategy: its ``selection`` column, or random for every run of a
-    table without one."""
-    if "selection" in frame.columns:
-        return frame["selection"]
-    return pd.Series(RANDOM, index=frame.index, dtype=object)
+    """Each run's selection strategy: its ``selection`` column (random where it is empty), or
+    random for every run of a table without one."""
+    if "selection" not in frame.columns:
+        return pd.Series(RANDOM, index=frame.index, dtype=object)
+    strategy = frame["selection"].astype("string").str.strip()
+    return strategy.mask(strategy.isna() | (strategy == ""), RANDOM).astype(str)
 
 
 def _raise_bad_row(
