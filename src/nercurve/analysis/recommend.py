@@ -460,9 +460,9 @@ def _saving_words(s: Saving, curves: dict[str, StrategyCurve], w: Words) -> str:
     if hi < 0:
         return (f"{name} selection needs {about(-s.saved)} more {w.unit} than {base} to {reach} "
                 f"({level} {_span(-hi, -lo)})")
-    return (f"no reliable difference between {name} and {base} selection at {goal} ({name} "
+    return (f"no reliable difference between {name} and {base} selection at {goal}: {name} "
             f"about {about(s.strategy_size.sentences)} {w.unit}, {base} about "
-            f"{about(s.baseline_size.sentences)}; {level} of the difference {_span(lo, hi)})")
+            f"{about(s.baseline_size.sentences)} ({level} of the difference {_span(lo, hi)})")
 
 
 def _short_words(name: str, t: TargetSize, goal: str, level: float, w: Words) -> str:
