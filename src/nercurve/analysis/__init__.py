@@ -305,6 +305,9 @@ def analyze(
     a ``subset_id`` (repeated seeds) are resampled together. ``agreement``: the annotators'
     own agreement, the ceiling each backend is compared with. ``minutes_per_sentence``: the
     annotation speed that turns sentences still to annotate into annotator hours.
+    Where the subsets were chosen by several selection strategies, everything above rests
+    on the random ones (else the first strategy by name) and the strategies are compared in
+    ``Analysis.selection`` (:mod:`nercurve.analysis.selection`).
     """
     if isinstance(runs, pd.DataFrame):
         frame, left_out = validate_runs(runs)

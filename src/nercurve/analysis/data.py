@@ -11,6 +11,10 @@ Runs of a text-classification study have ``n_docs`` (training examples), ``minor
 (the share of the training subset carrying its rarest class) and ``f1`` (the study's outcome:
 macro-F1 unless a ``metric`` column says otherwise) instead. A study folder's store records
 its task; a bare table's task is told from its columns (:func:`nercurve.tasks.task_of_frame`).
+
+Optional columns say how a run's subset was chosen: ``selection`` (its strategy: random,
+uncertainty, diversity, ...; :func:`selection_of` reads random where the column is absent or
+empty) and what choosing it cost (:data:`SELECTION_COSTS`, 0 where empty).
 """
 
 from __future__ import annotations
