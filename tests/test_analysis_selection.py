@@ -178,6 +178,19 @@ def test_validation_defaults_and_checks_the_selection_columns() -> None:
         validate_runs(plain.assign(selection_runs=-1), first_line=2)
 
 
+def test_a_csv_of_runs_with_the_selection_column_is_compared(tmp_path) -> None:
+    from nercurve.analysis import load_runs
+
+    runs = strategies(2.0, n_subsets=40)
+    runs.loc[runs["selection"] == "random", ["selection", "selection_seconds"]] = None
+    runs.to_csv(tmp_path / "runs.csv", index=False)  # random as empty cells
+    loaded = load_runs(tmp_path / "runs.csv")
+    assert sorted(set(loaded.frame["selection"])) == ["random", "uncertainty"]
+    analysis = analyze(loaded, n_boot=200, target_f1=0.76)
+    assert analysis.selection is not None and analysis.selection.baseline == "random"
+    assert "fewer sentences than random" in analysis.recommendation_text()
+
+
 def test_the_report_shows_the_strategies_side_by_side(halved, tmp_path) -> None:
     from nercurve.report import write_report
 
@@ -185,7 +198,9 @@ def test_the_report_shows_the_strategies_side_by_side(halved, tmp_path) -> None:
     page = written.html.read_text(encoding="utf-8")
     folder = tmp_path / "report_files"
     assert '<section id="selection">' in page
-    assert "uncertainty selection reaches F1 0.76 with" in page
+    said = page.index("uncertainty selection reaches F1 0.76 with")
+    assert page.index('id="recommendation"') < said < page.index('id="corpus"')  # up top too
+    assert page.count("uncertainty selection reaches F1 0.76 with") == 2
     assert (folder / "selection_curves.png").exists() and (folder / "selection_curves.svg").exists()
     table = pd.read_csv(folder / "selection.csv")
     assert list(table["strategy"]) == ["random", "uncertainty"]

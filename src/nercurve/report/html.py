@@ -120,6 +120,7 @@ def _header(columns: pd.Index) -> str:
 def _recommendation(analysis: Analysis) -> str:
     items = "".join(f"<li>{esc(m.recommendation)}</li>" for m in analysis.models.values()
                     if m.recommendation)
+    items += "".join(f"<li>{esc(t)}</li>" for t in analysis.selection_words().values())
     summary = f"<p>{esc(analysis.summary)}</p>" if analysis.summary else ""
     return (f'<section id="recommendation"><h2>Recommendation</h2><div class="rec">'
             f"<ul>{items}</ul>{summary}</div></section>")
