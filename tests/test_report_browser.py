@@ -116,6 +116,12 @@ class Chromium:
 def report_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs = simulate_runs({"spacy": (0.86, 1.5, 0.5), EVIL: (0.93, 3.0, 0.6)}, n_subsets=80,
                          seed=3)
+    # spacy's subsets chosen by two strategies: random and one with a hostile name, whose
+    # comparison adds the selection section and its figure
+    chosen = runs.loc[runs["backend"] == "spacy"].assign(
+        selection=EVIL, f1=lambda f: (f["f1"] + 0.02).clip(0, 1),
+        subset_id=lambda f: "chosen-" + f["subset_id"])
+    runs = pd.concat([runs.assign(selection="random"), chosen], ignore_index=True)
     baseline = pd.DataFrame([{"backend": "pretrained", "n_sentences": 0, "eps": 1.3,
                               "f1": 0.31, "status": "done", "subset_id": "none"}])
     docs = toy_docs(60, seed=1)
@@ -148,6 +154,7 @@ def test_report_renders_in_chromium(report_path: Path, tmp_path: Path) -> None:
             }),
             text: document.body.innerText,
             scripts: document.scripts.length,
+            selection: (document.querySelector('#selection') || {}).innerText,
             tables: document.querySelectorAll('table').length,
             corpus: Array.from(document.querySelectorAll('#corpus > table')).map(t => ({
                 top: t.getBoundingClientRect().top,
@@ -172,7 +179,8 @@ def test_report_renders_in_chromium(report_path: Path, tmp_path: Path) -> None:
     finally:
         browser.close()
 
-    assert len(page["svgs"]) == 3
+    assert len(page["svgs"]) == 4  # learning curves, overview, F1 vs EPS, selection
+    assert page["selection"] and EVIL in page["selection"]
     for svg in page["svgs"]:
         assert svg["w"] > 300 and svg["h"] > 150
         assert svg["marks"] > 50  # axes, ticks, points and curves were drawn

@@ -21,12 +21,32 @@ import pandas as pd
 from nercurve.analysis.ceiling import AgreementCeiling, ceiling_words
 from nercurve.analysis.curve import TargetSize
 from nercurve.analysis.curve_tables import curve_row, families_table
-from nercurve.analysis.data import Runs, check_backend, load_runs, training_eps, validate_runs
+from nercurve.analysis.data import (
+    RANDOM,
+    Runs,
+    check_backend,
+    load_runs,
+    selection_of,
+    training_eps,
+    validate_runs,
+)
 from nercurve.analysis.descriptive import describe_runs
 from nercurve.analysis.families import CurveChoice, CurveFit, fit_curves
 from nercurve.analysis.gam import GamSmooth, fit_gam
-from nercurve.analysis.recommend import Budget, Observed, describe_threshold, recommend
+from nercurve.analysis.recommend import (
+    Budget,
+    Observed,
+    describe_threshold,
+    recommend,
+    selection_words,
+)
 from nercurve.analysis.regression import StandardizedRegression, standardized_regression
+from nercurve.analysis.selection import (
+    SelectionComparison,
+    compare_strategies,
+    main_strategy,
+    strategy_names,
+)
 from nercurve.analysis.threshold import (
     THRESHOLD_MODELS,
     ThresholdAnalysis,
@@ -110,11 +130,27 @@ class Analysis:
     #: What the runs measure, with its columns and words (NER; or text classification, whose
     #: ``training_eps`` is the training pool's minority-class share).
     task: Task = NER
+    #: The selection strategies compared, when the subsets were chosen by several (``runs``
+    #: then holds the baseline strategy's runs alone, the comparison every strategy's).
+    selection: SelectionComparison | None = None
+
+    @property
+    def all_runs(self) -> pd.DataFrame:
+        """Every run analysed: of every selection strategy, where there are several."""
+        return self.selection.runs if self.selection is not None else self.runs
+
+    def selection_words(self) -> dict[str, str]:
+        """Backend -> the plain-words comparison of its selection strategies (empty with one
+        strategy)."""
+        if self.selection is None:
+            return {}
+        return selection_words(self.selection)
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
         lines = ["Recommendation"]
         lines += [m.recommendation for m in self.models.values() if m.recommendation]
+        lines += list(self.selection_words().values())
         if self.summary:
             lines.append(self.summary)
         lines += [f"note: {n}" for n in self.notes]
@@ -123,8 +159,10 @@ class Analysis:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The publication tables by name: descriptive, regression, thresholds, curves (every
         learning-curve family side by side), power_law (the power-law family alone), gam
-        (smooth curves on a grid), runs and, when the runs were scored on external test sets,
-        transfer (in-domain and unseen F1 by stratum)."""
+        (smooth curves on a grid), runs (of every selection strategy) and, when the runs were
+        scored on external test sets, transfer (in-domain and unseen F1 by stratum); when the
+        subsets were chosen by several strategies, selection (each strategy's curve, savings
+        over the baseline and cost) and selection_sizes (its mean F1 per size)."""
         tables = {
             "descriptive": self.descriptive,
             "regression": self.regression_table(),
@@ -132,10 +170,13 @@ class Analysis:
             "curves": self.families_table(),
             "power_law": self.curve_table(),
             "gam": self.gam_table(),
-            "runs": self.runs,
+            "runs": self.all_runs,
         }
         if self.external:
             tables["transfer"] = transfer_table(self.runs, list(self.external), self.task)
+        if self.selection is not None:
+            tables["selection"] = self.selection.table()
+            tables["selection_sizes"] = self.selection.sizes_table()
         return tables
 
     def regression_table(self) -> pd.DataFrame:
@@ -230,6 +271,7 @@ class Analysis:
                                 if m.recommendation},
             "threshold_words": [{"backend": b, "predictor": p, "text": t}
                                 for (b, p), t in self.threshold_words().items()],
+            "selection_words": self.selection_words(),
             "notes": self.notes,
             "training_eps": self.training_eps,
             "corpus_stats": self.corpus_stats,
@@ -263,6 +305,9 @@ def analyze(
     a ``subset_id`` (repeated seeds) are resampled together. ``agreement``: the annotators'
     own agreement, the ceiling each backend is compared with. ``minutes_per_sentence``: the
     annotation speed that turns sentences still to annotate into annotator hours.
+    Where the subsets were chosen by several selection strategies, everything above rests
+    on the random ones (else the first strategy by name) and the strategies are compared in
+    ``Analysis.selection`` (:mod:`nercurve.analysis.selection`).
     """
     if isinstance(runs, pd.DataFrame):
         frame, left_out = validate_runs(runs)
@@ -286,6 +331,11 @@ def analyze(
         raise AnalysisError(f"there are no runs for backend(s) {', '.join(absent)}",
                             file=runs.source, hint=f"backends in the data: {', '.join(known)}")
     frame = frame.loc[frame["backend"].isin(chosen)].reset_index(drop=True)
+    strategies = strategy_names(frame)
+    baseline = main_strategy(strategies)
+    every_strategy = frame
+    if len(strategies) > 1:
+        frame = frame.loc[selection_of(frame) == baseline].reset_index(drop=True)
     settings = Settings(target_f1=target_f1, min_gain=min_gain, step=step, n_boot=n_boot,
                         level=level, seed=seed, families=tuple(families), adjust=tuple(adjust),
                         minutes_per_sentence=minutes_per_sentence)
@@ -297,6 +347,8 @@ def analyze(
 
     notes: list[str] = [f"{count} run(s) with status '{status}' were left out"
                         for status, count in runs.left_out.items()]
+    if len(strategies) > 1:
+        notes.append(_strategy_note(strategies, baseline, task))
     external = external_names(frame, runs.corpus_stats)
     models: dict[str, BackendModels] = {}
     for backend in chosen:
@@ -331,13 +383,28 @@ def analyze(
             file=runs.source, hint="a study needs at least 10 runs at 4 or more training sizes "
                                    "per backend, with an F1 that varies",
         )
+    selection = compare_strategies(
+        every_strategy, {b: m.curves for b, m in models.items()}, baseline=baseline,
+        target_f1=target_f1, n_boot=n_boot, level=level, seed=seed, task=task)
     return Analysis(
         source=runs.source, runs=frame, settings=settings, models=models,
         descriptive=describe_runs(frame), notes=notes,
         summary=_summary(models, frame, task), corpus_stats=runs.corpus_stats,
         design=runs.design, training_eps=eps, external=tuple(external), agreement=agreement,
-        waves=runs.waves, task=task,
+        waves=runs.waves, task=task, selection=selection,
     )
+
+
+def _strategy_note(strategies: Sequence[str], baseline: str, task: Task) -> str:
+    """Which strategy's runs the main analysis rests on, where the subsets were chosen by
+    several."""
+    why = ("" if baseline == RANDOM
+           else " (there are no random subsets, so the first strategy by name)")
+    return (f"the subsets were chosen by {len(strategies)} selection strategies "
+            f"({', '.join(strategies)}): the descriptive statistics, models, curves and "
+            f"recommendation rest on the {baseline} subsets alone{why}; the strategies "
+            f"are compared with it in their own section, by the training {task.words.unit} "
+            "each needs")
 
 
 def _check_settings(target_f1: float, min_gain: float, step: float, n_boot: int,

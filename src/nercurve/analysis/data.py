@@ -11,6 +11,10 @@ Runs of a text-classification study have ``n_docs`` (training examples), ``minor
 (the share of the training subset carrying its rarest class) and ``f1`` (the study's outcome:
 macro-F1 unless a ``metric`` column says otherwise) instead. A study folder's store records
 its task; a bare table's task is told from its columns (:func:`nercurve.tasks.task_of_frame`).
+
+Optional columns say how a run's subset was chosen: ``selection`` (its strategy: random,
+uncertainty, diversity, ...; :func:`selection_of` reads random where the column is absent or
+empty) and what choosing it cost (:data:`SELECTION_COSTS`, 0 where empty).
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ UNFINISHED_STATUSES = frozenset(
 )
 MIN_RUNS = 10
 MIN_SIZES = 4
+#: The strategy of a subset drawn at random (and of every run of a table without a
+#: ``selection`` column).
+RANDOM = "random"
+#: What choosing a subset cost: rounds of selection, training/embedding seconds, training
+#: runs (0 for a random draw, and when a table lacks the column).
+SELECTION_COSTS = ("selection_rounds", "selection_seconds", "selection_runs")
 
 
 @dataclass(frozen=True)
@@ -183,6 +193,7 @@ def validate_runs(
         if bad.any():
             _raise_bad_row(frame, bad, column, source, first_line, what)
         frame[column] = values
+    _check_selection(frame, source, first_line)
     if frame.empty:
         raise AnalysisError(
             "there are no finished runs to analyse", file=source,
@@ -198,6 +209,36 @@ def validate_runs(
         if negative.any():
             _raise_bad_row(frame, negative, column, source, first_line, "is negative")
     return frame.drop(columns="_row").reset_index(drop=True), left_out
+
+
+def _check_selection(frame: pd.DataFrame, source: str | Path | None,
+                     first_line: int | None) -> None:
+    """Normalise the optional selection columns in place, where the table has them: an empty
+    ``selection`` is a random draw, an empty cost 0; a cost must be a number of at least 0.
+    A table without them is left as it is (every run a random draw, see
+    :func:`selection_of`)."""
+    if "selection" in frame.columns:
+        frame["selection"] = selection_of(frame)
+    for column in SELECTION_COSTS:
+        if column not in frame.columns:
+            continue
+        raw = frame[column]
+        values = pd.to_numeric(raw, errors="coerce").astype(float)
+        bad = (values.isna() & raw.notna()) | np.isinf(values) | (values < 0)
+        if bad.any():
+            _raise_bad_row(frame, bad, column, source, first_line,
+                           "is not a number of at least 0")
+        values = values.fillna(0.0)
+        frame[column] = values if column == "selection_seconds" else values.astype(int)
+
+
+def selection_of(frame: pd.DataFrame) -> pd.Series:
+    """Each run's selection strategy: its ``selection`` column (random where it is empty), or
+    random for every run of a table without one."""
+    if "selection" not in frame.columns:
+        return pd.Series(RANDOM, index=frame.index, dtype=object)
+    strategy = frame["selection"].astype("string").str.strip()
+    return strategy.mask(strategy.isna() | (strategy == ""), RANDOM).astype(str)
 
 
 def _raise_bad_row(

@@ -206,6 +206,18 @@ class CurveFit:
                           ceiling=ceiling, ceiling_ci=_ci(ceilings, self.level),
                           ceiling_identified=self._ceiling_identified(ceilings))
 
+    def boot_predict(self, size: float) -> np.ndarray:
+        """F1 of every bootstrap refit at one training size: (n_boot,)."""
+        return _evaluate(self.family, self.boot, np.array([float(size)]))[:, 0]
+
+    def boot_sizes_for(self, target: float | np.ndarray) -> np.ndarray:
+        """Per bootstrap refit, the training size where its curve first reaches ``target``,
+        ``inf`` where it never does: one F1 for all refits ((n_boot,)), or one per refit for
+        the first ``len(target)`` of them."""
+        target = np.asarray(target, dtype=float)
+        boot = self.boot if target.ndim == 0 else self.boot[:target.size]
+        return self._size_for(boot, target)
+
     def _ceiling_identified(self, ceilings: np.ndarray) -> bool:
         """Whether the runs pin the ceiling down: no more than the tail share of the
         bootstrap ceilings ``ceilings`` (capped at :data:`CEILING_BOUND`) reach the bound, so
@@ -215,8 +227,9 @@ class CurveFit:
         at_bound = np.mean(ceilings >= CEILING_BOUND - 1e-9)
         return bool(at_bound <= (1 - self.level) / 2)
 
-    def _size_for(self, theta: np.ndarray, target: float) -> np.ndarray:
-        """Per parameter row, the size where the curve first reaches ``target``."""
+    def _size_for(self, theta: np.ndarray, target: float | np.ndarray) -> np.ndarray:
+        """Per parameter row, the size where the curve first reaches ``target`` (one F1, or
+        one per row)."""
         def reached(sizes: np.ndarray) -> np.ndarray:
             return _evaluate(self.family, theta, sizes[:, None])[:, 0] >= target
 

@@ -15,6 +15,7 @@ import pandas as pd
 from nercurve.analysis.curve import CEILING_BOUND, TargetSize
 from nercurve.analysis.families import CurveFit
 from nercurve.analysis.regression import StandardizedRegression
+from nercurve.analysis.selection import Saving, SelectionComparison, StrategyCurve
 from nercurve.analysis.threshold import ThresholdAnalysis
 from nercurve.tasks import Task, Words
 from nercurve.tasks.ner import TASK as NER
@@ -413,3 +414,99 @@ def plan_answer(backend: str, target: TargetSize, curve: CurveFit, pilot_sentenc
         text += (" The target is out of reach for this backend; consider a lower target or a "
                  "stronger backend.")
     return text
+
+
+def selection_words(comparison: SelectionComparison) -> dict[str, str]:
+    """Backend -> how its selection strategies compare with the baseline (random) in words:
+    the training size each saves at the target F1 and at the F1 the baseline reaches with
+    its largest training set, with CIs, or that there is no reliable difference, or why no
+    difference can be given; then what choosing the subsets cost."""
+    w = comparison.task.words
+    out = {}
+    for backend in comparison.backends():
+        curves = {c.strategy: c for c in comparison.curves if c.backend == backend}
+        said = [_saving_words(s, curves, w) for s in comparison.savings if s.backend == backend]
+        cost = _cost_words([c for c in curves.values() if c.strategy != comparison.baseline], w)
+        out[backend] = f"{backend}: " + "; ".join(said) + "." + (f" {cost}" if cost else "")
+    return out
+
+
+def _saving_words(s: Saving, curves: dict[str, StrategyCurve], w: Words) -> str:
+    """One saving in words (see :func:`selection_words`)."""
+    name, base = s.strategy, s.baseline
+    if s.goal == "plateau" and math.isfinite(s.at):
+        goal = (f"{base} selection's {w.outcome} at its largest training set ({s.f1:.2f} at "
+                f"{about(s.at)} {w.unit})")
+        reaches, reach = f"matches {goal}", f"match {goal}"
+    else:
+        goal = f"{w.outcome} {s.f1:.2f}"
+        reaches, reach = f"reaches {goal}", f"reach {goal}"
+    missing = [c for c in (curves[base], curves[name]) if c.curve is None]
+    if missing:
+        return "; ".join(f"{c.strategy} selection has no learning curve, so no difference in "
+                         f"{w.unit} can be given at {goal} ({c.why})" for c in missing)
+    short = [(n, t) for n, t in ((base, s.baseline_size), (name, s.strategy_size))
+             if t is not None and not t.reachable]
+    if short:
+        return "; ".join(_short_words(n, t, goal, s.level, w) for n, t in short)
+    lo, hi = s.ci
+    level = f"{s.level:.0%} CI"
+    if not s.decided:
+        return (f"the runs cannot tell whether {name} and {base} selection differ at {goal}: "
+                f"too many bootstrap curves of both never reach it")
+    if lo > 0:
+        return (f"{name} selection {reaches} with {about(s.saved)} fewer {w.unit} than {base} "
+                f"({level} {_span(lo, hi)})")
+    if hi < 0:
+        return (f"{name} selection needs {about(-s.saved)} more {w.unit} than {base} to {reach} "
+                f"({level} {_span(-hi, -lo)})")
+    return (f"no reliable difference between {name} and {base} selection at {goal}: {name} "
+            f"about {about(s.strategy_size.sentences)} {w.unit}, {base} about "
+            f"{about(s.baseline_size.sentences)} ({level} of the difference {_span(lo, hi)})")
+
+
+def _short_words(name: str, t: TargetSize, goal: str, level: float, w: Words) -> str:
+    """Why one strategy's curve gives no size for ``goal``: out of reach, or the runs cannot
+    tell."""
+    c_lo, c_hi = t.ceiling_ci
+    ceiling = f"fitted ceiling {t.ceiling:.2f}, {level:.0%} CI {c_lo:.2f}–{c_hi:.2f}"
+    if t.undecided:
+        return (f"the runs cannot tell whether {name} selection reaches {goal} ({ceiling}), "
+                f"so no difference in {w.unit} can be given")
+    return (f"{goal} is beyond {name} selection's curve ({ceiling}), so no difference in "
+            f"{w.unit} can be given")
+
+
+def _span(lo: float, hi: float) -> str:
+    """An interval of signed sizes in words: '60–290', '−40 to 120', 'from 60, unbounded'."""
+    def signed(v: float) -> str:
+        return f"−{about(-v)}" if v < 0 else about(v)
+
+    if not math.isfinite(hi):
+        return f"from {signed(lo)}, unbounded above"
+    if not math.isfinite(lo):
+        return f"unbounded below, up to {signed(hi)}"
+    return f"{signed(lo)} to {signed(hi)}" if lo < 0 else f"{signed(lo)}–{signed(hi)}"
+
+
+def _cost_words(curves: list[StrategyCurve], w: Words) -> str:
+    """What choosing the subsets cost, per strategy (nothing when none cost anything)."""
+    said = []
+    for c in curves:
+        if c.seconds <= 0 and c.selection_runs <= 0:
+            continue
+        plural = "s" if c.selection_runs != 1 else ""
+        runs = (f" and {c.selection_runs:,} extra training run{plural}"
+                if c.selection_runs else "")
+        said.append(f"{c.strategy} selection {duration(c.seconds)} of computing (training and "
+                    f"embedding){runs} for its {c.subsets:,} subsets")
+    return f"Choosing the subsets cost {'; '.join(said)}." if said else ""
+
+
+def duration(seconds: float) -> str:
+    """Seconds in words: '45 seconds', '12 minutes', '3.4 hours'."""
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"

@@ -2,8 +2,9 @@
 
 ``write_report(analysis, "report.html")`` writes ``report.html`` and a folder
 ``report_files/`` holding ``learning_curves``, ``f1_vs_eps`` and ``curve_overview`` (and
-``transfer_curves`` when the study scored external test sets) as PNG and SVG, and every table
-as CSV (with ``corpus.csv``, the corpus parts, for a study folder).
+``transfer_curves`` when the study scored external test sets, ``selection_curves`` when its
+subsets were chosen by several selection strategies) as PNG and SVG, and every table as CSV
+(with ``corpus.csv``, the corpus parts, for a study folder).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def write_report(analysis: Analysis, path: str | Path) -> ReportFiles:
         inline_svg,
         learning_curves,
         save_figure,
+        selection_curves,
         transfer_curves,
     )
     from nercurve.report.html import render_html
@@ -58,6 +60,8 @@ def write_report(analysis: Analysis, path: str | Path) -> ReportFiles:
               "curve_overview": curve_overview}
     if analysis.external:
         makers["transfer_curves"] = transfer_curves
+    if analysis.selection is not None:
+        makers["selection_curves"] = selection_curves
     if any(w.estimate is not None for w in analysis.waves):
         from nercurve.report.convergence import convergence_figure
 

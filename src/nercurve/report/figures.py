@@ -1,4 +1,5 @@
-"""Publication figures (matplotlib, Agg backend): learning curves, F1 vs EPS, curve overview.
+"""Publication figures (matplotlib, Agg backend): learning curves, F1 vs EPS, curve overview,
+selection strategies side by side.
 
 Each figure is returned as a matplotlib Figure; :func:`save_figure` writes it as PNG and SVG
 and :func:`inline_svg` gives the SVG markup to embed in the HTML page. Text that comes from
@@ -288,6 +289,53 @@ def curve_overview(analysis: Analysis) -> Figure:
         ax.set_xlabel(_training(analysis))
         ax.set_ylabel(f"Predicted test {analysis.task.words.outcome}")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def selection_curves(analysis: Analysis) -> Figure:
+    """The selection strategies side by side, one panel per compared backend: each
+    strategy's runs and learning curve (one family for all) with its bootstrap band over
+    its observed sizes, and the target F1 line."""
+    import matplotlib
+
+    from nercurve.analysis.data import selection_of
+
+    comparison = analysis.selection
+    backends = comparison.backends() if comparison is not None else []
+    strategy = selection_of(analysis.all_runs)
+    size = analysis.task.size
+    target = analysis.settings.target_f1
+    with matplotlib.rc_context(RC):
+        fig, axes = _figure(len(backends))
+        colors = matplotlib.colormaps["tab10"].colors
+        drawn = []
+        for i, (ax, backend) in enumerate(zip(axes, backends, strict=True)):
+            curves = [c for c in comparison.curves if c.backend == backend]
+            for color, c in zip(colors, curves, strict=False):
+                rows = comparison.runs.loc[(comparison.runs["backend"] == backend)
+                                           & (strategy == c.strategy)]
+                ax.scatter(rows[size], rows["f1"], s=10, alpha=0.45, color=color, linewidths=0)
+                drawn.append(rows["f1"].to_numpy(dtype=float))
+                label = plain(c.strategy) + (" (baseline)" if c.strategy == comparison.baseline
+                                             else "")
+                if c.curve is None:
+                    ax.scatter([], [], s=10, color=color, label=f"{label}: no curve")
+                    continue
+                sizes = np.linspace(c.curve.n_min, c.curve.n_max, 150)
+                fitted, lo, hi = _curve_band(c.curve, sizes)
+                ax.fill_between(sizes, lo, hi, color=color, alpha=0.15, linewidth=0)
+                ax.plot(sizes, fitted, color=color, linewidth=1.4, label=label)
+                drawn.append(fitted)
+            ax.axhline(target, color="0.5", linewidth=0.8, linestyle=(0, (1, 3)))
+            ax.set_title(f"{plain(backend)} ({comparison.families[backend]} curves)")
+            ax.set_xlabel(_training(analysis))
+            ax.set_xlim(0, None)
+            if i % 3 == 0:
+                ax.set_ylabel(f"Test {analysis.task.words.outcome}")
+            ax.legend(loc="lower right")
+        if axes:
+            axes[0].set_ylim(*f1_limits(np.concatenate(drawn) if drawn else np.empty(0),
+                                        target))
     return fig
 
 

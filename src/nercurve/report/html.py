@@ -67,13 +67,14 @@ def render_html(analysis: Analysis, svgs: dict[str, str], files: list[str]) -> s
         f"<title>nercurve report: {esc(analysis.source)}</title>",
         f"<style>{STYLE}</style></head><body><main>",
         "<h1>Sample-size study report</h1>",
-        f'<p class="meta">Source: {esc(analysis.source)} · {len(analysis.runs):,} runs · '
+        f'<p class="meta">Source: {esc(analysis.source)} · {len(analysis.all_runs):,} runs · '
         f"backends: {esc(', '.join(backends))} · nercurve {esc(__version__)}</p>",
         _recommendation(analysis),
         _corpus(analysis),
         _design(analysis),
         _figures(analysis, svgs),
         _transfer(analysis, svgs),
+        _selection(analysis, svgs),
         _convergence(analysis, svgs),
         _tables(analysis),
         _runs(analysis),
@@ -119,6 +120,7 @@ def _header(columns: pd.Index) -> str:
 def _recommendation(analysis: Analysis) -> str:
     items = "".join(f"<li>{esc(m.recommendation)}</li>" for m in analysis.models.values()
                     if m.recommendation)
+    items += "".join(f"<li>{esc(t)}</li>" for t in analysis.selection_words().values())
     summary = f"<p>{esc(analysis.summary)}</p>" if analysis.summary else ""
     return (f'<section id="recommendation"><h2>Recommendation</h2><div class="rec">'
             f"<ul>{items}</ul>{summary}</div></section>")
@@ -275,6 +277,43 @@ def _transfer(analysis: Analysis, svgs: dict[str, str]) -> str:
         + table_html(shown, f"Mean {o} by stratum, in-domain and unseen; retained = unseen {o} "
                             f"/ in-domain {o}", 2)
         + "</section>"
+    )
+
+
+def _selection(analysis: Analysis, svgs: dict[str, str]) -> str:
+    """The selection strategies side by side (nothing when the study has one strategy)."""
+    comparison = analysis.selection
+    if comparison is None or "selection_curves" not in svgs:
+        return ""
+    w, s = analysis.task.words, analysis.settings
+    base, level = comparison.baseline, f"{s.level:.0%}"
+    words = "".join(f"<li>{esc(t)}</li>" for t in analysis.selection_words().values())
+    method = (
+        f"Each strategy's learning curve is the family chosen for the backend's {base} runs, "
+        f"fitted to that strategy's runs; {level} bands come from {s.n_boot:,} bootstrap refits "
+        "that resample the strategy's subsets (a subset's seeds together). Sizes saved are "
+        f"the {base} curve's training {w.unit} minus the strategy's, at the target "
+        f"{w.outcome} and at the {w.outcome} the {base} curve reaches at its largest training "
+        "set; their CIs pair the strategies' bootstrap refits (✓: the CI excludes 0). The "
+        f"learning curves, thresholds and recommendation above rest on the {base} subsets "
+        "alone.")
+    return (
+        '<section id="selection"><h2>Selection strategies</h2>'
+        f'<ul class="words">{words}</ul>'
+        f'<figure>{svgs["selection_curves"]}<figcaption>'
+        + esc(f"Test {w.outcome} of each strategy's runs (points) against the training "
+              f"{w.unit}, with its learning curve and {level} bootstrap band over the sizes it "
+              f"was run at; the dotted line marks the target {w.outcome}.")
+        + "</figcaption></figure>"
+        + table_html(tb.selection_display(analysis),
+                     f"Selection strategies against {base}: {w.unit} saved (negative: more "
+                     f"needed), with {level} CIs, and what choosing the subsets cost", 2)
+        + f"<p>{esc(method)}</p>"
+        + '<details id="selection-sizes"><summary>Mean '
+        + esc(f"{w.outcome} of each strategy per training size")
+        + "</summary>"
+        + table_html(tb.selection_sizes_display(analysis), "", 3)
+        + "</details></section>"
     )
 
 

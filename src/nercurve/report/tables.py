@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from nercurve.analysis.recommend import about
+from nercurve.analysis.recommend import about, duration
 from nercurve.tasks import title
 
 if TYPE_CHECKING:
@@ -168,9 +168,94 @@ def curve_display(analysis: Analysis) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def selection_display(analysis: Analysis) -> pd.DataFrame:
+    """The selection strategies side by side per backend: runs, subsets, the size for the
+    target, the sizes saved over the baseline (both levels) with CIs, the selection cost."""
+    comparison = analysis.selection
+    if comparison is None:
+        return pd.DataFrame()
+    t = comparison.table()
+    w, base = analysis.task.words, comparison.baseline
+    goal = f"{w.outcome} {comparison.target_f1:.2f}"
+    level = f"{comparison.level:.0%}"
+    rows = []
+    for r in t.to_dict(orient="records"):
+        is_base = bool(r["baseline"])
+        rows.append({
+            "Backend": r["backend"],
+            "Strategy": r["strategy"] + (" (baseline)" if is_base else ""),
+            "Runs": f"{r['runs']:,}",
+            "Subsets": f"{r['subsets']:,}",
+            f"{title(w.outcome)} at max n": (f"{num(r['f1_at_n_max'], 3)} "
+                                             f"({about(r['n_max'])})" if r["family"] else "–"),
+            f"n for {goal} ({level} CI)": _target_cell(r),
+            f"Saved vs {base} at {goal}": "–" if is_base else _saved_cell(r, "saved_target"),
+            f"Saved vs {base} at its max-n {w.outcome}": ("–" if is_base
+                                                          else _saved_cell(r, "saved_plateau")),
+            "Selection cost": _cost_cell(r),
+        })
+    return pd.DataFrame(rows)
+
+
+def _target_cell(r: dict) -> str:
+    """The size for the target with its CI, or why there is none."""
+    if not r["family"]:
+        return "no curve"
+    if r["target_reachable"]:
+        band = ci(r["target_ci_low"], r["target_ci_high"], about)
+        return f"{about(r['target_sentences'])} ({band})"
+    return "runs cannot tell" if r["target_undecided"] else "out of reach"
+
+
+def _saved_cell(r: dict, key: str) -> str:
+    """A saving with its CI ('–' when none can be given); negative: the strategy needs more."""
+    saved = r[key]
+    if saved is None or not math.isfinite(saved):
+        return "–"
+    lo, hi = r[f"{key}_ci_low"], r[f"{key}_ci_high"]
+    band = "–" if not math.isfinite(lo) and not math.isfinite(hi) else (
+        f"{_signed(lo)} to {_signed(hi)}")
+    return f"{_signed(saved)} ({band})" + (" ✓" if r[f"{key}_reliable"] else "")
+
+
+def _signed(value: float) -> str:
+    """A signed size: '−40', '120', '∞'."""
+    if not math.isfinite(value):
+        return "∞" if value > 0 else "−∞"
+    return f"−{about(-value)}" if value < 0 else about(value)
+
+
+def _cost_cell(r: dict) -> str:
+    """Selection cost: computing time and extra training runs ('–' for none)."""
+    if r["selection_seconds"] <= 0 and r["selection_runs"] <= 0:
+        return "–"
+    runs = f", {r['selection_runs']:,} runs" if r["selection_runs"] else ""
+    return duration(r["selection_seconds"]) + runs
+
+
+def selection_sizes_display(analysis: Analysis) -> pd.DataFrame:
+    """Mean test F1 (SD) of each strategy per training size."""
+    comparison = analysis.selection
+    if comparison is None:
+        return pd.DataFrame()
+    t = comparison.sizes_table()
+    w = analysis.task.words
+    key = "stratum" if "stratum" in t.columns else "size"
+    return pd.DataFrame({
+        "Backend": t["backend"], "Strategy": t["strategy"],
+        title(key) if key == "stratum" else f"Training {w.unit}": (
+            t[key].map(str) if key == "stratum" else t[key].map(lambda v: num(v, 0))),
+        "Runs": t["runs"].map(str),
+        f"Mean {w.unit}": t["mean_size"].map(lambda v: num(v, 0)),
+        f"{title(w.outcome)} mean (SD)": [f"{num(m, 3)} ({num(sd, 3)})"
+                                          for m, sd in zip(t["f1_mean"], t["f1_sd"],
+                                                           strict=True)],
+    })
+
+
 def runs_display(analysis: Analysis) -> pd.DataFrame:
-    """The per-run table with rounded numbers."""
-    frame = analysis.runs.copy()
+    """The per-run table with rounded numbers (of every selection strategy)."""
+    frame = analysis.all_runs.copy()
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column]):
             whole = frame[column].dropna().mod(1).eq(0).all()
