@@ -42,6 +42,13 @@ class SpacyBackend:
         self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int
     ) -> TrainResult:
         """Train on ``train``, select the best step on ``dev``; see the module docstring."""
+        run, model = self.run(train, dev, params, seed)
+        return run.train(model)
+
+    def run(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any,
+            seed: int) -> tuple[SpacyRun, SpacyModel]:
+        """The training run of :meth:`train`, not yet started, and the model that wraps its
+        pipeline (``bench/schedules.py`` follows one run under several schedules)."""
         params = validated(SpacyParams, params)
         require_training(train, "spacy")
         if not 0 <= seed < 2**32:
@@ -66,7 +73,7 @@ class SpacyBackend:
                                  se=se)
 
         run = SpacyRun(params, seed, nlp, training, train_examples, score if dev else None)
-        return run.train(SpacyModel(nlp, alignment=alignment))
+        return run, SpacyModel(nlp, alignment=alignment)
 
 
 def _require_vectors(name: str) -> None:
