@@ -6,7 +6,10 @@ reading. ``write_corpus(docs, path)`` picks the format from the file suffix. Eac
 lives in its own module (``pubtator``, ``conll``, ``brat``, ``jsonl``, ``docbin``, ``bioc``,
 ``hfdatasets``, and for text classification ``table`` (CSV/TSV) and ``textdirs`` (a folder of
 text files per class)) with a ``read(path, options) -> Corpus`` function and, where the format can
-hold documents, a ``write(docs, path) -> None`` function.
+hold documents, a ``write(docs, path) -> None`` function. Annotation tools' exports:
+``labelstudio`` (Label Studio JSON and JSON-MIN), ``inception`` (UIMA CAS XMI, one file or an
+INCEpTION export folder) and ``webanno`` (WebAnno TSV 3.x); an export that holds several
+annotators gives one corpus per annotator through :func:`read_annotations`.
 
 When the format was guessed, an error met while reading says which format was assumed and
 that ``--format`` names another.
@@ -19,7 +22,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, get_args
@@ -29,13 +32,14 @@ from nercurve.errors import InputError
 
 #: The formats a corpus can be read from (the CLI's --format choices and the config's).
 ReadFormat = Literal[
-    "pubtator", "conll", "brat", "jsonl", "docbin", "bioc", "hfdatasets", "table", "textdirs"
+    "pubtator", "conll", "brat", "jsonl", "docbin", "bioc", "hfdatasets", "table", "textdirs",
+    "labelstudio", "inception", "webanno",
 ]
 #: The formats a corpus can be written to (the CLI's --to choices).
-WriteFormat = Literal["jsonl", "conll", "docbin", "pubtator", "bioc"]
+WriteFormat = Literal["jsonl", "conll", "docbin", "pubtator", "bioc", "labelstudio"]
 READ_FORMATS: tuple[str, ...] = get_args(ReadFormat)
 WRITE_FORMATS: tuple[str, ...] = get_args(WriteFormat)
-FOLDER_FORMATS = ("brat", "hfdatasets", "textdirs")
+FOLDER_FORMATS = ("brat", "hfdatasets", "textdirs", "inception")
 
 # The reading policies, declared here once: ReadOptions, the CLI's flags and the study
 # config's [corpus] section take their choices from these (the first is the default).
@@ -69,6 +73,7 @@ _SUFFIX_FORMATS = {
     ".json": "bioc",
     ".parquet": "hfdatasets",
     ".csv": "table",
+    ".xmi": "inception",
 }
 # files a Hugging Face datasets folder (save_to_disk) holds
 _HF_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
@@ -106,7 +111,15 @@ class ReadOptions:
       in order (``("O", "B-Gene", "I-Gene")``), for files that do not name their classes.
     - ``text_column``, ``label_column``, ``id_column``, ``label_sep`` (CSV/TSV tables): the
       header names of the text, class and (optional) id columns, and the separator of several
-      classes in one cell (multi-label data; ``None``: one class per cell).
+      classes in one cell (multi-label data; ``None``: one class per cell). Label Studio
+      reads the text from ``data[text_column]``, the document id from ``data[id_column]``
+      and, in JSON-MIN, a class given as a plain string from ``label_column``.
+    - ``annotator`` (Label Studio, INCEpTION/WebAnno export folders): read this annotator's
+      annotations (its e-mail or user id; an INCEpTION user name).
+    - ``layer`` (INCEpTION XMI, WebAnno TSV): the span layer read as entities, as
+      ``type`` or ``type:feature`` (default: the named-entity layer
+      ``de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity``, feature ``value``); a custom
+      layer's type name is enough when it has one string feature besides the standard ones.
 
     Document classes (``cats``) follow ``label_map`` and ``labels`` as spans do: a class
     outside ``labels`` is dropped and counted, or is an error under ``strict``.
@@ -129,6 +142,8 @@ class ReadOptions:
     label_column: str = "label"
     id_column: str = "id"
     label_sep: str | None = None
+    annotator: str | None = None
+    layer: str | None = None
 
     def __post_init__(self) -> None:
         for name, policy in POLICIES.items():
@@ -188,6 +203,8 @@ def detect_format(path: str | Path) -> str:
     if path.is_dir():
         if any((path / name).is_file() for name in _HF_MARKERS):
             return "hfdatasets"
+        if _module("inception").is_export(path):
+            return "inception"
         if any(path.rglob("*.ann")):
             return "brat"
         if _module("textdirs").is_textdirs(path):
@@ -217,6 +234,12 @@ def detect_format(path: str | Path) -> str:
         except UnicodeDecodeError:
             return "docbin"
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if "http://www.omg.org/XMI" in text:
+        return "inception"
+    if text.startswith("#FORMAT=WebAnno TSV"):
+        return "webanno"
+    if text.lstrip().startswith("["):
+        return "labelstudio"
     if _is_bioc(text):
         return "bioc"
     lines = re.split(r"\r\n|\r|\n", text)
@@ -294,6 +317,29 @@ def read_corpus(
         ) from None
 
 
+def read_annotations(
+    path: str | Path, fmt: str | None = None, options: ReadOptions | None = None
+) -> list[Corpus]:
+    """One corpus per annotator of an export that holds several (a Label Studio export, an
+    INCEpTION export folder; each corpus's ``source`` names its annotator), else the one
+    corpus :func:`read_corpus` reads. ``options.annotator`` names one: its corpus alone."""
+    path = Path(path)
+    options = options or ReadOptions()
+    fmt = fmt or detect_format(path)
+    module = _module(fmt) if fmt in READ_FORMATS else None
+    if options.annotator is not None or not hasattr(module, "annotators"):
+        return [read_corpus(path, fmt, options)]
+    names = module.annotators(path, options)  # type: ignore[union-attr]
+    if len(names) < 2:
+        return [read_corpus(path, fmt, options)]
+    corpora = []
+    for name in names:
+        corpus = read_corpus(path, fmt, replace(options, annotator=name))
+        corpus.source = f"{path} ({name})"
+        corpora.append(corpus)
+    return corpora
+
+
 def format_for_output(path: str | Path) -> str:
     """The writer format a file suffix names."""
     suffix = Path(path).suffix.lower()
@@ -308,9 +354,13 @@ def format_for_output(path: str | Path) -> str:
 
 
 def write_corpus(
-    corpus_or_docs: Corpus | Iterable[Doc], path: str | Path, fmt: str | None = None
+    corpus_or_docs: Corpus | Iterable[Doc],
+    path: str | Path,
+    fmt: str | None = None,
+    **writer_options: Any,
 ) -> None:
-    """Write documents in ``fmt`` (from the suffix of ``path`` when ``None``).
+    """Write documents in ``fmt`` (from the suffix of ``path`` when ``None``); the options
+    go to the format's writer (Label Studio: ``as_predictions``, ``model_version``).
 
     The file is written next to its destination and moved into place only when complete,
     so a document that the format cannot hold never leaves a half-written file behind.
@@ -335,7 +385,7 @@ def write_corpus(
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        _module(fmt).write(docs, Path(tmp))
+        _module(fmt).write(docs, Path(tmp), **writer_options)
         os.replace(tmp, path)
     except InputError as err:
         err.file = str(path)  # name the destination, not the temporary file
