@@ -1,0 +1,260 @@
+"""INCEpTION / WebAnno: UIMA CAS XMI files (through dkpro-cassis) and export folders.
+
+**An XMI file** is read with its type system: ``TypeSystem.xml`` (or ``typesystem.xml``)
+beside it or in a folder above it, up to the export's root (INCEpTION's XMI export puts one
+beside every file). The text is the default view's sofa string. The spans are the
+annotations of one span layer (``--layer``; see :func:`span_layer`): by default the
+named-entity layer ``de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity`` with its
+``value`` feature as label, or a custom layer (``webanno.custom.Disease``, or
+``webanno.custom.Disease:label`` to name the feature). Other layers are left alone. The
+document id is the ``DocumentMetaData`` title (else its id, else the file name); a file
+under ``annotation/<doc>/`` or ``curation/<doc>/`` takes ``<doc>``.
+
+**An export folder** (an INCEpTION project export, unpacked) holds ``annotation/<doc>/<user>.xmi``
+(or ``.tsv``, WebAnno TSV 3.x: :mod:`nercurve.corpus.webanno`), one file per annotator, and
+``curation/<doc>/CURATION_USER.xmi`` where a document was curated; ``INITIAL_CAS`` files
+(the document before annotation) are never read. Each document is read from its curated
+file when there is one, else from its one annotator's file; a document that several
+annotators annotated and nobody curated is an error naming them, unless ``--annotator NAME``
+picks one (``CURATION_USER`` picks the curation). :func:`annotators` lists the users, so that
+``nercurve agree FOLDER`` compares them (a document a user did not annotate is left out of
+that user's corpus, counted).
+
+Errors (a truncated file, a missing type system, an unknown layer, offsets outside the text)
+name the file, and the line where the XML parser stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nercurve.corpus.model import Corpus
+from nercurve.corpus.validate import Checker, RawSpan
+from nercurve.errors import InputError
+
+if TYPE_CHECKING:
+    from nercurve.corpus.io import ReadOptions
+
+NAMED_ENTITY = "de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity"
+"""The named-entity layer, read by default (label: its ``value`` feature)."""
+_METADATA = "de.tudarmstadt.ukp.dkpro.core.api.metadata.type.DocumentMetaData"
+_TYPESYSTEMS = ("TypeSystem.xml", "typesystem.xml")
+_CURATION = "CURATION_USER"
+_INITIAL = "INITIAL_CAS"
+_SUFFIXES = (".xmi", ".tsv")
+# features every annotation has, never a label
+_STANDARD = {"sofa", "begin", "end"}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A span layer and the feature that holds its label."""
+
+    type_name: str
+    feature: str
+
+
+def span_layer(option: str | None) -> tuple[str, str | None]:
+    """The layer type and feature (None: to be found) that ``--layer`` names."""
+    if not option:
+        return NAMED_ENTITY, "value"
+    name, _, feature = option.partition(":")
+    if name == NAMED_ENTITY and not feature:
+        return NAMED_ENTITY, "value"
+    return name.strip(), feature.strip() or None
+
+
+def pick_feature(type_name: str, feature: str | None, features: list[str],
+                 error: Callable[[str, str], InputError]) -> str:
+    """The label feature of a layer: the one named, else the one feature it has (the
+    standard ``identifier`` of named entities aside)."""
+    if feature is not None:
+        if feature not in features:
+            raise error(f"layer {type_name} has no feature {feature!r}",
+                        f"its features: {', '.join(features) or 'none'}")
+        return feature
+    own = [f for f in features if f != "identifier"]
+    if len(own) != 1:
+        raise error(f"layer {type_name} has {len(own)} features ({', '.join(own) or 'none'}): "
+                    "which holds the label?",
+                    f"name it: --layer {type_name}:FEATURE")
+    return own[0]
+
+
+def _typesystem_file(path: Path, root: Path) -> Path | None:
+    """``TypeSystem.xml`` beside ``path`` or in a folder above it, up to ``root``."""
+    folder = path.parent
+    while True:
+        for name in _TYPESYSTEMS:
+            if (folder / name).is_file():
+                return folder / name
+        if folder == root or folder.parent == folder or root not in folder.parents:
+            return None
+        folder = folder.parent
+
+
+def doc_id_of(path: Path) -> str | None:
+    """``<doc>`` of a file at ``annotation/<doc>/<user>`` or ``curation/<doc>/<user>``."""
+    if path.parent.parent.name in ("annotation", "curation"):
+        return path.parent.name
+    return None
+
+
+def _line_of(err: Exception) -> int | None:
+    position = getattr(err, "position", None)
+    return position[0] if position else getattr(err, "lineno", None)
+
+
+def read_xmi(path: Path, root: Path, checker: Checker) -> tuple[str, str, list[RawSpan]]:
+    """One XMI file: its document id, text and the spans of the chosen layer."""
+    import cassis
+    from lxml import etree
+
+    where = str(path)
+    ts_path = _typesystem_file(path, root)
+    if ts_path is None:
+        raise checker.error(
+            "no type system beside the XMI file (TypeSystem.xml)", None,
+            "export from INCEpTION as UIMA CAS XMI (it writes TypeSystem.xml beside each "
+            "file), or copy the project's TypeSystem.xml next to the file", where)
+    try:
+        with ts_path.open("rb") as fh:
+            typesystem = cassis.load_typesystem(fh)
+        with path.open("rb") as fh:
+            cas = cassis.load_cas_from_xmi(fh, typesystem=typesystem, lenient=False)
+    except etree.XMLSyntaxError as err:
+        file = err.filename or where
+        truncated = "end" in str(err).lower() or "premature" in str(err).lower()
+        raise checker.error(
+            f"not well-formed XML: {err.msg}" + ("; is the file truncated?" if truncated
+                                                 else ""),
+            _line_of(err), "export the document again", file) from None
+    except cassis.typesystem.TypeNotFoundError as err:
+        raise checker.error(
+            f"the XMI uses a type its type system lacks: {err}", None,
+            f"use the TypeSystem.xml exported with this file ({ts_path} was read)",
+            where) from None
+    except (ValueError, KeyError, AttributeError, TypeError) as err:
+        raise checker.error(f"not a UIMA CAS XMI file: {err}", None,
+                            "export the document from INCEpTION as UIMA CAS XMI", where
+                            ) from None
+    text = cas.sofa_string or ""
+    type_name, feature = span_layer(checker.options.layer)
+
+    def error(message: str, hint: str) -> InputError:
+        return checker.error(message, None, hint, where)
+
+    if not typesystem.contains_type(type_name):
+        layers = sorted(t.name for t in typesystem.get_types()
+                        if _is_span_layer(typesystem, t)
+                        and t.name not in (_METADATA, "uima.tcas.DocumentAnnotation"))
+        raise error(f"unknown layer {type_name}",
+                    "the type system's span layers: " + (", ".join(layers) or "none")
+                    + "; name one with --layer TYPE[:FEATURE]")
+    features = [f.name for f in typesystem.get_type(type_name).all_features
+                if f.name not in _STANDARD]
+    feature = pick_feature(type_name, feature, features, error)
+    doc_id = doc_id_of(path) or _metadata_id(cas) or path.stem
+    spans = []
+    for fs in cas.select(type_name):
+        label = fs.get(feature)
+        spans.append(RawSpan(fs.begin, fs.end, "" if label is None else str(label), None,
+                             None, f"{type_name.rsplit('.', 1)[-1]} {fs.xmiID}"))
+    return doc_id, text, spans
+
+
+def _is_span_layer(typesystem: Any, t: Any) -> bool:
+    return typesystem.subsumes("uima.tcas.Annotation", t.name)
+
+
+def _metadata_id(cas: Any) -> str | None:
+    try:
+        found = cas.select(_METADATA)
+    except Exception:  # no metadata type in the type system: no metadata
+        return None
+    for fs in found:
+        for name in ("documentTitle", "documentId"):
+            value = fs.get(name)
+            if value:
+                return str(value)
+    return None
+
+
+def is_export(path: Path) -> bool:
+    """Whether a folder is an INCEpTION/WebAnno export (or a folder of XMI files)."""
+    return (path / "annotation").is_dir() or (path / "curation").is_dir() or any(
+        path.rglob("*.xmi"))
+
+
+def _files(path: Path) -> dict[str, dict[str, Path]]:
+    """document -> user -> file of an export folder (curation under ``CURATION_USER``)."""
+    docs: dict[str, dict[str, Path]] = {}
+    for top in ("annotation", "curation"):
+        for file in sorted((path / top).glob("*/*")):
+            if file.suffix.lower() in _SUFFIXES and file.stem != _INITIAL:
+                user = _CURATION if top == "curation" else file.stem
+                docs.setdefault(file.parent.name, {})[user] = file
+    if not docs:  # a plain folder of XMI files: one document each
+        for file in sorted(path.rglob("*.xmi")):
+            docs[file.relative_to(path).with_suffix("").as_posix()] = {"": file}
+    return docs
+
+
+def annotators(path: Path, options: ReadOptions) -> list[str]:
+    """The users of an export folder (curation aside), sorted; none for a file."""
+    if not path.is_dir():
+        return []
+    return sorted({u for users in _files(path).values() for u in users} - {"", _CURATION})
+
+
+def read(path: Path, options: ReadOptions) -> Corpus:
+    """Read an XMI file or an INCEpTION export folder (see the module doc)."""
+    checker = Checker(path, options)
+    if not path.is_dir():
+        root = path.parent.parent.parent if doc_id_of(path) else path.parent
+        _read_file(path, root, checker, None)
+        return checker.corpus(str(path))
+    files = _files(path)
+    if not files:
+        raise checker.error(
+            "the folder holds no annotation/<doc>/<user>.xmi (or .tsv) and no .xmi file",
+            hint="point at an unpacked INCEpTION project export or a folder of XMI files")
+    wanted = options.annotator
+    if wanted is not None and not any(wanted in users for users in files.values()):
+        names = sorted({u for users in files.values() for u in users} - {""})
+        raise checker.error(f"no annotation by {wanted!r}",
+                            hint=f"the export holds annotations by: {', '.join(names)}")
+    for doc, users in files.items():
+        if wanted is not None:
+            if wanted not in users:
+                checker.notice("not-annotated-by", f"document {doc!r} has no annotation by "
+                               f"{wanted!r}: left out", doc_id=doc)
+                continue
+            file = users[wanted]
+        elif _CURATION in users:
+            file = users[_CURATION]
+        elif len(users) == 1:
+            file = next(iter(users.values()))
+        else:
+            raise checker.error(
+                f"document {doc!r} has annotations by {len(users)} annotators "
+                f"({', '.join(users)}) and no curation", None,
+                "read one annotator's with --annotator NAME, or compare them: nercurve agree "
+                "FOLDER", str(path / "annotation" / doc))
+        _read_file(file, path, checker, doc if file.parent.name == doc else None)
+    return checker.corpus(str(path))
+
+
+def _read_file(file: Path, root: Path, checker: Checker, doc: str | None) -> None:
+    if file.suffix.lower() == ".tsv":
+        from nercurve.corpus import webanno
+
+        text, spans, sentences = webanno.parse(file, checker)
+        checker.add_doc(doc or doc_id_of(file) or file.stem, text, spans, file=str(file),
+                        sentences=sentences)
+        return
+    doc_id, text, spans = read_xmi(file, root, checker)
+    checker.add_doc(doc or doc_id, text, spans, file=str(file))
