@@ -3,8 +3,8 @@
 **An XMI file** is read with its type system: ``TypeSystem.xml`` (or ``typesystem.xml``)
 beside it or in a folder above it, up to the export's root (INCEpTION's XMI export puts one
 beside every file). The text is the default view's sofa string. The spans are the
-annotations of one span layer (``--layer``; see :func:`span_layer`): by default the
-named-entity layer ``de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity`` with its
+annotations of one span layer (``--layer``; :func:`nercurve.corpus.uima.span_layer`): by
+default the named-entity layer ``de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity`` with its
 ``value`` feature as label, or a custom layer (``webanno.custom.Disease``, or
 ``webanno.custom.Disease:label`` to name the feature). Other layers are left alone. The
 document id is the ``DocumentMetaData`` title (else its id, else the file name); a file
@@ -26,20 +26,17 @@ name the file, and the line where the XML parser stopped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nercurve.corpus.model import Corpus
+from nercurve.corpus.uima import doc_id_of, pick_feature, span_layer
 from nercurve.corpus.validate import Checker, RawSpan
 from nercurve.errors import InputError
 
 if TYPE_CHECKING:
     from nercurve.corpus.io import ReadOptions
 
-NAMED_ENTITY = "de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity"
-"""The named-entity layer, read by default (label: its ``value`` feature)."""
 _METADATA = "de.tudarmstadt.ukp.dkpro.core.api.metadata.type.DocumentMetaData"
 _TYPESYSTEMS = ("TypeSystem.xml", "typesystem.xml")
 _CURATION = "CURATION_USER"
@@ -47,41 +44,6 @@ _INITIAL = "INITIAL_CAS"
 _SUFFIXES = (".xmi", ".tsv")
 # features every annotation has, never a label
 _STANDARD = {"sofa", "begin", "end"}
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A span layer and the feature that holds its label."""
-
-    type_name: str
-    feature: str
-
-
-def span_layer(option: str | None) -> tuple[str, str | None]:
-    """The layer type and feature (None: to be found) that ``--layer`` names."""
-    if not option:
-        return NAMED_ENTITY, "value"
-    name, _, feature = option.partition(":")
-    if name == NAMED_ENTITY and not feature:
-        return NAMED_ENTITY, "value"
-    return name.strip(), feature.strip() or None
-
-
-def pick_feature(type_name: str, feature: str | None, features: list[str],
-                 error: Callable[[str, str], InputError]) -> str:
-    """The label feature of a layer: the one named, else the one feature it has (the
-    standard ``identifier`` of named entities aside)."""
-    if feature is not None:
-        if feature not in features:
-            raise error(f"layer {type_name} has no feature {feature!r}",
-                        f"its features: {', '.join(features) or 'none'}")
-        return feature
-    own = [f for f in features if f != "identifier"]
-    if len(own) != 1:
-        raise error(f"layer {type_name} has {len(own)} features ({', '.join(own) or 'none'}): "
-                    "which holds the label?",
-                    f"name it: --layer {type_name}:FEATURE")
-    return own[0]
 
 
 def _typesystem_file(path: Path, root: Path) -> Path | None:
@@ -94,13 +56,6 @@ def _typesystem_file(path: Path, root: Path) -> Path | None:
         if folder == root or folder.parent == folder or root not in folder.parents:
             return None
         folder = folder.parent
-
-
-def doc_id_of(path: Path) -> str | None:
-    """``<doc>`` of a file at ``annotation/<doc>/<user>`` or ``curation/<doc>/<user>``."""
-    if path.parent.parent.name in ("annotation", "curation"):
-        return path.parent.name
-    return None
 
 
 def _line_of(err: Exception) -> int | None:

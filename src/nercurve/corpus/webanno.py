@@ -22,7 +22,7 @@ label. Sub-token lines (``1-3.1``) carry annotations on part of a token. Charact
 the format uses (``\\ [ ] | _ * ; -> tab newline``) are escaped with a backslash.
 
 The spans are those of one span layer (``--layer``, as for XMI: the named-entity layer's
-``value`` by default; :func:`nercurve.corpus.inception.span_layer`); other layers are left
+``value`` by default; :func:`nercurve.corpus.uima.span_layer`); other layers are left
 alone. The text is rebuilt from the sentences (``#Text=``) at their tokens' offsets, with
 spaces between sentences; every token must match the text at its offsets. The document id
 is the file name (``<doc>`` under ``annotation/<doc>/``). INCEpTION export folders of TSV
@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nercurve.corpus.inception import doc_id_of, pick_feature, span_layer
 from nercurve.corpus.model import Corpus, Offsets
+from nercurve.corpus.uima import doc_id_of, pick_feature, span_layer
 from nercurve.corpus.validate import Checker, RawSpan, read_lines
 from nercurve.errors import InputError
 
