@@ -166,7 +166,8 @@ def _text(sentences: list[_Sentence], checker: Checker, where: str) -> str:
                 break
         else:  # the sentence text does not fit its tokens: the tokens alone
             for begin, end, form, _ in sentence.tokens:
-                chars[begin:end] = list(_unescape(form))[: end - begin]
+                if begin <= end and len(_unescape(form)) == end - begin:
+                    chars[begin:end] = list(_unescape(form))
     text = "".join(chars)
     for sentence in sentences:
         for begin, end, form, line in sentence.tokens:
