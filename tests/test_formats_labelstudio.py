@@ -272,6 +272,13 @@ def test_convert_writes_tasks_with_predictions(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     tasks = json.loads(out.read_text(encoding="utf-8"))
     assert [t["predictions"][0]["model_version"] for t in tasks] == ["m2", "m2"]
+    config = (tmp_path / "tasks.config.xml").read_text(encoding="utf-8")
+    assert config == (
+        '<View>\n  <Labels name="label" toName="text">\n    <Label value="Chemical"/>\n'
+        '    <Label value="Person"/>\n  </Labels>\n  <Text name="text" value="$text"/>\n'
+        '  <Choices name="class" toName="text" choice="single">\n'
+        '    <Choice value="negative"/>\n    <Choice value="positive"/>\n  </Choices>\n'
+        "</View>\n")
     bad = subprocess.run([NERCURVE, "convert", str(src), str(tmp_path / "x.jsonl"),
                           "--as-predictions", "m2"], capture_output=True, text=True,
                          timeout=120, check=False)

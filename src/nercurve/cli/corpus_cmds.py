@@ -46,7 +46,8 @@ def convert(
 
     Also reads Hugging Face datasets (a save_to_disk folder or a Parquet file), Label Studio
     exports, INCEpTION XMI and WebAnno TSV. BioC is written as JSON to a .json file, else as
-    XML; --to labelstudio writes Label Studio tasks to import.
+    XML; --to labelstudio writes Label Studio tasks to import, and the labeling config they
+    fit beside them (<target stem>.config.xml).
 
     Example: nercurve convert NCBItrainset_corpus.txt ncbi.jsonl --mismatch strip
     --duplicate-ids keep-first --label-map SpecificDisease=Disease,Modifier=Disease
@@ -62,3 +63,13 @@ def convert(
     write_corpus(corpus, target, to, **options)
     spans = sum(len(d.spans) for d in corpus)
     typer.echo(f"wrote {len(corpus)} documents ({spans} spans) to {target}")
+    if to == "labelstudio":
+        from nercurve.corpus.labelstudio import labeling_config
+
+        config = target.with_name(f"{target.stem}.config.xml")
+        try:
+            config.write_text(labeling_config(corpus.docs), encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"cannot write: {err.strerror or err}", file=config,
+                             hint="check the output folder") from None
+        typer.echo(f"wrote the Label Studio labeling config of these tasks to {config}")

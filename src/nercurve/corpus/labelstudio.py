@@ -40,7 +40,8 @@ Errors name the file and the line where the task starts (a JSON file has no othe
 
 :func:`write` writes tasks to import: the text under ``data.text``, the document id under
 ``data.id``, the spans and classes as one annotation, or (``as_predictions``) as one
-prediction of ``model_version``, for model-assisted annotation.
+prediction of ``model_version``, for model-assisted annotation; :func:`labeling_config` is
+the labeling config (XML) of a project those tasks fit.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import quoteattr
 
 from nercurve.corpus.classes import POSITIVE
 from nercurve.corpus.model import Corpus, Doc
@@ -386,6 +388,29 @@ def _result_items(doc: Doc) -> list[dict[str, Any]]:
         items.append({"id": "c0", "from_name": WRITE_FROM["choices"], "to_name": "text",
                       "type": "choices", "value": {"choices": classes}})
     return items
+
+
+def labeling_config(docs: Sequence[Doc]) -> str:
+    """The Label Studio labeling config (XML) that the tasks :func:`write` makes of these
+    documents fit: a ``Labels`` control for their span labels and a ``Choices`` control for
+    their classes (``multiple`` when a document carries several), on the text ``$text``."""
+    labels = sorted({s.label for d in docs for s in d.spans})
+    classes = sorted({c for d in docs for c in d.cats})
+    multiple = any(sum(v >= POSITIVE for v in d.cats.values()) > 1 for d in docs)
+    parts = ["<View>"]
+    if labels or not classes:
+        parts.append(f'  <Labels name="{WRITE_FROM["labels"]}" toName="text">')
+        parts += [f"    <Label value={quoteattr(label)}/>" for label in labels]
+        parts.append("  </Labels>")
+    parts.append('  <Text name="text" value="$text"/>')
+    if classes:
+        choice = "multiple" if multiple else "single"
+        parts.append(f'  <Choices name="{WRITE_FROM["choices"]}" toName="text" '
+                     f'choice="{choice}">')
+        parts += [f"    <Choice value={quoteattr(c)}/>" for c in classes]
+        parts.append("  </Choices>")
+    parts.append("</View>")
+    return "\n".join(parts) + "\n"
 
 
 def tasks(docs: Sequence[Doc], *, as_predictions: bool = False,
