@@ -312,3 +312,48 @@ def test_convert_xmi_export_to_label_studio_tasks(tmp_path: Path) -> None:
     back = read_corpus(out)
     assert _entities(back) == [("doc2.txt", "Ibuprofen", "Chemical"),
                                ("doc2.txt", "naproxen", "Chemical")]
+
+
+def _zip(folder: Path, archive: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(archive, "w") as zf:
+        for file in sorted(folder.rglob("*")):
+            if file.is_file():
+                zf.write(file, file.relative_to(folder).as_posix())
+    return archive
+
+
+def test_export_zip_and_per_user_zips_read_like_the_folder(tmp_path: Path) -> None:
+    root = _export(tmp_path / "export")
+    folder = [c.docs for c in read_annotations(root)]
+    archive = _zip(root, tmp_path / "project.zip")
+    assert detect_format(archive) == "inception"
+    zipped = read_annotations(archive)
+    assert [c.docs for c in zipped] == folder
+    assert [c.source for c in zipped] == [f"{archive} (ann)", f"{archive} (bob)"]
+    assert zipped[1].notice_counts() == {"not-annotated-by": 1}
+    # WebAnno's layout: annotation/<doc>/<user>.zip, each with its XMI and TypeSystem.xml
+    per_user = tmp_path / "per-user"
+    for xmi in sorted((root / "annotation").glob("*/*.xmi")):
+        inner = tmp_path / "inner" / xmi.parent.name / xmi.stem
+        inner.mkdir(parents=True)
+        shutil.copy(xmi, inner / xmi.name)
+        shutil.copy(xmi.parent / "TypeSystem.xml", inner / "TypeSystem.xml")
+        (per_user / "annotation" / xmi.parent.name).mkdir(parents=True, exist_ok=True)
+        _zip(inner, per_user / "annotation" / xmi.parent.name / f"{xmi.stem}.zip")
+    assert [c.docs for c in read_annotations(per_user)] == folder
+
+
+def test_errors_inside_a_zip_name_the_archive(tmp_path: Path) -> None:
+    root = _export(tmp_path / "export")
+    (root / "annotation" / "doc2.txt" / "TypeSystem.xml").unlink()
+    archive = _zip(root, tmp_path / "project.zip")
+    with pytest.raises(InputError, match="no type system beside the XMI file") as err:
+        read_corpus(archive, options=ReadOptions(annotator="ann"))
+    assert err.value.file == f"{archive}/annotation/doc2.txt/ann.xmi"
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(archive.read_bytes()[:200])
+    with pytest.raises(InputError, match="not a readable zip archive") as err:
+        read_corpus(cut)
+    assert err.value.file == str(cut)

@@ -10,8 +10,9 @@ default the named-entity layer ``de.tudarmstadt.ukp.dkpro.core.api.ner.type.Name
 document id is the ``DocumentMetaData`` title (else its id, else the file name); a file
 under ``annotation/<doc>/`` or ``curation/<doc>/`` takes ``<doc>``.
 
-**An export folder** (an INCEpTION project export, unpacked) holds ``annotation/<doc>/<user>.xmi``
-(or ``.tsv``, WebAnno TSV 3.x: :mod:`nercurve.corpus.webanno`), one file per annotator, and
+**An export folder** (an INCEpTION project export, unpacked, or its ``.zip``) holds
+``annotation/<doc>/<user>.xmi`` (or ``.tsv``, WebAnno TSV 3.x: :mod:`nercurve.corpus.webanno`;
+or ``<user>.zip`` holding one of them with its type system), one file per annotator, and
 ``curation/<doc>/CURATION_USER.xmi`` where a document was curated; ``INITIAL_CAS`` files
 (the document before annotation) are never read. Each document is read from its curated
 file when there is one, else from its one annotator's file; a document that several
@@ -27,6 +28,9 @@ name the file, and the line where the XML parser stopped.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +46,7 @@ _METADATA = "de.tudarmstadt.ukp.dkpro.core.api.metadata.type.DocumentMetaData"
 _TYPESYSTEMS = ("TypeSystem.xml", "typesystem.xml")
 _CURATION = "CURATION_USER"
 _INITIAL = "INITIAL_CAS"
-_SUFFIXES = (".xmi", ".tsv")
+_SUFFIXES = (".xmi", ".tsv", ".zip")
 # features every annotation has, never a label
 _STANDARD = {"sofa", "begin", "end"}
 
@@ -161,20 +165,75 @@ def _files(path: Path) -> dict[str, dict[str, Path]]:
     return docs
 
 
+@contextmanager
+def _unpacked(archive: Path, checker: Checker) -> Iterator[Path]:
+    """A zip archive's members in a temporary folder; the errors and notices raised while it
+    is read name the archive (``export.zip/annotation/...``), not the folder."""
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory(prefix="nercurve-zip-") as tmp:
+        folder = Path(tmp).resolve()
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                for member in zf.namelist():
+                    if folder not in (folder / member).resolve().parents:
+                        raise checker.error(f"the archive holds a member outside itself: "
+                                            f"{member!r}", None, "unpack it by hand and check "
+                                            "it", str(archive))
+                zf.extractall(folder)
+        except (zipfile.BadZipFile, EOFError) as err:
+            raise checker.error(f"not a readable zip archive ({err}); is it truncated?", None,
+                                "export the project again", str(archive)) from None
+        known = len(checker.notices)
+        try:
+            yield folder
+        except InputError as err:
+            err.file = _shown(err.file, folder, archive)
+            err.message = err.message.replace(str(folder), str(archive))
+            raise
+        finally:
+            for i in range(known, len(checker.notices)):
+                notice = checker.notices[i]
+                checker.notices[i] = replace(notice, file=_shown(notice.file, folder, archive),
+                                             message=notice.message.replace(str(folder),
+                                                                            str(archive)))
+
+
+def _shown(file: str | None, folder: Path, archive: Path) -> str | None:
+    if file is None or not file.startswith(str(folder)):
+        return file
+    return str(archive) + file[len(str(folder)):]
+
+
 def annotators(path: Path, options: ReadOptions) -> list[str]:
-    """The users of an export folder (curation aside), sorted; none for a file."""
+    """The users of an export folder or zip (curation aside), sorted; none for a file."""
+    if path.suffix.lower() == ".zip":
+        with _unpacked(path, Checker(path, options)) as folder:
+            return annotators(folder, options)
     if not path.is_dir():
         return []
     return sorted({u for users in _files(path).values() for u in users} - {"", _CURATION})
 
 
 def read(path: Path, options: ReadOptions) -> Corpus:
-    """Read an XMI file or an INCEpTION export folder (see the module doc)."""
+    """Read an XMI file, an INCEpTION export folder or its zip (see the module doc)."""
     checker = Checker(path, options)
+    if path.suffix.lower() == ".zip":
+        with _unpacked(path, checker) as folder:
+            _read_export(folder, checker)
+            return checker.corpus(str(path))
     if not path.is_dir():
         root = path.parent.parent.parent if doc_id_of(path) else path.parent
         _read_file(path, root, checker, None)
         return checker.corpus(str(path))
+    _read_export(path, checker)
+    return checker.corpus(str(path))
+
+
+def _read_export(path: Path, checker: Checker) -> None:
+    """Read an export folder's documents (see the module doc)."""
+    options = checker.options
     files = _files(path)
     if not files:
         raise checker.error(
@@ -203,10 +262,17 @@ def read(path: Path, options: ReadOptions) -> Corpus:
                 "read one annotator's with --annotator NAME, or compare them: nercurve agree "
                 "FOLDER", str(path / "annotation" / doc))
         _read_file(file, path, checker, doc if file.parent.name == doc else None)
-    return checker.corpus(str(path))
 
 
 def _read_file(file: Path, root: Path, checker: Checker, doc: str | None) -> None:
+    if file.suffix.lower() == ".zip":  # one user's document zipped with its type system
+        with _unpacked(file, checker) as folder:
+            inner = sorted(f for f in folder.rglob("*") if f.suffix.lower() in (".xmi", ".tsv"))
+            if len(inner) != 1:
+                raise checker.error(f"the archive holds {len(inner)} .xmi or .tsv files, not "
+                                    "one", None, "export the project again", str(file))
+            _read_file(inner[0], folder, checker, doc or doc_id_of(file))
+        return
     if file.suffix.lower() == ".tsv":
         from nercurve.corpus import webanno
 

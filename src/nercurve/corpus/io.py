@@ -224,6 +224,8 @@ def detect_format(path: str | Path) -> str:
         return "brat"
     if suffix == ".csv":
         return "table"
+    if suffix == ".zip":
+        return "inception"
     with path.open("rb") as fh:
         head = fh.read(65536)
     if head[:4] == b"PAR1":
