@@ -149,6 +149,7 @@ def test_json_min_reads_like_the_full_export(tmp_path: Path) -> None:
     for got, want in zip(minimal, full, strict=True):
         assert got.docs == want.docs
     assert minimal[0][0].cats == {}  # a plain string is a class only under --label-column
+    assert minimal[0].notice_counts() == {"min-field-as-data": 1}
     topic = read_corpus(path, options=ReadOptions(annotator="ann@lab.org", label_column="topic"))
     assert topic[0].cats == {"drug": 1.0} and topic.docs == full[0].docs
 

@@ -23,7 +23,9 @@ What is read:
 - ``labels`` results become spans, one per label of a region; ``value.text``, when given, is
   checked against the text at the offsets (the ``--mismatch`` policy). ``choices`` results
   become document classes (``cats``); in JSON-MIN a plain string is a class only under the
-  ``--label-column`` key (default ``label``), any other string is a data field.
+  ``--label-column`` key (default ``label``), any other string is a data field (counted, so
+  that a class field read as data shows). JSON-MIN carries the task id where the data had an
+  ``id`` (Label Studio overwrites it): export as JSON to keep the documents' own ids.
 - Every other result type (relations, text areas, ratings, ...) is left out with a counted
   notice; so are cancelled (skipped) annotations and the tasks' ``predictions`` (model
   output, not annotation).
@@ -344,7 +346,12 @@ def _min_result(key: str, value: Any, ann: _Annotation, task: _Task, checker: Ch
         return [{"type": "choices", "value": value}]
     if isinstance(value, str):
         label_key = checker.options.label_column
-        return [{"type": "choices", "value": {"choices": [value]}}] if key == label_key else []
+        if key == label_key:
+            return [{"type": "choices", "value": {"choices": [value]}}]
+        checker.notice("min-field-as-data", f"{ann.ref}: the field {key!r} ({value[:40]!r}) "
+                       f"is read as data, not as a class (a class field is named by "
+                       f"--label-column, now {label_key!r})", task.line, task.doc_id)
+        return []
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         out = []
         for region in value:
