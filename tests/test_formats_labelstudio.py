@@ -284,3 +284,15 @@ def test_convert_writes_tasks_with_predictions(tmp_path: Path) -> None:
                           "--as-predictions", "m2"], capture_output=True, text=True,
                          timeout=120, check=False)
     assert bad.returncode == 2 and "--to labelstudio" in bad.stderr
+
+
+def test_repeated_task_ids_follow_the_duplicate_ids_policy(tmp_path: Path) -> None:
+    export = _export()[1:]
+    export[0]["annotations"].pop()
+    export.append(json.loads(json.dumps(export[0])))
+    path = _write(tmp_path, export)
+    with pytest.raises(InputError, match="document id '2' is repeated") as err:
+        read_corpus(path)
+    assert err.value.line == 76  # where the third task starts
+    kept = read_corpus(path, options=ReadOptions(duplicate_ids="keep-first"))
+    assert kept.ids == ["2", "3"] and kept.notice_counts()["duplicate-id-dropped"] == 1

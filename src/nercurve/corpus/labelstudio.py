@@ -165,7 +165,8 @@ def _annotator(value: Any) -> str:
 def _tasks(path: Path, options: ReadOptions, checker: Checker) -> list[_Task]:
     """Every task of the file with its non-cancelled annotations (JSON-MIN records of one task
     merged); cancelled annotations and predictions counted."""
-    tasks: dict[str, _Task] = {}
+    tasks: list[_Task] = []
+    records: dict[str, _Task] = {}  # JSON-MIN: the task that the records of a task id fill
     for number, (line, obj) in enumerate(_items(read_text(path), checker), 1):
         if not isinstance(obj, dict):
             raise checker.error(f"task {number} is not a JSON object", line, _SHAPE_HINT)
@@ -182,11 +183,12 @@ def _tasks(path: Path, options: ReadOptions, checker: Checker) -> list[_Task]:
                 "name the data field that holds the text with --text-column",
             )
         doc_id = _doc_id(obj, data, minimal, options, number, path)
-        task = tasks.get(doc_id)
-        if task is None or not minimal:
-            if task is not None:  # a repeated task id in the full export: the checker says so
-                doc_id = f"{doc_id}\x00{number}"
-            task = tasks[doc_id] = _Task(number, line, doc_id, text, minimal=minimal)
+        task = records.get(doc_id) if minimal else None
+        if task is None:  # a repeated id in the full export: the checker reports it
+            task = _Task(number, line, doc_id, text, minimal=minimal)
+            tasks.append(task)
+            if minimal:
+                records[doc_id] = task
         elif task.text != text:
             raise checker.error(
                 f"task {doc_id!r} appears again with another text (first at line {task.line})",
@@ -221,7 +223,7 @@ def _tasks(path: Path, options: ReadOptions, checker: Checker) -> list[_Task]:
             checker.notice("predictions-left-out",
                            f"{where} carries {len(predictions)} prediction(s) (model output, "
                            "not annotation): left out", line, doc_id)
-    return list(tasks.values())
+    return tasks
 
 
 def _list(value: Any, what: str, line: int, checker: Checker) -> list[Any]:
@@ -264,18 +266,19 @@ def read(path: Path, options: ReadOptions) -> Corpus:
         checker.notice("unannotated-tasks", f"no task holds an annotation: read {len(tasks)} "
                        "task(s) as documents without spans")
     for task in tasks:
-        chosen = None if unannotated else _chosen(task, options, checker)
-        if chosen is None and not unannotated:
+        if unannotated:
+            checker.add_doc(task.doc_id, task.text, [], line=task.line)
             continue
-        spans, cats = _results(chosen, task, checker) if chosen else ([], {})
-        checker.add_doc(task.doc_id.split("\x00")[0], task.text, spans, line=task.line,
-                        cats=cats)
+        chosen = _chosen(task, options, checker)
+        if chosen is not None:
+            spans, cats = _results(chosen, task, checker)
+            checker.add_doc(task.doc_id, task.text, spans, line=task.line, cats=cats)
     return checker.corpus(str(path))
 
 
 def _chosen(task: _Task, options: ReadOptions, checker: Checker) -> _Annotation | None:
     """The annotation of a task to read (see the module doc), or None (left out, counted)."""
-    where = f"task {task.doc_id.split(chr(0))[0]!r}"
+    where = f"task {task.doc_id!r}"
     anns = task.annotations
     if options.annotator is not None:
         anns = [a for a in anns if a.annotator == options.annotator]
