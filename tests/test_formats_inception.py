@@ -357,3 +357,15 @@ def test_errors_inside_a_zip_name_the_archive(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a readable zip archive") as err:
         read_corpus(cut)
     assert err.value.file == str(cut)
+
+
+def test_a_layer_without_features_labels_its_spans_with_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "finding.tsv"
+    path.write_text(
+        "#FORMAT=WebAnno TSV 3.3\n#T_SP=webanno.custom.Finding\n\n\n"
+        "#Text=Mild fever , no rash\n"
+        "1-1\t0-4\tMild\t*[1]\t\n1-2\t5-10\tfever\t*[1]\t\n1-3\t11-12\t,\t_\t\n"
+        "1-4\t13-15\tno\t_\t\n1-5\t16-20\trash\t*\t\n", encoding="utf-8")
+    corpus = read_corpus(path, options=ReadOptions(layer="webanno.custom.Finding"))
+    assert _entities(corpus) == [("finding", "Mild fever", "Finding"),
+                                 ("finding", "rash", "Finding")]

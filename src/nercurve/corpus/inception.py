@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nercurve.corpus.model import Corpus
-from nercurve.corpus.uima import doc_id_of, pick_feature, span_layer
+from nercurve.corpus.uima import doc_id_of, pick_feature, short_name, span_layer
 from nercurve.corpus.validate import Checker, RawSpan
 from nercurve.errors import InputError
 
@@ -122,9 +122,9 @@ def read_xmi(path: Path, root: Path, checker: Checker) -> tuple[str, str, list[R
     doc_id = doc_id_of(path) or _metadata_id(cas) or path.stem
     spans = []
     for fs in cas.select(type_name):
-        label = fs.get(feature)
+        label = fs.get(feature) if feature else short_name(type_name)
         spans.append(RawSpan(fs.begin, fs.end, "" if label is None else str(label), None,
-                             None, f"{type_name.rsplit('.', 1)[-1]} {fs.xmiID}"))
+                             None, f"{short_name(type_name)} {fs.xmiID}"))
     return doc_id, text, spans
 
 

@@ -23,15 +23,18 @@ def span_layer(option: str | None) -> tuple[str, str | None]:
 
 
 def pick_feature(type_name: str, feature: str | None, features: list[str],
-                 error: Callable[[str, str], InputError]) -> str:
+                 error: Callable[[str, str], InputError]) -> str | None:
     """The label feature of a layer: the one named, else the one feature it has (the
-    standard ``identifier`` of named entities aside)."""
+    standard ``identifier`` of named entities aside); None for a layer without features of
+    its own, whose spans take the layer's name (:func:`short_name`) as label."""
     if feature is not None:
         if feature not in features:
             raise error(f"layer {type_name} has no feature {feature!r}",
                         f"its features: {', '.join(features) or 'none'}")
         return feature
     own = [f for f in features if f != "identifier"]
+    if not own:
+        return None
     if len(own) != 1:
         raise error(f"layer {type_name} has {len(own)} features ({', '.join(own) or 'none'}): "
                     "which holds the label?",
@@ -44,3 +47,8 @@ def doc_id_of(path: Path) -> str | None:
     if path.parent.parent.name in ("annotation", "curation"):
         return path.parent.name
     return None
+
+
+def short_name(type_name: str) -> str:
+    """A layer's name without its package: the label of a layer without features."""
+    return type_name.rsplit(".", 1)[-1]

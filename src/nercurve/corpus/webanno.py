@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nercurve.corpus.model import Corpus, Offsets
-from nercurve.corpus.uima import doc_id_of, pick_feature, span_layer
+from nercurve.corpus.uima import doc_id_of, pick_feature, short_name, span_layer
 from nercurve.corpus.validate import Checker, RawSpan, read_lines
 from nercurve.errors import InputError
 
@@ -139,12 +139,10 @@ def parse(path: Path, checker: Checker) -> tuple[str, list[RawSpan], Offsets]:
                     "the file's span layers: " + (", ".join(columns) or "none")
                     + "; name one with --layer TYPE[:FEATURE]")
     first, features = columns[type_name]
-    if features:
-        column = first + features.index(pick_feature(type_name, feature, features, error))
-    else:
-        column = first
+    label_feature = pick_feature(type_name, feature, features, error)
+    column = first + (features.index(label_feature) if label_feature else 0)
     text = _text(sentences, checker, where)
-    spans = _spans(sentences, column, type_name, checker)
+    spans = _spans(sentences, column, type_name, None if label_feature else short_name(type_name))
     offsets = tuple((s.tokens[0][0], max(t[1] for t in s.tokens)) for s in sentences
                     if s.tokens)
     return text, spans, offsets
@@ -179,9 +177,10 @@ def _text(sentences: list[_Sentence], checker: Checker, where: str) -> str:
     return text
 
 
-def _spans(sentences: list[_Sentence], column: int, type_name: str, checker: Checker
+def _spans(sentences: list[_Sentence], column: int, type_name: str, fixed: str | None
            ) -> list[RawSpan]:
-    """The spans of one column: one per single-token label, one per ``[n]`` id."""
+    """The spans of one column: one per single-token label, one per ``[n]`` id (labelled
+    ``fixed`` when the layer has no label feature)."""
     spans: list[RawSpan] = []
     joined: dict[str, list[int]] = {}  # id -> [begin, end, line, index into spans]
     for sentence in sentences:
@@ -191,8 +190,8 @@ def _spans(sentences: list[_Sentence], column: int, type_name: str, checker: Che
                 continue
             for item in _CELL_SPLIT.split(cell):
                 label, ident = _LABEL_ID.match(item).groups()  # type: ignore[union-attr]
-                label = "" if label == "*" else _unescape(label)
-                ref = f"{type_name.rsplit('.', 1)[-1]} {ident or 'at line ' + str(line)}"
+                label = fixed or ("" if label == "*" else _unescape(label))
+                ref = f"{short_name(type_name)} {ident or 'at line ' + str(line)}"
                 if ident is None:
                     spans.append(RawSpan(begin, end, label, line, None, ref))
                 elif ident in joined:
