@@ -119,7 +119,8 @@ class ReadOptions:
     - ``layer`` (INCEpTION XMI, WebAnno TSV): the span layer read as entities, as
       ``type`` or ``type:feature`` (default: the named-entity layer
       ``de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity``, feature ``value``); a custom
-      layer's type name is enough when it has one string feature besides the standard ones.
+      layer's type name is enough when it has one feature (its label), or none (its spans
+      take the layer's name, ``Disease``, as label).
 
     Document classes (``cats``) follow ``label_map`` and ``labels`` as spans do: a class
     outside ``labels`` is dropped and counted, or is an error under ``strict``.
