@@ -296,3 +296,16 @@ def test_repeated_task_ids_follow_the_duplicate_ids_policy(tmp_path: Path) -> No
     assert err.value.line == 76  # where the third task starts
     kept = read_corpus(path, options=ReadOptions(duplicate_ids="keep-first"))
     assert kept.ids == ["2", "3"] and kept.notice_counts()["duplicate-id-dropped"] == 1
+
+
+def test_agree_on_a_broken_or_missing_export_is_one_clear_error(tmp_path: Path) -> None:
+    cut = _write(tmp_path, json.dumps(_export(), indent=1)[:400], "cut.json")
+    with pytest.raises(InputError, match="truncated") as err:
+        read_annotations(cut)
+    assert "the format guessed from the file" in (err.value.hint or "")
+    with pytest.raises(InputError, match="no such file"):
+        read_annotations(tmp_path / "none.json", "labelstudio")
+    out = subprocess.run([NERCURVE, "agree", str(cut), str(tmp_path / "none.json")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"error: {cut}:")

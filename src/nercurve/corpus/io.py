@@ -328,11 +328,16 @@ def read_annotations(
     corpus :func:`read_corpus` reads. ``options.annotator`` names one: its corpus alone."""
     path = Path(path)
     options = options or ReadOptions()
-    fmt = fmt or detect_format(path)
-    module = _module(fmt) if fmt in READ_FORMATS else None
-    if options.annotator is not None or not hasattr(module, "annotators"):
+    if options.annotator is not None or not path.exists():
         return [read_corpus(path, fmt, options)]
-    names = module.annotators(path, options)  # type: ignore[union-attr]
+    named = fmt or detect_format(path)
+    module = _module(named) if named in READ_FORMATS else None
+    if not hasattr(module, "annotators"):
+        return [read_corpus(path, fmt, options)]
+    try:
+        names = module.annotators(path, options)  # type: ignore[union-attr]
+    except (InputError, OSError):  # a broken export: read_corpus reports it, as for any file
+        return [read_corpus(path, fmt, options)]
     if len(names) < 2:
         return [read_corpus(path, fmt, options)]
     corpora = []
