@@ -180,7 +180,7 @@ def test_agree_compares_the_annotators_of_an_export_folder(tmp_path: Path) -> No
     ("break_it", "message"),
     [
         (lambda p: p.write_text(p.read_text(encoding="utf-8")[:700], encoding="utf-8"),
-         "not well-formed XML"),
+         "is the file truncated?"),
         (lambda p: (p.parent / "TypeSystem.xml").unlink(),
          "no type system beside the XMI file (TypeSystem.xml)"),
         (lambda p: p.write_text(p.read_text(encoding="utf-8").replace('end="37"', 'end="99"'),

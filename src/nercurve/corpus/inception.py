@@ -89,7 +89,9 @@ def read_xmi(path: Path, root: Path, checker: Checker) -> tuple[str, str, list[R
             cas = cassis.load_cas_from_xmi(fh, typesystem=typesystem, lenient=False)
     except etree.XMLSyntaxError as err:
         file = err.filename or where
-        truncated = "end" in str(err).lower() or "premature" in str(err).lower()
+        with Path(file).open("rb") as fh:  # a whole XMI file ends with its root's end tag
+            fh.seek(max(0, Path(file).stat().st_size - 200))
+            truncated = b"</xmi:XMI>" not in fh.read()
         raise checker.error(
             f"not well-formed XML: {err.msg}" + ("; is the file truncated?" if truncated
                                                  else ""),
@@ -119,7 +121,7 @@ def read_xmi(path: Path, root: Path, checker: Checker) -> tuple[str, str, list[R
     features = [f.name for f in typesystem.get_type(type_name).all_features
                 if f.name not in _STANDARD]
     feature = pick_feature(type_name, feature, features, error)
-    doc_id = doc_id_of(path) or _metadata_id(cas) or path.stem
+    doc_id = doc_id_of(path) or _metadata_id(cas, typesystem) or path.stem
     spans = []
     for fs in cas.select(type_name):
         label = fs.get(feature) if feature else short_name(type_name)
@@ -132,12 +134,11 @@ def _is_span_layer(typesystem: Any, t: Any) -> bool:
     return typesystem.subsumes("uima.tcas.Annotation", t.name)
 
 
-def _metadata_id(cas: Any) -> str | None:
-    try:
-        found = cas.select(_METADATA)
-    except Exception:  # no metadata type in the type system: no metadata
+def _metadata_id(cas: Any, typesystem: Any) -> str | None:
+    """The document's title (else id) in its DKPro ``DocumentMetaData``, if any."""
+    if not typesystem.contains_type(_METADATA):
         return None
-    for fs in found:
+    for fs in cas.select(_METADATA):
         for name in ("documentTitle", "documentId"):
             value = fs.get(name)
             if value:
