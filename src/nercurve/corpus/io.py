@@ -241,7 +241,7 @@ def detect_format(path: str | Path) -> str:
         return "inception"
     if text.startswith("#FORMAT=WebAnno TSV"):
         return "webanno"
-    if text.lstrip().startswith("["):
+    if re.match(r"\s*\[\s*[{\]]", text):  # a JSON list of objects: Label Studio tasks
         return "labelstudio"
     if _is_bioc(text):
         return "bioc"
