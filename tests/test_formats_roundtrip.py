@@ -141,3 +141,16 @@ def test_every_writer_keeps_ids_text_and_spans_of_tokenized_docs(name: str) -> N
         sentences=((0, 44),), tokens=((0, 8), (9, 10), (11, 19), (20, 24), (25, 29),
                                        (30, 36), (37, 42), (43, 44)))
     assert _core(_roundtrip([doc], name)) == _core([doc])
+
+
+@SETTINGS
+@given(st.lists(free_text_docs(ANY_CHAR), min_size=1, max_size=4))
+def test_label_studio_tasks_hold_any_document(docs: list[Doc]) -> None:
+    docs = _named(docs)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tasks.json"
+        write_corpus(docs, path, "labelstudio")
+        first = read_corpus(path).docs
+        write_corpus(first, Path(tmp) / "again.json", "labelstudio")
+        assert (Path(tmp) / "again.json").read_bytes() == path.read_bytes()
+    assert first == docs

@@ -148,7 +148,8 @@ def agree(
         list[Path],
         typer.Argument(
             help="Two or more annotations of the same documents, named A, B, C, ... in this "
-            "order (documents matched by id).",
+            "order (documents matched by id); an export holding several annotators (Label "
+            "Studio, INCEpTION) gives one annotation per annotator.",
             show_default=False,
         ),
     ],
@@ -179,19 +180,22 @@ def agree(
     ICC(A,1) of the entities per document, with its 95% CI.
 
     Example: nercurve agree a.jsonl b.jsonl --report agreement.html --disagreements dis.csv
+
+    Example: nercurve agree label_studio_export.json
     """
     from nercurve.agreement.disagreements import write_disagreements, write_text_atomic
     from nercurve.agreement.html import render_html
     from nercurve.agreement.scores import compute_agreement
 
-    if len(annotations) < 2:
-        raise InputError(
-            f"agreement needs at least two annotation files, got {len(annotations)}",
-            hint="example: nercurve agree ann_a.jsonl ann_b.jsonl",
-        )
     _check_outputs(annotations, [report, disagreements])
     _protect_decisions(disagreements)
-    corpora = [reading.load(p) for p in annotations]
+    corpora = [c for p in annotations for c in reading.load_annotations(p)]
+    if len(corpora) < 2:
+        raise InputError(
+            f"agreement needs at least two annotations, got {len(corpora)}",
+            hint="example: nercurve agree ann_a.jsonl ann_b.jsonl, or one export that holds "
+            "several annotators (Label Studio, INCEpTION)",
+        )
     result = compute_agreement(corpora, allow_missing=allow_missing)
     if report is not None:
         write_text_atomic(report, render_html(result))

@@ -39,6 +39,7 @@ from nercurve.corpus.io import (
     TagScheme,
     parse_label_map,
     parse_labels,
+    read_annotations,
     read_corpus,
 )
 from nercurve.corpus.model import Corpus, Notice
@@ -99,6 +100,12 @@ LabelColumnOpt = _reading_flag(str, "--label-column",
                                "CSV/TSV tables: the column holding the class.", metavar="NAME")
 IdColumnOpt = _reading_flag(str, "--id-column", "CSV/TSV tables: the column holding the "
                             "document id (used when present).", metavar="NAME")
+AnnotatorOpt = _reading_flag(str | None, "--annotator", "Exports holding several annotators "
+                             "(Label Studio, INCEpTION): read this one's annotations.",
+                             metavar="NAME")
+LayerOpt = _reading_flag(str | None, "--layer", "INCEpTION XMI, WebAnno TSV: the span layer read "
+                         "as entities (default: the named-entity layer's value).",
+                         metavar="TYPE[:FEATURE]")
 LabelSepOpt = _reading_flag(str | None, "--label-sep", "CSV/TSV tables of multi-label data: "
                             "the separator of a cell's classes, e.g. ';'.", metavar="SEP")
 
@@ -122,6 +129,8 @@ def read_options(
     label_column: str = "label",
     id_column: str = "id",
     label_sep: str | None = None,
+    annotator: str | None = None,
+    layer: str | None = None,
 ) -> ReadOptions:
     """The :class:`ReadOptions` that the corpus-reading flags describe."""
     return ReadOptions(
@@ -142,6 +151,8 @@ def read_options(
         label_column=label_column,
         id_column=id_column,
         label_sep=label_sep or None,
+        annotator=annotator or None,
+        layer=layer or None,
     )
 
 
@@ -190,6 +201,14 @@ class CorpusReading:
         self.report(corpus.notices, f"{path} ({len(corpus)} documents)")
         return corpus
 
+    def load_annotations(self, path: Path) -> list[Corpus]:
+        """One corpus per annotator of an export that holds several, else the one corpus
+        (:func:`~nercurve.corpus.io.read_annotations`); notices reported for each."""
+        corpora = read_annotations(path, self.fmt, self.options)
+        for corpus in corpora:
+            self.report(corpus.notices, f"{corpus.source or path} ({len(corpus)} documents)")
+        return corpora
+
     def report(self, notices: Sequence[Notice], what: str) -> None:
         """Summarise notices on stderr and append every one to the notices file, if any."""
         if self.notices_file is not None:
@@ -222,6 +241,8 @@ _READING_FLAGS: tuple[tuple[str, Any, Any], ...] = (
     ("label_column", LabelColumnOpt, "label"),
     ("id_column", IdColumnOpt, "id"),
     ("label_sep", LabelSepOpt, None),
+    ("annotator", AnnotatorOpt, None),
+    ("layer", LayerOpt, None),
 )
 
 

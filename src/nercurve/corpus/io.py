@@ -7,7 +7,10 @@ lives in its own module (``pubtator``, ``conll``, ``brat``, ``jsonl``, ``docbin`
 ``hfdatasets``, the i2b2/n2c2 releases ``i2b2concepts`` (2010) and ``i2b2deid`` (2014), and for
 text classification ``table`` (CSV/TSV), ``textdirs`` (a folder of text files per class) and
 ``i2b2smoking`` (2006)) with a ``read(path, options) -> Corpus`` function and, where the format can
-hold documents, a ``write(docs, path) -> None`` function.
+hold documents, a ``write(docs, path) -> None`` function. Annotation tools' exports:
+``labelstudio`` (Label Studio JSON and JSON-MIN), ``inception`` (UIMA CAS XMI, one file or an
+INCEpTION export folder) and ``webanno`` (WebAnno TSV 3.x); an export that holds several
+annotators gives one corpus per annotator through :func:`read_annotations`.
 
 When the format was guessed, an error met while reading says which format was assumed and
 that ``--format`` names another.
@@ -20,7 +23,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, get_args
@@ -32,12 +35,13 @@ from nercurve.errors import InputError
 ReadFormat = Literal[
     "pubtator", "conll", "brat", "jsonl", "docbin", "bioc", "hfdatasets", "table", "textdirs",
     "i2b2smoking", "i2b2concepts", "i2b2deid",
+    "labelstudio", "inception", "webanno",
 ]
 #: The formats a corpus can be written to (the CLI's --to choices).
-WriteFormat = Literal["jsonl", "conll", "docbin", "pubtator", "bioc"]
+WriteFormat = Literal["jsonl", "conll", "docbin", "pubtator", "bioc", "labelstudio"]
 READ_FORMATS: tuple[str, ...] = get_args(ReadFormat)
 WRITE_FORMATS: tuple[str, ...] = get_args(WriteFormat)
-FOLDER_FORMATS = ("brat", "hfdatasets", "textdirs", "i2b2concepts", "i2b2deid")
+FOLDER_FORMATS = ("brat", "hfdatasets", "textdirs", "i2b2concepts", "i2b2deid", "inception")
 
 # The reading policies, declared here once: ReadOptions, the CLI's flags and the study
 # config's [corpus] section take their choices from these (the first is the default).
@@ -71,6 +75,7 @@ _SUFFIX_FORMATS = {
     ".json": "bioc",
     ".parquet": "hfdatasets",
     ".csv": "table",
+    ".xmi": "inception",
 }
 # files a Hugging Face datasets folder (save_to_disk) holds
 _HF_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
@@ -108,7 +113,16 @@ class ReadOptions:
       in order (``("O", "B-Gene", "I-Gene")``), for files that do not name their classes.
     - ``text_column``, ``label_column``, ``id_column``, ``label_sep`` (CSV/TSV tables): the
       header names of the text, class and (optional) id columns, and the separator of several
-      classes in one cell (multi-label data; ``None``: one class per cell).
+      classes in one cell (multi-label data; ``None``: one class per cell). Label Studio
+      reads the text from ``data[text_column]``, the document id from ``data[id_column]``
+      and, in JSON-MIN, a class given as a plain string from ``label_column``.
+    - ``annotator`` (Label Studio, INCEpTION/WebAnno export folders): read this annotator's
+      annotations (its e-mail or user id; an INCEpTION user name).
+    - ``layer`` (INCEpTION XMI, WebAnno TSV): the span layer read as entities, as
+      ``type`` or ``type:feature`` (default: the named-entity layer
+      ``de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity``, feature ``value``); a custom
+      layer's type name is enough when it has one feature (its label), or none (its spans
+      take the layer's name, ``Disease``, as label).
 
     Document classes (``cats``) follow ``label_map`` and ``labels`` as spans do: a class
     outside ``labels`` is dropped and counted, or is an error under ``strict``.
@@ -131,6 +145,8 @@ class ReadOptions:
     label_column: str = "label"
     id_column: str = "id"
     label_sep: str | None = None
+    annotator: str | None = None
+    layer: str | None = None
 
     def __post_init__(self) -> None:
         for name, policy in POLICIES.items():
@@ -190,6 +206,8 @@ def detect_format(path: str | Path) -> str:
     if path.is_dir():
         if any((path / name).is_file() for name in _HF_MARKERS):
             return "hfdatasets"
+        if _module("inception").is_export(path):
+            return "inception"
         if any(path.rglob("*.ann")):
             return "brat"
         if any(path.rglob("*.con")):
@@ -217,6 +235,8 @@ def detect_format(path: str | Path) -> str:
         return "i2b2concepts"
     if suffix == ".csv":
         return "table"
+    if suffix == ".zip":
+        return "inception"
     with path.open("rb") as fh:
         head = fh.read(65536)
     if head[:4] == b"PAR1":
@@ -227,6 +247,12 @@ def detect_format(path: str | Path) -> str:
         except UnicodeDecodeError:
             return "docbin"
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if "http://www.omg.org/XMI" in text:
+        return "inception"
+    if text.startswith("#FORMAT=WebAnno TSV"):
+        return "webanno"
+    if re.match(r"\s*\[\s*[{\]]", text):  # a JSON list of objects: Label Studio tasks
+        return "labelstudio"
     if _is_bioc(text):
         return "bioc"
     if xml_format := _xml_format(text):
@@ -321,6 +347,34 @@ def read_corpus(
         ) from None
 
 
+def read_annotations(
+    path: str | Path, fmt: str | None = None, options: ReadOptions | None = None
+) -> list[Corpus]:
+    """One corpus per annotator of an export that holds several (a Label Studio export, an
+    INCEpTION export folder; each corpus's ``source`` names its annotator), else the one
+    corpus :func:`read_corpus` reads. ``options.annotator`` names one: its corpus alone."""
+    path = Path(path)
+    options = options or ReadOptions()
+    if options.annotator is not None or not path.exists():
+        return [read_corpus(path, fmt, options)]
+    named = fmt or detect_format(path)
+    module = _module(named) if named in READ_FORMATS else None
+    if not hasattr(module, "annotators"):
+        return [read_corpus(path, fmt, options)]
+    try:
+        names = module.annotators(path, options)  # type: ignore[union-attr]
+    except (InputError, OSError):  # a broken export: read_corpus reports it, as for any file
+        return [read_corpus(path, fmt, options)]
+    if len(names) < 2:
+        return [read_corpus(path, fmt, options)]
+    corpora = []
+    for name in names:
+        corpus = read_corpus(path, fmt, replace(options, annotator=name))
+        corpus.source = f"{path} ({name})"
+        corpora.append(corpus)
+    return corpora
+
+
 def format_for_output(path: str | Path) -> str:
     """The writer format a file suffix names."""
     suffix = Path(path).suffix.lower()
@@ -335,9 +389,13 @@ def format_for_output(path: str | Path) -> str:
 
 
 def write_corpus(
-    corpus_or_docs: Corpus | Iterable[Doc], path: str | Path, fmt: str | None = None
+    corpus_or_docs: Corpus | Iterable[Doc],
+    path: str | Path,
+    fmt: str | None = None,
+    **writer_options: Any,
 ) -> None:
-    """Write documents in ``fmt`` (from the suffix of ``path`` when ``None``).
+    """Write documents in ``fmt`` (from the suffix of ``path`` when ``None``); the options
+    go to the format's writer (Label Studio: ``as_predictions``, ``model_version``).
 
     The file is written next to its destination and moved into place only when complete,
     so a document that the format cannot hold never leaves a half-written file behind.
@@ -362,7 +420,7 @@ def write_corpus(
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        _module(fmt).write(docs, Path(tmp))
+        _module(fmt).write(docs, Path(tmp), **writer_options)
         os.replace(tmp, path)
     except InputError as err:
         err.file = str(path)  # name the destination, not the temporary file
