@@ -1,16 +1,22 @@
-"""Training schedules: the default schedule of study arms against spaCy's step schedule.
+"""Training schedules: candidate schedules of study arms against spaCy's step schedule.
 
-On each benchmark corpus one study trains the same subsets with the same seeds under two
-schedules, as two arms of the study (so that both see the same split, subsets and seeds):
+On each benchmark corpus the design's subsets are trained with its seeds once each, and each
+run is followed under every schedule at once (``bench/schedule_trace.py``): a spaCy run's
+trajectory does not depend on when the dev set is scored or when the run would stop, so the
+one run gives each schedule's run exactly (``--check`` trains one subset under each schedule
+on its own and compares), and the schedules are compared on the same subsets, seeds and
+trajectories. The schedules (:data:`SCHEDULES`):
 
 - ``old``: spaCy's own schedule, the ``spacy`` backend's defaults (the Majdik et al. rule):
   evaluate every 200 steps, stop after 1,600 steps without a better dev F1;
-- ``new``: :data:`CANDIDATE`, a schedule in passes over the training subset
+- candidates in steps (``patience-800``) and in passes over the training subset
   (:class:`nercurve.backends.loop.ScheduleParams`): evaluation and patience counted in
-  passes, with a floor and a ceiling in steps, denser evaluation early, and patience renewed
-  only by progress beyond the dev score's bootstrap SE. A candidate that passes the guards
-  on every corpus may become the schedule that ``init-study``, ``plan`` and the demo give
-  their arms; until then they keep spaCy's step schedule.
+  passes, with a floor and a ceiling in steps, denser evaluation early, and (``-noise``)
+  patience renewed only by progress beyond the dev score's bootstrap SE.
+
+A candidate that passes the guards on every corpus may become the schedule that
+``init-study``, ``plan`` and the demo give their arms; until then they keep spaCy's step
+schedule.
 
 Corpora: the synthetic COI corpus (490 statements), NCBI-disease (the PubTator training file,
 592 abstracts, the four mention types merged) and BC2GM (the IOB training file in
@@ -18,17 +24,17 @@ documents of 10 sentences; the first ``--bc2gm-docs`` of them) from ``../shared/
 (skipped with a note when absent). Each study holds out 30% for test and 10% for dev, and
 draws ``--subsets`` subsets of each of ``--sizes`` documents, trained with ``--seeds`` seeds.
 
-Prints, per corpus: training steps and the seconds of the jobs per arm, with the old/new
-ratio measured in the same run (target: at least 3x fewer steps, or less time); the mean test
-F1 per size of each arm and the difference (guard: within 0.005, with the paired 95% CI);
-the hinge threshold (in sentences) of each arm with its 95% bootstrap CI (guard: each estimate
-inside the other's CI); and the chosen learning-curve family of each (guard: the same). A
-corpus where the new schedule fails a guard says FAILS. ``--json`` writes every figure.
-With ``--minilm`` the COI study also has MiniLM arms (the ``hf`` backend, CPU, 128-subword
-windows) under the ``hf`` backend's step schedule and under the same candidate. Usage:
+Prints, per corpus and candidate: training steps and seconds against ``old``, as a ratio
+measured in the same run (target: at least 3x fewer steps, or less time); the mean test F1
+per size of each and the difference (guard: within 0.005, with the paired 95% CI); the hinge
+threshold (in sentences) of each with its 95% bootstrap CI (guard: each estimate inside the
+other's CI); and the chosen learning-curve family of each (guard: the same). A candidate
+that fails a guard on a corpus says FAILS. ``--json`` writes every figure; ``--work DIR``
+keeps each finished run's outcomes (a rerun goes on from them).
 
-    .venv/bin/python bench/schedules.py                      # all corpora, about an hour
+    .venv/bin/python bench/schedules.py --work /tmp/sched       # all corpora
     .venv/bin/python bench/schedules.py --only coi --sizes 10,20 --seeds 2
+    .venv/bin/python bench/schedules.py --check                  # the trace against real runs
 """
 
 from __future__ import annotations
@@ -37,19 +43,34 @@ import argparse
 import json
 import math
 import os
+import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from functools import cache
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from schedule_trace import check, trace
 
 ROOT = Path(__file__).resolve().parents[1]
 NCBI_MERGE = {k: "Disease" for k in ("SpecificDisease", "Modifier", "DiseaseClass",
                                       "CompositeMention")}
 F1_GUARD = 0.005
-#: The schedule measured against spaCy's step schedule (see the module doc).
-CANDIDATE: dict[str, Any] = {
-    "eval_every_epochs": 1.0, "patience_epochs": 5.0, "min_patience_steps": 200,
-    "eval_schedule": "dense-early", "min_eval_steps": 10, "stop": "noise",
+_PASSES = {"eval_every_epochs": 1.0, "min_eval_steps": 25, "eval_schedule": "dense-early"}
+#: The schedules followed on every run: ``old`` (spaCy's) and the candidates.
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "old": {},
+    "patience-800": {"patience": 800},
+    "passes-5-noise": {"eval_every_epochs": 1.0, "patience_epochs": 5.0,
+                       "min_patience_steps": 200, "eval_schedule": "dense-early",
+                       "min_eval_steps": 10, "stop": "noise"},
+    "passes-10-800": {**_PASSES, "patience_epochs": 10.0, "min_patience_steps": 800},
+    "passes-10-800-noise": {**_PASSES, "patience_epochs": 10.0, "min_patience_steps": 800,
+                            "stop": "noise"},
 }
 
 
@@ -63,7 +84,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--bc2gm-docs", type=int, default=600,
                     help="BC2GM documents of 10 sentences read (the pool, dev and test)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--minilm", action="store_true", help="MiniLM arms on the COI corpus")
+    ap.add_argument("--check", action="store_true",
+                    help="check the trace: one COI subset under each schedule on its own")
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the CIs")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     ap.add_argument("--work", type=Path,
@@ -97,57 +119,89 @@ def corpus_section(name: str, work: Path, args: argparse.Namespace) -> dict[str,
     raise SystemExit(f"unknown corpus {name!r}: choose from coi, ncbi, bc2gm")
 
 
-def arms(with_minilm: bool) -> list[dict[str, Any]]:
-    """The study arms: spaCy (and MiniLM) under the old and the new schedule."""
-    out = [{"name": "old", "type": "spacy", "params": {}},
-           {"name": "new", "type": "spacy", "params": dict(CANDIDATE)}]
-    if with_minilm:
-        base = {"model": "minilm", "device": "cpu", "max_length": 128, "window_overlap": 16,
-                "batch_size": 8, "warmup_steps": 10}
-        out += [{"name": "minilm-old", "type": "hf", "params": base},
-                {"name": "minilm-new", "type": "hf", "params": {**base, **CANDIDATE}}]
-    return out
-
-
-def run_corpus(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any] | None:
-    """Run one corpus' study and compare its arms; ``None`` when the corpus is absent."""
+@cache
+def _prepared(config_json: str) -> Any:
+    """The study's split, data and subsets (once per process)."""
     from nercurve.study.config import parse_config
-    from nercurve.study.runner import run_study
-    from nercurve.study.store import results_frame
+    from nercurve.study.runner import prepare
 
-    corpus = corpus_section(name, work, args)
-    if corpus is None:
-        print(f"\n{name}: its files are not in {args.corpora}; skipped")
-        return None
-    config = parse_config({
+    return prepare(parse_config(json.loads(config_json)))
+
+
+def _run_one(config_json: str, index: int, seed: int) -> dict[str, Any]:
+    """Subset ``index`` trained with ``seed``, followed under every schedule."""
+    prepared = _prepared(config_json)
+    data, subset = prepared.data, prepared.subsets[index]
+    train = [data.pool[i] for i in subset.doc_ids]
+    outcomes = trace(train, list(data.dev), list(data.test), data.task, {}, SCHEDULES, seed)
+    return {name: asdict(outcome) for name, outcome in outcomes.items()}
+
+
+def study_config(name: str, corpus: dict[str, Any], args: argparse.Namespace,
+                 work: Path) -> str:
+    """The benchmark study's config (as sorted JSON) on one corpus."""
+    return json.dumps({
         "name": f"schedules-{name}", "output": str(work / f"study-{name}"),
         "seeds": list(range(args.seeds)), "corpus": corpus,
         "split": {"test": 0.3, "dev": 0.1, "seed": 0},
         "design": {"sizes": [int(s) for s in args.sizes.split(",")],
                    "subsets_per_size": args.subsets, "seed": 0},
-        "backends": arms(args.minilm and name == "coi"),
-    }, source=work / f"{name}.toml")
+        "backends": [{"name": "spacy", "type": "spacy"}],
+    }, sort_keys=True)
+
+
+def run_corpus(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any] | None:
+    """Trace one corpus' runs and compare the candidates with ``old``; ``None`` when the
+    corpus is absent."""
+    import hashlib
+    from concurrent.futures import as_completed
+
+    import pandas as pd
+
+    corpus = corpus_section(name, work, args)
+    if corpus is None:
+        print(f"\n{name}: its files are not in {args.corpora}; skipped")
+        return None
+    config_json = study_config(name, corpus, args, work)
+    key = hashlib.sha256((config_json + json.dumps(SCHEDULES, sort_keys=True)).encode())
+    kept = work / f"{name}-{key.hexdigest()[:12]}.jsonl"
+    done = {}
+    if kept.exists():
+        for line in kept.read_text().splitlines():
+            record = json.loads(line)
+            done[record["subset"], record["seed"]] = record
+    subsets = _prepared(config_json).subsets
+    todo = [(i, s) for i in range(len(subsets)) for s in range(args.seeds) if (i, s) not in done]
     started = time.perf_counter()
-    study = run_study(config, workers=args.workers)
-    wall = time.perf_counter() - started
-    frame = results_frame(study, include_failed=True)
-    failed = frame[frame["status"] != "done"]
-    if len(failed):
-        raise SystemExit(f"{name}: {len(failed)} jobs failed: {failed['error'].iloc[0]}")
-    pairs = [("old", "new")] + ([("minilm-old", "minilm-new")] if "minilm-old" in
-                                 set(frame["backend"]) else [])
-    analysis = analyse(study, args.n_boot)
-    result = {"corpus": name, "wall_s": wall, "runs": len(frame), "pairs": []}
-    for old, new in pairs:
-        result["pairs"].append(compare(frame, analysis, old, new))
-    return result
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_run_one, config_json, i, s): (i, s) for i, s in todo}
+        for future in as_completed(futures):
+            i, s = futures[future]
+            record = {"subset": i, "seed": s, "outcomes": future.result()}
+            with kept.open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            done[i, s] = record
+            print(f"  {name}: {len(done)}/{len(subsets) * args.seeds} runs traced", flush=True)
+    rows = []
+    for (i, seed), record in sorted(done.items()):
+        sub = subsets[i]
+        for schedule, outcome in record["outcomes"].items():
+            rows.append({"backend": schedule, "subset_id": sub.subset_id, "seed": seed,
+                         "stratum": sub.stratum, "n_docs": sub.n_docs,
+                         "n_sentences": sub.n_sentences, "n_tokens": sub.n_tokens,
+                         "n_entities": sub.n_entities, "eps": sub.eps, **outcome})
+    frame = pd.DataFrame(rows)
+    analysis = analyse(frame, work / f"{name}-runs.csv", args.n_boot)
+    return {"corpus": name, "wall_s": time.perf_counter() - started, "runs": len(done),
+            "pairs": [compare(frame, analysis, "old", c) for c in SCHEDULES if c != "old"]}
 
 
-def analyse(study: Path, n_boot: int) -> Any:
-    """The study's analysis (thresholds, curve families) with ``n_boot`` resamples."""
+def analyse(frame: Any, csv: Path, n_boot: int) -> Any:
+    """The runs' analysis (thresholds, curve families) with ``n_boot`` resamples."""
     from nercurve.analysis import analyze, load_runs
 
-    return analyze(load_runs(study), n_boot=n_boot)
+    frame.to_csv(csv, index=False)
+    return analyze(load_runs(csv), n_boot=n_boot)
 
 
 def compare(frame: Any, analysis: Any, old: str, new: str) -> dict[str, Any]:
@@ -211,7 +265,7 @@ def show(result: dict[str, Any]) -> None:
         old, new = pair["old"], pair["new"]
         (s_old, s_new), (t_old, t_new) = pair["steps"], pair["seconds"]
         print(f"{old} -> {new}: steps {s_old} -> {s_new} ({s_old / s_new:.2f}x fewer, target "
-              f">= 3); job seconds {t_old:.0f} -> {t_new:.0f} ({t_old / t_new:.2f}x less); "
+              f">= 3); seconds {t_old:.0f} -> {t_new:.0f} ({t_old / t_new:.2f}x less); "
               f"steps after the kept model {pair['best_after'][0]:.0%} -> "
               f"{pair['best_after'][1]:.0%}; {new} stopped by {pair['stop_reasons']}")
         print(f"  {'docs':>5s} {old + ' F1':>12s} {new + ' F1':>12s} {'diff':>8s}  paired 95% CI")
@@ -227,6 +281,38 @@ def show(result: dict[str, Any]) -> None:
               f"curve family): {words}")
 
 
+def check_trace(args: argparse.Namespace, work: Path) -> None:
+    """Train the smallest COI subset under each schedule on its own (a cut budget) and
+    compare with the traced outcomes."""
+    corpus = corpus_section("coi", work, args)
+    assert corpus is not None
+    prepared = _prepared(study_config("coi", corpus, args, work))
+    data, subset = prepared.data, prepared.subsets[0]
+    train = [data.pool[i] for i in subset.doc_ids]
+    problems = check(train, list(data.dev), list(data.test), data.task, {"max_steps": 600},
+                     SCHEDULES, 0)
+    print("trace check:", "; ".join(problems) or "every schedule's run equals its trace")
+
+
+def summary(results: list[dict[str, Any]], minutes: float) -> None:
+    """Each candidate over all corpora, and the one that may become the default."""
+    print(f"\nall corpora, {minutes:.1f} min on {os.cpu_count()} cores:")
+    best: tuple[float, str] | None = None
+    for name in [c for c in SCHEDULES if c != "old"]:
+        pairs = [p for r in results for p in r["pairs"] if p["new"] == name]
+        steps = [sum(p["steps"][i] for p in pairs) for i in (0, 1)]
+        seconds = [sum(p["seconds"][i] for p in pairs) for i in (0, 1)]
+        passed = [r["corpus"] for r in results for p in r["pairs"]
+                  if p["new"] == name and all(p["guards"].values())]
+        print(f"  {name}: {steps[0] / steps[1]:.2f}x fewer steps, {seconds[0] / seconds[1]:.2f}x "
+              f"less time; guard passed on {len(passed)} of {len(pairs)} corpora "
+              f"({', '.join(passed) or 'none'})")
+        if len(passed) == len(pairs) and (best is None or steps[0] / steps[1] > best[0]):
+            best = (steps[0] / steps[1], name)
+    print(f"  default: {best[1]} ({best[0]:.2f}x fewer steps)" if best else
+          "  no candidate passes the guard on every corpus: spaCy's step schedule stays")
+
+
 def main() -> None:
     args = parse_args()
     results = []
@@ -234,6 +320,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nercurve-bench-schedules-") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
+        if args.check:
+            check_trace(args, work)
+            return
         for name in args.only.split(","):
             result = run_corpus(name, args, work)
             if result is not None:
@@ -241,17 +330,8 @@ def main() -> None:
                 results.append(result)
                 if args.json:  # after each corpus: a long run's figures so far are kept
                     args.json.write_text(json.dumps(results, indent=1, default=str))
-    total = time.perf_counter() - started
-    pairs = [p for r in results for p in r["pairs"] if p["old"] == "old"]
-    if pairs:
-        steps = [sum(p["steps"][i] for p in pairs) for i in (0, 1)]
-        seconds = [sum(p["seconds"][i] for p in pairs) for i in (0, 1)]
-        passed = [r["corpus"] for r in results for p in r["pairs"]
-                  if p["old"] == "old" and all(p["guards"].values())]
-        print(f"\nall corpora (spaCy): {steps[0] / steps[1]:.2f}x fewer steps, "
-              f"{seconds[0] / seconds[1]:.2f}x less job time; guard passed on "
-              f"{len(passed)} of {len(pairs)} corpora ({', '.join(passed) or 'none'}); "
-              f"{total / 60:.1f} min in all on {os.cpu_count()} cores")
+    if results:
+        summary(results, (time.perf_counter() - started) / 60)
 
 
 if __name__ == "__main__":
