@@ -25,8 +25,16 @@ from nercurve.analysis.data import Runs, check_backend, load_runs, training_eps,
 from nercurve.analysis.descriptive import describe_runs
 from nercurve.analysis.families import CurveChoice, CurveFit, fit_curves
 from nercurve.analysis.gam import GamSmooth, fit_gam
-from nercurve.analysis.recommend import Budget, Observed, describe_threshold, recommend
+from nercurve.analysis.recommend import (
+    Budget,
+    Observed,
+    arms_words,
+    describe_threshold,
+    recommend,
+    testset_words,
+)
 from nercurve.analysis.regression import StandardizedRegression, standardized_regression
+from nercurve.analysis.testset import TestPlan, counts_absent, plan_test
 from nercurve.analysis.threshold import (
     THRESHOLD_MODELS,
     ThresholdAnalysis,
@@ -110,6 +118,10 @@ class Analysis:
     #: What the runs measure, with its columns and words (NER; or text classification, whose
     #: ``training_eps`` is the training pool's minority-class share).
     task: Task = NER
+    #: What the test set resolves (:mod:`nercurve.analysis.testset`), or None, with the reason
+    #: in ``test_plan_absent`` (runs without per-document counts).
+    test_plan: TestPlan | None = None
+    test_plan_absent: str | None = None
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
@@ -123,8 +135,9 @@ class Analysis:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The publication tables by name: descriptive, regression, thresholds, curves (every
         learning-curve family side by side), power_law (the power-law family alone), gam
-        (smooth curves on a grid), runs and, when the runs were scored on external test sets,
-        transfer (in-domain and unseen F1 by stratum)."""
+        (smooth curves on a grid), runs, when the runs were scored on external test sets,
+        transfer (in-domain and unseen F1 by stratum) and, when they carry per-document test
+        counts, the test-set plan (testset_comparisons, testset_variance, testset_splits)."""
         tables = {
             "descriptive": self.descriptive,
             "regression": self.regression_table(),
@@ -136,6 +149,8 @@ class Analysis:
         }
         if self.external:
             tables["transfer"] = transfer_table(self.runs, list(self.external), self.task)
+        if self.test_plan is not None:
+            tables.update(self.test_plan.tables())
         return tables
 
     def regression_table(self) -> pd.DataFrame:
@@ -324,6 +339,13 @@ def analyze(
             said.append(ceiling_words(backend, fitted.curve, agreement, task))
         models[backend] = replace(fitted, transfer=transfer,
                                   recommendation=" ".join(t for t in said if t))
+    test_plan, test_plan_absent = _test_plan(frame, runs, settings)
+    summary = _summary(models, frame, task)
+    if test_plan is not None:
+        for backend, m in models.items():
+            said = [m.recommendation, testset_words(test_plan, backend, task)]
+            models[backend] = replace(m, recommendation=" ".join(t for t in said if t))
+        summary = " ".join(t for t in (summary, arms_words(test_plan, task)) if t)
     if not any(m.modelled for m in models.values()):
         raise AnalysisError(
             "no backend has runs that can support a learning-curve analysis: "
@@ -334,10 +356,23 @@ def analyze(
     return Analysis(
         source=runs.source, runs=frame, settings=settings, models=models,
         descriptive=describe_runs(frame), notes=notes,
-        summary=_summary(models, frame, task), corpus_stats=runs.corpus_stats,
+        summary=summary, corpus_stats=runs.corpus_stats,
         design=runs.design, training_eps=eps, external=tuple(external), agreement=agreement,
-        waves=runs.waves, task=task,
+        waves=runs.waves, task=task, test_plan=test_plan, test_plan_absent=test_plan_absent,
     )
+
+
+def _test_plan(frame: pd.DataFrame, runs: Runs, s: Settings) -> tuple[TestPlan | None,
+                                                                        str | None]:
+    """The test-set plan of the runs, or None and why (no per-document counts, too little
+    to compare)."""
+    absent = counts_absent(frame)
+    if absent is not None:
+        return None, absent
+    try:
+        return plan_test(frame, runs.task, runs.corpus_stats, n_boot=s.n_boot, seed=s.seed), None
+    except AnalysisError as err:
+        return None, err.message
 
 
 def _check_settings(target_f1: float, min_gain: float, step: float, n_boot: int,

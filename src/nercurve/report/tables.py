@@ -169,8 +169,8 @@ def curve_display(analysis: Analysis) -> pd.DataFrame:
 
 
 def runs_display(analysis: Analysis) -> pd.DataFrame:
-    """The per-run table with rounded numbers."""
-    frame = analysis.runs.copy()
+    """The per-run table with rounded numbers (without the per-document test counts)."""
+    frame = analysis.runs.drop(columns=["doc_counts"], errors="ignore")
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column]):
             whole = frame[column].dropna().mod(1).eq(0).all()
