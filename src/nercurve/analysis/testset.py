@@ -47,6 +47,8 @@ POWER = 0.8
 ALPHA = 0.05
 #: The other hold-out shares ``plan-test`` reports.
 SHARES = (0.2, 0.4)
+#: Resamples drawn at once.
+CHUNK = 500
 #: Test-set noise above this share of the run-to-run variance is worth a sentence.
 NOISE_SHARE_WORTH_SAYING = 0.25
 
@@ -175,9 +177,14 @@ def job_counts(frame: pd.DataFrame) -> list[np.ndarray]:
 def resampled_scores(counts: Sequence[np.ndarray], task: Task, *, n_boot: int,
                      seed: int) -> np.ndarray:
     """Every run's score under each of ``n_boot`` resamples of the test documents, the same
-    resamples for every run (runs × resamples)."""
-    weights = resample_weights(counts[0].shape[0], n_boot, seed)
-    return np.vstack([resampled_outcomes(c, task.outcome_of_counts, weights) for c in counts])
+    resamples for every run (runs × resamples); drawn in chunks of :data:`CHUNK` resamples,
+    so that memory stays small whatever the test set's size."""
+    parts = []
+    for k, start in enumerate(range(0, n_boot, CHUNK)):
+        weights = resample_weights(counts[0].shape[0], min(CHUNK, n_boot - start), (seed, k))
+        parts.append(np.vstack([resampled_outcomes(c, task.outcome_of_counts, weights)
+                                for c in counts]))
+    return np.hstack(parts)
 
 
 def plan_test(frame: pd.DataFrame, task: Task, corpus_stats: Mapping[str, Any] | None = None,

@@ -38,19 +38,21 @@ def seed_of(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
 
-def resample_weights(n_docs: int, n_boot: int, seed: int) -> np.ndarray:
+def resample_weights(n_docs: int, n_boot: int, seed: int | Sequence[int]) -> np.ndarray:
     """``n_boot`` bootstrap resamples of ``n_docs`` documents as weights (n_boot × n_docs):
     how many times each document is drawn (each row sums to ``n_docs``)."""
-    rng = np.random.default_rng(seed)
-    if n_docs == 0:
-        return np.zeros((n_boot, 0))
-    return rng.multinomial(n_docs, np.full(n_docs, 1.0 / n_docs), size=n_boot).astype(float)
+    drawn = np.random.default_rng(seed).integers(0, n_docs, size=(n_boot, n_docs))
+    drawn += np.arange(n_boot)[:, None] * n_docs  # one bin per (resample, document)
+    return np.bincount(drawn.ravel(), minlength=n_boot * n_docs).reshape(n_boot, n_docs
+                                                                         ).astype(float)
 
 
 def as_counts(doc_counts: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     """Per-document counts as a float matrix (documents × columns)."""
     counts = np.asarray(doc_counts, dtype=float)
-    return counts.reshape(len(counts), -1) if counts.ndim != 2 else counts
+    if counts.ndim == 2:
+        return counts
+    return counts.reshape(len(counts), -1 if counts.size else 0)
 
 
 def resampled_outcomes(counts: np.ndarray, outcome: Outcome, weights: np.ndarray) -> np.ndarray:
