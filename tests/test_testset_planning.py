@@ -304,3 +304,87 @@ def test_an_older_store_gains_the_new_job_columns(tmp_path):
     with sqlite3.connect(path) as db:
         have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
     assert {"f1_ci_low", "f1_ci_high", "doc_counts"} <= have
+
+
+def _jobs(bases: dict[tuple[str, str, float], list[float]], n_docs: int = 120) -> pd.DataFrame:
+    """Runs of arms at sizes on one test set: each run finds each gold entity with its own
+    probability (its base), the documents' difficulty shared by every run."""
+    rng = np.random.default_rng(5)
+    gold = 1 + rng.poisson(2.0, n_docs)
+    u = rng.normal(0.0, 0.12, n_docs)
+    rows = []
+    for (backend, stratum, size), probabilities in bases.items():
+        for k, p in enumerate(probabilities):
+            tp = rng.binomial(gold, np.clip(p + u, 0.0, 1.0))
+            counts = np.c_[tp, rng.poisson(0.4, n_docs), gold - tp]
+            rows.append({"job_id": f"{backend}{stratum}{k}", "backend": backend,
+                         "stratum": stratum, "n_sentences": size, "eps": 1.0,
+                         "f1": ner_f1(counts), "doc_counts": json.dumps(counts.tolist())})
+    return pd.DataFrame(rows)
+
+
+def test_the_words_say_what_the_test_set_cannot_tell_apart():
+    from nercurve.analysis.recommend import arms_words, testset_headline, testset_words
+
+    frame = _jobs({("A", "s1", 100.0): [0.70, 0.71, 0.70], ("A", "s2", 400.0): [0.71, 0.70, 0.71],
+                   ("B", "s1", 100.0): [0.71, 0.70, 0.71], ("B", "s2", 400.0): [0.50, 0.51, 0.50]})
+    plan = plan_test(frame, NER, n_boot=500, seed=0, detect=0.02)
+    c = plan.comparisons.set_index(["kind", "backend_a", "stratum_a", "backend_b"])
+    assert not c.loc[("sizes", "A", "s1", "A"), "resolved"]
+    assert c.loc[("sizes", "B", "s1", "B"), "resolved"]
+    assert not c.loc[("arms", "A", "s1", "B"), "resolved"]
+    assert c.loc[("arms", "A", "s2", "B"), "resolved"]
+    said = testset_words(plan, "A", NER)
+    step = c.loc[("sizes", "A", "s1", "A")]
+    assert said.startswith(f"From 100 to 400 sentences, F1 changes by {abs(step['diff']):.3f}, "
+                           f"less than the {step.mdd:.3f} this test set resolves at 80% power: "
+                           "the test set cannot tell these sizes apart.")
+    # the runs of a size differ by little more than the test set's noise
+    assert plan.noise_share("A") > 0.25 and "Test-set noise accounts for about" in said
+    arm = c.loc[("arms", "A", "s1", "B")]
+    assert arms_words(plan, NER) == (
+        f"A and B differ by {abs(arm['diff']):.3f} F1 at 100 sentences, less than the "
+        f"{arm.mdd:.3f} this test set resolves at 80% power: the test set cannot tell them "
+        "apart.")
+    assert "differences of" in testset_headline(plan, NER) and "needs about" in \
+        testset_headline(plan, NER)
+
+
+def test_a_classification_study_stores_class_counts_and_plans_its_test_set(tmp_path):
+    from nercurve.corpus.io import write_corpus
+    from nercurve.study.config import load_config
+    from nercurve.study.runner import run_study
+    from nercurve.study.store import results_frame
+    from nercurve.synthetic.smoking import generate_smoking
+    from nercurve.tasks import get_task
+
+    write_corpus(generate_smoking(90, seed=0), tmp_path / "smk.jsonl")
+    (tmp_path / "study.toml").write_text("""name = "smk"
+output = "out"
+task = "classify"
+metric = "accuracy"
+seeds = [0, 1]
+[corpus]
+path = "smk.jsonl"
+[design]
+sizes = [8, 16, 24, 32]
+subsets_per_size = 1
+[[backends]]
+name = "tfidf"
+type = "tfidf"
+[run]
+workers = 1
+""", encoding="utf-8")
+    study = run_study(load_config(tmp_path / "study.toml"))
+    runs = results_frame(study)
+    assert (runs["f1_ci_low"] <= runs["f1"]).all() and (runs["f1"] <= runs["f1_ci_high"]).all()
+    task = get_task("classify", "accuracy")
+    for row in runs.itertuples():
+        summed = np.asarray(json.loads(row.doc_counts), float).sum(axis=0)[None]
+        assert task.outcome_of_counts(summed)[0] == pytest.approx(row.f1, abs=1e-12)
+        assert get_task("classify", "macro_f1").outcome_of_counts(summed)[0] == pytest.approx(
+            row.macro_f1, abs=1e-12)
+    done = cli("plan-test", str(study))
+    assert done.returncode == 0, done.stderr
+    assert "detects accuracy differences of" in done.stdout
+    assert "examples) to the training pool" in done.stdout
