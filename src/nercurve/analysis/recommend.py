@@ -475,10 +475,11 @@ def testset_words(plan: TestPlan, backend: str, task: Task = NER) -> str:
                         f"{first.mdd:.3f} {_resolves(plan)}: the test set cannot tell these "
                         "sizes apart.")
         else:
+            many = (f"all {len(steps)}" if len(unresolved) == len(steps)
+                    else f"{len(unresolved)} of {len(steps)}")
             said.append(f"Between adjacent sizes, {w.outcome} changes by less than "
-                        f"{_resolves(plan)} at {len(unresolved)} of {len(steps)} steps (e.g. "
-                        f"{change}, where it resolves {first.mdd:.3f}): the test set cannot "
-                        "tell these sizes apart.")
+                        f"{_resolves(plan)} at {many} steps (e.g. {change}, where it resolves "
+                        f"{first.mdd:.3f}): the test set cannot tell these sizes apart.")
     share = plan.noise_share(backend)
     if share is not None and share > NOISE_SHARE_WORTH_SAYING:
         said.append(f"Test-set noise accounts for about {share:.0%} of the run-to-run "
@@ -503,8 +504,9 @@ def arms_words(plan: TestPlan, task: Task = NER) -> str:
                         f"less than the {first.mdd:.3f} {_resolves(plan)}: the test set cannot "
                         "tell them apart.")
         else:
-            said.append(f"{a} and {b} differ by less than {_resolves(plan)} at "
-                        f"{len(unresolved)} of their {len(rows)} shared sizes (e.g. by "
-                        f"{abs(first['diff']):.3f} {w.outcome} {at}, where it resolves "
-                        f"{first.mdd:.3f}): there the test set cannot tell them apart.")
+            many = (f"all {len(rows)} of their" if len(unresolved) == len(rows)
+                    else f"{len(unresolved)} of their {len(rows)}")
+            said.append(f"{a} and {b} differ by less than {_resolves(plan)} at {many} shared "
+                        f"sizes (e.g. by {abs(first['diff']):.3f} {w.outcome} {at}, where it "
+                        f"resolves {first.mdd:.3f}): there the test set cannot tell them apart.")
     return " ".join(said)
