@@ -475,8 +475,8 @@ def testset_words(plan: TestPlan, backend: str, task: Task = NER) -> str:
                         f"{first.mdd:.3f} {_resolves(plan)}: the test set cannot tell these "
                         "sizes apart.")
         else:
-            many = (f"all {len(steps)}" if len(unresolved) == len(steps)
-                    else f"{len(unresolved)} of {len(steps)}")
+            many = (f"{len(unresolved)} of {len(steps)}" if len(unresolved) < len(steps)
+                    else "both" if len(steps) == 2 else f"all {len(steps)}")
             said.append(f"Between adjacent sizes, {w.outcome} changes by less than "
                         f"{_resolves(plan)} at {many} steps (e.g. {change}, where it resolves "
                         f"{first.mdd:.3f}): the test set cannot tell these sizes apart.")
@@ -504,8 +504,8 @@ def arms_words(plan: TestPlan, task: Task = NER) -> str:
                         f"less than the {first.mdd:.3f} {_resolves(plan)}: the test set cannot "
                         "tell them apart.")
         else:
-            many = (f"all {len(rows)} of their" if len(unresolved) == len(rows)
-                    else f"{len(unresolved)} of their {len(rows)}")
+            many = (f"{len(unresolved)} of their {len(rows)}" if len(unresolved) < len(rows)
+                    else "both of their" if len(rows) == 2 else f"all {len(rows)} of their")
             said.append(f"{a} and {b} differ by less than {_resolves(plan)} at {many} shared "
                         f"sizes (e.g. by {abs(first['diff']):.3f} {w.outcome} {at}, where it "
                         f"resolves {first.mdd:.3f}): there the test set cannot tell them apart.")
