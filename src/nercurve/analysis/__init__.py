@@ -36,9 +36,11 @@ from nercurve.analysis.gam import GamSmooth, fit_gam
 from nercurve.analysis.recommend import (
     Budget,
     Observed,
+    arms_words,
     describe_threshold,
     recommend,
     selection_words,
+    testset_words,
 )
 from nercurve.analysis.regression import StandardizedRegression, standardized_regression
 from nercurve.analysis.selection import (
@@ -47,6 +49,7 @@ from nercurve.analysis.selection import (
     main_strategy,
     strategy_names,
 )
+from nercurve.analysis.testset import TestPlan, counts_absent, plan_test
 from nercurve.analysis.threshold import (
     THRESHOLD_MODELS,
     ThresholdAnalysis,
@@ -145,6 +148,10 @@ class Analysis:
         if self.selection is None:
             return {}
         return selection_words(self.selection)
+    #: What the test set resolves (:mod:`nercurve.analysis.testset`), or None, with the reason
+    #: in ``test_plan_absent`` (runs without per-document counts).
+    test_plan: TestPlan | None = None
+    test_plan_absent: str | None = None
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
@@ -162,7 +169,9 @@ class Analysis:
         (smooth curves on a grid), runs (of every selection strategy) and, when the runs were
         scored on external test sets, transfer (in-domain and unseen F1 by stratum); when the
         subsets were chosen by several strategies, selection (each strategy's curve, savings
-        over the baseline and cost) and selection_sizes (its mean F1 per size)."""
+        over the baseline and cost) and selection_sizes (its mean F1 per size); when the runs
+        carry per-document test counts, the test-set plan (testset_comparisons,
+        testset_variance, testset_splits)."""
         tables = {
             "descriptive": self.descriptive,
             "regression": self.regression_table(),
@@ -177,6 +186,8 @@ class Analysis:
         if self.selection is not None:
             tables["selection"] = self.selection.table()
             tables["selection_sizes"] = self.selection.sizes_table()
+        if self.test_plan is not None:
+            tables.update(self.test_plan.tables())
         return tables
 
     def regression_table(self) -> pd.DataFrame:
@@ -376,6 +387,13 @@ def analyze(
             said.append(ceiling_words(backend, fitted.curve, agreement, task))
         models[backend] = replace(fitted, transfer=transfer,
                                   recommendation=" ".join(t for t in said if t))
+    test_plan, test_plan_absent = _test_plan(frame, runs, settings)
+    summary = _summary(models, frame, task)
+    if test_plan is not None:
+        for backend, m in models.items():
+            said = [m.recommendation, testset_words(test_plan, backend, task)]
+            models[backend] = replace(m, recommendation=" ".join(t for t in said if t))
+        summary = " ".join(t for t in (summary, arms_words(test_plan, task)) if t)
     if not any(m.modelled for m in models.values()):
         raise AnalysisError(
             "no backend has runs that can support a learning-curve analysis: "
@@ -389,9 +407,10 @@ def analyze(
     return Analysis(
         source=runs.source, runs=frame, settings=settings, models=models,
         descriptive=describe_runs(frame), notes=notes,
-        summary=_summary(models, frame, task), corpus_stats=runs.corpus_stats,
+        summary=summary, corpus_stats=runs.corpus_stats,
         design=runs.design, training_eps=eps, external=tuple(external), agreement=agreement,
         waves=runs.waves, task=task, selection=selection,
+        test_plan=test_plan, test_plan_absent=test_plan_absent,
     )
 
 
@@ -405,6 +424,19 @@ def _strategy_note(strategies: Sequence[str], baseline: str, task: Task) -> str:
             f"recommendation rest on the {baseline} subsets alone{why}; the strategies "
             f"are compared with it in their own section, by the training {task.words.unit} "
             "each needs")
+
+
+def _test_plan(frame: pd.DataFrame, runs: Runs, s: Settings) -> tuple[TestPlan | None,
+                                                                        str | None]:
+    """The test-set plan of the runs, or None and why (no per-document counts, too little
+    to compare)."""
+    absent = counts_absent(frame)
+    if absent is not None:
+        return None, absent
+    try:
+        return plan_test(frame, runs.task, runs.corpus_stats, n_boot=s.n_boot, seed=s.seed), None
+    except AnalysisError as err:
+        return None, err.message
 
 
 def _check_settings(target_f1: float, min_gain: float, step: float, n_boot: int,

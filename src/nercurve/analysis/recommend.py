@@ -16,6 +16,7 @@ from nercurve.analysis.curve import CEILING_BOUND, TargetSize
 from nercurve.analysis.families import CurveFit
 from nercurve.analysis.regression import StandardizedRegression
 from nercurve.analysis.selection import Saving, SelectionComparison, StrategyCurve
+from nercurve.analysis.testset import NOISE_SHARE_WORTH_SAYING, TestPlan
 from nercurve.analysis.threshold import ThresholdAnalysis
 from nercurve.tasks import Task, Words
 from nercurve.tasks.ner import TASK as NER
@@ -510,3 +511,99 @@ def duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} minutes"
     return f"{seconds / 3600:.1f} hours"
+
+
+# -- the test set (analysis.testset) -------------------------------------------------------
+
+
+def _resolves(plan: TestPlan) -> str:
+    return f"this test set resolves at {plan.power:.0%} power"
+
+
+def testset_headline(plan: TestPlan, task: Task = NER) -> str:
+    """What the test set resolves, what a chosen difference needs and what other hold-out
+    shares would resolve (``plan-test`` and the report)."""
+    w = task.words
+    text = (f"This test set of {plan.n_docs:,} documents detects {w.outcome} differences of "
+            f"{plan.mdd:.3f} or more between two arms or two sizes at {plan.power:.0%} power "
+            f"and a {plan.alpha:.0%} two-sided level ("
+            + (f"the median over {len(plan.comparisons)} comparisons)."
+               if len(plan.comparisons) > 1 else "from its one comparison)."))
+    if plan.detect is not None and plan.docs_for_detect is not None:
+        text += (f" A difference of {plan.detect:.3f} needs about "
+                 f"{about(plan.docs_for_detect)} test documents.")
+    if plan.splits is not None:
+        text += " " + _split_words(plan.splits, w)
+    return text
+
+
+def _split_words(splits: pd.DataFrame, w: Words) -> str:
+    said = []
+    for row in splits.loc[~splits["current"]].itertuples():
+        moved = int(row.pool_docs_moved)
+        how = ("taking" if moved > 0 else "returning") + (
+            f" {abs(moved):,} documents ({about(abs(row.pool_units_moved))} {w.unit}) "
+            + ("from" if moved > 0 else "to") + " the training pool")
+        fits = ("which still holds" if row.fits else "which then no longer holds")
+        said.append(f"a {row.test_share:.0%} test split ({row.test_docs:,} documents) would "
+                    f"resolve {row.mdd:.3f}, {how}, {fits} the largest training set here "
+                    f"({about(row.largest_size)} {w.unit})")
+    if not said:
+        return ""
+    current = splits.loc[splits["current"]].iloc[0]
+    return (f"The test split is {current.test_share:.0%} now; " + "; ".join(said) + ".")
+
+
+def testset_words(plan: TestPlan, backend: str, task: Task = NER) -> str:
+    """What the test set cannot tell apart between ``backend``'s adjacent sizes, and how much
+    of its run-to-run spread is test-set noise (empty when there is nothing to say)."""
+    w = task.words
+    said = []
+    steps = plan.comparisons.loc[(plan.comparisons["kind"] == "sizes")
+                                 & (plan.comparisons["backend_a"] == backend)]
+    unresolved = steps.loc[~steps["resolved"]]
+    if len(unresolved):
+        first = unresolved.iloc[0]
+        change = (f"from {about(first.size_a)} to {about(first.size_b)} {w.unit} by "
+                  f"{abs(first['diff']):.3f}")
+        if len(unresolved) == 1:
+            said.append(f"From {about(first.size_a)} to {about(first.size_b)} {w.unit}, "
+                        f"{w.outcome} changes by {abs(first['diff']):.3f}, less than the "
+                        f"{first.mdd:.3f} {_resolves(plan)}: the test set cannot tell these "
+                        "sizes apart.")
+        else:
+            many = (f"{len(unresolved)} of {len(steps)}" if len(unresolved) < len(steps)
+                    else "both" if len(steps) == 2 else f"all {len(steps)}")
+            said.append(f"Between adjacent sizes, {w.outcome} changes by less than "
+                        f"{_resolves(plan)} at {many} steps (e.g. {change}, where it resolves "
+                        f"{first.mdd:.3f}): the test set cannot tell these sizes apart.")
+    share = plan.noise_share(backend)
+    if share is not None and share > NOISE_SHARE_WORTH_SAYING:
+        said.append(f"Test-set noise accounts for about {share:.0%} of the run-to-run "
+                    f"variance of {w.outcome} across subsets and seeds: that much of the "
+                    "spread between runs comes from the test set, not the models.")
+    return " ".join(said)
+
+
+def arms_words(plan: TestPlan, task: Task = NER) -> str:
+    """Pairs of arms whose difference at a shared size is below what the test set resolves."""
+    w = task.words
+    arms = plan.comparisons.loc[plan.comparisons["kind"] == "arms"]
+    said = []
+    for (a, b), rows in arms.groupby(["backend_a", "backend_b"], sort=False):
+        unresolved = rows.loc[~rows["resolved"]]
+        if unresolved.empty:
+            continue
+        first = unresolved.iloc[0]
+        at = f"at {about(first.size_a)} {w.unit}"
+        if len(unresolved) == 1:
+            said.append(f"{a} and {b} differ by {abs(first['diff']):.3f} {w.outcome} {at}, "
+                        f"less than the {first.mdd:.3f} {_resolves(plan)}: the test set cannot "
+                        "tell them apart.")
+        else:
+            many = (f"{len(unresolved)} of their {len(rows)}" if len(unresolved) < len(rows)
+                    else "both of their" if len(rows) == 2 else f"all {len(rows)} of their")
+            said.append(f"{a} and {b} differ by less than {_resolves(plan)} at {many} shared "
+                        f"sizes (e.g. by {abs(first['diff']):.3f} {w.outcome} {at}, where it "
+                        f"resolves {first.mdd:.3f}): there the test set cannot tell them apart.")
+    return " ".join(said)

@@ -226,6 +226,54 @@ def plan_cmd(
     typer.echo(found.answer)
 
 
+@app.command("plan-test")
+def plan_test_cmd(
+    study: Annotated[Path, typer.Argument(help="A study folder (with results.sqlite).")],
+    detect: Annotated[float | None, typer.Option(
+        "--detect", help="An F1 difference to detect: how many test documents it needs.")] = None,
+    power: Annotated[float, typer.Option(help="The power to detect a difference with.")] = 0.8,
+    alpha: Annotated[float, typer.Option(help="The two-sided level of the test.")] = 0.05,
+    share: Annotated[list[float] | None, typer.Option(
+        "--share", help="Another test share to compare (repeatable; default 0.2 and 0.4).")] = None,
+    n_boot: BootOpt = 1000,
+    seed: SeedOpt = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Is the test set big enough? The smallest F1 difference between two arms or two sizes
+    it detects, the test documents a chosen difference needs, what a 20% or 40% test split
+    would resolve, and how much of the run-to-run spread of F1 is test-set noise.
+
+    Example: nercurve plan-test runs/coi --detect 0.02
+    """
+    from nercurve.analysis import load_runs
+    from nercurve.analysis.testset import SHARES, plan_test
+
+    if not study.is_dir():
+        from nercurve.errors import InputError
+
+        raise InputError("plan-test reads a study folder", file=study,
+                         hint="pass the output folder of `nercurve run` (it holds results.sqlite)")
+    runs = load_runs(study)
+    plan = plan_test(runs.frame, runs.task, runs.corpus_stats, n_boot=n_boot, seed=seed,
+                     power=power, alpha=alpha, detect=detect,
+                     shares=tuple(share) if share else SHARES)
+    if as_json:
+        typer.echo(json.dumps(plan.to_dict(), indent=2))
+        return
+    from rich.console import Console
+
+    from nercurve.report.testset import testset_displays
+
+    console = Console()
+    for title, frame in testset_displays(plan, runs.task):
+        console.print(_rich_table(title, frame))
+    from nercurve.analysis.recommend import arms_words, testset_headline, testset_words
+
+    said = [testset_headline(plan, runs.task), arms_words(plan, runs.task),
+            *(testset_words(plan, b, runs.task) for b in runs.backends)]
+    typer.echo("\n" + "\n".join(t for t in said if t))
+
+
 def _print_tables(analysis: Analysis) -> None:
     """Print the display tables with rich."""
     from rich.console import Console

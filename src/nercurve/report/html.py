@@ -77,6 +77,7 @@ def render_html(analysis: Analysis, svgs: dict[str, str], files: list[str]) -> s
         _selection(analysis, svgs),
         _convergence(analysis, svgs),
         _tables(analysis),
+        _testset(analysis),
         _runs(analysis),
         _notes(analysis, files),
         _methods(analysis),
@@ -349,6 +350,26 @@ def _tables(analysis: Analysis) -> str:
                                         "makes a fit doubtful)", 2))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _testset(analysis: Analysis) -> str:
+    """Is the test set big enough: what it resolves, what other splits would, and how much
+    of the run-to-run spread is test-set noise (or why the runs cannot say)."""
+    plan = analysis.test_plan
+    head = '<section id="testset"><h2>Is the test set big enough?</h2>'
+    if plan is None:
+        why = analysis.test_plan_absent or "the runs cannot say"
+        return head + f"<p>No test-set plan: {esc(why)}.</p></section>"
+    from nercurve.analysis.recommend import arms_words, testset_headline, testset_words
+    from nercurve.report.testset import testset_displays
+
+    task = analysis.task
+    said = [testset_headline(plan, task), arms_words(plan, task),
+            *(testset_words(plan, b, task) for b in analysis.models)]
+    words = "".join(f"<p>{esc(t)}</p>" for t in said if t)
+    tables = "".join(table_html(frame, caption, 2)
+                     for caption, frame in testset_displays(plan, task))
+    return head + words + tables + "</section>"
 
 
 def _runs(analysis: Analysis) -> str:

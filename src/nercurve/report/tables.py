@@ -254,8 +254,9 @@ def selection_sizes_display(analysis: Analysis) -> pd.DataFrame:
 
 
 def runs_display(analysis: Analysis) -> pd.DataFrame:
-    """The per-run table with rounded numbers (of every selection strategy)."""
-    frame = analysis.all_runs.copy()
+    """The per-run table with rounded numbers (of every selection strategy, without the
+    per-document test counts)."""
+    frame = analysis.all_runs.drop(columns=["doc_counts"], errors="ignore")
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column]):
             whole = frame[column].dropna().mod(1).eq(0).all()

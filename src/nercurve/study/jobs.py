@@ -23,6 +23,7 @@ from nercurve.study.design import Subset
 from nercurve.study.gpu_packing import GpuMeter, peak_numbers
 from nercurve.study.store import ClaimedJob, JobOutcome, JobSpec
 from nercurve.tasks import Scores, Task
+from nercurve.tasks.doc_scores import outcome_ci, seed_of
 from nercurve.tasks.ner import TASK as NER
 
 #: The subset a backend that ignores training data (an off-the-shelf baseline) runs on.
@@ -181,7 +182,11 @@ def _score(model: Any, docs: Sequence[Doc], data: StudyData,
 def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
     """Train one model on the job's subset, predict the test set once and score it (and
     each external test set: ``f1_<name>``, ``precision_<name>``, ``recall_<name>`` in
-    ``extra``).
+    ``extra``, without an interval).
+
+    The test score's interval is a bootstrap over test documents from the score's
+    per-document counts (no further prediction), seeded by the job id, so it is the same
+    whenever the job runs (:func:`nercurve.tasks.doc_scores.outcome_ci`).
 
     ``peak_mb`` is the worker's peak memory during this job alone (where Linux lets the
     peak be reset; elsewhere the worker's peak so far); a job that used a GPU also reports
@@ -207,6 +212,8 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
         extra.update({f"precision_{name}": unseen.precision, f"recall_{name}": unseen.recall,
                       f"f1_{name}": unseen.f1})
     extra.update(peak_numbers(meter.stop()))
+    low, high = outcome_ci(scored.doc_counts, data.task.outcome_of_counts, scored.f1,
+                           seed=seed_of(job.job_id))
     return JobOutcome(
         precision=scored.precision,
         recall=scored.recall,
@@ -219,4 +226,7 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
         peak_mb=peak_rss_mb(),
         extra=extra,
         stop_reason=result.stop_reason,
+        f1_ci_low=low,
+        f1_ci_high=high,
+        doc_counts=scored.doc_counts,
     )

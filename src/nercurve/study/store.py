@@ -98,7 +98,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_until REAL,
     active INTEGER NOT NULL DEFAULT 1,
     archived TEXT,
-    stop_reason TEXT
+    stop_reason TEXT,
+    f1_ci_low REAL,
+    f1_ci_high REAL,
+    doc_counts TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, position);
 """
@@ -111,6 +114,9 @@ _ADDED_JOB_COLUMNS: tuple[tuple[str, str], ...] = (
     ("active", "INTEGER NOT NULL DEFAULT 1"),
     ("archived", "TEXT"),
     ("stop_reason", "TEXT"),
+    ("f1_ci_low", "REAL"),
+    ("f1_ci_high", "REAL"),
+    ("doc_counts", "TEXT"),
 )
 
 #: Subset columns added after the first release (classification descriptors: documents per
@@ -227,6 +233,11 @@ class JobOutcome:
     #: Why training stopped (``patience``, ``noise``, ``max_steps``, ``data``; ``None``: the
     #: backend does not say).
     stop_reason: str | None = None
+    #: The test-set bootstrap interval of ``f1`` (over test documents) and the per-document
+    #: counts it was computed from, in test order (:mod:`nercurve.tasks.doc_scores`).
+    f1_ci_low: float | None = None
+    f1_ci_high: float | None = None
+    doc_counts: list[list[int]] | None = None
 
 
 def pid_alive(pid: int) -> bool:
@@ -549,13 +560,17 @@ class Store:
             cur = db.execute(
                 "UPDATE jobs SET status = 'done', finished_at = ?, precision = ?, recall = ?,"
                 " f1 = ?, dev_f1 = ?, per_label = ?, steps = ?, best_step = ?, seconds = ?,"
-                " peak_mb = ?, extra = ?, stop_reason = ?, error = NULL, lease_until = NULL"
+                " peak_mb = ?, extra = ?, stop_reason = ?, f1_ci_low = ?, f1_ci_high = ?,"
+                " doc_counts = ?, error = NULL, lease_until = NULL"
                 " WHERE job_id = ? AND claim = ? AND status = 'running'",
                 (
                     time.time(), outcome.precision, outcome.recall, outcome.f1, outcome.dev_f1,
                     json.dumps(outcome.per_label, sort_keys=True), outcome.steps,
                     outcome.best_step, outcome.seconds, outcome.peak_mb,
                     json.dumps(outcome.extra, sort_keys=True), outcome.stop_reason,
+                    outcome.f1_ci_low, outcome.f1_ci_high,
+                    None if outcome.doc_counts is None
+                    else json.dumps(outcome.doc_counts, separators=(",", ":")),
                     job.job_id, job.claim,
                 ),
             )
@@ -652,7 +667,8 @@ class Store:
     @_guarded
     def finished_jobs(self, *, include_failed: bool = False) -> list[dict[str, Any]]:
         """The finished active jobs in plan order, each with its subset's descriptors: the
-        job's columns (params, per_label and extra as stored JSON text, stop_reason),
+        job's columns (params, per_label, extra and doc_counts as stored JSON text,
+        stop_reason, f1_ci_low, f1_ci_high),
         subset_id, stratum,
         n_docs, n_sentences, n_tokens, n_entities, eps, classes (JSON) and minority_share.
         Done jobs only, unless ``include_failed``."""
@@ -661,7 +677,7 @@ class Store:
             "SELECT j.job_id, j.backend, j.backend_type, j.params, j.seed, j.status,"
             " j.attempts, j.started_at, j.finished_at, j.precision, j.recall, j.f1, j.dev_f1,"
             " j.steps, j.best_step, j.seconds, j.peak_mb, j.error, j.per_label, j.extra,"
-            " j.stop_reason,"
+            " j.stop_reason, j.f1_ci_low, j.f1_ci_high, j.doc_counts,"
             " s.subset_id, s.stratum, s.n_docs, s.n_sentences, s.n_tokens, s.n_entities,"
             " s.eps, s.classes, s.minority_share"
             " FROM jobs j JOIN subsets s USING (subset_id)"
@@ -726,7 +742,9 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
     Columns: job_id, subset_id, stratum, backend, backend_type, params_digest, seed, n_docs,
     n_sentences, n_tokens, n_entities, eps, status, precision, recall, f1, dev_f1, steps, best_step,
     seconds, peak_mb, error, stop_reason (why training stopped; empty where the backend does not
-    say), then ``f1_<LABEL>`` for each label, then the numbers the backend reported
+    say), f1_ci_low and f1_ci_high (the test-set bootstrap interval of f1), doc_counts (the
+    per-test-document counts it comes from, as JSON; empty for jobs stored before), then
+    ``f1_<LABEL>`` for each label, then the numbers the backend reported
     (``JobOutcome.extra``: e.g. the schedule in force, ``eval_every_steps`` and
     ``patience_steps``) under their own names.
 

@@ -11,7 +11,7 @@ module, and nothing is reworded afterwards.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nercurve.corpus.model import Doc, Notice
@@ -45,13 +45,16 @@ class Words:
 @dataclass(frozen=True)
 class Scores:
     """A model's scores on one test set, in the shape a job's outcome stores them: the outcome
-    (``f1``) with its precision and recall, per-label scores and further named numbers."""
+    (``f1``) with its precision and recall, per-label scores, further named numbers and the
+    counts the outcome adds up from, one row per test document in test order (see
+    :mod:`nercurve.tasks.doc_scores`)."""
 
     precision: float
     recall: float
     f1: float
     per_label: dict[str, dict[str, float]]
     numbers: dict[str, float]
+    doc_counts: list[list[int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,11 @@ class Task:
 
     def score(self, docs: Sequence[Doc], predicted: Sequence[Any], scheme: Any) -> Scores:
         """The scores of ``predicted`` (one per document, as the model returns them)."""
+        raise NotImplementedError
+
+    def outcome_of_counts(self, summed: Any) -> Any:
+        """The outcome (``f1``) of per-document counts summed over a test set or a resample
+        of it: an array (resamples × count columns) -> an array (resamples)."""
         raise NotImplementedError
 
     # -- what a study writes -------------------------------------------------------------

@@ -74,18 +74,26 @@ class ClassifyTask(Task):
         per-class scores, and accuracy, macro- and micro-F1 (and samples-F1 where multi-label)
         among the numbers."""
         from nercurve.corpus.classes import doc_classes
-        from nercurve.tasks.classify_scores import score_classes
+        from nercurve.tasks.classify_scores import class_doc_counts, score_classes
 
         metric = self.metric or self.metrics[0]
-        sc = score_classes([doc_classes(d) for d in docs], [scheme.decide(s) for s in predicted],
-                           multi_label=scheme.multi_label)
+        gold = [doc_classes(d) for d in docs]
+        decided = [scheme.decide(s) for s in predicted]
+        sc = score_classes(gold, decided, multi_label=scheme.multi_label)
         averaged = sc.micro if metric == "micro_f1" else sc.macro
         numbers = {"accuracy": sc.accuracy, "macro_f1": sc.macro.f1, "micro_f1": sc.micro.f1}
         if sc.samples_f1 is not None:
             numbers["samples_f1"] = sc.samples_f1
         return Scores(averaged.precision, averaged.recall, sc.outcome(metric),
                       {label: {"precision": s.precision, "recall": s.recall, "f1": s.f1}
-                       for label, s in sc.per_class.items()}, numbers)
+                       for label, s in sc.per_class.items()}, numbers,
+                      class_doc_counts(gold, decided, sc.labels))
+
+    def outcome_of_counts(self, summed: Any) -> Any:
+        """The study's metric of summed per-class counts (``classify_scores.class_outcome``)."""
+        from nercurve.tasks.classify_scores import class_outcome
+
+        return class_outcome(summed, self.metric or self.metrics[0])
 
     def stats_meta(self) -> dict[str, Any]:
         return {"task": self.name, "metric": self.metric}
@@ -147,7 +155,7 @@ TASK = ClassifyTask(
         "job_id", "subset_id", "stratum", "backend", "backend_type", "params_digest", "seed",
         "n_docs", "n_sentences", "n_tokens", "minority_share", "status", "precision", "recall",
         "f1", "dev_f1", "steps", "best_step", "seconds", "peak_mb", "error", "metric",
-        "stop_reason",
+        "stop_reason", "f1_ci_low", "f1_ci_high", "doc_counts",
     ),
     design_columns=("minority_share", "classes"),
     corpus_caption="Corpus parts, overall and per class (documents and their share)",

@@ -112,6 +112,49 @@ def score_classes(
     return _single_label(gold, pred)
 
 
+def class_doc_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
+                     labels: Sequence[str]) -> list[list[int]]:
+    """Per document, for each of ``labels`` in order its ``tp``, ``fp`` and ``fn`` (the class
+    in both, in the prediction only, in the gold only), then 1 when the predicted set of
+    classes is exactly the gold set, then 1 (the document): the counts accuracy and macro- and
+    micro-F1 add up from (:func:`class_outcome`). Single- and multi-label alike (a
+    single-label document without a prediction misses its gold class)."""
+    out = []
+    for g, q in zip(gold, pred, strict=True):
+        gs, qs = set(g), set(q)
+        row = []
+        for label in labels:
+            row += [int(label in gs and label in qs), int(label in qs and label not in gs),
+                    int(label in gs and label not in qs)]
+        out.append([*row, int(gs == qs), 1])
+    return out
+
+
+def class_outcome(summed: Any, metric: str) -> Any:
+    """The ``metric`` (one of :data:`METRICS`) of :func:`class_doc_counts` summed over a test
+    set or each resample of it (an array: resamples × columns), as :func:`score_classes`
+    computes it: macro-F1 averages the classes that occur in the gold or the predictions of
+    that resample; accuracy is the exact matches over the documents."""
+    import numpy as np
+
+    from nercurve.tasks.doc_scores import f1_of
+
+    if metric not in METRICS:
+        raise InputError(f"unknown classification metric {metric!r}",
+                         hint=f"choose one of: {', '.join(METRICS)}")
+    if metric == "accuracy":
+        docs = summed[:, -1]
+        return np.divide(summed[:, -2], docs, out=np.zeros(len(summed)), where=docs > 0)
+    per_class = summed[:, :-2].reshape(len(summed), -1, 3)
+    tp, fp, fn = per_class[..., 0], per_class[..., 1], per_class[..., 2]
+    if metric == "micro_f1":
+        return f1_of(tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1))
+    present = (tp + fp + fn) > 0
+    n = present.sum(axis=1)
+    f1 = np.where(present, f1_of(tp, fp, fn), 0.0).sum(axis=1)
+    return np.divide(f1, n, out=np.zeros(len(summed)), where=n > 0)
+
+
 def _single_label(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> ClassScores:
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 

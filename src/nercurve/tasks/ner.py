@@ -40,12 +40,19 @@ class NerTask(Task):
 
     def score(self, docs: Sequence[Doc], predicted: Sequence[Any], scheme: Any) -> Scores:
         """Strict micro entity P/R/F1, and strict F1 per label."""
-        from nercurve.tasks.ner_scores import evaluate
+        from nercurve.tasks.ner_scores import evaluate, strict_doc_counts
 
         ev = evaluate(list(docs), [d.with_spans(p) for d, p in zip(docs, predicted, strict=True)])
         return Scores(ev.micro.precision, ev.micro.recall, ev.micro.f1,
                       {label: {"precision": s.precision, "recall": s.recall, "f1": s.f1}
-                       for label, s in ev.per_label.items()}, {})
+                       for label, s in ev.per_label.items()}, {},
+                      strict_doc_counts([d.spans for d in docs], predicted))
+
+    def outcome_of_counts(self, summed: Any) -> Any:
+        """Strict micro F1 of summed ``[tp, fp, fn]`` columns."""
+        from nercurve.tasks.doc_scores import f1_of
+
+        return f1_of(summed[:, 0], summed[:, 1], summed[:, 2])
 
     def design_row(self, subset: Any) -> list[Any]:
         return [subset.n_entities, f"{subset.eps:.6f}"]
@@ -79,7 +86,7 @@ TASK = NerTask(
         "job_id", "subset_id", "stratum", "backend", "backend_type", "params_digest", "seed",
         "n_docs", "n_sentences", "n_tokens", "n_entities", "eps", "status", "precision",
         "recall", "f1", "dev_f1", "steps", "best_step", "seconds", "peak_mb", "error",
-        "stop_reason",
+        "stop_reason", "f1_ci_low", "f1_ci_high", "doc_counts",
     ),
     design_columns=("n_entities", "eps"),
     corpus_caption="Corpus parts, overall and per label (EPS: entities per sentence)",

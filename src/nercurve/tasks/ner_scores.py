@@ -132,19 +132,25 @@ def strict_prf(gold_spans: Sequence[Iterable[Span]], pred_spans: Sequence[Iterab
     ``gold_spans[i]`` and ``pred_spans[i]`` belong to the same document. This is
     the fast path for a backend's dev score; :func:`evaluate` gives everything else.
     """
+    per_doc = strict_doc_counts(gold_spans, pred_spans)
+    return PRF.from_counts(*(sum(c[i] for c in per_doc) for i in range(3)))
+
+
+def strict_doc_counts(gold_spans: Sequence[Iterable[Span]],
+                      pred_spans: Sequence[Iterable[Span]]) -> list[list[int]]:
+    """Strict ``[tp, fp, fn]`` of each document (spans as multisets), in the order given:
+    the counts every strict micro score adds up from."""
     if len(gold_spans) != len(pred_spans):
         raise InputError(
             f"{len(gold_spans)} gold documents but {len(pred_spans)} predicted ones",
             hint="pass one span collection per document on both sides, in the same order",
         )
-    tp = fp = fn = 0
+    out = []
     for gold, pred in zip(gold_spans, pred_spans, strict=True):
         g, p = Counter(gold), Counter(pred)
         hit = sum((g & p).values())
-        tp += hit
-        fp += sum(p.values()) - hit
-        fn += sum(g.values()) - hit
-    return PRF.from_counts(tp, fp, fn)
+        out.append([hit, sum(p.values()) - hit, sum(g.values()) - hit])
+    return out
 
 
 def evaluate(
