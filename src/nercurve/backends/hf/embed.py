@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nercurve.backends.hf.load import quiet
 from nercurve.backends.hf.presets import resolve_preset
 from nercurve.corpus.model import Doc
 
@@ -30,8 +31,9 @@ def embed_documents(docs: Sequence[Doc], *, batch_size: int = 64) -> np.ndarray:
     from transformers import AutoModel, AutoTokenizer
 
     folder = resolve_preset("minilm")
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModel.from_pretrained(folder).eval()
+    with quiet():
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModel.from_pretrained(folder).eval()
     texts: list[str] = []
     owner: list[int] = []
     for i, doc in enumerate(docs):

@@ -1,0 +1,83 @@
+"""The uncertainty measures against hand-computed values, the models' own scores, and the
+diversity order's reproducibility."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from study_fixtures import toy_docs
+
+from nercurve.backends import get_backend
+from nercurve.backends.uncertainty import (
+    class_uncertainty,
+    least_confidence,
+    mean_token_entropy,
+    scores_uncertainty,
+    spans_marginals,
+)
+from nercurve.corpus.classes import ClassScheme
+from nercurve.study.selection import kmeanspp
+from nercurve.synthetic.smoking import generate_smoking
+
+
+def test_least_confidence_and_token_entropy_by_hand():
+    assert least_confidence(0.8) == pytest.approx(0.2)
+    # one sure token, one split evenly: (0 + ln 2) / 2
+    assert mean_token_entropy(np.array([[1.0, 0.0], [0.5, 0.5]])) == pytest.approx(
+        math.log(2) / 2)
+    assert mean_token_entropy(np.zeros((0, 3))) == 0.0
+
+
+def test_token_marginals_from_beam_parses():
+    parses = [(0.6, [(0, 2, "ORG")]), (0.3, []), (0.1, [(2, 3, "PER")])]
+    got = spans_marginals(parses, 3, ["ORG", "PER"])
+    assert np.allclose(got, [[0.4, 0.6, 0.0], [0.4, 0.6, 0.0], [0.9, 0.0, 0.1]])
+    # tokens 1-2: entropy of (0.4, 0.6); token 3: of (0.9, 0.1)
+    h = lambda *p: -sum(x * math.log(x) for x in p)  # noqa: E731
+    assert mean_token_entropy(got) == pytest.approx((2 * h(0.4, 0.6) + h(0.9, 0.1)) / 3)
+
+
+def test_margin_and_entropy_of_class_probabilities_by_hand():
+    proba = [[0.7, 0.2, 0.1], [0.5, 0.5, 0.0]]
+    assert class_uncertainty(proba, "margin") == pytest.approx([1 - 0.5, 1.0])
+    assert class_uncertainty(proba, "entropy") == pytest.approx([
+        -(0.7 * math.log(0.7) + 0.2 * math.log(0.2) + 0.1 * math.log(0.1)), math.log(2)])
+    # multi-label scores are renormalised per document
+    assert scores_uncertainty([{"A": 0.9, "B": 0.3}], "margin") == pytest.approx(
+        [1 - (0.75 - 0.25)])
+
+
+def test_tfidf_scores_its_uncertainty_from_its_probabilities():
+    docs = generate_smoking(120, seed=3).docs
+    scheme = ClassScheme(("CURRENT", "NEVER", "PAST", "UNKNOWN"), multi_label=False)
+    model = get_backend("tfidf", "classify").train(docs[:80], docs[80:100], {}, 0, scheme).model
+    rows = model.predict(docs[100:])
+    margins = model.uncertainty(docs[100:], "margin")
+    for row, got in zip(rows, margins, strict=True):
+        best, second = sorted(row.values(), reverse=True)[:2]
+        assert got == pytest.approx(1 - (best - second))
+    assert all(e >= 0 for e in model.uncertainty(docs[100:], "entropy"))
+
+
+@pytest.mark.slow
+def test_spacy_ner_scores_uncertainty_from_its_beam():
+    docs = toy_docs(60)
+    model = get_backend("spacy", "ner").train(
+        docs[:30], docs[30:40], {"max_steps": 40, "eval_frequency": 20, "patience": 0}, 0).model
+    confidence = model.uncertainty(docs[40:], "least_confidence")
+    entropy = model.uncertainty(docs[40:], "entropy")
+    assert len(confidence) == len(entropy) == 20
+    assert all(0 <= c <= 1 for c in confidence) and all(e >= 0 for e in entropy)
+    assert model.uncertainty(docs[40:], "least_confidence") == confidence  # deterministic
+
+
+def test_diversity_order_is_seeded_and_spreads_over_clusters():
+    rng = np.random.default_rng(0)
+    vectors = np.concatenate([rng.normal(0, 0.01, (50, 4)), rng.normal(5, 0.01, (50, 4))])
+    first = list(kmeanspp(vectors, np.random.default_rng(1)))
+    assert first == list(kmeanspp(vectors, np.random.default_rng(1)))
+    assert first != list(kmeanspp(vectors, np.random.default_rng(2)))
+    assert sorted(first) == list(range(100))  # every row once
+    assert {i < 50 for i in first[:2]} == {True, False}  # the second pick is the far cluster
