@@ -82,7 +82,7 @@ def corpus_section(name: str, work: Path, args: argparse.Namespace) -> dict[str,
         if not path.exists():
             return None
         return {"path": str(path), "format": "pubtator", "label_map": NCBI_MERGE,
-                "duplicate_ids": "keep-first", "mismatch": "strip"}
+                "mismatch": "strip", "options": {"duplicate_ids": "keep-first"}}
     raise SystemExit(f"unknown corpus {name!r}: choose from coi, ncbi")
 
 

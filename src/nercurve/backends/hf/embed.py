@@ -40,16 +40,20 @@ def embed_documents(docs: Sequence[Doc], *, batch_size: int = 64) -> np.ndarray:
         found = _sentences(doc)
         texts += found
         owner += [i] * len(found)
-    vectors = []
-    with torch.no_grad():
+    # batches of sentences of similar length pad little
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True,
+                                              max_length=MAX_TOKENS)["input_ids"]]
+    order = np.argsort(lengths, kind="stable")
+    sentences = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
+            rows = order[start:start + batch_size]
+            batch = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
                               max_length=MAX_TOKENS, return_tensors="pt")
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            vectors.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
-    sentences = np.concatenate(vectors) if vectors else np.zeros((0, 384), dtype=np.float32)
+            sentences[rows] = torch.nn.functional.normalize(pooled, dim=1).numpy()
     out = np.zeros((len(docs), sentences.shape[1]), dtype=np.float64)
     np.add.at(out, np.asarray(owner, dtype=int), sentences.astype(np.float64))
     norms = np.linalg.norm(out, axis=1, keepdims=True)
