@@ -6,7 +6,8 @@ On each benchmark corpus one study has three selection arms (``[design] selectio
 - ``random``: today's random draw;
 - ``uncertainty``: a random seed set of ``--seed-docs`` documents, then rounds that train the
   spaCy arm on what is chosen so far and add the ``--batch-docs`` documents (of at most
-  ``--candidates`` drawn at random) whose predicted sequence the model is least sure of;
+  ``--candidates`` drawn at random) whose predicted sequence the model is least sure of
+  (both default to the corpus's smallest size: 7 rounds per trajectory up to 8 times it);
 - ``diversity``: k-means++ seeding over the pool's MiniLM document embeddings.
 
 Corpora: the synthetic COI corpus (490 statements) and NCBI-disease (the PubTator training
@@ -52,8 +53,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--ncbi-sizes", default="10,20,40,80", help="NCBI subset sizes (documents)")
     ap.add_argument("--subsets", type=int, default=3, help="subsets (trajectories) per size")
     ap.add_argument("--seeds", type=int, default=1, help="training seeds per subset")
-    ap.add_argument("--seed-docs", type=int, default=10, help="uncertainty: the seed set")
-    ap.add_argument("--batch-docs", type=int, default=10, help="uncertainty: documents a round")
+    ap.add_argument("--seed-docs", type=int,
+                    help="uncertainty: the seed set (default: the corpus's smallest size)")
+    ap.add_argument("--batch-docs", type=int,
+                    help="uncertainty: documents a round (default: the corpus's smallest size)")
     ap.add_argument("--candidates", type=int, default=300,
                     help="uncertainty: pool documents scored a round")
     ap.add_argument("--max-steps", type=int, default=200, help="the cut spaCy budget")
@@ -103,7 +106,8 @@ def run_corpus(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
         "split": {"test": 0.3, "dev": 0.1, "seed": 0},
         "design": {"sizes": sizes, "subsets_per_size": args.subsets, "seed": 0,
                    "selection": list(STRATEGIES),
-                   "uncertainty": {"seed_docs": args.seed_docs, "batch_docs": args.batch_docs,
+                   "uncertainty": {"seed_docs": args.seed_docs or min(sizes),
+                                   "batch_docs": args.batch_docs or min(sizes),
                                    "candidates": args.candidates,
                                    "measure": "least_confidence"}},
         "backends": [{"name": "spacy", "type": "spacy", "params": {
