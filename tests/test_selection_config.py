@@ -82,3 +82,24 @@ def test_a_selected_subset_never_shares_a_job_with_a_random_one():
     import hashlib
     assert random_one.content_hash == hashlib.sha256(b"d1\x1fd2").hexdigest()[:16]
     assert not math.isnan(chosen.eps)
+
+
+def test_a_changed_selector_is_a_changed_study(tmp_path):
+    """Selected subsets depend on the arm that selected them: changing its settings is
+    refused as a change of design (the seed set alone fills these sizes: no training)."""
+    from nercurve.study.runner import add_selected
+
+    def config(max_steps: int) -> StudyConfig:
+        path = write_study(
+            tmp_path, backend_type="spacy", params=f"{{ max_steps = {max_steps} }}", subsets=1,
+            strata='[[4, 4], [8, 8]]\nselection = ["random", "uncertainty"]\n'
+                   "uncertainty = { seed_docs = 8 }")
+        return load_config(path)
+
+    first = add_selected(prepare(config(30)))
+    chosen = [s for s in first.subsets if s.selection == "uncertainty"]
+    assert [s.selection_runs for s in chosen] == [0, 0]
+    assert set(chosen[0].doc_ids) < set(chosen[1].doc_ids)
+    with pytest.raises(ConfigError) as err:
+        add_selected(prepare(config(40)))
+    assert "design.uncertainty selector" in str(err.value)

@@ -27,7 +27,12 @@ from nercurve.study.design import Subset, draw_design
 from nercurve.study.executors import EXECUTORS
 from nercurve.study.executors.protocol import Executor, ProgressCallback
 from nercurve.study.jobs import ZERO_SUBSET, Arm, StudyData, plan_jobs, validate_arms
-from nercurve.study.selection import check_selection, select_subsets, selected_strategies
+from nercurve.study.selection import (
+    check_selection,
+    select_subsets,
+    selected_strategies,
+    selection_identity,
+)
 from nercurve.study.store import STORE_NAME, Store
 from nercurve.study.wave_records import recorded_subsets
 
@@ -232,6 +237,8 @@ def study_identity(prepared: PreparedStudy) -> dict[str, str]:
          for k, v in reading.items() if v != defaults.get(k)}
     )
     identity.update({f"design.{k}": json.dumps(v) for k, v in cfg.design.identity().items()})
+    # selected subsets depend on the arm that selects them (none without uncertainty)
+    identity.update(selection_identity(cfg, prepared.arms))
     identity["split.select_on"] = json.dumps(cfg.split.select_on)
     # models are not kept: runs made before an external test set was added cannot be scored
     # on it, so a changed list of external tests is a changed study

@@ -120,6 +120,19 @@ def uncertainty_measure(config: StudyConfig) -> str:
     return config.design.uncertainty_settings.measure or UNCERTAINTY_MEASURES[config.task][0]
 
 
+def selection_identity(config: StudyConfig, arms: Sequence[Arm]) -> dict[str, str]:
+    """What selected subsets depend on beyond the design's settings: the selector arm's
+    type and parameters, its training seed and the measure (none without uncertainty)."""
+    if "uncertainty" not in config.design.strategies:
+        return {}
+    arm = selector_arm(config, arms)
+    settings = config.design.uncertainty_settings
+    return {"design.uncertainty selector": json.dumps({
+        "arm": arm.name, "type": arm.type, "params": arm.params,
+        "seed": settings.seed if settings.seed is not None else config.seeds[0],
+        "measure": uncertainty_measure(config)}, sort_keys=True)}
+
+
 def check_selection(config: StudyConfig, arms: Sequence[Arm]) -> None:
     """Refuse, before any work, a selection the study's arms cannot carry out."""
     if "uncertainty" in config.design.strategies:
