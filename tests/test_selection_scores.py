@@ -81,3 +81,34 @@ def test_diversity_order_is_seeded_and_spreads_over_clusters():
     assert first != list(kmeanspp(vectors, np.random.default_rng(2)))
     assert sorted(first) == list(range(100))  # every row once
     assert {i < 50 for i in first[:2]} == {True, False}  # the second pick is the far cluster
+
+
+@pytest.mark.slow
+def test_hf_ner_scores_uncertainty_from_its_word_softmax():
+    import torch
+
+    from nercurve.backends.hf.align import doc_words
+    from nercurve.backends.hf.ner import HFBackend, with_tokens
+    from nercurve.synthetic.coi import generate_coi
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        docs = sorted((d for d in generate_coi(120, seed=0) if d.spans), key=lambda d: len(d.text))
+        params = {"model": "minilm", "device": "cpu", "max_steps": 2, "eval_every": 2,
+                  "warmup_steps": 0, "batch_size": 4, "max_length": 64, "window_overlap": 8}
+        model = HFBackend().train(docs[:12], docs[12:16], params, seed=0).model
+        scored = docs[16:22]
+        confidence = model.uncertainty(scored, "least_confidence")
+        entropy = model.uncertainty(scored, "entropy")
+        # by hand from the word distributions: 1 - the product of each word's top probability
+        tokenized = with_tokens(scored)
+        examples = model.encoder.examples(tokenized, [doc_words(d) for d in tokenized])
+        for example, probs in zip(examples, model._word_probabilities(examples), strict=True):
+            p = np.array([probs[w] for w in sorted(probs)])
+            assert confidence[example.doc] == pytest.approx(1 - np.prod(p.max(axis=1)))
+            assert entropy[example.doc] == pytest.approx(mean_token_entropy(p))
+        assert all(0 <= c <= 1 for c in confidence)
+        assert all(0 <= e <= math.log(len(model.tags)) + 1e-9 for e in entropy)
+    finally:
+        torch.set_num_threads(threads)
