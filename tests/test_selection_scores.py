@@ -112,3 +112,18 @@ def test_hf_ner_scores_uncertainty_from_its_word_softmax():
         assert all(0 <= e <= math.log(len(model.tags)) + 1e-9 for e in entropy)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_slot_takes_the_shortest_prefix_and_its_cost_by_hand():
+    from nercurve.study.design import Slot
+    from nercurve.study.selection import Trajectory
+
+    traj = Trajectory(order=["a", "b", "c", "d", "e"], marks=[2, 4, 5],
+                      seconds=[0.0, 3.0, 5.0], runs=[0, 1, 1])
+    sentences = {"a": 2, "b": 1, "c": 4, "d": 1, "e": 3}
+    assert traj.prefix(Slot("3", 0, 3, (3, 3)), "documents", sentences) == 3
+    assert traj.prefix(Slot("6", 0, 6, (6, 6)), "sentences", sentences) == 3  # 2+1+4 >= 6
+    assert traj.prefix(Slot("99", 0, 99, (99, 99)), "sentences", sentences) == 5
+    assert traj.cost(2) == (0, 0.0, 0)  # the seed set
+    assert traj.cost(3) == (1, 3.0, 1)  # chosen by round 1's model
+    assert traj.cost(5) == (2, 8.0, 2)
