@@ -11,7 +11,10 @@ of the validated params, e.g. False for a zero-shot arm of a backend that can al
 job starts; raises :class:`~nercurve.errors.BackendError` when the runs could not work,
 e.g. a missing model). A model may also offer ``diagnostics()``: numbers about its most
 recent ``predict`` call (e.g. unparseable answers of a generative model), stored with the
-job's result.
+job's result. A backend whose models can say how unsure they are (uncertainty selection,
+docs/selection.md) lists the measures they score in ``uncertainty_measures`` and its models
+implement :class:`UncertainModel`; a study that selects by uncertainty with another backend
+is refused before any job.
 
 A classification backend trains on documents whose ``cats`` name their classes. Its
 ``train`` also receives the study's :class:`~nercurve.corpus.classes.ClassScheme` (its
@@ -76,6 +79,16 @@ class ClassModel(Protocol):
     def predict(self, docs: Sequence[Doc]) -> list[dict[str, float]]:
         """A score per class for each document, in order (decided by
         :meth:`ClassScheme.decide`: the best class, or each class scored at least 0.5)."""
+        ...
+
+
+class UncertainModel(Protocol):
+    """A trained model that scores its own uncertainty (optional; see the module docstring)."""
+
+    def uncertainty(self, docs: Sequence[Doc], measure: str) -> list[float]:
+        """One number per document, in order: higher means the model is less sure of it
+        (``measure``: one of its backend's ``uncertainty_measures``;
+        :mod:`nercurve.backends.uncertainty` computes them)."""
         ...
 
 

@@ -62,12 +62,21 @@ class TfidfModel:
         return [{**self.scheme.cats(()), **dict(zip(self.fitted, map(float, row), strict=True))}
                 for row in proba]
 
+    def uncertainty(self, docs: Sequence[Doc], measure: str) -> list[float]:
+        """How unsure the classifier is of each document (``"margin"`` or ``"entropy"`` of
+        its class scores; :func:`nercurve.backends.uncertainty.scores_uncertainty`)."""
+        from nercurve.backends.uncertainty import scores_uncertainty
+
+        return scores_uncertainty(self.predict(docs), measure)
+
 
 class TfidfBackend:
     """TF-IDF features and logistic regression (see the module docstring)."""
 
     name: ClassVar[str] = "tfidf"
     Params: ClassVar[type[TfidfParams]] = TfidfParams
+    #: The measures its models' ``uncertainty`` scores (uncertainty selection).
+    uncertainty_measures: ClassVar[tuple[str, ...]] = ("margin", "entropy")
 
     def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int,
               scheme: ClassScheme) -> TrainResult:

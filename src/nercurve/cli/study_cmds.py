@@ -102,6 +102,7 @@ def run_with_progress(config_path: Path, workers: int | None, retry_failed: bool
                     on_notices=lambda found: print_notices(found, str(config.corpus.path)),
                     drop_changed=drop_changed,
                     estimator=estimate_target,
+                    on_selection=lambda line: sys.stderr.write(line + "\n"),
                 )
         finally:
             signal.signal(signal.SIGTERM, previous)

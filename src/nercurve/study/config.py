@@ -113,6 +113,35 @@ class AdaptiveSection(_Strict):
         return self
 
 
+#: The selection strategies a design may name (one arm per strategy; see docs/selection.md).
+SELECTION_STRATEGIES: tuple[str, ...] = ("random", "uncertainty", "diversity")
+#: The uncertainty measures of each task's models (``[design.uncertainty] measure``).
+UNCERTAINTY_MEASURES: dict[str, tuple[str, ...]] = {
+    "ner": ("least_confidence", "entropy"),
+    "classify": ("margin", "entropy"),
+}
+
+
+class UncertaintySection(_Strict):
+    """How an uncertainty subset is selected (``[design.uncertainty]``): a random seed set of
+    ``seed_docs`` documents, then rounds that train the ``selector`` arm's backend on what is
+    selected so far and add the ``batch_docs`` pool documents its model is least sure of,
+    until the subset reaches its size. ``measure``: NER ``"least_confidence"`` (of the
+    predicted sequence) or ``"entropy"`` (mean token entropy); classification ``"margin"``
+    or ``"entropy"`` (default: the task's first). ``candidates`` caps how many pool
+    documents, drawn at random each round, the model scores (default: all of the pool).
+    ``selector`` names the arm whose backend trains during selection (default: the first
+    arm that trains); ``seed`` is the training seed of those runs (default: the study's
+    first seed)."""
+
+    seed_docs: int = Field(10, ge=1)
+    batch_docs: int = Field(10, ge=1)
+    measure: str | None = None
+    candidates: int | None = Field(None, ge=1)
+    selector: str | None = None
+    seed: int | None = None
+
+
 class DesignSection(_Strict):
     """Stratified random subsets of the training pool.
 
@@ -121,7 +150,10 @@ class DesignSection(_Strict):
     explicit ``sizes`` list with ``subsets_per_size``. With ``adaptive``, that design is
     the first wave and later waves are placed by the data (:class:`AdaptiveSection`).
     ``stratify_labels`` (classification studies) keeps each subset's class shares close to
-    the pool's.
+    the pool's. ``selection`` names one strategy or several (one arm per strategy, each
+    with the design's sizes and replicates): ``"random"`` (the draw above), ``"uncertainty"``
+    (:class:`UncertaintySection`, ``[design.uncertainty]``) or ``"diversity"`` (k-means++
+    seeding over MiniLM document embeddings); see docs/selection.md.
     """
 
     unit: Literal["documents", "sentences"] = "documents"
@@ -132,6 +164,32 @@ class DesignSection(_Strict):
     seed: int = 0
     adaptive: AdaptiveSection | None = None
     stratify_labels: bool = False
+    selection: str | list[str] = "random"
+    uncertainty: UncertaintySection | None = None
+
+    @field_validator("selection")
+    @classmethod
+    def _selection(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("selection must name at least one strategy")
+        unknown = [n for n in names if n not in SELECTION_STRATEGIES]
+        if unknown:
+            raise ValueError(f"unknown selection strategy {unknown[0]!r}; choose from: "
+                             + ", ".join(SELECTION_STRATEGIES))
+        if len(set(names)) != len(names):
+            raise ValueError("selection strategies must not repeat")
+        return value
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        """The selection strategies of the design, in the order given."""
+        return (self.selection,) if isinstance(self.selection, str) else tuple(self.selection)
+
+    @property
+    def uncertainty_settings(self) -> UncertaintySection:
+        """``[design.uncertainty]``, its defaults where the config gives none."""
+        return self.uncertainty or UncertaintySection()
 
     @field_validator("strata")
     @classmethod
@@ -157,6 +215,12 @@ class DesignSection(_Strict):
         if self.sizes is None and "subsets_per_size" in given:
             raise ValueError("subsets_per_size goes with sizes; with strata use "
                              "subsets_per_stratum")
+        if self.uncertainty is not None and "uncertainty" not in self.strategies:
+            raise ValueError('[design.uncertainty] goes with selection = "uncertainty" '
+                             "(or a list naming it)")
+        if self.adaptive is not None and self.strategies != ("random",):
+            raise ValueError("an adaptive design draws random subsets only; leave selection "
+                             'at "random" or drop [design.adaptive]')
         return self
 
     def identity(self) -> dict[str, Any]:
@@ -170,7 +234,16 @@ class DesignSection(_Strict):
             exclude["adaptive"] = True
         if not self.stratify_labels:
             exclude["stratify_labels"] = True
-        return self.model_dump(mode="json", exclude=exclude)
+        if self.strategies == ("random",):  # a design without selection keeps its identity
+            exclude["selection"] = True
+        if "uncertainty" not in self.strategies:
+            exclude["uncertainty"] = True
+        identity = self.model_dump(mode="json", exclude=exclude)
+        if "selection" in identity:
+            identity["selection"] = list(self.strategies)
+        if "uncertainty" in identity:
+            identity["uncertainty"] = self.uncertainty_settings.model_dump(mode="json")
+        return identity
 
 
 class BackendEntry(_Strict):
@@ -318,12 +391,30 @@ class StudyConfig(_Strict):
             raise ValueError(f"backend names must be unique; repeated: {', '.join(dupes)}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds must not repeat")
+        if "uncertainty" in self.design.strategies:
+            self._check_uncertainty()
         tests = [t.name for t in self.external_tests]
         repeated = sorted({n for n in tests if tests.count(n) > 1})
         if repeated:
             raise ValueError(f"external test names must be unique; repeated: "
                              f"{', '.join(repeated)}")
         return self
+
+
+    def _check_uncertainty(self) -> None:
+        """``[design.uncertainty]`` fits the task and names an arm of the study."""
+        settings = self.design.uncertainty_settings
+        measures = UNCERTAINTY_MEASURES.get(self.task, ())
+        if not measures:
+            raise ValueError(f'task = "{self.task}" has no uncertainty measure; use another '
+                             "selection strategy")
+        if settings.measure is not None and settings.measure not in measures:
+            raise ValueError(f"design.uncertainty.measure {settings.measure!r} does not fit "
+                             f'task = "{self.task}"; choose one of: {", ".join(measures)}')
+        names = [b.name for b in self.backends]
+        if settings.selector is not None and settings.selector not in names:
+            raise ValueError(f"design.uncertainty.selector {settings.selector!r} names no "
+                             f"backend arm; the arms are: {', '.join(names)}")
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

@@ -41,6 +41,14 @@ class Subset:
     n_entities: int
     #: Documents per class, in the order of the study's classes (classification studies).
     classes: tuple[tuple[str, int], ...] = ()
+    #: How the subset was chosen (:data:`nercurve.study.config.SELECTION_STRATEGIES`), the
+    #: selection rounds (model trainings) that led to it, their training or embedding time
+    #: and the training runs they took; the strategy's parameters as JSON (None: random).
+    selection: str = "random"
+    selection_rounds: int = 0
+    selection_seconds: float = 0.0
+    selection_runs: int = 0
+    selection_params: str | None = None
 
     @property
     def minority_share(self) -> float:
@@ -55,20 +63,40 @@ class Subset:
 
     @property
     def content_hash(self) -> str:
-        """A digest of the sorted document ids: two subsets with the same documents agree."""
-        joined = "\x1f".join(sorted(self.doc_ids)).encode()
-        return hashlib.sha256(joined).hexdigest()[:16]
+        """A digest of the sorted document ids (and, for a selected subset, its strategy):
+        two random subsets with the same documents agree, a selected one never agrees with
+        a random one."""
+        joined = "\x1f".join(sorted(self.doc_ids))
+        if self.selection != "random":
+            joined = f"{self.selection}\x1e{joined}"
+        return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
 def _stratum_label(low: int, high: int) -> str:
     return f"{low}-{high}"
 
 
-def draw_design(design: DesignSection, counts: DocCounts,
-                classes: ClassCounts | None = None) -> list[Subset]:
-    """All subsets of the design, in a stable order (stratum, then index); ``classes`` (the
-    pool's, in a classification study) describes and, with ``stratify_labels``, stratifies
-    them."""
+@dataclass(frozen=True)
+class Slot:
+    """One place of the design: a stratum (or size) and a replicate index, with the size
+    drawn for it (in the design's unit) and the stratum's bounds within the pool."""
+
+    stratum: str
+    index: int
+    target: int
+    bounds: tuple[int, int]
+
+    @property
+    def subset_id(self) -> str:
+        """The id of the random subset drawn for this slot."""
+        return f"{self.stratum}#{self.index:04d}"
+
+
+def design_slots(design: DesignSection,
+                 counts: DocCounts) -> list[tuple[Slot, np.random.Generator]]:
+    """Every slot of the design in a stable order (stratum, then index), each with its own
+    random stream (seeded by ``(design seed, stratum, index)``) just past the draw of its
+    size."""
     n_pool = len(counts.ids)
     if n_pool == 0:
         raise ConfigError("the training pool is empty", hint="lower split.test / split.dev")
@@ -79,7 +107,7 @@ def draw_design(design: DesignSection, counts: DocCounts,
             (_stratum_label(lo, hi), lo, hi, design.subsets_per_stratum) for lo, hi in design.strata
         ]
     capacity = n_pool if design.unit == "documents" else int(counts.sentences.sum())
-    subsets: list[Subset] = []
+    slots = []
     for s_index, (label, low, high, n_subsets) in enumerate(plan):
         if low > capacity:
             raise ConfigError(
@@ -91,10 +119,40 @@ def draw_design(design: DesignSection, counts: DocCounts,
         for k in range(n_subsets):
             rng = np.random.default_rng([design.seed, s_index, k])
             target = int(rng.integers(low, high + 1))
-            subsets.append(draw_subset(counts, design.unit, target, (low, high), rng,
-                                       subset_id=f"{label}#{k:04d}", stratum=label,
-                                       classes=classes, stratify=design.stratify_labels))
-    return subsets
+            slots.append((Slot(label, k, target, (low, high)), rng))
+    return slots
+
+
+def draw_design(design: DesignSection, counts: DocCounts,
+                classes: ClassCounts | None = None) -> list[Subset]:
+    """All random subsets of the design, in a stable order (stratum, then index);
+    ``classes`` (the pool's, in a classification study) describes and, with
+    ``stratify_labels``, stratifies them. Only a design whose ``selection`` names
+    ``"random"`` has them; selected subsets come from :mod:`nercurve.study.selection`."""
+    if "random" not in design.strategies:
+        design_slots(design, counts)  # the same checks of sizes against the pool
+        return []
+    return [draw_subset(counts, design.unit, slot.target, slot.bounds, rng,
+                        subset_id=slot.subset_id, stratum=slot.stratum, classes=classes,
+                        stratify=design.stratify_labels)
+            for slot, rng in design_slots(design, counts)]
+
+
+def describe_subset(counts: DocCounts, positions: np.ndarray, *, subset_id: str, stratum: str,
+                    target: int, classes: ClassCounts | None = None) -> Subset:
+    """The subset of the pool documents at ``positions`` (of ``counts``) with its counts."""
+    ids = tuple(counts.ids[i] for i in sorted(positions.tolist()))
+    return Subset(
+        subset_id=subset_id,
+        stratum=stratum,
+        target=target,
+        doc_ids=ids,
+        n_docs=len(positions),
+        n_sentences=int(counts.sentences[positions].sum()),
+        n_tokens=int(counts.tokens[positions].sum()),
+        n_entities=int(counts.entities[positions].sum()),
+        classes=tuple(classes.counts(ids).items()) if classes is not None else (),
+    )
 
 
 def design_range(design: DesignSection, counts: DocCounts) -> tuple[int, int]:
@@ -124,18 +182,8 @@ def draw_subset(counts: DocCounts, unit: str, target: int, bounds: tuple[int, in
     else:
         chosen = _whole_documents(rng.permutation(len(counts.ids)), counts.sentences, target,
                                   *bounds)
-    ids = tuple(counts.ids[i] for i in sorted(chosen.tolist()))
-    return Subset(
-        subset_id=subset_id,
-        stratum=stratum,
-        target=target,
-        doc_ids=ids,
-        n_docs=len(chosen),
-        n_sentences=int(counts.sentences[chosen].sum()),
-        n_tokens=int(counts.tokens[chosen].sum()),
-        n_entities=int(counts.entities[chosen].sum()),
-        classes=tuple(classes.counts(ids).items()) if classes is not None else (),
-    )
+    return describe_subset(counts, chosen, subset_id=subset_id, stratum=stratum,
+                           target=target, classes=classes)
 
 
 def _by_class(keys: np.ndarray, target: int, rng: np.random.Generator) -> np.ndarray:

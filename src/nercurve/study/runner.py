@@ -27,6 +27,12 @@ from nercurve.study.design import Subset, draw_design
 from nercurve.study.executors import EXECUTORS
 from nercurve.study.executors.protocol import Executor, ProgressCallback
 from nercurve.study.jobs import ZERO_SUBSET, Arm, StudyData, plan_jobs, validate_arms
+from nercurve.study.selection import (
+    check_selection,
+    select_subsets,
+    selected_strategies,
+    selection_identity,
+)
 from nercurve.study.store import STORE_NAME, Store
 from nercurve.study.wave_records import recorded_subsets
 
@@ -150,12 +156,15 @@ def _scheme(config: StudyConfig, docs: Sequence[Doc]) -> Any:
 
 
 def prepare(config: StudyConfig) -> PreparedStudy:
-    """Read, split and segment the corpus, draw the design and validate the backends."""
+    """Read, split and segment the corpus, draw the design's random subsets and validate
+    the backends (and that they can carry out the design's selection; selected subsets are
+    made by :func:`add_selected`, where the study runs)."""
     from nercurve.corpus.segment import segment
     from nercurve.corpus.stats import doc_counts
 
     task = config.study_task()
     arms = validate_arms(config.backends, task.name)
+    check_selection(config, arms)
     pool, dev, test, notices = split_documents(config)
     pool, dev, test = segment(pool), segment(dev), segment(test)
     scheme = _scheme(config, [*pool, *dev, *test])
@@ -228,6 +237,8 @@ def study_identity(prepared: PreparedStudy) -> dict[str, str]:
          for k, v in reading.items() if v != defaults.get(k)}
     )
     identity.update({f"design.{k}": json.dumps(v) for k, v in cfg.design.identity().items()})
+    # selected subsets depend on the arm that selects them (none without uncertainty)
+    identity.update(selection_identity(cfg, prepared.arms))
     identity["split.select_on"] = json.dumps(cfg.split.select_on)
     # models are not kept: runs made before an external test set was added cannot be scored
     # on it, so a changed list of external tests is a changed study
@@ -334,15 +345,52 @@ def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) ->
     (out / "split.json").write_text(json.dumps(prepared.split_ids, indent=1), encoding="utf-8")
     with open(out / "design.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
+        # a design that selects records how (a random-only design.csv stays as it was)
+        selective = any(s.selection != "random" for s in prepared.subsets)
+        costs = ("selection", "selection_rounds", "selection_seconds", "selection_runs")
         writer.writerow(
-            ["subset_id", "stratum", "target", "n_docs", "n_sentences", "n_tokens",
-             *data.task.design_columns, "doc_ids"]
+            ["subset_id", "stratum", *(costs if selective else ()), "target", "n_docs",
+             "n_sentences", "n_tokens", *data.task.design_columns, "doc_ids"]
         )
         for s in prepared.subsets:
             writer.writerow(
-                [s.subset_id, s.stratum, s.target, s.n_docs, s.n_sentences, s.n_tokens,
-                 *data.task.design_row(s), " ".join(s.doc_ids)]
+                [s.subset_id, s.stratum,
+                 *([getattr(s, c) for c in costs] if selective else []), s.target, s.n_docs,
+                 s.n_sentences, s.n_tokens, *data.task.design_row(s), " ".join(s.doc_ids)]
             )
+
+
+def _output(prepared: PreparedStudy) -> Path:
+    """The study folder, created if need be."""
+    out = Path(prepared.config.output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the output folder: {err.strerror}", file=out) from None
+    return out
+
+
+def add_selected(prepared: PreparedStudy, *, drop_changed: bool = False,
+                 on_round: Callable[[str], None] | None = None) -> PreparedStudy:
+    """``prepared`` with the subsets of the design's non-random selection strategies (see
+    :mod:`nercurve.study.selection`), each after the random subset of its slot. The store's
+    study identity and arms are checked first, so that no selection is spent on a study the
+    folder would refuse; finished trajectories are read from the study folder."""
+    if not selected_strategies(prepared.config):
+        return prepared
+    out = _output(prepared)
+    with Store(out / STORE_NAME) as store:
+        _check_identity(store, prepared, drop_changed)
+        _check_arms(store, prepared.arms, drop_changed)
+    key = _digest(study_identity(prepared))
+    selected = select_subsets(prepared.config, prepared.data, prepared.arms, out, key,
+                              on_round=on_round)
+    slot = {s.subset_id: i for i, s in enumerate(prepared.subsets)}
+    merged = sorted([*prepared.subsets, *selected],
+                    key=lambda s: slot.get(s.subset_id.split("@")[0], len(slot)))
+    if not slot:  # no random arm: the selected subsets in their slots' order
+        merged = selected
+    return dataclasses.replace(prepared, subsets=merged)
 
 
 def initialise(
@@ -355,11 +403,7 @@ def initialise(
     the results). Rows made from another corpus, split, design or arm settings are
     refused with what changed; with ``drop_changed`` they are set aside instead.
     """
-    out = Path(prepared.config.output)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(f"cannot create the output folder: {err.strerror}", file=out) from None
+    out = _output(prepared)
     store_path = out / STORE_NAME
     with Store(store_path) as store:
         _check_identity(store, prepared, drop_changed)
@@ -392,6 +436,7 @@ def run_study(
     on_notices: Callable[[list[Notice]], None] | None = None,
     drop_changed: bool = False,
     estimator: Estimator | None = None,
+    on_selection: Callable[[str], None] | None = None,
 ) -> Path:
     """Run every job of a study that has not finished yet; returns the study folder.
 
@@ -404,6 +449,8 @@ def run_study(
     to run (see :func:`initialise`). ``estimator`` estimates an adaptive design's target
     after each wave (required for an adaptive design: the study package knows nothing of
     the analysis; pass :func:`nercurve.analysis.wave_estimate.estimate_target`).
+    A design with non-random ``selection`` selects its subsets first (trajectories kept in
+    the study folder; ``on_selection`` hears one line per selection round).
     """
     if config.design.adaptive is not None and estimator is None:
         raise ConfigError("an adaptive design needs an estimator of its target",
@@ -412,6 +459,7 @@ def run_study(
     prepared = prepare(config)
     if on_notices is not None and prepared.notices:
         on_notices(prepared.notices)
+    prepared = add_selected(prepared, drop_changed=drop_changed, on_round=on_selection)
     store_path = initialise(prepared, config_text=config_text, drop_changed=drop_changed)
     with Store(store_path) as store:
         store.recover_orphans()

@@ -64,7 +64,12 @@ CREATE TABLE IF NOT EXISTS subsets (
     eps REAL NOT NULL,
     doc_ids TEXT NOT NULL,
     classes TEXT,
-    minority_share REAL
+    minority_share REAL,
+    selection TEXT,
+    selection_rounds INTEGER,
+    selection_seconds REAL,
+    selection_runs INTEGER,
+    selection_params TEXT
 );
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
@@ -120,13 +125,24 @@ _ADDED_JOB_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 #: Subset columns added after the first release (classification descriptors: documents per
-#: class as JSON, the minority-class share), added to older stores on open.
+#: class as JSON, the minority-class share; how the subset was selected and what selecting
+#: it cost, NULL for a random subset), added to older stores on open.
 _ADDED_SUBSET_COLUMNS: tuple[tuple[str, str], ...] = (
     ("classes", "TEXT"),
     ("minority_share", "REAL"),
+    ("selection", "TEXT"),
+    ("selection_rounds", "INTEGER"),
+    ("selection_seconds", "REAL"),
+    ("selection_runs", "INTEGER"),
+    ("selection_params", "TEXT"),
 )
 _SUBSET_FIELDS = ("subset_id, stratum, target, content_hash, n_docs, n_sentences, n_tokens,"
-                  " n_entities, eps, doc_ids, classes, minority_share")
+                  " n_entities, eps, doc_ids, classes, minority_share, selection,"
+                  " selection_rounds, selection_seconds, selection_runs, selection_params")
+#: The selection columns of :func:`results_frame` (after ``stratum``), with their values
+#: for a random subset.
+SELECTION_COLUMNS: dict[str, Any] = {"selection": "random", "selection_rounds": 0,
+                                     "selection_seconds": 0.0, "selection_runs": 0}
 
 #: (text in SQLite's message, what it means, what to do), first match wins.
 _SQLITE_PROBLEMS: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -386,13 +402,15 @@ class Store:
                 s.n_tokens, s.n_entities, s.eps, json.dumps(list(s.doc_ids)),
                 json.dumps(dict(s.classes)) if s.classes else None,
                 s.minority_share if s.classes else None,
+                *((s.selection, s.selection_rounds, s.selection_seconds, s.selection_runs,
+                   s.selection_params) if s.selection != "random" else (None,) * 5),
             )
             for s in subsets
         ]
         with self._transaction() as db:
             db.executemany(
                 f"INSERT OR IGNORE INTO subsets ({_SUBSET_FIELDS}) VALUES"
-                f" ({', '.join('?' * 12)})", rows
+                f" ({', '.join('?' * 17)})", rows
             )
 
     @_guarded
@@ -670,7 +688,8 @@ class Store:
         job's columns (params, per_label, extra and doc_counts as stored JSON text,
         stop_reason, f1_ci_low, f1_ci_high),
         subset_id, stratum,
-        n_docs, n_sentences, n_tokens, n_entities, eps, classes (JSON) and minority_share.
+        n_docs, n_sentences, n_tokens, n_entities, eps, classes (JSON), minority_share and
+        the selection columns (NULL for a random subset).
         Done jobs only, unless ``include_failed``."""
         statuses = ("done", "failed") if include_failed else ("done",)
         return self._rows(
@@ -679,7 +698,8 @@ class Store:
             " j.steps, j.best_step, j.seconds, j.peak_mb, j.error, j.per_label, j.extra,"
             " j.stop_reason, j.f1_ci_low, j.f1_ci_high, j.doc_counts,"
             " s.subset_id, s.stratum, s.n_docs, s.n_sentences, s.n_tokens, s.n_entities,"
-            " s.eps, s.classes, s.minority_share"
+            " s.eps, s.classes, s.minority_share, s.selection, s.selection_rounds,"
+            " s.selection_seconds, s.selection_runs"
             " FROM jobs j JOIN subsets s USING (subset_id)"
             f" WHERE j.active = 1 AND j.status IN ({', '.join('?' * len(statuses))})"
             " ORDER BY j.position",
@@ -713,7 +733,12 @@ def _subset(row: sqlite3.Row) -> Subset:
                   doc_ids=tuple(json.loads(row["doc_ids"])), n_docs=row["n_docs"],
                   n_sentences=row["n_sentences"], n_tokens=row["n_tokens"],
                   n_entities=row["n_entities"],
-                  classes=tuple(json.loads(row["classes"] or "{}").items()))
+                  classes=tuple(json.loads(row["classes"] or "{}").items()),
+                  selection=row["selection"] or "random",
+                  selection_rounds=row["selection_rounds"] or 0,
+                  selection_seconds=row["selection_seconds"] or 0.0,
+                  selection_runs=row["selection_runs"] or 0,
+                  selection_params=row["selection_params"])
 
 
 def open_store(study_dir: str | Path, *, must_exist: bool = True) -> Store:
@@ -739,7 +764,10 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
     """One row per finished job of the current config (a pandas DataFrame), with subset
     descriptors and per-label F1. Jobs the config no longer names are left out.
 
-    Columns: job_id, subset_id, stratum, backend, backend_type, params_digest, seed, n_docs,
+    Columns: job_id, subset_id, stratum, selection (the subset's strategy: ``random``,
+    ``uncertainty`` or ``diversity``), selection_rounds, selection_seconds and
+    selection_runs (the rounds, training or embedding seconds and training runs its
+    selection took; 0 for a random subset), backend, backend_type, params_digest, seed, n_docs,
     n_sentences, n_tokens, n_entities, eps, status, precision, recall, f1, dev_f1, steps, best_step,
     seconds, peak_mb, error, stop_reason (why training stopped; empty where the backend does not
     say), f1_ci_low and f1_ci_high (the test-set bootstrap interval of f1), doc_counts (the
@@ -759,11 +787,14 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
     with open_store(study_dir) as store:
         task = store.task()
         rows = store.finished_jobs(include_failed=include_failed)
-    columns = task.result_columns
+    at = task.result_columns.index("stratum") + 1
+    columns = (*task.result_columns[:at], *SELECTION_COLUMNS, *task.result_columns[at:])
     records = []
     for row in rows:
         named = {"params_digest": params_digest(row["backend_type"], json.loads(row["params"])),
-                 "metric": task.metric}
+                 "metric": task.metric,
+                 **{k: default if row[k] is None else row[k]
+                    for k, default in SELECTION_COLUMNS.items()}}
         record = {k: named[k] if k in named else row[k] for k in columns}
         record.update(task.result_extra(row))
         for label, scores in sorted(json.loads(row["per_label"] or "{}").items()):

@@ -157,12 +157,21 @@ class HFClassifyModel:
         return [dict(zip(self.scheme.labels, map(float, row), strict=True))
                 for row in scores.tolist()]
 
+    def uncertainty(self, docs: Sequence[Doc], measure: str) -> list[float]:
+        """How unsure the classifier is of each document (``"margin"`` or ``"entropy"`` of
+        its class scores; :func:`nercurve.backends.uncertainty.scores_uncertainty`)."""
+        from nercurve.backends.uncertainty import scores_uncertainty
+
+        return scores_uncertainty(self.predict(docs), measure)
+
 
 class HFClassifyBackend(HFFamily):
     """Fine-tunes a transformer with a classification head (see the module docstring)."""
 
     name: ClassVar[str] = "hf"
     Params: ClassVar[type[HFClassifyParams]] = HFClassifyParams
+    #: The measures its models' ``uncertainty`` scores (uncertainty selection).
+    uncertainty_measures: ClassVar[tuple[str, ...]] = ("margin", "entropy")
 
     def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int,
               scheme: ClassScheme) -> TrainResult:

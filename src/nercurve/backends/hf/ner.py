@@ -66,9 +66,56 @@ class HFModel:
         )
         return decode(words, examples, found, self.tags)
 
+    def uncertainty(self, docs: Sequence[Doc], measure: str) -> list[float]:
+        """How unsure the model is of each document (higher: more), from each word's tag
+        distribution (the softmax at its first word piece): ``"least_confidence"`` is 1 −
+        the probability of the predicted (argmax) tag sequence, ``"entropy"`` the mean word
+        entropy (:mod:`nercurve.backends.uncertainty`)."""
+        import numpy as np
+
+        from nercurve.backends.hf.align import doc_words
+        from nercurve.backends.uncertainty import least_confidence, mean_token_entropy
+
+        docs = with_tokens(docs)
+        examples = self.encoder.examples(docs, [doc_words(d) for d in docs])
+        rows: list[dict[int, Any]] = [{} for _ in docs]
+        for example, probs in zip(examples, self._word_probabilities(examples), strict=True):
+            rows[example.doc].update(probs)
+        out = []
+        for found in rows:
+            p = np.array([found[w] for w in sorted(found)]).reshape(len(found), len(self.tags))
+            out.append(least_confidence(float(np.prod(p.max(axis=1)))) if measure ==
+                       "least_confidence" else mean_token_entropy(p))
+        return out
+
+    def _word_probabilities(self, examples: Sequence[Any]) -> list[dict[int, Any]]:
+        """The tag distribution of each owned word (word index -> probabilities) per example."""
+        import torch
+
+        from nercurve.backends.hf.train import autocast, collate
+
+        out: list[dict[int, Any]] = [{} for _ in examples]
+        pad = self.encoder.tokenizer.pad_token_id
+        was_training = self.net.training
+        self.net.eval()
+        with torch.inference_mode(), autocast(self.device, self.dtype):
+            for b in range(0, len(examples), self.batch_size):
+                chunk = list(range(b, min(b + self.batch_size, len(examples))))
+                batch = collate([examples[i] for i in chunk], pad, self.device)
+                logits = self.net(input_ids=batch["input_ids"],
+                                  attention_mask=batch["attention_mask"]).logits
+                probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                for row, i in enumerate(chunk):
+                    out[i] = {w: probs[row, p] for w, p in examples[i].positions.items()}
+        self.net.train(was_training)
+        return out
+
 
 class HFBackend(HFFamily):
     """Fine-tunes a transformer (encoder or decoder) with a token-classification head."""
+
+    #: The measures its models' ``uncertainty`` scores (uncertainty selection).
+    uncertainty_measures: ClassVar[tuple[str, ...]] = ("least_confidence", "entropy")
 
     name: ClassVar[str] = "hf"
     Params: ClassVar[type[HFParams]] = HFParams

@@ -117,6 +117,10 @@ def char_spans(sdoc: Any, label_map: Mapping[str, str] | None = None) -> tuple[S
     return tuple(sorted(spans))
 
 
+#: How many parses of the recognizer's beam score its uncertainty.
+BEAM_WIDTH = 8
+
+
 class SpacyModel:
     """A spaCy pipeline as a nercurve model: text in, character spans out."""
 
@@ -135,6 +139,37 @@ class SpacyModel:
         """Entities the pipeline finds in each document's text, in order."""
         sdocs = [self.nlp.make_doc(d.text) for d in docs]
         return predict_tokenized(self.nlp, sdocs, self.label_map)
+
+    def uncertainty(self, docs: Sequence[Doc], measure: str) -> list[float]:
+        """How unsure the entity recognizer is of each document (higher: more), from the
+        ``BEAM_WIDTH`` best parses of its beam (their probabilities renormalised over the
+        beam): ``"least_confidence"`` is 1 − the best parse's probability, ``"entropy"`` the
+        mean token entropy of the label distributions the parses give each token
+        (:mod:`nercurve.backends.uncertainty`)."""
+        from nercurve.backends.uncertainty import (
+            least_confidence,
+            mean_token_entropy,
+            spans_marginals,
+        )
+
+        ner = self.nlp.get_pipe("ner")
+        sdocs = [self.nlp.make_doc(d.text) for d in docs]
+        for name, component in self.nlp.pipeline:  # what the recognizer reads (tok2vec)
+            if name == "ner":
+                break
+            sdocs = list(component.pipe(sdocs))
+        labels = list(ner.labels)
+        out = []
+        for start in range(0, len(sdocs), 64):
+            chunk = sdocs[start:start + 64]
+            for sdoc, beam in zip(chunk, ner.beam_parse(chunk, beam_width=BEAM_WIDTH),
+                                  strict=True):
+                parses = ner.moves.get_beam_parses(beam)
+                if measure == "least_confidence":
+                    out.append(least_confidence(max((p for p, _ in parses), default=1.0)))
+                else:
+                    out.append(mean_token_entropy(spans_marginals(parses, len(sdoc), labels)))
+        return out
 
 
 def predict_tokenized(

@@ -37,6 +37,8 @@ class SpacyBackend:
 
     name: ClassVar[str] = "spacy"
     Params: ClassVar[type[BackendParams]] = SpacyParams
+    #: The measures its models' ``uncertainty`` scores (uncertainty selection).
+    uncertainty_measures: ClassVar[tuple[str, ...]] = ("least_confidence", "entropy")
 
     def train(
         self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int

@@ -75,12 +75,21 @@ class TextcatModel:
         """The textcat's score for every class of each document."""
         return [dict(sdoc.cats) for sdoc in self.nlp.pipe(d.text for d in docs)]
 
+    def uncertainty(self, docs: Sequence[Doc], measure: str) -> list[float]:
+        """How unsure the classifier is of each document (``"margin"`` or ``"entropy"`` of
+        its class scores; :func:`nercurve.backends.uncertainty.scores_uncertainty`)."""
+        from nercurve.backends.uncertainty import scores_uncertainty
+
+        return scores_uncertainty(self.predict(docs), measure)
+
 
 class TextcatBackend:
     """Trains a blank spaCy textcat pipeline (see the module docstring)."""
 
     name: ClassVar[str] = "spacy"
     Params: ClassVar[type[TextcatParams]] = TextcatParams
+    #: The measures its models' ``uncertainty`` scores (uncertainty selection).
+    uncertainty_measures: ClassVar[tuple[str, ...]] = ("margin", "entropy")
 
     def train(self, train: Sequence[Doc], dev: Sequence[Doc], params: Any, seed: int,
               scheme: ClassScheme) -> TrainResult:
