@@ -144,6 +144,24 @@ def test_seeds_of_a_subset_are_counted_once_in_the_cost() -> None:
     assert row["selection_seconds"] == 1200.0 and row["selection_runs"] == 120
 
 
+def test_a_trajectory_costs_its_largest_subset_once() -> None:
+    """A replicate's selected subsets are prefixes of one trajectory, each costed up to its
+    own size (ids ``<stratum>#<index>@<strategy>``): the strategy's cost is the sum over
+    trajectories of their largest subset's, not the sum over subsets."""
+    runs = strategies(2.0, n_subsets=40)
+    chosen = runs["selection"] == "uncertainty"
+    ids = list(dict.fromkeys(runs.loc[chosen, "subset_id"]))  # 40 subsets: 10 trajectories
+    position = {sid: k for k, sid in enumerate(ids)}
+    k = runs.loc[chosen, "subset_id"].map(position)
+    runs.loc[chosen, "subset_id"] = [f"s{i % 4}#{i // 4:04d}@uncertainty" for i in k]
+    runs.loc[chosen, "selection_seconds"] = 10.0 * (k % 4 + 1)  # 10, 20, 30, 40 per trajectory
+    runs.loc[chosen, "selection_runs"] = k % 4 + 1
+    analysis = analyze(runs, n_boot=200, target_f1=0.76)
+    row = analysis.tables()["selection"].set_index("strategy").loc["uncertainty"]
+    assert row["subsets"] == 40
+    assert row["selection_seconds"] == 400.0 and row["selection_runs"] == 40
+
+
 def test_without_random_the_first_strategy_by_name_is_the_baseline() -> None:
     runs = strategies(2.0, names=("diversity", "uncertainty"), n_subsets=60)
     assert main_strategy(sorted(set(runs["selection"]))) == "diversity"

@@ -18,11 +18,15 @@ ones when the study has them, else the first strategy by name (:func:`main_strat
   the percentile interval of the same difference over paired bootstrap refits (the i-th of
   each strategy: their subsets are independent, so any pairing is a draw of both). For the
   second level each baseline refit sets its own level (its F1 at that size), so the level's
-  uncertainty is carried too. A CI that covers 0 is no reliable difference; where either
+  uncertainty is carried too. A selected strategy's subsets of one replicate are prefixes of
+  one trajectory (:mod:`nercurve.study.selection`), so the bootstrap resamples trajectories
+  (:func:`trajectories`), not subsets. A CI that covers 0 is no reliable difference; where either
   curve does not reach the level (or the runs cannot tell whether it does,
   :attr:`TargetSize.undecided`), no difference is given.
 - What choosing the subsets cost: the ``selection_seconds``, ``selection_runs`` and
-  ``selection_rounds`` of each strategy's subsets (counted once per subset, not per seed).
+  ``selection_rounds`` of each strategy's trajectories (each subset's figures are its
+  trajectory's cost up to its size: a trajectory costs its largest subset's, and seeds do
+  not count again).
 
 The words are written in :func:`nercurve.analysis.recommend.selection_words`.
 """
@@ -244,10 +248,15 @@ def _strategy_curve(backend: str, name: str, rows: pd.DataFrame, family: str,
     subsets = rows.drop_duplicates("subset_id") if "subset_id" in rows.columns else rows
     cost = {c: subsets[c].astype(float) if c in subsets.columns
             else pd.Series(0.0, index=subsets.index) for c in SELECTION_COSTS}
+    # a trajectory's subsets are its prefixes, each costed up to its own size: the
+    # trajectory cost its largest subset's cost
+    if "subset_id" in subsets.columns:
+        paths = trajectories(subsets["subset_id"])
+        cost = {c: v.groupby(paths.to_numpy()).max() for c, v in cost.items()}
     curve, why = reuse, ""
     if curve is None:
         positive = rows[task.size].to_numpy(float) > 0
-        cluster = (rows["subset_id"].astype(str).to_numpy()[positive]
+        cluster = (trajectories(rows["subset_id"]).to_numpy()[positive]
                    if "subset_id" in rows.columns else None)
         try:
             curve = fit_family(family, rows[task.size].to_numpy(float)[positive],
@@ -261,6 +270,16 @@ def _strategy_curve(backend: str, name: str, rows: pd.DataFrame, family: str,
         seconds=float(cost["selection_seconds"].sum()),
         selection_runs=int(cost["selection_runs"].sum()),
         rounds=float(cost["selection_rounds"].mean()) if len(subsets) else 0.0)
+
+
+def trajectories(subset_ids: pd.Series) -> pd.Series:
+    """The selection trajectory of each subset: the subsets of one replicate of a selected
+    strategy (ids ``<stratum>#<index>@<strategy>``, :mod:`nercurve.study.selection`) are
+    prefixes of one trajectory, so they are one cluster and one cost; any other subset
+    (random draws, runs from elsewhere) is its own."""
+    ids = subset_ids.astype(str)
+    found = ids.str.extract(r"#(\d+)@(.+)$")
+    return (found[1] + "#" + found[0]).where(found[0].notna(), ids)
 
 
 def _saving(base: StrategyCurve, other: StrategyCurve, goal: str, target_f1: float,
