@@ -13,6 +13,11 @@ e.g. a missing model). A model may also offer ``diagnostics()``: numbers about i
 recent ``predict`` call (e.g. unparseable answers of a generative model), stored with the
 job's result.
 
+A study keeps trained models (``[run] keep``) only of a backend that can: its model offers
+``save(path)`` (:class:`Keepable`: the model in the backend's own format in the folder
+``path``, which the caller creates), and the backend ``load(path)``, the model back from such
+a folder (:func:`can_keep` tells).
+
 A classification backend trains on documents whose ``cats`` name their classes. Its
 ``train`` also receives the study's :class:`~nercurve.corpus.classes.ClassScheme` (its
 classes, single- or multi-label): a small training subset may lack a class that the test
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -77,6 +83,22 @@ class ClassModel(Protocol):
         """A score per class for each document, in order (decided by
         :meth:`ClassScheme.decide`: the best class, or each class scored at least 0.5)."""
         ...
+
+
+class Keepable(Protocol):
+    """A trained model that a study can keep: it saves itself in its backend's own format
+    (a spaCy pipeline folder, a Hugging Face model folder with its tokenizer, ...)."""
+
+    def save(self, path: Path) -> None:
+        """Write the model into the existing, empty folder ``path``; the backend's
+        ``load(path)`` reads it back."""
+        ...
+
+
+def can_keep(backend: object) -> bool:
+    """Whether ``backend`` declares ``load(path)``, the counterpart of its models'
+    ``save(path)`` (:class:`Keepable`), so that a study may keep its models."""
+    return callable(getattr(backend, "load", None))
 
 
 @dataclass

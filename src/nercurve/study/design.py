@@ -17,6 +17,7 @@ remainder (ties to the combination first in order), and its documents are drawn 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,8 +57,13 @@ class Subset:
     @property
     def content_hash(self) -> str:
         """A digest of the sorted document ids: two subsets with the same documents agree."""
-        joined = "\x1f".join(sorted(self.doc_ids)).encode()
-        return hashlib.sha256(joined).hexdigest()[:16]
+        return content_hash(self.doc_ids)
+
+
+def content_hash(doc_ids: Iterable[str]) -> str:
+    """A digest of a set of documents' sorted ids (a subset's, the whole pool's)."""
+    joined = "\x1f".join(sorted(doc_ids)).encode()
+    return hashlib.sha256(joined).hexdigest()[:16]
 
 
 def _stratum_label(low: int, high: int) -> str:

@@ -14,6 +14,7 @@ import resource
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nercurve.corpus.model import Doc
@@ -24,6 +25,9 @@ from nercurve.study.gpu_packing import GpuMeter, peak_numbers
 from nercurve.study.store import ClaimedJob, JobOutcome, JobSpec
 from nercurve.tasks import Scores, Task
 from nercurve.tasks.ner import TASK as NER
+
+#: The subset id of a final model's job: the whole training pool (:mod:`nercurve.study.final`).
+FINAL_SUBSET = "pool#final"
 
 #: The subset a backend that ignores training data (an off-the-shelf baseline) runs on.
 ZERO_SUBSET = Subset(
@@ -44,6 +48,9 @@ class StudyData:
     external: dict[str, tuple[Doc, ...]] = field(default_factory=dict)
     task: Task = NER
     scheme: Any = None
+    #: The folder of kept models (:mod:`nercurve.study.keep`) where each job leaves its
+    #: trained model for the job driver to settle; None: jobs save nothing.
+    keep: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,7 +214,7 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
         extra.update({f"precision_{name}": unseen.precision, f"recall_{name}": unseen.recall,
                       f"f1_{name}": unseen.f1})
     extra.update(peak_numbers(meter.stop()))
-    return JobOutcome(
+    outcome = JobOutcome(
         precision=scored.precision,
         recall=scored.recall,
         f1=scored.f1,
@@ -220,3 +227,26 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
         extra=extra,
         stop_reason=result.stop_reason,
     )
+    if data.keep is not None:
+        save_model(job, data, result.model, outcome)
+    return outcome
+
+
+def save_model(job: ClaimedJob, data: StudyData, model: Any, outcome: JobOutcome) -> Path:
+    """Leave the job's trained model with its model card in the scratch folder of
+    ``data.keep`` (:func:`nercurve.study.keep.save_scratch`); the job driver settles it."""
+    from nercurve.study.design import content_hash
+    from nercurve.study.keep import model_card, save_scratch, stratum_of
+
+    final = job.subset_id == FINAL_SUBSET
+    card = model_card(
+        kind="final" if final else "best", task=data.task.name, arm=job.backend,
+        backend=job.backend_type, params=job.params, seed=job.seed, job_id=job.job_id,
+        stratum=None if final else stratum_of(job.subset_id),
+        data={"subset_id": job.subset_id, "documents": len(job.doc_ids),
+              "content_hash": content_hash(job.doc_ids)},
+        metrics={"f1": outcome.f1, "precision": outcome.precision, "recall": outcome.recall,
+                 "dev_f1": outcome.dev_f1, "steps": outcome.steps,
+                 "best_step": outcome.best_step, "test_documents": len(data.test)},
+    )
+    return save_scratch(Path(data.keep or "."), job.job_id, model, card)

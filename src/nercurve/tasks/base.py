@@ -164,6 +164,11 @@ class Task:
         """The scores of ``predicted`` (one per document, as the model returns them)."""
         raise NotImplementedError
 
+    def predicted_doc(self, doc: Doc, predicted: Any) -> Doc:
+        """``doc`` carrying a model's prediction (as the model returns it) in place of its
+        annotations, as ``nercurve predict`` writes it and ``evaluate`` scores it."""
+        raise NotImplementedError
+
     # -- what a study writes -------------------------------------------------------------
 
     def store_meta(self) -> dict[str, str]:
