@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from study_fixtures import job_rows, write_study
 from typer.testing import CliRunner
 
 from nercurve.cli import app
@@ -27,9 +28,8 @@ from nercurve.study.keep import (
     write_card,
 )
 from nercurve.study.runner import run_study
-from nercurve.study.store import results_frame
 from nercurve.study.status import study_status
-from study_fixtures import job_rows, write_study
+from nercurve.study.store import results_frame
 
 SPACY = ('{ max_steps = 6, eval_frequency = 3, patience = 8, config = { '
          '"components.tok2vec.model.encode.width" = 32, '
