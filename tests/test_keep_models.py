@@ -321,3 +321,29 @@ def test_an_llm_model_saves_its_adapter_or_weights_and_loads(tmp_path, changes):
         config = json.loads((saved / "adapter_config.json").read_text())
         assert Path(config["base_model_name_or_path"]) == base
     assert (saved / "model.safetensors").is_file() == (changes == {"lora": False})
+
+
+def test_a_final_tfidf_classifier_predicts_classes_that_evaluate_scores_as_recorded(tmp_path):
+    from nercurve.synthetic.smoking import generate_smoking
+
+    write_corpus(generate_smoking(90, seed=0), tmp_path / "smk.jsonl")
+    (tmp_path / "study.toml").write_text(
+        'output = "out"\ntask = "classify"\n[corpus]\npath = "smk.jsonl"\n'
+        '[design]\nsizes = [10, 20]\n[[backends]]\nname = "tf"\ntype = "tfidf"\n'
+        'params = { C = [10.0] }\n[run]\nworkers = 1\nkeep = "final"\n', encoding="utf-8")
+    out = run_study(load_config(tmp_path / "study.toml"))
+    recorded = json.loads((out / "final_models.json").read_text(encoding="utf-8"))["tf"]
+    split = json.loads((out / "split.json").read_text(encoding="utf-8"))
+    docs = read_corpus(tmp_path / "smk.jsonl").by_id()
+    write_corpus([docs[i] for i in split["test"]], tmp_path / "test.jsonl")
+    runner = CliRunner()
+    done = runner.invoke(app, ["predict", str(out / recorded["path"]),
+                               str(tmp_path / "test.jsonl"), "-o", str(tmp_path / "p.jsonl")])
+    assert done.exit_code == 0, done.output
+    first = read_corpus(tmp_path / "p.jsonl").docs[0]
+    assert not first.spans and len(first.cats) >= 2  # a score per class
+    done = runner.invoke(app, ["evaluate", str(tmp_path / "test.jsonl"),
+                               str(tmp_path / "p.jsonl"), "--task", "classify", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["macro"]["f1"] == pytest.approx(recorded["f1"], abs=0.001)
+    assert recorded["documents"] == len(split["train"])
