@@ -148,6 +148,9 @@ def test_settle_keeps_the_better_model_and_deletes_the_loser(tmp_path):
     assert not list((models_dir(tmp_path) / SCRATCH).iterdir())
     assert not list((models_dir(tmp_path) / TRASH).iterdir())
     assert settle(tmp_path, "never-saved", finished=True) is None
+    partial = models_dir(tmp_path) / SCRATCH / "f.partial-0a1b"  # its worker was killed
+    partial.mkdir()
+    assert settle(tmp_path, "f", finished=False) is None and not partial.exists()
 
 
 def test_a_kill_between_the_two_renames_loses_nothing_and_leaves_one(tmp_path):
@@ -323,6 +326,7 @@ def test_an_llm_model_saves_its_adapter_or_weights_and_loads(tmp_path, changes):
     assert (saved / "model.safetensors").is_file() == (changes == {"lora": False})
 
 
+@pytest.mark.slow
 def test_a_final_tfidf_classifier_predicts_classes_that_evaluate_scores_as_recorded(tmp_path):
     from nercurve.synthetic.smoking import generate_smoking
 

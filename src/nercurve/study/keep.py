@@ -143,10 +143,15 @@ def read_card(folder: Path) -> dict[str, Any] | None:
 def settle(study_dir: Path, job_id: str, finished: bool) -> Path | None:
     """What the job driver does with the model a worker left for a job, before it records
     the job: when the job ``finished`` and its test F1 beats the kept model of its arm and
-    stratum (or none is kept), it takes that model's place; otherwise it is deleted. Returns
-    the kept folder when it was kept, else None (also when the job left no model)."""
+    stratum (or none is kept), it takes that model's place; otherwise it is deleted, with
+    what a worker killed while saving left of it. Returns the kept folder when it was kept,
+    else None (also when the job left no model)."""
     models = models_dir(study_dir)
     scratch = models / SCRATCH / job_id
+    if not (models / SCRATCH).is_dir():
+        return None
+    for partial in (models / SCRATCH).glob(f"{job_id}{PARTIAL}*"):  # a worker killed midway
+        shutil.rmtree(partial, ignore_errors=True)
     if not scratch.is_dir():
         return None
     try:

@@ -253,6 +253,7 @@ class _Drive:
                 self.pool.kill(job_id)
                 del self.running[job_id]
                 job = run.job
+                settle(self.store.path.parent, job_id, finished=False)
                 self.writes.append(lambda j=job: self.store.fail(
                     j.job_id, j.claim, f"timed out after {limit:g} s (run.timeout_s)"))
         self._try_flush()
