@@ -173,8 +173,8 @@ def prepare(config: StudyConfig) -> PreparedStudy:
         config=config,
         data=StudyData(pool={d.id: d for d in pool}, dev=tuple(dev), test=tuple(test),
                        external=external, task=task, scheme=scheme,
-                       keep=(str(models_dir(config.output)) if config.run.keep == "best"
-                             else None)),
+                       keep=(str(models_dir(Path(config.output).resolve()))
+                             if config.run.keep == "best" else None)),
         subsets=subsets,
         arms=arms,
         split_ids={
