@@ -228,13 +228,15 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
         stop_reason=result.stop_reason,
     )
     if data.keep is not None:
-        save_model(job, data, result.model, outcome)
+        save_model(Path(data.keep), job, data, result.model, outcome)
     return outcome
 
 
-def save_model(job: ClaimedJob, data: StudyData, model: Any, outcome: JobOutcome) -> Path:
-    """Leave the job's trained model with its model card in the scratch folder of
-    ``data.keep`` (:func:`nercurve.study.keep.save_scratch`); the job driver settles it."""
+def save_model(models: Path, job: ClaimedJob, data: StudyData, model: Any,
+               outcome: JobOutcome) -> Path:
+    """Leave the job's trained model with its model card in the scratch folder of the kept
+    models' folder ``models`` (:func:`nercurve.study.keep.save_scratch`); the job driver
+    settles it."""
     from nercurve.study.design import content_hash
     from nercurve.study.keep import model_card, save_scratch, stratum_of
 
@@ -249,4 +251,4 @@ def save_model(job: ClaimedJob, data: StudyData, model: Any, outcome: JobOutcome
                  "dev_f1": outcome.dev_f1, "steps": outcome.steps,
                  "best_step": outcome.best_step, "test_documents": len(data.test)},
     )
-    return save_scratch(Path(data.keep or "."), job.job_id, model, card)
+    return save_scratch(models, job.job_id, model, card)
