@@ -98,6 +98,20 @@ def test_a_study_on_the_cluster_gives_the_local_executor_s_results(
     assert [r["attempts"] for r in rows(tmp_path / "ray" / "out" / "results.sqlite")] == [1] * 12
 
 
+def test_ray_workers_leave_their_models_and_the_driver_keeps_the_best(
+    tmp_path: Path, cluster: Any
+) -> None:
+    from nercurve.study.keep import SCRATCH, kept_models, models_dir
+
+    out = run_study(load_config(ray_study(tmp_path, cluster.address, extra='keep = "best"\n')))
+    frame = results_frame(out)
+    kept = kept_models(out)
+    assert sorted(m.stratum for m in kept) == ["1-10", "11-30"]  # one per stratum and arm
+    for model in kept:
+        assert model.f1 == max(frame.loc[frame["stratum"] == model.stratum, "f1"])
+    assert not list((models_dir(out) / SCRATCH).iterdir())
+
+
 def test_failing_crashing_and_hanging_jobs_are_recorded(tmp_path: Path, cluster: Any) -> None:
     params = "{ fail_seeds = [1], crash_seeds = [2], hang_seeds = [3] }"
     cfg = ray_study(tmp_path, cluster.address, backend_type=PLUGIN, params=params,

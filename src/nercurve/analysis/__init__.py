@@ -62,6 +62,7 @@ from nercurve.tasks import Task
 from nercurve.tasks.ner import TASK as NER
 
 if TYPE_CHECKING:
+    from nercurve.study.keep import KeptModel
     from nercurve.study.wave_records import WaveRecord
 
 __all__ = ["Analysis", "BackendModels", "Runs", "analyze", "load_runs"]
@@ -152,6 +153,8 @@ class Analysis:
     #: in ``test_plan_absent`` (runs without per-document counts).
     test_plan: TestPlan | None = None
     test_plan_absent: str | None = None
+    #: The models the study keeps (``run.keep``), final ones first.
+    kept: tuple[KeptModel, ...] = ()
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
@@ -409,7 +412,7 @@ def analyze(
         descriptive=describe_runs(frame), notes=notes,
         summary=summary, corpus_stats=runs.corpus_stats,
         design=runs.design, training_eps=eps, external=tuple(external), agreement=agreement,
-        waves=runs.waves, task=task, selection=selection,
+        waves=runs.waves, task=task, selection=selection, kept=runs.kept,
         test_plan=test_plan, test_plan_absent=test_plan_absent,
     )
 

@@ -33,6 +33,7 @@ from nercurve.tasks import Task, task_of_frame
 from nercurve.tasks.ner import TASK as NER
 
 if TYPE_CHECKING:
+    from nercurve.study.keep import KeptModel
     from nercurve.study.wave_records import WaveRecord
 
 REQUIRED_COLUMNS = ("n_sentences", "eps", "f1")
@@ -70,6 +71,8 @@ class Runs:
     left_out: dict[str, int] = field(default_factory=dict)
     waves: tuple[WaveRecord, ...] = ()
     task: Task = None  # type: ignore[assignment]  # set in __post_init__ when not given
+    #: The models the study keeps (``run.keep``), final ones first.
+    kept: tuple[KeptModel, ...] = ()
 
     def __post_init__(self) -> None:
         if self.task is None:
@@ -125,6 +128,7 @@ def _load_study_dir(path: Path) -> Runs:
             "this folder holds no study results (results.sqlite is missing)", file=path,
             hint="run the study first (nercurve run study.toml), or give a CSV of runs",
         )
+    from nercurve.study.keep import kept_models
     from nercurve.study.store import open_store, results_frame
     from nercurve.study.wave_records import read_waves
 
@@ -145,7 +149,7 @@ def _load_study_dir(path: Path) -> Runs:
     if design_path.exists():
         design = pd.read_csv(design_path)
     return Runs(frame=frame, source=str(path), corpus_stats=corpus_stats, design=design,
-                left_out=left_out, waves=waves, task=task)
+                left_out=left_out, waves=waves, task=task, kept=tuple(kept_models(path)))
 
 
 def validate_runs(

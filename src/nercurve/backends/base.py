@@ -16,6 +16,11 @@ docs/selection.md) lists the measures they score in ``uncertainty_measures`` and
 implement :class:`UncertainModel`; a study that selects by uncertainty with another backend
 is refused before any job.
 
+A study keeps trained models (``[run] keep``) only of a backend that can: its model offers
+``save(path)`` (:class:`Keepable`: the model in the backend's own format in the folder
+``path``, which the caller creates), and the backend ``load(path)``, the model back from such
+a folder (:func:`can_keep` tells).
+
 A classification backend trains on documents whose ``cats`` name their classes. Its
 ``train`` also receives the study's :class:`~nercurve.corpus.classes.ClassScheme` (its
 classes, single- or multi-label): a small training subset may lack a class that the test
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -90,6 +96,22 @@ class UncertainModel(Protocol):
         (``measure``: one of its backend's ``uncertainty_measures``;
         :mod:`nercurve.backends.uncertainty` computes them)."""
         ...
+
+
+class Keepable(Protocol):
+    """A trained model that a study can keep: it saves itself in its backend's own format
+    (a spaCy pipeline folder, a Hugging Face model folder with its tokenizer, ...)."""
+
+    def save(self, path: Path) -> None:
+        """Write the model into the existing, empty folder ``path``; the backend's
+        ``load(path)`` reads it back."""
+        ...
+
+
+def can_keep(backend: object) -> bool:
+    """Whether ``backend`` declares ``load(path)``, the counterpart of its models'
+    ``save(path)`` (:class:`Keepable`), so that a study may keep its models."""
+    return callable(getattr(backend, "load", None))
 
 
 @dataclass

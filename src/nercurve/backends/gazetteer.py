@@ -7,15 +7,20 @@ fast arm for checking a study's set-up.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 
 from nercurve.backends.base import BackendParams, TrainResult
 from nercurve.corpus.model import Doc, Span
+
+#: The file a saved gazetteer model is in.
+FILE = "gazetteer.json"
 
 
 class GazetteerParams(BackendParams):
@@ -40,6 +45,12 @@ class GazetteerModel:
             if ordered
             else None
         )
+
+    def save(self, path: Path) -> None:
+        """The remembered mentions as ``gazetteer.json`` in the folder ``path``."""
+        (path / FILE).write_text(json.dumps({"entries": self.entries,
+                                             "case_sensitive": self._case},
+                                            ensure_ascii=False, indent=1), encoding="utf-8")
 
     def predict(self, docs: Sequence[Doc]) -> list[tuple[Span, ...]]:
         """Spans for every remembered mention found in each document."""
@@ -78,3 +89,15 @@ class GazetteerBackend:
             if sum(counter.values()) >= params.min_count
         }
         return TrainResult(model=GazetteerModel(entries, params.case_sensitive))
+
+    def load(self, path: Path) -> GazetteerModel:
+        """A model that :meth:`GazetteerModel.save` wrote into the folder ``path``."""
+        from nercurve.errors import BackendError
+
+        try:
+            saved = json.loads((path / FILE).read_text(encoding="utf-8"))
+            return GazetteerModel(dict(saved["entries"]), bool(saved["case_sensitive"]))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise BackendError(f"cannot read a saved gazetteer: {err}", file=path / FILE,
+                               hint="give a folder that a kept gazetteer model was saved in"
+                               ) from None

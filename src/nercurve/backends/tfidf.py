@@ -14,6 +14,7 @@ document. Training is deterministic: the seed changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -27,6 +28,9 @@ from nercurve.backends.base import (
 )
 from nercurve.corpus.classes import ClassScheme, doc_classes
 from nercurve.corpus.model import Doc
+
+#: The file a saved tfidf model is in.
+FILE = "model.joblib"
 
 
 class TfidfParams(BackendParams):
@@ -52,6 +56,15 @@ class TfidfModel:
         self.pipeline = pipeline
         self.scheme = scheme
         self.fitted = list(fitted)
+
+    def save(self, path: Path) -> None:
+        """The fitted pipeline, the classes and those it was fitted on as ``model.joblib``
+        in the folder ``path`` (a pickle: load only files you trust)."""
+        import joblib
+
+        joblib.dump({"pipeline": self.pipeline, "labels": list(self.scheme.labels),
+                     "multi_label": self.scheme.multi_label, "fitted": self.fitted},
+                    path / FILE)
 
     def predict(self, docs: Sequence[Doc]) -> list[dict[str, float]]:
         """A probability per class for each document (0 for classes training never saw)."""
@@ -96,6 +109,21 @@ class TfidfBackend:
         assert best is not None
         return TrainResult(best[2], steps=len(p.C), best_step=best[1], dev_f1=best[0],
                            history=history)
+
+    def load(self, path: Path) -> TfidfModel:
+        """A model that :meth:`TfidfModel.save` wrote into the folder ``path``."""
+        import joblib
+
+        from nercurve.errors import BackendError
+
+        try:
+            saved = joblib.load(path / FILE)
+            scheme = ClassScheme(tuple(saved["labels"]), bool(saved["multi_label"]))
+            return TfidfModel(saved["pipeline"], scheme, saved["fitted"])
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as err:
+            raise BackendError(f"cannot read a saved tfidf model: {err}", file=path / FILE,
+                               hint="give a folder that a kept tfidf model was saved in"
+                               ) from None
 
 
 def _fit(train: Sequence[Doc], p: TfidfParams, c: float, scheme: ClassScheme) -> TfidfModel:

@@ -12,6 +12,7 @@ from nercurve.cli import (  # noqa: F401  (imported for their command registrati
     analysis_cmds,
     corpus_cmds,
     demo_cmds,
+    model_cmds,
     stats_cmds,
     study_cmds,
     synth_cmds,

@@ -264,6 +264,9 @@ def status(
                       "config: kept, not run, left out of results")
     if report.archived:
         console.print(f"{report.archived} job(s) set aside by --drop-changed (kept in the store)")
+    if report.kept_bytes:
+        console.print(f"kept models: {report.kept_models}, using "
+                      f"{report.kept_bytes / 2**20:,.1f} MiB in {study_dir / 'models'}")
     remaining = report.counts["pending"] + report.counts["running"]
     if remaining and report.mean_seconds:
         console.print(f"{remaining} jobs left; about "

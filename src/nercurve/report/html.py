@@ -79,6 +79,7 @@ def render_html(analysis: Analysis, svgs: dict[str, str], files: list[str]) -> s
         _tables(analysis),
         _testset(analysis),
         _runs(analysis),
+        _kept(analysis),
         _notes(analysis, files),
         _methods(analysis),
         "</main></body></html>",
@@ -376,6 +377,27 @@ def _runs(analysis: Analysis) -> str:
     frame = tb.runs_display(analysis)
     return (f'<section id="runs"><h2>Runs</h2><details><summary>All {len(frame):,} runs'
             f"</summary>{table_html(frame, '', frame.shape[1])}</details></section>")
+
+
+def _kept(analysis: Analysis) -> str:
+    """The models the study keeps, linked, with their test scores (none: no section)."""
+    if not analysis.kept:
+        return ""
+    outcome = analysis.task.words.outcome
+    rows = []
+    for m in analysis.kept:
+        what = ("final (whole training pool)" if m.kind == "final"
+                else f"best of stratum {m.stratum}")
+        dev = "–" if m.dev_f1 is None else f"{m.dev_f1:.3f}"
+        rows.append(f'<tr><td>{esc(m.arm)}</td><td>{esc(what)}</td><td>{m.f1:.3f}</td>'
+                    f'<td>{dev}</td><td><a href="{esc(m.path.resolve().as_uri())}">'
+                    f"{esc(m.path)}</a></td><td>{m.size_bytes / 2**20:,.1f}</td></tr>")
+    return ('<section id="kept-models"><h2>Kept models</h2>'
+            f"<p>Saved in each backend's own format, with a model card "
+            f"(model_card.json); run one with <code>nercurve predict MODEL CORPUS -o "
+            f"preds.jsonl</code>.</p><table><thead><tr><th>Backend</th><th>Model</th>"
+            f"<th>Test {esc(outcome)}</th><th>Dev {esc(outcome)}</th><th>Folder</th>"
+            f"<th>MiB</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>")
 
 
 def _notes(analysis: Analysis, files: list[str]) -> str:

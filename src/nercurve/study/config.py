@@ -277,6 +277,10 @@ class RunSection(_Strict):
     ``memory_mb_per_job`` are the Ray resources each job asks for; ``max_retries`` bounds
     how often a job whose worker or node died is run again (Ray and SLURM; the local
     executor records such a job as failed with how its worker died).
+    ``keep`` says which trained models the study keeps in ``models/`` of its folder
+    (:mod:`nercurve.study.keep`): ``"none"``, ``"best"`` (the best run's model per stratum
+    and arm, by test F1) or ``"final"`` (after the runs, one model per arm trained on the
+    whole training pool, :mod:`nercurve.study.final`).
     """
 
     model_config = ConfigDict(extra="allow")  # the executors' own tables: [run.<executor>]
@@ -289,6 +293,7 @@ class RunSection(_Strict):
     cpus_per_job: float = Field(1.0, gt=0)
     memory_mb_per_job: int | None = Field(None, ge=1)
     max_retries: int = Field(2, ge=0)
+    keep: Literal["none", "best", "final"] = "none"
 
     @field_validator("executor")
     @classmethod

@@ -17,6 +17,7 @@ remainder (ties to the combination first in order), and its documents are drawn 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,10 +67,16 @@ class Subset:
         """A digest of the sorted document ids (and, for a selected subset, its strategy):
         two random subsets with the same documents agree, a selected one never agrees with
         a random one."""
-        joined = "\x1f".join(sorted(self.doc_ids))
-        if self.selection != "random":
-            joined = f"{self.selection}\x1e{joined}"
+        if self.selection == "random":
+            return content_hash(self.doc_ids)
+        joined = f"{self.selection}\x1e" + "\x1f".join(sorted(self.doc_ids))
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+
+def content_hash(doc_ids: Iterable[str]) -> str:
+    """A digest of a set of documents' sorted ids (a subset's, the whole pool's)."""
+    joined = "\x1f".join(sorted(doc_ids)).encode()
+    return hashlib.sha256(joined).hexdigest()[:16]
 
 
 def _stratum_label(low: int, high: int) -> str:

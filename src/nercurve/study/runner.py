@@ -2,9 +2,10 @@
 
 A study folder holds ``results.sqlite`` (the store), ``study.toml`` (the config file
 as run, when run from one), ``study.json`` (the validated config with absolute
-paths), ``corpus_stats.json``, ``design.csv`` and ``split.json``. Running the same
-config again skips finished jobs; a config whose split or design differs from the
-stored one is refused (a study folder holds one study), while new backend arms,
+paths), ``corpus_stats.json``, ``design.csv`` and ``split.json``; with ``run.keep``, also
+``models/`` (:mod:`nercurve.study.keep`) and, for ``"final"``, ``final_models.json``.
+Running the same config again skips finished jobs; a config whose split or design differs
+from the stored one is refused (a study folder holds one study), while new backend arms,
 seeds or more subsets per stratum are added to it.
 """
 
@@ -27,6 +28,7 @@ from nercurve.study.design import Subset, draw_design
 from nercurve.study.executors import EXECUTORS
 from nercurve.study.executors.protocol import Executor, ProgressCallback
 from nercurve.study.jobs import ZERO_SUBSET, Arm, StudyData, plan_jobs, validate_arms
+from nercurve.study.keep import check_keep, models_dir
 from nercurve.study.selection import (
     check_selection,
     select_subsets,
@@ -165,6 +167,7 @@ def prepare(config: StudyConfig) -> PreparedStudy:
     task = config.study_task()
     arms = validate_arms(config.backends, task.name)
     check_selection(config, arms)
+    check_keep(arms, config.run.keep)
     pool, dev, test, notices = split_documents(config)
     pool, dev, test = segment(pool), segment(dev), segment(test)
     scheme = _scheme(config, [*pool, *dev, *test])
@@ -178,7 +181,9 @@ def prepare(config: StudyConfig) -> PreparedStudy:
     return PreparedStudy(
         config=config,
         data=StudyData(pool={d.id: d for d in pool}, dev=tuple(dev), test=tuple(test),
-                       external=external, task=task, scheme=scheme),
+                       external=external, task=task, scheme=scheme,
+                       keep=(str(models_dir(Path(config.output).resolve()))
+                             if config.run.keep == "best" else None)),
         subsets=subsets,
         arms=arms,
         split_ids={
@@ -474,6 +479,10 @@ def run_study(
                   extend=lambda: initialise(prepared), estimator=estimator)
     else:
         executor.execute(store_path, prepared.data, on_progress)
+    if config.run.keep == "final":
+        from nercurve.study.final import train_final
+
+        train_final(Path(config.output), prepared.data, prepared.arms, config.seeds[0])
     if config.tracking.mlflow:
         from nercurve.study.tracking import track_study
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nercurve.study.keep import folder_bytes, kept_models, models_dir
 from nercurve.study.store import open_store, runner_gone
 from nercurve.study.wave_records import WaveRecord, read_waves
 
@@ -21,7 +22,9 @@ class StudyStatus:
     runner that is gone), done and failed active jobs, and ``secs`` (mean seconds per
     finished run). ``inactive`` counts stored jobs per arm that the current config no
     longer names; ``archived`` those set aside by ``--drop-changed``. ``waves`` are an
-    adaptive design's waves with their estimates (empty for a fixed design).
+    adaptive design's waves with their estimates (empty for a fixed design). ``kept_models``
+    and ``kept_bytes``: how many models the study keeps (``run.keep``) and the disk space
+    they use, with the scratch folder of models not settled yet.
     """
 
     counts: dict[str, int]
@@ -33,6 +36,8 @@ class StudyStatus:
     failures: list[Any] = field(default_factory=list)
     mean_seconds: float | None = None
     waves: list[WaveRecord] = field(default_factory=list)
+    kept_models: int = 0
+    kept_bytes: int = 0
 
 
 def study_status(study_dir: str | Path, *, errors: int = 5) -> StudyStatus:
@@ -64,4 +69,6 @@ def study_status(study_dir: str | Path, *, errors: int = 5) -> StudyStatus:
     every = [v for values in seconds.values() for v in values]
     report.mean_seconds = sum(every) / len(every) if every else None
     report.holders = [f"{n} job(s) held by {who}" for who, n in sorted(holders.items())]
+    report.kept_models = len(kept_models(study_dir))
+    report.kept_bytes = folder_bytes(models_dir(study_dir))
     return report

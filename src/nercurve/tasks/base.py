@@ -172,6 +172,11 @@ class Task:
         of it: an array (resamples × count columns) -> an array (resamples)."""
         raise NotImplementedError
 
+    def predicted_doc(self, doc: Doc, predicted: Any) -> Doc:
+        """``doc`` carrying a model's prediction (as the model returns it) in place of its
+        annotations, as ``nercurve predict`` writes it and ``evaluate`` scores it."""
+        raise NotImplementedError
+
     # -- what a study writes -------------------------------------------------------------
 
     def store_meta(self) -> dict[str, str]:

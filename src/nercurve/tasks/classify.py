@@ -51,6 +51,11 @@ class ClassifyTask(Task):
 
         return class_counts(docs, scheme)
 
+    def predicted_doc(self, doc: Doc, predicted: Any) -> Doc:
+        """The document with the model's score per class as its categories (``evaluate``
+        decides them as the study does) and no spans."""
+        return dataclasses.replace(doc, spans=(), cats={k: float(v) for k, v in predicted.items()})
+
     def external_doc(self, doc: Doc, labels: set[str], name: str,
                      file: str) -> tuple[Doc | None, list[Notice]]:
         from nercurve.corpus.classes import doc_classes

@@ -38,6 +38,10 @@ class NerTask(Task):
         ]
         return doc.with_spans(tuple(s for s in doc.spans if s.label in labels)), notices
 
+    def predicted_doc(self, doc: Doc, predicted: Any) -> Doc:
+        """The document with the predicted spans as its spans."""
+        return doc.with_spans(predicted)
+
     def score(self, docs: Sequence[Doc], predicted: Sequence[Any], scheme: Any) -> Scores:
         """Strict micro entity P/R/F1, and strict F1 per label."""
         from nercurve.tasks.ner_scores import evaluate, strict_doc_counts

@@ -24,8 +24,10 @@ equally often while the smallest still get enough updates to leave the head's ra
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -76,6 +78,7 @@ def _head_module(encoder: Any, n_labels: int, pooling: str, multi_label: bool,
         def __init__(self) -> None:
             super().__init__()
             self.encoder = encoder
+            self.pooling = pooling
             self.dropout = torch.nn.Dropout(dropout)
             self.head = torch.nn.Linear(encoder.config.hidden_size, n_labels)
             self.register_buffer("bits", 2 ** torch.arange(n_labels), persistent=False)
@@ -164,6 +167,24 @@ class HFClassifyModel:
 
         return scores_uncertainty(self.predict(docs), measure)
 
+    def save(self, path: Path) -> None:
+        """The encoder and its tokenizer as a Hugging Face folder (``save_pretrained``;
+        ``AutoModel.from_pretrained`` reads the encoder), the head's weights as
+        ``head.safetensors`` and the classes, pooling and windows in ``nercurve_hf.json``."""
+        from safetensors.torch import save_file
+
+        from nercurve.backends.hf.ner import SETTINGS, precision_name
+
+        self.net.encoder.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        head = {k: v.detach().cpu().contiguous() for k, v in self.net.head.state_dict().items()}
+        save_file(head, str(path / HEAD))
+        settings = {"labels": list(self.scheme.labels), "multi_label": self.scheme.multi_label,
+                    "pooling": self.net.pooling, "dropout": self.net.dropout.p,
+                    "max_length": self.limit, "window_overlap": self.overlap,
+                    "batch_size": self.batch_size, "precision": precision_name(self.dtype)}
+        (path / SETTINGS).write_text(json.dumps(settings, indent=1), encoding="utf-8")
+
 
 class HFClassifyBackend(HFFamily):
     """Fine-tunes a transformer with a classification head (see the module docstring)."""
@@ -211,3 +232,32 @@ class HFClassifyBackend(HFFamily):
             evaluate=evaluate if dev else None,
         )
         return trained(model, fitted)
+
+    def load(self, path: Path) -> HFClassifyModel:
+        """A model that :meth:`HFClassifyModel.save` wrote into the folder ``path``, on a GPU
+        when torch sees one (in the precision it was trained in), else on the CPU in fp32."""
+        from safetensors.torch import load_file
+
+        from nercurve.backends.hf.load import load_encoder, load_tokenizer, locate
+        from nercurve.backends.hf.ner import read_settings
+        from nercurve.backends.hf.train import autocast_dtype, resolve_device
+
+        settings = read_settings(path)
+        source = locate(str(path), revision=None, trust_pickle=False)
+        scheme = ClassScheme(tuple(settings["labels"]), bool(settings["multi_label"]))
+        net = _head_module(load_encoder(source), len(scheme.labels), settings["pooling"],
+                           scheme.multi_label, settings["dropout"])
+        net.head.load_state_dict(load_file(str(path / HEAD)))
+        net.eval()
+        device = resolve_device("auto")
+        net.to(device)
+        return HFClassifyModel(
+            net, load_tokenizer(source), scheme, limit=settings["max_length"],
+            overlap=settings["window_overlap"], device=device,
+            dtype=autocast_dtype(device, settings["precision"] if device.type == "cuda"
+                                 else "fp32"),
+            batch_size=settings["batch_size"])
+
+
+#: The file of a saved classifier's head weights.
+HEAD = "head.safetensors"

@@ -27,8 +27,10 @@ reproducible.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from nercurve.backends.base import TrainResult, dev_strict_f1, validated
@@ -110,6 +112,18 @@ class HFModel:
         self.net.train(was_training)
         return out
 
+    def save(self, path: Path) -> None:
+        """The model and its tokenizer as a Hugging Face folder (``save_pretrained``: the
+        tags are the config's ``id2label``; ``AutoModelForTokenClassification.from_pretrained``
+        reads it), and the windowing in ``nercurve_hf.json``."""
+        self.net.save_pretrained(path)
+        self.encoder.tokenizer.save_pretrained(path)
+        window = {"max_length": self.encoder.budget + len(self.encoder.prefix)
+                  + len(self.encoder.suffix), "window_overlap": self.encoder.overlap,
+                  "batch_size": self.batch_size, "tags": self.tags,
+                  "precision": precision_name(self.dtype)}
+        (path / SETTINGS).write_text(json.dumps(window, indent=1), encoding="utf-8")
+
 
 class HFBackend(HFFamily):
     """Fine-tunes a transformer (encoder or decoder) with a token-classification head."""
@@ -170,6 +184,47 @@ class HFBackend(HFFamily):
             evaluate=evaluate if dev_docs else None,
         )
         return trained(model, fitted)
+
+    def load(self, path: Path) -> HFModel:
+        """A model that :meth:`HFModel.save` wrote into the folder ``path``, on a GPU when
+        torch sees one (in the precision it was trained in), else on the CPU in fp32."""
+        from transformers import AutoModelForTokenClassification
+
+        from nercurve.backends.hf import align
+        from nercurve.backends.hf.load import load_tokenizer, locate, quiet
+        from nercurve.backends.hf.train import autocast_dtype, resolve_device
+
+        settings = read_settings(path)
+        source = locate(str(path), revision=None, trust_pickle=False)
+        tokenizer = load_tokenizer(source)
+        with quiet():
+            net = AutoModelForTokenClassification.from_pretrained(path)
+        device = resolve_device("auto")
+        net.to(device)
+        encoder = align.Encoder(tokenizer, settings["max_length"], settings["window_overlap"])
+        return HFModel(net, encoder, list(settings["tags"]), device=device,
+                       dtype=autocast_dtype(device, settings.get("precision", "fp32")
+                                            if device.type == "cuda" else "fp32"),
+                       batch_size=settings["batch_size"])
+
+
+#: The file beside a saved ``hf`` model that holds what its config does not (windows, batch).
+SETTINGS = "nercurve_hf.json"
+
+
+def precision_name(dtype: Any) -> str:
+    """The ``precision`` setting of an autocast type (``None``: fp32)."""
+    return {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype), "fp32")
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    """The :data:`SETTINGS` of a saved ``hf`` model folder."""
+    try:
+        return dict(json.loads((path / SETTINGS).read_text(encoding="utf-8")))
+    except (OSError, ValueError) as err:
+        raise BackendError(f"cannot read the settings of a saved hf model: {err}",
+                           file=path / SETTINGS,
+                           hint="give a folder that a kept hf model was saved in") from None
 
 
 def with_tokens(docs: Sequence[Doc]) -> list[Doc]:

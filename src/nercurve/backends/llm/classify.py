@@ -79,6 +79,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -264,6 +265,10 @@ class LLMClassifyModel(Asker):
         self.fitter = fitter
         self.scheme = scheme
 
+    def saved_extra(self) -> dict[str, Any]:
+        """Whether the classes are multi-label (a saved model's settings)."""
+        return {"multi_label": self.scheme.multi_label}
+
     def predict(self, docs: Sequence[Doc], *, greedy: bool = False) -> list[dict[str, float]]:
         """A score per class for each document (see the module docstring); ``greedy``
         decodes greedily even with self-consistency (model selection)."""
@@ -329,6 +334,19 @@ class LLMClassifyBackend(LLMFamily):
 
         p = validated(LLMClassifyParams, params)
         return train_llm(p, seed, _Classes(train, dev, p, seed, scheme))
+
+    def load(self, path: Path) -> LLMClassifyModel:
+        """A model that :meth:`~nercurve.backends.llm.ner.Asker.save` wrote into the folder
+        ``path`` (its few-shot texts saved as cut for the study)."""
+        from nercurve.backends.llm.saved import read_saved
+
+        saved, p = read_saved(path, LLMClassifyParams)
+        scheme = ClassScheme(saved.labels, bool(saved.settings["multi_label"]))
+        style = PromptStyle(scheme.labels, p.descriptions, p.template, p.system or None)
+        prompter = ClassPrompter(saved.tokenizer, style, saved.shots(Document),
+                                 scheme.multi_label)
+        return LLMClassifyModel(saved.net, TextFitter(prompter, p.max_length, p.truncation),
+                                p, scheme, device=saved.device, seed=saved.seed)
 
 
 class _Classes:

@@ -71,6 +71,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from nercurve.backends.base import TrainResult, dev_strict_f1, validated
@@ -119,6 +120,19 @@ class Asker:
         """Counts about the answers of the most recent prediction (see the module
         docstring) and its decoding time."""
         return dict(self._diagnostics)
+
+    def save(self, path: Path) -> None:
+        """The adapter (or the fine-tuned model), the tokenizer and the prompt settings in
+        the folder ``path`` (:mod:`nercurve.backends.llm.saved`)."""
+        from nercurve.backends.llm.saved import save_asker
+
+        save_asker(path, net=self.net, tokenizer=self.prompter.tokenizer, params=self.params,
+                   seed=self.seed, labels=self.prompter.style.labels,
+                   shots=self.prompter.shots, extra=self.saved_extra())
+
+    def saved_extra(self) -> dict[str, Any]:
+        """What a saved model's settings add for this task (nothing for NER)."""
+        return {}
 
 
 class LLMModel(Asker):
@@ -247,6 +261,17 @@ class LLMBackend(LLMFamily):
 
         p = validated(LLMParams, params)
         return train_llm(p, seed, _Entities(train, dev, p, seed))
+
+    def load(self, path: Path) -> LLMModel:
+        """A model that :meth:`Asker.save` wrote into the folder ``path``."""
+        from nercurve.backends.llm.prompt import PromptStyle
+        from nercurve.backends.llm.saved import read_saved
+
+        saved, p = read_saved(path, LLMParams)
+        style = PromptStyle(saved.labels, p.descriptions, p.template, p.system or None,
+                            p.answer_format, p.per_type_prompts)
+        prompter = Prompter(saved.tokenizer, style, saved.shots())
+        return LLMModel(saved.net, prompter, p, device=saved.device, seed=saved.seed)
 
 
 class _Entities:

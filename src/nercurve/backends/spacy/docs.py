@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from nercurve.corpus.model import Doc, Span
@@ -134,6 +135,11 @@ class SpacyModel:
         self.nlp = nlp
         self.label_map = dict(label_map) if label_map is not None else None
         self.alignment = alignment
+
+    def save(self, path: Path) -> None:
+        """The pipeline as a spaCy pipeline folder (``spacy.load(path)`` reads it; a label
+        map is not part of it)."""
+        self.nlp.to_disk(path)
 
     def predict(self, docs: Sequence[Doc]) -> list[tuple[Span, ...]]:
         """Entities the pipeline finds in each document's text, in order."""

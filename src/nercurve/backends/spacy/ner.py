@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from nercurve.backends.base import (
@@ -76,6 +77,22 @@ class SpacyBackend:
 
         run = SpacyRun(params, seed, nlp, training, train_examples, score if dev else None)
         return run, SpacyModel(nlp, alignment=alignment)
+
+    def load(self, path: Path) -> SpacyModel:
+        """A model that :meth:`SpacyModel.save` wrote: the spaCy pipeline folder ``path``."""
+        return SpacyModel(load_pipeline(path))
+
+
+def load_pipeline(path: Path) -> Any:
+    """The spaCy pipeline saved in the folder ``path``; one spaCy cannot read is a
+    :class:`BackendError` naming it."""
+    import spacy
+
+    try:
+        return spacy.load(path)
+    except (OSError, ValueError) as err:
+        raise BackendError(f"cannot load the spaCy pipeline: {err}", file=path,
+                           hint="give a folder that a kept spacy model was saved in") from None
 
 
 def _require_vectors(name: str) -> None:

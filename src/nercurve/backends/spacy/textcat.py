@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from nercurve.backends.base import TrainResult, dev_macro_f1, require_training, validated
@@ -82,6 +83,10 @@ class TextcatModel:
 
         return scores_uncertainty(self.predict(docs), measure)
 
+    def save(self, path: Path) -> None:
+        """The pipeline as a spaCy pipeline folder (``spacy.load(path)`` reads it)."""
+        self.nlp.to_disk(path)
+
 
 class TextcatBackend:
     """Trains a blank spaCy textcat pipeline (see the module docstring)."""
@@ -101,6 +106,12 @@ class TextcatBackend:
                                "which is 0", hint="give dev documents or set max_steps")
         gc.collect()  # free earlier runs' pipelines (they hold reference cycles)
         return _train(p, seed, train, dev, scheme)
+
+    def load(self, path: Path) -> TextcatModel:
+        """A model that :meth:`TextcatModel.save` wrote: the spaCy pipeline folder ``path``."""
+        from nercurve.backends.spacy.ner import load_pipeline
+
+        return TextcatModel(load_pipeline(path))
 
 
 def _train(p: TextcatParams, seed: int, train: Sequence[Doc], dev: Sequence[Doc],

@@ -20,6 +20,9 @@ shares:
   the first run of each GPU arm with work left has finished; then k of its measured peak
   must fit (:func:`~nercurve.study.gpu_packing.check_packing`) before runs share a device.
 - **Progress** after every round.
+- **Kept models.** With ``run.keep = "best"`` a worker leaves each job's model in the study's
+  scratch folder; the driver settles it (:func:`nercurve.study.keep.settle`: kept when it
+  beats the kept model of its arm and stratum, else deleted) before it records the job.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from nercurve.errors import StoreError, StoreLockedError
 from nercurve.study.executors.protocol import Progress, ProgressCallback, progress_of
 from nercurve.study.gpu_packing import check_packing, peak_of
 from nercurve.study.jobs import StudyData, execute_job
+from nercurve.study.keep import settle
 from nercurve.study.store import LEASE_S, ClaimedJob, JobOutcome, Store
 
 #: How often the driver renews the leases of the jobs it holds (seconds).
@@ -249,6 +253,7 @@ class _Drive:
                 self.pool.kill(job_id)
                 del self.running[job_id]
                 job = run.job
+                settle(self.store.path.parent, job_id, finished=False)
                 self.writes.append(lambda j=job: self.store.fail(
                     j.job_id, j.claim, f"timed out after {limit:g} s (run.timeout_s)"))
         self._try_flush()
@@ -301,6 +306,8 @@ class _Drive:
         if run is None:  # killed for its time limit meanwhile
             return
         job = run.job
+        # before the job is recorded: a kill in between leaves it to run again
+        settle(self.store.path.parent, job.job_id, finished=report.outcome is not None)
         if report.death is not None:
             self._died(job, report.death)
             return
