@@ -118,9 +118,15 @@ def read_study(folder: str | Path) -> StudyDocs:
         raise InputError("not a study folder (no study.json and results.sqlite)", file=folder,
                          hint="give the output folder of `nercurve run`")
     try:
-        config = parse_config(json.loads(spec.read_text(encoding="utf-8")), source=spec)
+        data = json.loads(spec.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputError(f"cannot read the study's config: {err}", file=spec) from None
+    # study.json holds every setting, defaults too: leave out the kind of design not given
+    design = data.get("design", {})
+    for key in (("subsets_per_size",) if design.get("sizes") is None
+                else ("strata", "subsets_per_stratum")):
+        design.pop(key, None)
+    config = parse_config(data, source=spec)
     pool, dev, test, _ = split_documents(config)
     return StudyDocs(folder, config, segment(pool), segment(dev), segment(test))
 
