@@ -139,12 +139,13 @@ def suggested_size(folder: str | Path, *, target_f1: float = 0.9,
     (no curve, the target unreachable or undecided, out of reach in practice, already
     reached)."""
     from nercurve.analysis import analyze, annotated, load_runs
-    from nercurve.analysis.recommend import FAR, about
+    from nercurve.analysis.recommend import FAR, Observed, about
 
     runs = load_runs(folder)
     analysis = analyze(runs, target_f1=target_f1)
     have = annotated(runs, analysis.runs, analysis.task)
     unit = analysis.task.words.unit
+    goal = f"{analysis.task.words.outcome} {target_f1:.2f}"
     if arm is not None and arm not in analysis.models:
         raise InputError(f"the study has no arm '{arm}'", file=folder,
                          hint=f"arms: {', '.join(analysis.models)}")
@@ -154,24 +155,29 @@ def suggested_size(folder: str | Path, *, target_f1: float = 0.9,
         if arm is not None and name != arm:
             continue
         target, curve = m.target, m.curve
+        rows = analysis.runs.loc[analysis.runs["backend"] == name]
+        observed = Observed.of(rows[analysis.task.size], rows["f1"])
         if target is None or curve is None:
             why.append(f"{name}: no learning curve")
+        elif observed is not None and observed.f1 >= target_f1:
+            why.append(f"{name}: {goal} is already reached by the runs at the "
+                       f"largest training sizes ({observed.f1:.3f})")
         elif target.undecided:
-            why.append(f"{name}: the runs cannot tell whether F1 {target_f1:.2f} is reachable")
+            why.append(f"{name}: the runs cannot tell whether {goal} is reachable")
         elif not target.reachable:
-            why.append(f"{name}: F1 {target_f1:.2f} is above the fitted ceiling "
+            why.append(f"{name}: {goal} is above the fitted ceiling "
                        f"({target.ceiling:.2f})")
         elif target.sentences > FAR * curve.n_max:
-            why.append(f"{name}: F1 {target_f1:.2f} is out of reach in practice")
+            why.append(f"{name}: {goal} is out of reach in practice")
         elif target.sentences <= have:
-            why.append(f"{name}: F1 {target_f1:.2f} is already reached at about "
+            why.append(f"{name}: {goal} is already reached at about "
                        f"{about(target.sentences)} {unit}, within the "
                        f"{about(have)} annotated")
         else:
             more = int(about(target.sentences - have).replace(",", ""))
             found.append(Suggested(more, name, target_f1, target.sentences, have))
     if not found:
-        raise AnalysisError("the analysis cannot say how many sentences to annotate next: "
+        raise AnalysisError(f"the analysis cannot say how many {unit} to annotate next: "
                             + "; ".join(why), file=folder,
                             hint="give the batch's size with --sentences N (or another "
                                  "--target-f1)")

@@ -53,11 +53,10 @@ def next_batch_cmd(
     """Choose the next documents to annotate from an unlabelled pool.
 
     Documents already in the study (same id or text) are left out. The batch holds about
-    --sentences sentences (within one document), chosen at random, by the kept model's
-    uncertainty, or for diversity (MiniLM embeddings, k-means++ from the study's pool).
+    N sentences (within one document), chosen at random, by the kept model's uncertainty,
+    or for diversity (MiniLM embeddings, k-means++ from the study's pool).
 
-    Example: nercurve next-batch runs/coi --pool unlabeled.jsonl --strategy uncertainty
-    --pre-annotate -o batch.json
+    Example: nercurve next-batch runs/coi --pool pool.jsonl --strategy uncertainty -o b.json
     """
     from nercurve.next_batch import check_choices, next_batch, write_batch
 
