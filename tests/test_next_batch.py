@@ -254,3 +254,32 @@ def test_errors_are_clear(spacy_study, tmp_path, invoke):
     m = _manifest(out)
     assert [d["id"] for d in m["documents"]] != [] and m["documents_count"] == 2
     assert m["sentences"] == sum(_sentences(read_corpus(small).docs).values())
+
+
+@pytest.mark.slow
+def test_a_classification_study_pre_annotates_classes(tmp_path, invoke):
+    from nercurve.synthetic.smoking import generate_smoking
+
+    notes = generate_smoking(120, seed=0)
+    write_corpus(notes[:90], tmp_path / "smk.jsonl")
+    (tmp_path / "study.toml").write_text(
+        'output = "out"\ntask = "classify"\n[corpus]\npath = "smk.jsonl"\n'
+        '[design]\nsizes = [10, 20]\n[[backends]]\nname = "tf"\ntype = "tfidf"\n'
+        'params = { C = [10.0] }\n[run]\nworkers = 1\nkeep = "final"\n', encoding="utf-8")
+    study = run_study(load_config(tmp_path / "study.toml"))
+    write_corpus(notes[90:], tmp_path / "pool.jsonl")  # classes given: ignored
+    out = tmp_path / "batch.json"
+    code, output = invoke(study, "--pool", tmp_path / "pool.jsonl", "--sentences", 40,
+                          "--strategy", "uncertainty", "--pre-annotate", "-o", out)
+    assert code == 0, output
+    m = _manifest(out)
+    _within_one_document(m, 40)
+    assert m["strategy"]["measure"] == "margin" and m["model"]["arm"] == "tf"
+    assert m["pool"]["annotations_ignored"] == 30
+    tasks = json.loads(out.read_text(encoding="utf-8"))
+    results = [r for t in tasks for r in t["predictions"][0]["result"]]
+    assert results and {r["type"] for r in results} == {"choices"}
+    config = outputs(out)["labeling_config"].read_text(encoding="utf-8")
+    classes = {c for n in notes for c in n.cats}
+    assert set(re.findall(r'<Choice value="([^"]+)"', config)) == classes
+    assert {c for r in results for c in r["value"]["choices"]} <= classes

@@ -351,7 +351,7 @@ def next_batch(study_dir: str | Path, pool: Sequence[Doc], *, sentences: int | N
     if pre_annotate and used is not None:
         from nercurve.study.keep import predict_with
 
-        chosen = predict_with(used.card, used.model, chosen)
+        chosen = _decided(study, predict_with(used.card, used.model, chosen))
     manifest = {
         "study": str(study.folder),
         "strategy": why,
@@ -374,6 +374,17 @@ def next_batch(study_dir: str | Path, pool: Sequence[Doc], *, sentences: int | N
         "notes": notes,
     }
     return Batch(chosen, manifest, notes, study.every, used)
+
+
+def _decided(study: StudyDocs, docs: list[Doc]) -> list[Doc]:
+    """Predicted documents with their class scores decided as the study decides them (its
+    task's scheme: the best class, or every class at 0.5 or more), for pre-annotation."""
+    config = study.config
+    scheme = config.study_task().scheme(study.every, config.corpus.labels,
+                                        source=str(config.corpus.path))
+    if not hasattr(scheme, "decide"):  # spans (NER) need no deciding
+        return docs
+    return [replace(d, cats=scheme.cats(scheme.decide(d.cats))) for d in docs]
 
 
 def _counted(counts: dict[str, int]) -> str:
