@@ -78,3 +78,22 @@ def test_crlf_text_keeps_exact_offsets(tmp_path: Path) -> None:
     root = _folder(tmp_path, text="a\r\nAspirin\r\n", ann="T1\tChemical 3 10\tAspirin\n")
     doc = read_corpus(root)[0]
     assert doc.text == "a\r\nAspirin\r\n" and doc.span_text(doc.spans[0]) == "Aspirin"
+
+
+def test_write_folder_reads_back(tmp_path: Path) -> None:
+    from nercurve.corpus.brat import write_folder
+    from nercurve.corpus.model import Doc
+
+    docs = [Doc("sub/a", "Ann Lee took aspirin.\n", (Span(0, 7, "PERSON"), Span(13, 20, "Drug"))),
+            Doc("b", "Nothing here. 👍 Ümlaut ok\r\n", ())]
+    write_folder(docs, tmp_path / "out")
+    back = read_corpus(tmp_path / "out", "brat").by_id()
+    assert {k: (d.text, d.spans) for k, d in back.items()} == {d.id: (d.text, d.spans)
+                                                               for d in docs}
+    # a span across a line break is written as fragments (the reader's discontinuous policy)
+    write_folder([Doc("c", "New\nYork is big.", (Span(0, 8, "GPE"),))], tmp_path / "frag")
+    assert (tmp_path / "frag" / "c.ann").read_text() == "T1\tGPE 0 3;4 8\tNew York\n"
+    hull = read_corpus(tmp_path / "frag", "brat", ReadOptions(discontinuous="hull"))
+    assert hull[0].spans == (Span(0, 8, "GPE"),)
+    with pytest.raises(InputError, match="cannot name a brat file"):
+        write_folder([Doc("../up", "x", ())], tmp_path / "bad")

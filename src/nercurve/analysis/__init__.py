@@ -378,7 +378,7 @@ def analyze(
             backend, threshold=fitted.thresholds.get(task.size), curve=fitted.curve,
             target=fitted.target, step=step, min_gain=min_gain, regression=fitted.regression,
             training_eps=eps, eps_source=eps_source, task=task,
-            budget=Budget(have=_annotated(runs, frame, task),
+            budget=Budget(have=annotated(runs, frame, task),
                           minutes_per_sentence=minutes_per_sentence),
             rivals=([fitted.curves.fits[f] for f in fitted.curves.rivals]
                     if fitted.curves is not None else ()),
@@ -509,7 +509,7 @@ def _fit_backend(backend: str, rows: pd.DataFrame, s: Settings, notes: list[str]
                          thresholds=thresholds, gams=gams, curves=curves, target=target)
 
 
-def _annotated(runs: Runs, frame: pd.DataFrame, task: Task = NER) -> float:
+def annotated(runs: Runs, frame: pd.DataFrame, task: Task = NER) -> float:
     """Sentences (examples) already annotated for training: the study's pool when its
     statistics say, else the largest training set among the runs."""
     pool = (runs.corpus_stats or {}).get("pool")

@@ -10,6 +10,7 @@ import sys
 from nercurve.cli import (  # noqa: F401  (imported for their command registrations)
     agree_cmds,
     analysis_cmds,
+    batch_cmds,
     corpus_cmds,
     demo_cmds,
     model_cmds,

@@ -8,16 +8,18 @@ lines are skipped with a counted notice. A discontinuous span (several fragments
 handled by ``ReadOptions.discontinuous``: ``error`` (default), ``hull`` (first start to
 last end), ``first-fragment``, or ``split`` (one span per fragment), each counted.
 A ``.txt`` without an ``.ann`` is not read (a counted notice names it). One document can be
-read by pointing at its ``.ann`` or its ``.txt``.
+read by pointing at its ``.ann`` or its ``.txt``. :func:`write_folder` writes such a folder.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nercurve.corpus.model import Corpus
+from nercurve.corpus.model import Corpus, Doc
 from nercurve.corpus.validate import Checker, RawSpan, read_lines, read_text
+from nercurve.errors import InputError
 
 if TYPE_CHECKING:
     from nercurve.corpus.io import ReadOptions
@@ -86,3 +88,33 @@ def _entity(
     if len(fragments) == 1:
         return [raw]
     return checker.fragments(fragments, raw, doc_id, text, f"{fields[0]} {label} {offsets}", ann)
+
+
+def write_folder(docs: Sequence[Doc], folder: Path) -> None:
+    """Write documents as a brat folder: ``<id>.txt`` (the text, byte-exact) and ``<id>.ann``
+    (one entity line per span; a span across line breaks as fragments, one per line) per
+    document, the id's ``/`` as sub-folders. An id that cannot be a relative path is an
+    :class:`~nercurve.errors.InputError`."""
+    for doc in docs:
+        parts = Path(doc.id).parts
+        if not doc.id or Path(doc.id).is_absolute() or ".." in parts:
+            raise InputError(f"document id {doc.id!r} cannot name a brat file", file=folder,
+                             hint="give the documents ids that are relative file names")
+        stem = folder.joinpath(*parts)
+        lines = []
+        for n, span in enumerate(doc.spans, start=1):
+            fragments, start = [], span.start
+            for piece in doc.text[span.start:span.end].split("\n"):
+                if piece:
+                    fragments.append((start, start + len(piece)))
+                start += len(piece) + 1
+            where = ";".join(f"{a} {b}" for a, b in fragments)
+            mention = " ".join(doc.text[a:b] for a, b in fragments)
+            lines.append(f"T{n}\t{span.label} {where}\t{mention}\n")
+        try:
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            stem.with_name(stem.name + ".txt").write_bytes(doc.text.encode("utf-8"))
+            stem.with_name(stem.name + ".ann").write_bytes("".join(lines).encode("utf-8"))
+        except OSError as err:
+            raise InputError(f"cannot write: {err.strerror or err}", file=stem,
+                             hint="check the output folder") from None

@@ -317,24 +317,41 @@ def kmeanspp(vectors: np.ndarray, rng: np.random.Generator) -> Iterator[int]:
     """Row indices in k-means++ seeding order: a first row at random, then each next drawn
     with probability proportional to its squared distance from the nearest row chosen (rows
     at distance 0 from those chosen, at random, only once no other row is left)."""
+    return (i for i, _ in kmeanspp_scored(vectors, rng))
+
+
+def kmeanspp_scored(vectors: np.ndarray, rng: np.random.Generator,
+                    centres: np.ndarray | None = None) -> Iterator[tuple[int, float]]:
+    """:func:`kmeanspp` with each row's squared distance, when drawn, from the nearest row
+    chosen before it or of ``centres`` (points already chosen, such as documents already
+    annotated: then the first row is drawn by that distance too; without them it is drawn
+    at random, at distance ``inf``)."""
     n = len(vectors)
     if n == 0:
         return
     taken = np.zeros(n, dtype=bool)
     nearest = np.full(n, np.inf)
-    pick = int(rng.integers(n))
+    for centre in centres if centres is not None else ():
+        nearest = np.minimum(nearest, ((vectors - centre) ** 2).sum(axis=1))
+    pick = _draw(nearest, taken, rng) if centres is not None and len(centres) else int(
+        rng.integers(n))
     while True:
-        yield pick
+        yield pick, float(nearest[pick])
         taken[pick] = True
         if taken.all():
             return
         nearest = np.minimum(nearest, ((vectors - vectors[pick]) ** 2).sum(axis=1))
-        weights = np.where(taken, 0.0, nearest)
-        total = weights.sum()
-        if total > 0:
-            pick = int(rng.choice(n, p=weights / total))
-        else:
-            pick = int(rng.choice(np.flatnonzero(~taken)))
+        pick = _draw(nearest, taken, rng)
+
+
+def _draw(nearest: np.ndarray, taken: np.ndarray, rng: np.random.Generator) -> int:
+    """A row not yet taken, drawn with probability proportional to ``nearest`` (at random
+    among those left when all of them are 0)."""
+    weights = np.where(taken, 0.0, nearest)
+    total = weights.sum()
+    if total > 0:
+        return int(rng.choice(len(nearest), p=weights / total))
+    return int(rng.choice(np.flatnonzero(~taken)))
 
 
 def _digest(value: object) -> str:
