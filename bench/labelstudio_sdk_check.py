@@ -16,6 +16,13 @@ the config is refused, so the check can fail), and the sdk's ``Converter`` turns
 stamped as an export (task ids, annotators), into its JSON and JSON-MIN exports. Back here,
 nercurve reads both exports and must get the documents it wrote. Exit 0 and one line per
 step when everything holds.
+
+``--batch TASKS.json`` checks what ``nercurve next-batch --to labelstudio`` wrote instead:
+the labeling config beside it (``TASKS.labeling_config.xml``) validates, every task loads
+with the config's ``$text`` and every prediction (``--pre-annotate``) validates::
+
+    nercurve next-batch runs/coi --pool unlabeled.jsonl --pre-annotate -o batch.json
+    python bench/labelstudio_sdk_check.py --sdk-python /tmp/lsvenv/bin/python --batch batch.json
 """
 
 from __future__ import annotations
@@ -73,13 +80,47 @@ converter.convert_to_json_min(str(folder / "stamped.json"), str(folder / "min"),
 print("sdk: JSON and JSON-MIN exports written by its Converter")
 '''
 
+BATCH_SIDE = r'''
+import json, sys
+from pathlib import Path
+from label_studio_sdk.label_interface import LabelInterface
+
+tasks_path, config_path = Path(sys.argv[1]), Path(sys.argv[2])
+li = LabelInterface(config_path.read_text(encoding="utf-8"))
+li.validate()
+tasks = json.loads(tasks_path.read_text(encoding="utf-8"))
+predictions = 0
+for task in tasks:
+    assert all(task["data"].get(o.value_name) is not None for o in li.objects), task
+    li.load_task(task)
+    for item in task.get("predictions", []):
+        errors = li._validate_object(item, return_errors=True)
+        assert not errors, errors
+        predictions += 1
+print(f"sdk: the config validates; {len(tasks)} tasks load, {predictions} predictions valid")
+'''
+
+
+def check_batch(sdk_python: Path, tasks: Path) -> None:
+    """Check a ``next-batch`` output with the sdk (see the module docstring)."""
+    stem = tasks.with_suffix("")
+    config = stem.with_name(stem.name + ".labeling_config.xml")
+    if not config.is_file():
+        raise SystemExit(f"{config} is missing: give the tasks file next-batch wrote")
+    subprocess.run([str(sdk_python), "-c", BATCH_SIDE, str(tasks), str(config)], check=True)
+
 
 def main() -> None:
     """Write tasks here, check them with the sdk there, read its exports back here."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sdk-python", required=True, type=Path,
                         help="the Python of a virtualenv with label-studio-sdk installed")
+    parser.add_argument("--batch", type=Path,
+                        help="check these Label Studio tasks written by next-batch instead")
     args = parser.parse_args()
+    if args.batch is not None:
+        check_batch(args.sdk_python, args.batch)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_corpus(DOCS, folder / "tasks.json", "labelstudio")
