@@ -470,11 +470,11 @@ def _short_words(name: str, t: TargetSize, goal: str, level: float, w: Words) ->
     """Why one strategy's curve gives no size for ``goal``: out of reach, or the runs cannot
     tell."""
     c_lo, c_hi = t.ceiling_ci
-    ceiling = f"fitted ceiling {t.ceiling:.2f}, {level:.0%} CI {c_lo:.2f}–{c_hi:.2f}"
+    ceiling = f"its fitted ceiling is {t.ceiling:.2f} ({level:.0%} CI {c_lo:.2f}–{c_hi:.2f})"
     if t.undecided:
-        return (f"the runs cannot tell whether {name} selection reaches {goal} ({ceiling}), "
+        return (f"the runs cannot tell whether {name} selection reaches {goal}: {ceiling}, "
                 f"so no difference in {w.unit} can be given")
-    return (f"{goal} is beyond {name} selection's curve ({ceiling}), so no difference in "
+    return (f"{goal} is beyond {name} selection's curve: {ceiling}, so no difference in "
             f"{w.unit} can be given")
 
 
