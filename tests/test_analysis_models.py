@@ -18,6 +18,7 @@ from nercurve.analysis.gam import fit_gam
 from nercurve.analysis.regression import standardized_regression
 from nercurve.analysis.simulate import simulate_runs
 from nercurve.analysis.threshold import threshold_analysis
+from nercurve.errors import AnalysisError
 
 TRUE_E = 400.0
 
@@ -320,3 +321,20 @@ def test_display_tables_have_no_missing_cells():
         assert not frame.isna().any().any(), make.__name__
         cells = frame.astype(str).to_numpy().ravel()
         assert not any(c.lower() in {"nan", "none", "inf"} or "nan" in c.split() for c in cells)
+
+
+def test_an_exact_hinge_fit_has_a_finite_aic_and_wins() -> None:
+    """Outcomes that lie exactly on a hinge (rss 0, as a few distinct F1 values of a tiny study
+    can) are fitted without a math error: the hinge is found and beats the line."""
+    x = np.repeat([4.0, 8.0, 12.0, 16.0, 20.0, 24.0], 3)
+    y = np.minimum(x, 12.0) / 20  # rises to 0.6 at 12, flat after
+    th = threshold_analysis(x, y, families=("upperhinge",), n_boot=50, seed=0)
+    fit = th.fits["upperhinge"]
+    assert fit.threshold == 12.0
+    assert math.isfinite(fit.aic) and th.best == "upperhinge"
+
+
+def test_outcomes_exactly_on_a_line_are_a_clear_error() -> None:
+    x = np.repeat([4.0, 8.0, 12.0, 16.0, 20.0], 3)
+    with pytest.raises(AnalysisError, match="exactly on a straight line"):
+        threshold_analysis(x, x / 40, families=("hinge",), n_boot=10)

@@ -16,7 +16,7 @@ from nercurve.study.config import load_config
 from nercurve.study.jobs import plan_jobs
 from nercurve.study.runner import add_selected, prepare, run_study
 from nercurve.study.selection import SELECTION_DIR
-from nercurve.study.store import results_frame
+from nercurve.study.store import open_store, results_frame
 
 CONFIG = """name = "sel"
 output = "out"
@@ -110,3 +110,49 @@ def test_diversity_subsets_are_reproducible_without_their_record(tmp_path):
     again = add_selected(prepare(config)).subsets
     assert [s.doc_ids for s in again] == [s.doc_ids for s in first]
     assert set(first[0].doc_ids) < set(first[1].doc_ids)
+
+
+@pytest.mark.slow
+def test_a_killed_selection_study_resumes_and_reports_its_strategies(tmp_path):
+    """``nercurve run`` killed (SIGKILL) once its first selection round is on disk: the rerun
+    finishes with the subsets an uninterrupted selection makes, and the analysis of the
+    study compares the strategies (its table and words)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from nercurve.analysis import analyze, load_runs
+
+    path = _write(tmp_path / "a")
+    text = path.read_text(encoding="utf-8").replace(
+        "sizes = [8, 16]", "sizes = [4, 8, 12, 16]\nsubsets_per_size = 3")  # enough to model
+    path.write_text(text, encoding="utf-8")
+    command = [str(Path(sys.executable).parent / "nercurve"), "run", str(path)]
+    selection = tmp_path / "a" / "out" / SELECTION_DIR
+    proc = subprocess.Popen(command, cwd=tmp_path / "a", stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(selection.glob("uncertainty-*.json")):
+        assert proc.poll() is None, "the run ended before its first selection round"
+        assert time.monotonic() < deadline, "no selection round was written"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(command, cwd=tmp_path / "a", capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+    other = _write(tmp_path / "b")  # the same design, selected without interruption
+    other.write_text(text, encoding="utf-8")
+    fresh = {s.subset_id: s.doc_ids for s in add_selected(prepare(load_config(other))).subsets}
+    out = tmp_path / "a" / "out"
+    with open_store(out) as store:
+        ids = sorted({r["subset_id"] for r in job_rows(out / "results.sqlite")})
+        stored = {s.subset_id: s.doc_ids for s in store.subsets(ids)}
+    assert len(stored) == 24 and stored == fresh
+
+    analysis = analyze(load_runs(out), n_boot=100, target_f1=0.5)
+    assert analysis.selection is not None
+    assert set(analysis.tables()["selection"]["strategy"]) == {"random", "uncertainty"}
+    assert analysis.selection_words()["spacy"].startswith("spacy: ")

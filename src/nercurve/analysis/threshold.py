@@ -252,7 +252,11 @@ def threshold_analysis(
             boot_coef[family][start:stop] = _natural(prep, family, idx, theta)
 
     line_rss, line_fitted, line_coef = prep.line_fit()
-    tiny = 1e-12 * line_rss
+    if line_rss <= 1e-20 * prep.n:  # standardized: about n without a line at all
+        raise AnalysisError("the outcome lies exactly on a straight line of the predictor: there "
+                            "is no threshold to find",
+                            hint="a threshold model needs outcomes that vary about the line")
+    tiny = 1e-12 * line_rss  # a fit can be exact (rss 0): its rss is floored here
     stat = {f: prep.n * math.log(line_rss / max(point[f][1][0], tiny)) for f in families}
     exceed = dict.fromkeys(families, 0)
     for _, multipliers in _chunks(prep, n_test, rng, kind="wild"):
@@ -268,7 +272,7 @@ def threshold_analysis(
     for family in families:
         idx, rss, _ = point[family]
         fits[family] = _summarise(
-            prep, family, int(idx[0]), float(rss[0]) * prep.sy**2,
+            prep, family, int(idx[0]), max(float(rss[0]), tiny) * prep.sy**2,
             boot_e[family], boot_coef[family], stat[family],
             (1 + exceed[family]) / (1 + n_test) if n_test > 0 else math.nan, level,
         )
