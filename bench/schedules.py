@@ -54,11 +54,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_corpora import coi_section, ncbi_section
 from schedule_trace import check, trace
 
 ROOT = Path(__file__).resolve().parents[1]
-NCBI_MERGE = {k: "Disease" for k in ("SpecificDisease", "Modifier", "DiseaseClass",
-                                      "CompositeMention")}
 F1_GUARD = 0.005
 _PASSES = {"eval_every_epochs": 1.0, "min_eval_steps": 25, "eval_schedule": "dense-early"}
 #: The schedules followed on every run: ``old`` (spaCy's) and the candidates.
@@ -99,16 +98,9 @@ def corpus_section(name: str, work: Path, args: argparse.Namespace) -> dict[str,
     from nercurve.corpus.io import ReadOptions, read_corpus, write_corpus
 
     if name == "coi":
-        from nercurve.synthetic.coi import generate_coi
-
-        write_corpus(generate_coi(490, seed=7), work / "coi.jsonl")
-        return {"path": str(work / "coi.jsonl")}
+        return coi_section(work)
     if name == "ncbi":
-        path = args.corpora / "ncbi-disease" / "pubtator" / "NCBItrainset_corpus.txt"
-        if not path.exists():
-            return None
-        return {"path": str(path), "format": "pubtator", "label_map": NCBI_MERGE,
-                "duplicate_ids": "keep-first", "mismatch": "strip"}
+        return ncbi_section(args.corpora)
     if name == "bc2gm":
         path = args.corpora / "bc2gm" / "iob" / "train.tsv"
         if not path.exists():

@@ -34,14 +34,16 @@ import argparse
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_corpora import coi_section, ncbi_section
+
 ROOT = Path(__file__).resolve().parents[1]
-NCBI_MERGE = {k: "Disease" for k in ("SpecificDisease", "Modifier", "DiseaseClass",
-                                      "CompositeMention")}
 STRATEGIES = ("random", "uncertainty", "diversity")
 
 
@@ -75,17 +77,9 @@ def parse_args() -> argparse.Namespace:
 def corpus_section(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any] | None:
     """The study's ``[corpus]`` table for a benchmark corpus (``None``: its files are absent)."""
     if name == "coi":
-        from nercurve.corpus.io import write_corpus
-        from nercurve.synthetic.coi import generate_coi
-
-        write_corpus(generate_coi(490, seed=7), work / "coi.jsonl")
-        return {"path": str(work / "coi.jsonl")}
+        return coi_section(work)
     if name == "ncbi":
-        path = args.corpora / "ncbi-disease" / "pubtator" / "NCBItrainset_corpus.txt"
-        if not path.exists():
-            return None
-        return {"path": str(path), "format": "pubtator", "label_map": NCBI_MERGE,
-                "mismatch": "strip", "options": {"duplicate_ids": "keep-first"}}
+        return ncbi_section(args.corpora)
     raise SystemExit(f"unknown corpus {name!r}: choose from coi, ncbi")
 
 
