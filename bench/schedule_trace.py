@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 #: The spaCy parameters a schedule may set: everything else is shared by the traced run.
@@ -70,8 +71,9 @@ def trace(train: Sequence[Any], dev: Sequence[Any], test: Sequence[Any], task: A
     params = [SpacyParams.model_validate({**base, **schedules[n]}) for n in names]
     run, model = SpacyBackend().run(train, dev, base, seed)
     max_steps = params[0].max_steps
+    per_epoch = cache(run.batches_per_pass)  # one count of the pass for every schedule
     plans = [cadence(p, eval_every=p.eval_frequency, patience=p.patience,
-                     per_epoch=run.batches_per_pass) for p in params]
+                     per_epoch=per_epoch) for p in params]
     nlp, optimizer = run.nlp, run.training["optimizer"]
     scorer, eval_seconds = run.score, [0.0]
 

@@ -572,8 +572,7 @@ def testset_words(plan: TestPlan, backend: str, task: Task = NER) -> str:
                         f"{first.mdd:.3f} {_resolves(plan)}: the test set cannot tell these "
                         "sizes apart.")
         else:
-            many = (f"{len(unresolved)} of {len(steps)}" if len(unresolved) < len(steps)
-                    else "both" if len(steps) == 2 else f"all {len(steps)}")
+            many = _how_many(len(unresolved), len(steps))
             said.append(f"Between adjacent sizes, {w.outcome} changes by less than "
                         f"{_resolves(plan)} at {many} steps (e.g. {change}, where it resolves "
                         f"{first.mdd:.3f}): the test set cannot tell these sizes apart.")
@@ -583,6 +582,14 @@ def testset_words(plan: TestPlan, backend: str, task: Task = NER) -> str:
                     f"variance of {w.outcome} across subsets and seeds: that much of the "
                     "spread between runs comes from the test set, not the models.")
     return " ".join(said)
+
+
+def _how_many(part: int, whole: int, *, their: bool = False) -> str:
+    """``part`` of ``whole`` in words: '3 of 4', 'both', 'all 5' (``their``: '3 of their 4',
+    'both of their', 'all 5 of their')."""
+    if part < whole:
+        return f"{part} of {'their ' if their else ''}{whole}"
+    return ("both" if whole == 2 else f"all {whole}") + (" of their" if their else "")
 
 
 def arms_words(plan: TestPlan, task: Task = NER) -> str:
@@ -601,8 +608,7 @@ def arms_words(plan: TestPlan, task: Task = NER) -> str:
                         f"less than the {first.mdd:.3f} {_resolves(plan)}: the test set cannot "
                         "tell them apart.")
         else:
-            many = (f"{len(unresolved)} of their {len(rows)}" if len(unresolved) < len(rows)
-                    else "both of their" if len(rows) == 2 else f"all {len(rows)} of their")
+            many = _how_many(len(unresolved), len(rows), their=True)
             said.append(f"{a} and {b} differ by less than {_resolves(plan)} at {many} shared "
                         f"sizes (e.g. by {abs(first['diff']):.3f} {w.outcome} {at}, where it "
                         f"resolves {first.mdd:.3f}): there the test set cannot tell them apart.")
