@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_corpora import coi_section, ncbi_section
+from bench_corpora import bc2gm_section, coi_section, ncbi_section
 from schedule_trace import check, trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,19 +95,12 @@ def parse_args() -> argparse.Namespace:
 
 def corpus_section(name: str, work: Path, args: argparse.Namespace) -> dict[str, Any] | None:
     """The study's ``[corpus]`` table for a benchmark corpus (``None``: its files are absent)."""
-    from nercurve.corpus.io import ReadOptions, read_corpus, write_corpus
-
     if name == "coi":
         return coi_section(work)
     if name == "ncbi":
         return ncbi_section(args.corpora)
     if name == "bc2gm":
-        path = args.corpora / "bc2gm" / "iob" / "train.tsv"
-        if not path.exists():
-            return None
-        docs = read_corpus(path, "conll", ReadOptions(sentences_per_doc=10))
-        write_corpus(docs.docs[: args.bc2gm_docs], work / "bc2gm.jsonl")
-        return {"path": str(work / "bc2gm.jsonl")}
+        return bc2gm_section(args.corpora, work, args.bc2gm_docs)
     raise SystemExit(f"unknown corpus {name!r}: choose from coi, ncbi, bc2gm")
 
 
