@@ -299,3 +299,102 @@ def test_units_are_sentences_or_windows_with_their_own_offsets() -> None:
     two = units([doc], sentences_per_unit=2)
     assert [u.text for u in two] == ["Gout is common. Ataxia is rare.", "Tremor too."]
     assert two[0].spans == (Span(0, 4, D), Span(16, 22, D))
+
+
+# --- several corpora: each document asked about its own corpus's types --------------------
+
+C = "Chemical"
+JSON_HOW = ('List every entity as JSON: [{"text": "...", "type": "..."}], copying the text '
+            "exactly; [] if none.")
+
+
+def two_corpora() -> list[Doc]:
+    """A document of each corpus (its meta as a multi-corpus study sets it) and one without."""
+    return [
+        Doc("a", "Gout hurts.", (Span(0, 4, D),),
+            meta={"corpus": "ncbi", "corpus_labels": (D,)}),
+        Doc("b", "DES harms.", (Span(0, 3, C),),
+            meta={"corpus": "chem", "corpus_labels": (C,)}),
+        Doc("c", "DES causes gout.", (Span(0, 3, C), Span(11, 15, D))),
+    ]
+
+
+def test_units_carry_the_corpus_and_its_types_of_their_document() -> None:
+    a, b, c = units(two_corpora())
+    assert (a.corpus, a.corpus_labels) == ("ncbi", (D,))
+    assert (b.corpus, b.corpus_labels) == ("chem", (C,))
+    assert (c.corpus, c.corpus_labels) == (None, None)
+    assert c == Unit(2, 0, "DES causes gout.", (Span(0, 3, C), Span(11, 15, D)))
+
+
+@pytest.mark.parametrize("name_corpus", [False, True])
+def test_a_document_is_asked_about_its_own_corpuss_types(name_corpus) -> None:
+    from nercurve.backends.llm.grammar import inline_grammar, json_grammar
+
+    a, b, c = units(two_corpora())
+    prompter = Prompter(PlainTokenizer(), PromptStyle(LABELS, {}, system=None,
+                                                      name_corpus=name_corpus))
+    named = "Corpus: ncbi. " if name_corpus else ""
+    on_a = prompter.about(a)
+    assert on_a.asked() == [None] and on_a.style.labels == (D,)
+    assert on_a.question(a.text, None) == (
+        f"{named}Entity type: Disease.\n{JSON_HOW}\nText: Gout hurts.")
+    assert on_a.example(a, None) == (
+        f"{named}Entity type: Disease.\n{JSON_HOW}\nText: Gout hurts.\nAnswer: ",
+        '[{"text": "Gout", "type": "Disease"}]</s>')
+    on_b = prompter.about(b)
+    assert on_b.prompt(b.text, None) == (
+        f"{'Corpus: chem. ' if name_corpus else ''}Entity type: Chemical.\n{JSON_HOW}\n"
+        "Text: DES harms.\nAnswer: ")
+    # a document without corpus meta: the study's types, the prompt of a one-corpus study
+    assert prompter.about(c) is prompter
+    assert prompter.question(c.text, None) == (
+        f"Entity types: Chemical; Disease.\n{JSON_HOW}\nText: DES causes gout.")
+    # another corpus's type is never asked, allowed by the grammar or kept from an answer
+    assert C not in on_a.prompt(a.text, None)
+    assert '"Chemical"' not in json_grammar(a.text, on_a.style.labels, None)
+    assert "<Chemical>" not in inline_grammar(a.text, on_a.style.labels, None)
+    parsed = on_a.parse('[{"text": "Gout", "type": "Disease"}, {"text": "hurts", '
+                        '"type": "Chemical"}]', None)
+    assert parsed.entities == ents(("Gout", D)) and parsed.invalid == 1
+
+
+def test_per_type_questions_and_shots_follow_each_corpus() -> None:
+    a, b, c = units(two_corpora())
+    per_type = Prompter(PlainTokenizer(), PromptStyle(LABELS, {}, system=None, per_type=True,
+                                                      name_corpus=True), shots=[b, a])
+    assert per_type.about(a).asked() == [D] and per_type.about(b).asked() == [C]
+    assert per_type.about(c).asked() == [C, D]
+    # a question about Disease shows only the shot of a corpus that has Disease
+    assert per_type.about(a).prompt(a.text, D) == (
+        "Corpus: ncbi. Entity type: Disease.\nList every Disease mention as a JSON list of "
+        "strings copied exactly from the text; [] if none.\nText: Gout hurts.\nAnswer: "
+        '["Gout"]\n\n'
+        "Corpus: ncbi. Entity type: Disease.\nList every Disease mention as a JSON list of "
+        "strings copied exactly from the text; [] if none.\nText: Gout hurts.\nAnswer: ")
+    # one question for all types: each shot is asked about its own corpus's types
+    every = Prompter(PlainTokenizer(), PromptStyle(LABELS, {}, system=None), shots=[b])
+    assert every.about(a).prompt(a.text, None) == (
+        f"Entity type: Chemical.\n{JSON_HOW}\nText: DES harms.\nAnswer: "
+        '[{"text": "DES", "type": "Chemical"}]\n\n'
+        f"Entity type: Disease.\n{JSON_HOW}\nText: Gout hurts.\nAnswer: ")
+    nothing = Unit(0, 0, "Gout.", corpus="empty", corpus_labels=())
+    assert every.about(nothing).asked() == []  # a corpus without types is asked nothing
+
+
+def test_prompt_corpus_is_left_out_of_the_params_unless_set() -> None:
+    from nercurve.backends.llm.classify import LLMClassifyParams
+
+    assert "prompt_corpus" not in LLMParams().model_dump(mode="json")
+    assert "prompt_corpus" not in LLMParams(prompt_corpus=False).model_dump(mode="json")
+    assert LLMParams(prompt_corpus=True).model_dump(mode="json")["prompt_corpus"] is True
+    with pytest.raises(ValidationError, match="prompt_corpus are options of NER"):
+        LLMClassifyParams(prompt_corpus=True)
+
+
+def test_a_saved_shot_keeps_its_corpus() -> None:
+    from nercurve.backends.llm.saved import _unit_json, _unit_of
+
+    a, _, c = units(two_corpora())
+    assert _unit_of(json.loads(json.dumps(_unit_json(a))), Unit) == a
+    assert set(_unit_json(c)) == {"doc_index", "start", "text", "spans"}

@@ -459,3 +459,44 @@ def test_full_fine_tuning_trains_every_weight_with_its_own_learning_rate(tiny_ll
     assert len(changed) == len(base)  # every weight moved (the best of steps 1-2 is kept)
     with pytest.raises(ValueError, match="needs lora = true"):
         LLMParams(lora=False, quantization="4bit")
+
+
+def corpus_docs(docs, name: str, label: str) -> list:
+    """``docs`` as documents of the corpus ``name`` that annotates ``label`` only (the meta a
+    multi-corpus study sets)."""
+    from nercurve.corpus.model import Doc
+
+    return [Doc(d.id, d.text, tuple(s for s in d.spans if s.label == label),
+                meta={"corpus": name, "corpus_labels": (label,)}) for d in docs]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("changes", [{"prompt_corpus": True}, {"per_type_prompts": True}])
+def test_a_model_trained_on_two_corpora_names_only_each_corpuss_types(tiny_llama, changes):
+    """PERSON-only corpus 'people' and ORG-only corpus 'firms' in one model: every training
+    question, dev question and prediction is about the document's own corpus's type."""
+    from nercurve.backends.llm.prompt import units
+
+    docs = toy_docs(16)
+    people, firms = corpus_docs(docs[:8], "people", "PERSON"), corpus_docs(docs[8:], "firms", "ORG")
+    train, dev, test = [*people[:5], *firms[:5]], [people[5], firms[5]], [*people[6:], *firms[6:]]
+    result = LLMBackend().train(train, dev, fast(tiny_llama, max_new_tokens=64, **changes), 0)
+    assert result.steps == 2 and result.dev_f1 is not None
+    # one question per unit, per-type prompts included: each corpus has one type
+    assert result.extra["train_examples"] == len(units(train))
+    model = result.model
+    assert model.prompter.style.labels == ("ORG", "PERSON")
+    unit = units(people[6:7])[0]
+    named = "Corpus: people. " if changes.get("prompt_corpus") else ""
+    asked = "PERSON" if changes.get("per_type_prompts") else None
+    prompt = model.prompter.about(unit).prompt(unit.text, asked)
+    assert f"{named}Entity type: PERSON.\n" in prompt and "ORG" not in prompt
+    predicted = model.predict(test)
+    counts = model.diagnostics()
+    assert counts["answers"] == len(units(test)) and counts["parse_failures"] == 0
+    assert counts["entities_named"] > 0  # the constrained random model names mentions
+    found = {label: {s.label for d, spans in zip(test, predicted, strict=True)
+                     if d.meta["corpus_labels"] == (label,) for s in spans}
+             for label in ("PERSON", "ORG")}
+    assert found["PERSON"] <= {"PERSON"} and found["ORG"] <= {"ORG"}
+    assert found["PERSON"] | found["ORG"]  # some spans predicted, so the check says something

@@ -117,7 +117,7 @@ class LLMClassifyParams(LLMParams):
     @model_validator(mode="after")
     def _no_ner_options(self) -> LLMClassifyParams:
         ner = {"answer_format": "json", "per_type_prompts": False, "sentences_per_unit": 1,
-               "overlap": "longest"}
+               "overlap": "longest", "prompt_corpus": False}
         changed = [k for k, default in ner.items() if getattr(self, k) != default]
         if changed:
             raise ValueError(f"{', '.join(changed)} are options of NER with the llm backend")

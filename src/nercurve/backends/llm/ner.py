@@ -52,6 +52,13 @@ that are word sequences of the sentence, types of the study's labels; an answer 
 be unparseable, a mention cannot be absent from its sentence. ``constrained = false``
 decodes freely and counts what goes wrong.
 
+In a multi-corpus study each document is asked about its own corpus's entity types
+(``meta["corpus_labels"]``; the corpus named too with ``prompt_corpus = true``), in
+training, model selection and prediction: its grammar allows those types only, and an
+unconstrained answer's other types are counted as invalid entities and dropped, so a
+document's predictions never carry another corpus's types
+(:mod:`nercurve.backends.llm.prompt`).
+
 GPU use follows the ``hf`` backend: ``device = "auto"`` takes CUDA when torch sees
 a GPU, the runner places runs on GPUs and packs ``runs_per_gpu`` of them; on CUDA
 the base weights are bf16 (``precision = "auto"``, where the GPU has bf16).
@@ -158,29 +165,32 @@ class LLMModel(Asker):
         from nercurve.backends.llm.grammar import inline_grammar, json_grammar
 
         prompter, tokenizer, p = self.prompter, self.prompter.tokenizer, self.params
-        asked = prompter.asked()
+        # one row per question: the unit, its prompter (its corpus's types) and what it asks
+        rows = [(i, asker, a) for i, u in enumerate(found) for asker in [prompter.about(u)]
+                for a in asker.asked()]
         prompts = [
-            tokenizer(prompter.prompt(u.text, a), add_special_tokens=not prompter.chat)["input_ids"]
-            for u in found for a in asked
+            tokenizer(asker.prompt(found[i].text, a),
+                      add_special_tokens=not prompter.chat)["input_ids"]
+            for i, asker, a in rows
         ]
         grammar = json_grammar if p.answer_format == "json" else inline_grammar
-        grammars = ([grammar(u.text, prompter.style.labels, a) for u in found for a in asked]
+        grammars = ([grammar(found[i].text, asker.style.labels, a) for i, asker, a in rows]
                     if p.constrained else None)
         spent = 0
 
-        def draw(rows: Sequence[int], sampling: Sampling, seed: int) -> list[list[Parsed]]:
+        def draw(chosen: Sequence[int], sampling: Sampling, seed: int) -> list[list[Parsed]]:
             nonlocal spent
             generated = generate(
-                self.net, tokenizer, [prompts[r] for r in rows], sampling=sampling,
+                self.net, tokenizer, [prompts[r] for r in chosen], sampling=sampling,
                 max_new_tokens=p.max_new_tokens, batch_size=p.eval_batch_size,
                 device=self.device, seed=seed,
                 complete=json_answer_done if p.answer_format == "json" else None,
                 constraint=self.constraint() if grammars is not None else None,
-                grammars=None if grammars is None else [grammars[r] for r in rows],
+                grammars=None if grammars is None else [grammars[r] for r in chosen],
             )
             spent += generated.new_tokens
-            return [[prompter.parse(t, asked[r % len(asked)]) for t in texts]
-                    for r, texts in zip(rows, generated.answers, strict=True)]
+            return [[rows[r][1].parse(t, rows[r][2]) for t in texts]
+                    for r, texts in zip(chosen, generated.answers, strict=True)]
 
         started = time.perf_counter()
         everyone = range(len(prompts))
@@ -201,17 +211,15 @@ class LLMModel(Asker):
                     answers[r] += extra
         seconds = time.perf_counter() - started
         stats = AnswerStats()
-        out = []
-        for i, unit in enumerate(found):
-            spans: list[Span] = []
-            for j in range(len(asked)):
-                parsed = answers[i * len(asked) + j]
-                for one in parsed:
-                    stats.add(one, locate(one.entities, unit.text)[1])
-                kept = (list(parsed[0].entities) if sc is None
-                        else vote([one.entities for one in parsed], sc.votes_needed))
-                spans += locate(kept, unit.text)[0]
-            out.append(resolve_overlaps(spans, p.overlap))
+        spans: list[list[Span]] = [[] for _ in found]
+        for (i, _, _), parsed in zip(rows, answers, strict=True):
+            text = found[i].text
+            for one in parsed:
+                stats.add(one, locate(one.entities, text)[1])
+            kept = (list(parsed[0].entities) if sc is None
+                    else vote([one.entities for one in parsed], sc.votes_needed))
+            spans[i] += locate(kept, text)[0]
+        out = [resolve_overlaps(s, p.overlap) for s in spans]
         self._diagnostics = {
             **stats.as_dict(),
             **settings(sampling, p.max_new_tokens, p.constrained),
@@ -269,7 +277,7 @@ class LLMBackend(LLMFamily):
 
         saved, p = read_saved(path, LLMParams)
         style = PromptStyle(saved.labels, p.descriptions, p.template, p.system or None,
-                            p.answer_format, p.per_type_prompts)
+                            p.answer_format, p.per_type_prompts, p.prompt_corpus)
         prompter = Prompter(saved.tokenizer, style, saved.shots())
         return LLMModel(saved.net, prompter, p, device=saved.device, seed=saved.seed)
 
@@ -285,7 +293,8 @@ class _Entities:
         self.p, self.seed = p, seed
         self.train_units = units(train, p.sentences_per_unit)
         self.dev_units = units(dev, p.sentences_per_unit)
-        labels = sorted({s.label for d in [*train, *dev] for s in d.spans} | set(p.descriptions))
+        labels = sorted({s.label for d in [*train, *dev] for s in d.spans} | set(p.descriptions)
+                        | {lab for d in [*train, *dev] for lab in d.meta.get("corpus_labels", ())})
         if not labels:
             raise BackendError(
                 "no entity types to ask for: the training and dev documents hold no entities",
@@ -301,7 +310,7 @@ class _Entities:
 
         p = self.p
         style = PromptStyle(self.labels, p.descriptions, p.template, p.system or None,
-                            p.answer_format, p.per_type_prompts)
+                            p.answer_format, p.per_type_prompts, p.prompt_corpus)
         self.shots = random.Random(self.seed).sample(self.train_units,
                                                      min(p.shots, len(self.train_units)))
         self._prompter = Prompter(tokenizer, style, self.shots)

@@ -4,13 +4,17 @@ full fine-tuning, prompting, decoding and self-consistency. Their meaning is doc
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from nercurve.backends.base import BackendParams
 from nercurve.backends.hf.backend import TorchParams
 from nercurve.backends.llm.prompt import DEFAULT_SYSTEM, DEFAULT_TEMPLATE, TEXT
+
+
+def _off(value: Any) -> bool:
+    return value is False
 
 
 class SelfConsistency(BackendParams):
@@ -62,6 +66,10 @@ class LLMParams(TorchParams):
     answer_format: Literal["json", "inline"] = "json"
     per_type_prompts: bool = False
     """One question per entity type (the multi-task form) instead of one for all."""
+    prompt_corpus: bool = Field(False, exclude_if=_off)
+    """In a multi-corpus study, name each document's corpus in its questions ("Corpus: ncbi.
+    Entity types: ..."); the types asked are always its corpus's own. Unset, it is left out
+    of the stored parameters (job ids do not change)."""
     sentences_per_unit: int = Field(1, ge=1)
     """Sentences asked about at once (1: one question per sentence)."""
     max_length: int = Field(512, ge=16)

@@ -5,6 +5,15 @@ A *unit* is one sentence, or a window of ``sentences_per_unit`` consecutive sent
 which never cuts an entity). Every unit becomes one question naming every entity
 type, or one question per type (``per_type_prompts``, the multi-task form).
 
+In a multi-corpus study every document carries its corpus (``meta["corpus"]``) and
+that corpus's entity types (``meta["corpus_labels"]``): its units are asked about
+those types only, in training and prediction alike (one question naming them, or one
+per type), so a model trained on several corpora learns "in corpus A, find A's types"
+and never names another corpus's types on a document of A
+(:meth:`Prompter.about`). With ``name_corpus`` the question also names the corpus:
+``{types}`` becomes "Corpus: ncbi. Entity types: ...". A document without that meta
+is asked about the study's types, as in a study of one corpus.
+
 The question is the user template with three placeholders replaced: ``{text}`` (the
 unit, required), ``{types}`` (the entity types with their optional one-line
 descriptions) and ``{format}`` (how to answer). Braces elsewhere are kept as they
@@ -24,9 +33,10 @@ an option because some models were tuned on it.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nercurve.backends.llm.answer import Parsed, parse_inline, parse_json
@@ -40,21 +50,28 @@ DEFAULT_SYSTEM = "You find named entities in text."
 @dataclass(frozen=True)
 class Unit:
     """A piece of a document asked about at once: its text, where it starts in the document,
-    and its gold spans with offsets into the unit's text."""
+    and its gold spans with offsets into the unit's text; in a multi-corpus study, its
+    document's corpus and that corpus's entity types."""
 
     doc_index: int
     start: int
     text: str
     spans: tuple[Span, ...] = ()
+    corpus: str | None = field(default=None, kw_only=True)
+    corpus_labels: tuple[str, ...] | None = field(default=None, kw_only=True)
 
 
 def units(docs: Sequence[Doc], sentences_per_unit: int = 1) -> list[Unit]:
     """The units of each document, in order (blank sentences skipped; entities that cross
-    a unit boundary are left out of the unit's gold spans)."""
+    a unit boundary are left out of the unit's gold spans), with the document's corpus and
+    its entity types where its meta names them."""
     from nercurve.corpus.segment import segment
 
     out = []
     for index, doc in enumerate(segment(docs)):
+        labels = doc.meta.get("corpus_labels")
+        scope = {"corpus": doc.meta.get("corpus"),
+                 "corpus_labels": None if labels is None else tuple(labels)}
         sentences = [(s, e) for s, e in doc.sentences or () if doc.text[s:e].strip()]
         for i in range(0, len(sentences), sentences_per_unit):
             start = sentences[i][0]
@@ -67,7 +84,7 @@ def units(docs: Sequence[Doc], sentences_per_unit: int = 1) -> list[Unit]:
                 Span(s.start - start, s.end - start, s.label)
                 for s in doc.spans if start <= s.start and s.end <= end
             )
-            out.append(Unit(index, start, text, spans))
+            out.append(Unit(index, start, text, spans, **scope))
     return out
 
 
@@ -81,6 +98,10 @@ class PromptStyle:
     system: str | None = DEFAULT_SYSTEM
     answer_format: str = "json"
     per_type: bool = False
+    name_corpus: bool = False
+    """Name a unit's corpus in its questions (see the module docstring)."""
+    corpus: str | None = None
+    """The corpus named in the questions (set by :meth:`Prompter.about`)."""
 
 
 class Prompter:
@@ -92,9 +113,26 @@ class Prompter:
         self.style = style
         self.shots = tuple(shots)
         self.chat = bool(getattr(tokenizer, "chat_template", None))
+        self._base = self
+
+    def about(self, unit: Unit) -> Prompter:
+        """The prompter of the questions about ``unit``: one that asks for the types of the
+        unit's corpus only (and names the corpus, with ``name_corpus``) where its document
+        carried them, else this prompter itself."""
+        base = self._base
+        labels = base.style.labels if unit.corpus_labels is None else unit.corpus_labels
+        corpus = unit.corpus if base.style.name_corpus else None
+        if labels == base.style.labels and corpus is None:
+            return base
+        scoped = copy.copy(base)
+        scoped.style = replace(base.style, labels=labels, corpus=corpus)
+        return scoped
 
     def asked(self) -> list[str | None]:
-        """What each question of a unit asks for: every type at once (``None``) or one type."""
+        """What each question of a unit asks for: every type at once (``None``) or one type
+        (nothing, where the unit's corpus has no types)."""
+        if not self.style.labels:
+            return []
         return list(self.style.labels) if self.style.per_type else [None]
 
     def prompt(self, text: str, asked: str | None) -> str:
@@ -140,6 +178,8 @@ class Prompter:
             for lab in labels
         )
         types = f"Entity type{'s' if len(labels) > 1 else ''}: {named}."
+        if self.style.corpus is not None:
+            types = f"Corpus: {self.style.corpus}. {types}"
         if self.style.answer_format == "inline":
             first = labels[0]
             how = (f"Copy the text, wrapping each {first} mention in <{first}>...</{first}> tags."
@@ -156,10 +196,13 @@ class Prompter:
 
     def _messages(self, text: str, asked: str | None) -> list[dict[str, str]]:
         messages = [{"role": "system", "content": self.style.system}] if self.style.system else []
-        for shot in self.shots:
+        for shot in self.shots:  # each asked as its own corpus is; a question about one
+            asker = self.about(shot)  # type shows the shots whose corpus has that type
+            if asked is not None and asked not in asker.style.labels:
+                continue
             messages += [
-                {"role": "user", "content": self.question(shot.text, asked)},
-                {"role": "assistant", "content": self.answer(shot, asked)},
+                {"role": "user", "content": asker.question(shot.text, asked)},
+                {"role": "assistant", "content": asker.answer(shot, asked)},
             ]
         return [*messages, {"role": "user", "content": self.question(text, asked)}]
 

@@ -119,10 +119,18 @@ def _unit_json(unit: Unit) -> dict[str, Any]:
     classes = getattr(unit, "classes", None)
     if classes is not None:
         row["classes"] = list(classes)
+    if unit.corpus is not None:
+        row["corpus"] = unit.corpus
+    if unit.corpus_labels is not None:
+        row["corpus_labels"] = list(unit.corpus_labels)
     return row
 
 
 def _unit_of(row: dict[str, Any], unit_type: type[Unit]) -> Any:
     more = {"classes": tuple(row["classes"])} if "classes" in row else {}
+    if "corpus" in row:
+        more["corpus"] = row["corpus"]
+    if "corpus_labels" in row:
+        more["corpus_labels"] = tuple(row["corpus_labels"])
     return unit_type(row["doc_index"], row["start"], row["text"],
                      tuple(Span(s, e, label) for s, e, label in row["spans"]), **more)

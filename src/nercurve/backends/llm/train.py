@@ -38,13 +38,15 @@ class LMExample:
 def lm_examples(
     prompter: Prompter, units: Sequence[Unit], *, max_length: int
 ) -> tuple[list[LMExample], int]:
-    """One example per unit and question, and how many were too long to keep."""
+    """One example per unit and question (each asked as its corpus is, see
+    :meth:`Prompter.about`), and how many were too long to keep."""
     tokenizer = prompter.tokenizer
     out: list[LMExample] = []
     too_long = 0
     for unit in units:
-        for asked in prompter.asked():
-            prompt, completion = prompter.example(unit, asked)
+        asker = prompter.about(unit)
+        for asked in asker.asked():
+            prompt, completion = asker.example(unit, asked)
             head = tokenizer(prompt, add_special_tokens=not prompter.chat)["input_ids"]
             tail = tokenizer(completion, add_special_tokens=False)["input_ids"]
             if len(head) + len(tail) > max_length:
