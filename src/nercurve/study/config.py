@@ -492,6 +492,11 @@ class StudyConfig(_Strict):
         return self
 
     @property
+    def target(self) -> CorporaEntry | None:
+        """The target of ``[[corpora]]`` (``corpus`` holds its section); None: ``[corpus]``."""
+        return next((c for c in self.corpora if c.role == "target"), None)
+
+    @property
     def auxiliaries(self) -> list[CorporaEntry]:
         """The auxiliary corpora of ``[[corpora]]``, in the config's order."""
         return [c for c in self.corpora if c.role == "auxiliary"]
