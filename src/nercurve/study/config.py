@@ -13,7 +13,15 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nercurve.corpus.io import MismatchPolicy, OverlapPolicy
 from nercurve.errors import ConfigError
@@ -265,6 +273,64 @@ class ExternalTestSection(CorpusSection):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
+#: The roles of a ``[[corpora]]`` entry (see :class:`CorporaEntry`).
+CorpusRole = Literal["target", "auxiliary", "test-only"]
+#: The training arms of a multi-corpus study (``[multitask] arms``).
+TRAININGS: tuple[str, ...] = ("single", "multi")
+#: The suffix of a backend entry's multi-task arm: entry ``X`` gives the arm ``X+multi``.
+MULTI_SUFFIX = "+multi"
+
+
+class CorporaEntry(ExternalTestSection):
+    """One corpus of a multi-corpus study (``[[corpora]]``), read with its own options and
+    label map. ``role``: ``"target"`` (exactly one: sized by ``[design]``, split by
+    ``[split]``), ``"auxiliary"`` (split like the target: the same test fraction and the
+    study's split seed; its training part is added to the multi-task arms, all of it or
+    ``size`` documents drawn with that seed) or ``"test-only"`` (an unseen corpus: all of it
+    is a test set). Every auxiliary and test-only corpus's test set gives the result
+    columns ``f1_<name>``, ``precision_<name>`` and ``recall_<name>``.
+    """
+
+    role: CorpusRole
+    size: int | None = Field(None, ge=1)
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: int | None, info: ValidationInfo) -> int | None:
+        role = info.data.get("role")
+        if value is not None and role != "auxiliary":
+            raise ValueError(f'size is for role = "auxiliary" (this corpus is a {role} corpus)')
+        return value
+
+
+class MultitaskSection(_Strict):
+    """The arms of a multi-corpus study (``[multitask]``): ``arms`` names ``"single"`` (each
+    backend entry ``X`` trained on the target subset alone) and/or ``"multi"`` (the arm
+    ``X+multi``: the target subset plus the auxiliary corpora's training documents, labels
+    merged). ``share``: ``"proportional"`` (the corpora's documents as they are) or
+    ``"equal"`` (each corpus contributes as many training documents as the largest, the
+    smaller ones repeated)."""
+
+    arms: list[Literal["single", "multi"]] = Field(default_factory=lambda: list(TRAININGS),
+                                                   min_length=1)
+    share: Literal["proportional", "equal"] = "proportional"
+
+    @field_validator("arms")
+    @classmethod
+    def _unique_arms(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("arms must not repeat")
+        return value
+
+
+def _invalid(key: str, message: str, value: Any) -> ValidationError:
+    """A validation error at the top-level ``key`` (so the ConfigError names it)."""
+    from pydantic_core import PydanticCustomError
+
+    return ValidationError.from_exception_data("StudyConfig", [
+        {"type": PydanticCustomError("value_error", message), "loc": (key,), "input": value}])
+
+
 class RunSection(_Strict):
     """Execution settings (not part of any job's identity).
 
@@ -351,7 +417,10 @@ class StudyConfig(_Strict):
 
     name: str = "study"
     output: Path = Path("runs/study")
+    #: The corpus that the design sizes: ``[corpus]``, or the target of ``[[corpora]]``.
     corpus: CorpusSection
+    corpora: list[CorporaEntry] = Field(default_factory=list)
+    multitask: MultitaskSection | None = None
     split: SplitSection = Field(default_factory=SplitSection)
     design: DesignSection = Field(default_factory=DesignSection)
     backends: list[BackendEntry] = Field(min_length=1)
@@ -370,6 +439,80 @@ class StudyConfig(_Strict):
         if value not in task_names():
             raise ValueError(f"unknown task {value!r}; known tasks: {', '.join(task_names())}")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_as_corpus(cls, data: Any) -> Any:
+        """With ``[[corpora]]``, ``corpus`` is its target's section (the one place that picks
+        the target), so that every single-corpus path reads the target."""
+        if not isinstance(data, dict) or not data.get("corpora"):
+            return data
+        corpora = data["corpora"]
+        if "corpus" in data:
+            raise _invalid("corpus", "[corpus] and [[corpora]] exclude each other: give the "
+                           'study\'s corpus as a [[corpora]] entry with role = "target"',
+                           data["corpus"])
+        if not isinstance(corpora, list) or not all(isinstance(c, dict) for c in corpora):
+            return data  # the field's own validation says what is wrong
+        targets = [c for c in corpora if c.get("role") == "target"]
+        if len(targets) != 1:
+            raise _invalid("corpora", f'exactly one corpus must have role = "target" (found '
+                           f"{len(targets)})", corpora)
+        own = set(CorporaEntry.model_fields) - set(CorpusSection.model_fields)
+        return {**data, "corpus": {k: v for k, v in targets[0].items() if k not in own}}
+
+    @model_validator(mode="after")
+    def _corpora(self) -> StudyConfig:
+        if not self.corpora:
+            if self.multitask is not None:
+                raise _invalid("multitask", "[multitask] goes with [[corpora]] that has an "
+                               'auxiliary corpus (role = "auxiliary")', None)
+            return self
+        if self.task != "ner":
+            raise _invalid("corpora", '[[corpora]] is for task = "ner"', None)
+        names = [c.name for c in self.corpora]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise _invalid("corpora", f"corpus names must be unique; repeated: "
+                           f"{', '.join(repeated)}", names)
+        clash = sorted(set(names) & {t.name for t in self.external_tests})
+        if clash:
+            raise _invalid("external_tests", f"external test names must differ from the "
+                           f"[[corpora]] names; both use: {', '.join(clash)}", clash)
+        if self.multitask is not None and not self.auxiliaries:
+            raise _invalid("multitask", "[multitask] needs a [[corpora]] entry with role = "
+                           '"auxiliary" (the multi-task arms train on it)', None)
+        if "multi" in self.trainings:
+            arms = {b.name for b in self.backends}
+            taken = sorted(n for n in arms if n.endswith(MULTI_SUFFIX)
+                           and n[: -len(MULTI_SUFFIX)] in arms)
+            if taken:
+                raise _invalid("backends", f"backend name(s) {', '.join(taken)} are the "
+                               "multi-task arm of another entry; rename them", taken)
+        return self
+
+    @property
+    def target(self) -> CorporaEntry | None:
+        """The target of ``[[corpora]]`` (``corpus`` holds its section); None: ``[corpus]``."""
+        return next((c for c in self.corpora if c.role == "target"), None)
+
+    @property
+    def auxiliaries(self) -> list[CorporaEntry]:
+        """The auxiliary corpora of ``[[corpora]]``, in the config's order."""
+        return [c for c in self.corpora if c.role == "auxiliary"]
+
+    @property
+    def trainings(self) -> tuple[str, ...]:
+        """The training arms each backend entry gives: ``("single",)`` without auxiliary
+        corpora, else ``[multitask] arms`` (default both)."""
+        if not self.auxiliaries:
+            return ("single",)
+        return tuple((self.multitask or MultitaskSection()).arms)
+
+    @property
+    def share(self) -> str:
+        """How the multi-task arms mix the corpora (``[multitask] share``)."""
+        return (self.multitask or MultitaskSection()).share
 
     @model_validator(mode="after")
     def _task(self) -> StudyConfig:
@@ -488,7 +631,8 @@ def resolve_paths(config: StudyConfig, base: Path) -> StudyConfig:
         }
     )
     external = [t.model_copy(update={"path": fix(t.path)}) for t in config.external_tests]
+    corpora = [c.model_copy(update={"path": fix(c.path)}) for c in config.corpora]
     return config.model_copy(
         update={"corpus": corpus, "split": split, "output": fix(config.output),
-                "external_tests": external}
+                "external_tests": external, "corpora": corpora}
     )

@@ -8,18 +8,19 @@ backend's ``Params`` model, has the study's task train it and score its predicti
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nercurve.corpus.model import Doc
 from nercurve.errors import ConfigError
-from nercurve.study.config import BackendEntry
+from nercurve.study.config import MULTI_SUFFIX, BackendEntry
 from nercurve.study.design import Subset
 from nercurve.study.gpu_packing import GpuMeter, peak_numbers
 from nercurve.study.store import ClaimedJob, JobOutcome, JobSpec
@@ -41,7 +42,12 @@ ZERO_SUBSET = Subset(
 class StudyData:
     """What every job reads: the training pool by id, the selection set, the test set and
     any external test sets by name, the study's task (with its outcome) and what the task
-    reads gold with (``scheme``: a classification study's class scheme; None for NER)."""
+    reads gold with (``scheme``: a classification study's class scheme; None for NER).
+
+    A multi-corpus study (``[[corpora]]``) also names its ``target`` corpus (whose parts
+    are ``pool``, ``dev`` and ``test``) and gives each corpus's labels, the auxiliary
+    corpora's training documents (what the ``multi_arms`` add, mixed by ``share``) and the
+    auxiliary and test-only corpora's test sets."""
 
     pool: dict[str, Doc]
     dev: tuple[Doc, ...]
@@ -52,6 +58,27 @@ class StudyData:
     #: The folder of kept models (:mod:`nercurve.study.keep`) where each job leaves its
     #: trained model for the job driver to settle; None: jobs save nothing.
     keep: str | None = None
+    #: The target corpus's name in a multi-corpus study; None: a study of one corpus.
+    target: str | None = None
+    #: Each corpus's (mapped) labels by name, the target's included: each test set is
+    #: scored on its corpus's labels only.
+    corpus_labels: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: The auxiliary corpora's training documents by name.
+    auxiliary: dict[str, tuple[Doc, ...]] = field(default_factory=dict)
+    #: The test sets of the auxiliary and test-only corpora by name.
+    corpus_tests: dict[str, tuple[Doc, ...]] = field(default_factory=dict)
+    #: The names of the multi-task arms (they train on the auxiliary documents too).
+    multi_arms: frozenset[str] = frozenset()
+    #: How the multi-task arms mix the corpora: ``"proportional"`` or ``"equal"``.
+    share: str = "proportional"
+
+    def labels_of(self, test_set: str | None) -> frozenset[str] | None:
+        """The labels a test set is scored on (``None``: the target's test set), or None in
+        a study of one corpus (all predicted spans count). An external test set is scored
+        on the target's labels (its spans were kept to them)."""
+        if self.target is None:
+            return None
+        return self.corpus_labels.get(test_set or self.target, self.corpus_labels[self.target])
 
 
 @dataclass(frozen=True)
@@ -63,6 +90,17 @@ class Arm:
     params: dict[str, Any]
     needs_training_data: bool
     task: str = "ner"
+    #: ``"single"``: trained on the target subset alone; ``"multi"``: plus the auxiliary
+    #: corpora of a multi-corpus study.
+    training: str = "single"
+    #: A multi-task arm's digest of the auxiliary documents and how they are mixed (part of
+    #: its job ids); None for a single-task arm.
+    auxiliary: str | None = None
+
+    @property
+    def base_backend(self) -> str:
+        """The backend entry's name: ``X`` for both ``X`` and its multi-task arm ``X+multi``."""
+        return self.name.removesuffix(MULTI_SUFFIX) if self.training == "multi" else self.name
 
 
 def validate_arms(entries: Sequence[BackendEntry], task: str = "ner") -> list[Arm]:
@@ -102,19 +140,58 @@ def validate_arms(entries: Sequence[BackendEntry], task: str = "ner") -> list[Ar
     return arms
 
 
+def with_trainings(arms: Sequence[Arm], trainings: Sequence[str], auxiliary: str) -> list[Arm]:
+    """A multi-corpus study's arms: each arm that trains as itself (with ``"single"`` in
+    ``trainings``) and as its multi-task arm ``X+multi`` (with ``"multi"``), whose job ids
+    cover ``auxiliary`` (a digest of the auxiliary documents and their mixing); an arm that
+    ignores training data stays as it is, with no multi-task arm."""
+    out: list[Arm] = []
+    for arm in arms:
+        if not arm.needs_training_data or "single" in trainings:
+            out.append(arm)
+        if arm.needs_training_data and "multi" in trainings:
+            out.append(dataclasses.replace(arm, name=arm.name + MULTI_SUFFIX, training="multi",
+                                           auxiliary=auxiliary))
+    return out
+
+
 def job_id(subset: Subset, arm: Arm, seed: int) -> str:
-    """A digest of what determines a job's result: documents, arm, parameters and seed."""
-    key = json.dumps(
-        {
-            "subset": subset.content_hash,
-            "backend": arm.name,
-            "type": arm.type,
-            "params": arm.params,
-            "seed": seed,
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(key.encode()).hexdigest()[:20]
+    """A digest of what determines a job's result: documents, arm, parameters and seed (and
+    a multi-task arm's auxiliary documents)."""
+    key: dict[str, Any] = {
+        "subset": subset.content_hash,
+        "backend": arm.name,
+        "type": arm.type,
+        "params": arm.params,
+        "seed": seed,
+    }
+    if arm.auxiliary is not None:
+        key["auxiliary"] = arm.auxiliary
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def mix_training(target: Sequence[Doc], auxiliary: Mapping[str, Sequence[Doc]],
+                 share: str) -> list[Doc]:
+    """The training documents of a multi-task arm: the target subset, then each auxiliary
+    corpus's documents. ``"proportional"``: as they are; ``"equal"``: each corpus (the
+    target's subset included) repeated, in order, up to as many documents as the largest
+    holds, so each contributes equally (repeats get ids ``<id>#r<k>``)."""
+    parts = [list(target), *(list(docs) for docs in auxiliary.values())]
+    if share == "proportional":
+        return [d for part in parts for d in part]
+    most = max(len(part) for part in parts)
+    mixed = []
+    for part in parts:
+        for i in range(most if part else 0):
+            doc, k = part[i % len(part)], i // len(part)
+            mixed.append(doc if k == 0 else dataclasses.replace(doc, id=f"{doc.id}#r{k}"))
+    return mixed
+
+
+def only_labels(predicted: Sequence[Sequence[Any]],
+                labels: frozenset[str]) -> list[tuple[Any, ...]]:
+    """Predicted entity spans of each document with those of other labels dropped."""
+    return [tuple(s for s in spans if s.label in labels) for spans in predicted]
 
 
 def plan_jobs(
@@ -179,17 +256,24 @@ def peak_rss_mb() -> float:
 
 
 def _score(model: Any, docs: Sequence[Doc], data: StudyData,
-           predicted: Sequence[Any] | None = None) -> Scores:
-    """A model's scores on ``docs`` (predicted when not given), by the study's task."""
+           predicted: Sequence[Any] | None = None, test_set: str | None = None) -> Scores:
+    """A model's scores on ``docs`` (predicted when not given), by the study's task, on the
+    labels of ``test_set``'s corpus (:meth:`StudyData.labels_of`; None: the target's)."""
     if predicted is None:
         predicted = model.predict(list(docs))
+    labels = data.labels_of(test_set)
+    if labels is not None:
+        predicted = only_labels(predicted, labels)
     return data.task.score(docs, predicted, data.scheme)
 
 
 def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
     """Train one model on the job's subset, predict the test set once and score it (and
     each external test set: ``f1_<name>``, ``precision_<name>``, ``recall_<name>`` in
-    ``extra``, without an interval).
+    ``extra``, without an interval). A multi-task arm trains on the subset plus the
+    auxiliary corpora (:func:`mix_training`); in a multi-corpus study each test set is scored
+    on its corpus's labels only, and each auxiliary and test-only corpus's test set is
+    scored as an external one.
 
     The test score's interval is a bootstrap over test documents from the score's
     per-document counts (no further prediction), seeded by the job id, so it is the same
@@ -208,14 +292,16 @@ def execute_job(job: ClaimedJob, data: StudyData) -> JobOutcome:
     backend = get_backend(job.backend_type, data.task.name)
     params = backend.Params.model_validate(job.params)
     train_docs = [data.pool[i] for i in job.doc_ids]
+    if job.backend in data.multi_arms:
+        train_docs = mix_training(train_docs, data.auxiliary, data.share)
     result = data.task.train(backend, train_docs, list(data.dev), params, job.seed, data.scheme)
     predicted = result.model.predict(list(data.test))
     diagnostics = getattr(result.model, "diagnostics", None)
     extra = {**result.extra, **(diagnostics() if diagnostics is not None else {})}
     scored = _score(result.model, data.test, data, predicted)
     extra.update(scored.numbers)
-    for name, docs in data.external.items():
-        unseen = _score(result.model, docs, data)
+    for name, docs in {**data.external, **data.corpus_tests}.items():
+        unseen = _score(result.model, docs, data, test_set=name)
         extra.update({f"precision_{name}": unseen.precision, f"recall_{name}": unseen.recall,
                       f"f1_{name}": unseen.f1})
     extra.update(peak_numbers(meter.stop()))

@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,14 @@ from nercurve.study.config import CorpusSection, ExternalTestSection, StudyConfi
 from nercurve.study.design import Subset, draw_design
 from nercurve.study.executors import EXECUTORS
 from nercurve.study.executors.protocol import Executor, ProgressCallback
-from nercurve.study.jobs import ZERO_SUBSET, Arm, StudyData, plan_jobs, validate_arms
+from nercurve.study.jobs import (
+    ZERO_SUBSET,
+    Arm,
+    StudyData,
+    plan_jobs,
+    validate_arms,
+    with_trainings,
+)
 from nercurve.study.keep import check_keep, models_dir
 from nercurve.study.selection import (
     check_selection,
@@ -90,11 +97,7 @@ def read_external_test(
     columns ``f1_<name>`` and ``f1_<LABEL>`` would clash)."""
     from nercurve.corpus.io import read_corpus
 
-    if section.name in labels:
-        raise ConfigError(
-            f"{where}.name '{section.name}' is also {task.words.label} of the study",
-            hint="choose another name: results carry both f1_<LABEL> and f1_<name> columns",
-        )
+    _check_name(section.name, labels, where, task)
     corpus = read_corpus(section.path, section.format, read_options(section, where))
     notices = list(corpus.notices)
     docs = []
@@ -107,6 +110,88 @@ def read_external_test(
         raise ConfigError(f"{where}: the external test set '{section.name}' has no documents",
                           file=section.path)
     return docs, notices
+
+
+def _check_name(name: str, labels: set[str], where: str, task: Task) -> None:
+    """A test set's name must not be one of the study's labels (the result columns
+    ``f1_<name>`` and ``f1_<LABEL>`` would clash)."""
+    if name in labels:
+        raise ConfigError(
+            f"{where}.name '{name}' is also {task.words.label} of the study",
+            hint="choose another name: results carry both f1_<LABEL> and f1_<name> columns",
+        )
+
+
+@dataclass(frozen=True)
+class OtherCorpora:
+    """The auxiliary and test-only corpora of a multi-corpus study, as its jobs read them."""
+
+    #: Each corpus's (mapped) labels by name.
+    labels: dict[str, frozenset[str]]
+    #: The auxiliary corpora's training documents (``size`` of them when given).
+    training: dict[str, tuple[Doc, ...]]
+    #: The auxiliary corpora's test parts and the test-only corpora, by name.
+    tests: dict[str, tuple[Doc, ...]]
+
+
+def tag_corpus(docs: Sequence[Doc], name: str, labels: Iterable[str]) -> tuple[Doc, ...]:
+    """The documents with ``meta["corpus"]`` (the corpus's name) and ``meta["corpus_labels"]``
+    (its labels, a sorted tuple) set, as every document of a multi-corpus study carries."""
+    tag = {"corpus": name, "corpus_labels": tuple(sorted(labels))}
+    return tuple(dataclasses.replace(d, meta={**d.meta, **tag}) for d in docs)
+
+
+def read_other_corpora(config: StudyConfig, target_labels: set[str],
+                       task: Task) -> tuple[OtherCorpora, list[Notice]]:
+    """Read, split and segment the auxiliary corpora (the study's test fraction and split
+    seed; a seeded draw of ``size`` training documents) and read the test-only ones whole
+    (kept to the labels of the target and the auxiliary corpora, as an external test set)."""
+    import random
+
+    from nercurve.corpus.io import read_corpus
+    from nercurve.corpus.segment import segment
+    from nercurve.corpus.split import split_corpus
+
+    sp = config.split
+    notices: list[Notice] = []
+    labels: dict[str, frozenset[str]] = {}
+    training: dict[str, tuple[Doc, ...]] = {}
+    tests: dict[str, tuple[Doc, ...]] = {}
+    where = {c.name: f"corpora[{i}]" for i, c in enumerate(config.corpora)}
+    for entry in config.auxiliaries:
+        corpus = read_corpus(entry.path, entry.format, read_options(entry, where[entry.name]))
+        notices += corpus.notices
+        parts = split_corpus(corpus, test=sp.test, dev=0.0, seed=sp.seed)
+        index = corpus.by_id()
+        train = [index[i] for i in parts.train_ids]
+        if entry.size is not None:
+            if entry.size > len(train):
+                raise ConfigError(
+                    f"{where[entry.name]}.size: {entry.size} documents asked of the auxiliary "
+                    f"corpus '{entry.name}', whose training part holds {len(train)}",
+                    file=entry.path, hint="lower size, or leave it out to use them all")
+            kept = set(random.Random(f"{sp.seed}:{entry.name}").sample(
+                range(len(train)), entry.size))
+            train = [d for i, d in enumerate(train) if i in kept]
+        test = [index[i] for i in parts.test_ids]
+        if not test:
+            raise ConfigError(f"{where[entry.name]}: the auxiliary corpus '{entry.name}' leaves "
+                              "no test documents", file=entry.path, hint="raise split.test")
+        labels[entry.name] = frozenset(task.labels(corpus.docs, None))
+        training[entry.name], tests[entry.name] = tuple(segment(train)), tuple(segment(test))
+    known = set(target_labels).union(*labels.values())
+    for entry in config.corpora:
+        if entry.role == "auxiliary":
+            _check_name(entry.name, known, where[entry.name], task)
+        elif entry.role == "test-only":
+            docs, found = read_external_test(entry, known, where[entry.name], task)
+            notices += found
+            labels[entry.name] = frozenset(task.labels(docs, None))
+            tests[entry.name] = tuple(segment(docs))
+    for name in training:
+        training[name] = tag_corpus(training[name], name, labels[name])
+    tests = {name: tag_corpus(docs, name, labels[name]) for name, docs in tests.items()}
+    return OtherCorpora(labels, training, tests), notices
 
 
 def split_documents(
@@ -178,12 +263,27 @@ def prepare(config: StudyConfig) -> PreparedStudy:
         docs, found = read_external_test(section, labels, f"external_tests[{index}]", task)
         external[section.name] = tuple(segment(docs))
         notices += found
+    multi: dict[str, Any] = {}
+    target = config.target
+    if target is not None:
+        other, found = read_other_corpora(config, labels, task)
+        notices += found
+        pool, dev, test = (tag_corpus(docs, target.name, labels) for docs in (pool, dev, test))
+        external = {name: tag_corpus(docs, name, labels) for name, docs in external.items()}
+        multi = {"target": target.name, "corpus_labels": {target.name: frozenset(labels),
+                                                          **other.labels},
+                 "auxiliary": other.training, "corpus_tests": other.tests,
+                 "share": config.share}
+        mixing = {"auxiliary": {n: _content_digest(d) for n, d in other.training.items()},
+                  "share": config.share}
+        arms = with_trainings(arms, config.trainings, _digest(mixing))
+        multi["multi_arms"] = frozenset(a.name for a in arms if a.training == "multi")
     return PreparedStudy(
         config=config,
         data=StudyData(pool={d.id: d for d in pool}, dev=tuple(dev), test=tuple(test),
                        external=external, task=task, scheme=scheme,
                        keep=(str(models_dir(Path(config.output).resolve()))
-                             if config.run.keep == "best" else None)),
+                             if config.run.keep == "best" else None), **multi),
         subsets=subsets,
         arms=arms,
         split_ids={
@@ -249,6 +349,16 @@ def study_identity(prepared: PreparedStudy) -> dict[str, str]:
     # on it, so a changed list of external tests is a changed study
     for name, docs in data.external.items():
         identity[f"external test '{name}'"] = _content_digest(docs)
+    if data.target is not None:  # a multi-corpus study: every corpus, its role, the mixing
+        identity["corpora.target"] = json.dumps(data.target)
+        roles = {c.name: c.role for c in cfg.corpora}
+        for name, docs in data.auxiliary.items():
+            identity[f"corpus: the training part of the auxiliary corpus '{name}'"] = (
+                _content_digest(docs))
+        for name, docs in data.corpus_tests.items():
+            identity[f"corpus: the test set of the {roles[name]} corpus '{name}'"] = (
+                _content_digest(docs))
+        identity["multitask.share"] = json.dumps(cfg.share)
     identity.update(data.task.identity(parts))  # none for NER: its identity stays as it was
     return identity
 
@@ -335,13 +445,18 @@ def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) ->
 
     if config_text is not None:
         (out / "study.toml").write_text(config_text, encoding="utf-8")
-    resolved = prepared.config.model_dump(mode="json")
+    # study.json parses as the config again: [[corpora]] stands for [corpus], and a study
+    # of one corpus keeps its study.json as it was
+    resolved = prepared.config.model_dump(
+        mode="json", exclude={"corpus"} if data.target is not None else {"corpora", "multitask"})
     (out / "study.json").write_text(json.dumps(resolved, indent=2), encoding="utf-8")
     stats = {
         "pool": described(list(data.pool.values())),
         "dev": described(data.dev),
         "test": described(data.test),
-        "external_tests": {name: described(docs) for name, docs in data.external.items()},
+        "external_tests": {name: described(docs) for name, docs in
+                           {**data.external, **_test_only(prepared)}.items()},
+        **({"corpora": _corpora_stats(prepared)} if data.target is not None else {}),
         "select_on": prepared.config.split.select_on,
         "reading_notices": dict(Counter(n.kind for n in prepared.notices)),
         **data.task.stats_meta(),
@@ -363,6 +478,30 @@ def _write_files(prepared: PreparedStudy, out: Path, config_text: str | None) ->
                  *([getattr(s, c) for c in costs] if selective else []), s.target, s.n_docs,
                  s.n_sentences, s.n_tokens, *data.task.design_row(s), " ".join(s.doc_ids)]
             )
+
+
+def _test_only(prepared: PreparedStudy) -> dict[str, tuple[Doc, ...]]:
+    """The test-only corpora of a multi-corpus study, by name (listed as external tests)."""
+    return {c.name: prepared.data.corpus_tests[c.name] for c in prepared.config.corpora
+            if c.role == "test-only"}
+
+
+def _corpora_stats(prepared: PreparedStudy) -> dict[str, dict[str, Any]]:
+    """Each corpus of a multi-corpus study: its role, labels, and the documents, sentences
+    and test documents the study uses of it."""
+    data = prepared.data
+    out = {}
+    for entry in prepared.config.corpora:
+        if entry.role == "target":
+            test, docs = data.test, [*data.pool.values(), *data.dev, *data.test]
+        else:
+            test = data.corpus_tests[entry.name]
+            docs = [*data.auxiliary.get(entry.name, ()), *test]
+        out[entry.name] = {"role": entry.role, "labels": sorted(data.corpus_labels[entry.name]),
+                           "documents": len(docs),
+                           "sentences": sum(len(d.sentences or ()) for d in docs),
+                           "test_documents": len(test)}
+    return out
 
 
 def _output(prepared: PreparedStudy) -> Path:
@@ -424,6 +563,9 @@ def initialise(
         store.add_jobs(plan_jobs(planned, prepared.arms, prepared.config.seeds))
         if store.get_meta("name") is None:
             store.set_meta("name", prepared.config.name)
+        if data.target is not None:
+            store.set_arm_trainings({a.name: (a.training, a.base_backend)
+                                     for a in prepared.arms})
         for key, value in data.task.store_meta().items():
             store.set_meta(key, value)
     _write_files(dataclasses.replace(prepared, subsets=planned), out, config_text)

@@ -124,6 +124,9 @@ _ADDED_JOB_COLUMNS: tuple[tuple[str, str], ...] = (
     ("doc_counts", "TEXT"),
 )
 
+#: The meta key of a multi-corpus study's arms (:meth:`Store.arm_trainings`).
+ARM_TRAININGS = "arm_trainings"
+
 #: Subset columns added after the first release (classification descriptors: documents per
 #: class as JSON, the minority-class share; how the subset was selected and what selecting
 #: it cost, NULL for a random subset), added to older stores on open.
@@ -391,6 +394,17 @@ class Store:
         """Store a study-level value."""
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def arm_trainings(self) -> dict[str, tuple[str, str]]:
+        """A multi-corpus study's arms: ``{arm: (training, base_backend)}`` with training
+        ``"single"`` or ``"multi"``; empty for a study of one corpus."""
+        stored = json.loads(self.get_meta(ARM_TRAININGS) or "{}")
+        return {arm: (training, base) for arm, (training, base) in stored.items()}
+
+    def set_arm_trainings(self, arms: dict[str, tuple[str, str]]) -> None:
+        """Record (add to) the training and backend entry of a multi-corpus study's arms."""
+        self.set_meta(ARM_TRAININGS, json.dumps({**self.arm_trainings(), **arms},
+                                                sort_keys=True))
 
     # -- design and jobs ------------------------------------------------------
     @_guarded
@@ -781,20 +795,33 @@ def results_frame(study_dir: str | Path, *, include_failed: bool = False) -> Any
     macro_f1, micro_f1 or accuracy), ``share_<CLASS>`` (the subset's share of documents
     carrying each class) before ``f1_<CLASS>``, and accuracy, macro_f1 and micro_f1 among
     the reported numbers (:attr:`nercurve.tasks.Task.result_columns`).
+
+    A multi-corpus study (``[[corpora]]``) adds ``training`` (``single`` or ``multi``) and
+    ``base_backend`` (the backend entry: ``X`` for both ``X`` and ``X+multi``) after
+    ``backend``; f1, precision and recall are on the target's test set, each auxiliary and
+    test-only corpus's among the reported numbers as ``f1_<name>``, ``precision_<name>``
+    and ``recall_<name>``.
     """
     import pandas as pd
 
     with open_store(study_dir) as store:
         task = store.task()
         rows = store.finished_jobs(include_failed=include_failed)
+        trainings = store.arm_trainings()
     at = task.result_columns.index("stratum") + 1
     columns = (*task.result_columns[:at], *SELECTION_COLUMNS, *task.result_columns[at:])
+    if trainings:
+        at = columns.index("backend") + 1
+        columns = (*columns[:at], "training", "base_backend", *columns[at:])
     records = []
     for row in rows:
         named = {"params_digest": params_digest(row["backend_type"], json.loads(row["params"])),
                  "metric": task.metric,
                  **{k: default if row[k] is None else row[k]
                     for k, default in SELECTION_COLUMNS.items()}}
+        if trainings:
+            named["training"], named["base_backend"] = trainings.get(
+                row["backend"], ("single", row["backend"]))
         record = {k: named[k] if k in named else row[k] for k in columns}
         record.update(task.result_extra(row))
         for label, scores in sorted(json.loads(row["per_label"] or "{}").items()):
