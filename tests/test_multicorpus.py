@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from study_fixtures import NAMES, ORGS, job_rows, toy_docs
 
+from nercurve.backends.base import dev_strict_f1
 from nercurve.backends.gazetteer import GazetteerModel
 from nercurve.corpus.io import write_corpus
 from nercurve.corpus.model import Doc, Span
@@ -26,6 +27,7 @@ from nercurve.study.jobs import (
 )
 from nercurve.study.runner import initialise, prepare, run_study
 from nercurve.study.store import Store, open_store, results_frame
+from nercurve.tasks.ner_scores import corpus_labels
 
 DRUGS = ["Aspirin", "Ibuprofen", "Metformin", "Warfarin", "Heparin"]
 BACKEND = [{"name": "a", "type": "gazetteer"}]
@@ -102,6 +104,20 @@ def test_each_test_set_is_scored_on_its_own_corpus_labels_only() -> None:
     # a study of one corpus counts every predicted span: P = 1/3, R = 1/2
     single = _score(model, data.test, StudyData(pool={}, dev=(), test=(target,)))
     assert single.f1 == pytest.approx(0.4)
+
+
+def test_the_dev_score_counts_only_the_dev_corpus_labels() -> None:
+    """A multi-task model's spans of an auxiliary corpus's labels on the target's dev set are
+    dropped before the dev F1 (which selects the model), as on the test sets."""
+    text = "Alice Smith got Aspirin."
+    gold = [(Span(0, 11, "PERSON"),)]
+    predicted = [(Span(0, 11, "PERSON"), Span(16, 23, "DRUG"))]
+    tagged = Doc("d", text, gold[0], meta={"corpus": "coi", "corpus_labels": ("ORG", "PERSON")})
+    assert corpus_labels([tagged]) == frozenset({"ORG", "PERSON"})
+    assert corpus_labels([tagged, Doc("u", text)]) is None  # an untagged document: all count
+    assert dev_strict_f1(gold, predicted, labels=corpus_labels([tagged]))[0] == 1.0
+    # without labels (a study of one corpus) the DRUG span is a false positive: P 1/2, R 1
+    assert dev_strict_f1(gold, predicted)[0] == pytest.approx(2 / 3)
 
 
 def _write_corpora(folder: Path, drug_seed: int = 0) -> None:

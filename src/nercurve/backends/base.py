@@ -196,12 +196,17 @@ def dev_macro_f1(scheme: ClassScheme, dev: Sequence[Doc], scores: Sequence[dict[
 
 
 def dev_strict_f1(gold: Sequence[Sequence[Span]], predicted: Sequence[Sequence[Span]], *,
-                  se: bool = False) -> tuple[float, dict[str, float]]:
+                  se: bool = False, labels: frozenset[str] | None = None
+                  ) -> tuple[float, dict[str, float]]:
     """The dev set's strict entity F1 (:func:`~nercurve.tasks.ner_scores.strict_prf`) and the
     numbers for a history (with ``se``, also its bootstrap SE over the documents under
-    :data:`SE_KEY`)."""
-    from nercurve.tasks.ner_scores import strict_prf
+    :data:`SE_KEY`). ``labels``: the dev corpus's own labels in a multi-corpus study
+    (:func:`~nercurve.tasks.ner_scores.corpus_labels`): a multi-task model's spans of the
+    other corpora's labels are dropped, as on the test sets; None: every span counts."""
+    from nercurve.tasks.ner_scores import only_labels, strict_prf
 
+    if labels is not None:
+        predicted = only_labels(predicted, labels)
     prf = strict_prf(gold, predicted)
     numbers = {"dev_precision": prf.precision, "dev_recall": prf.recall, "dev_f1": prf.f1}
     if se:

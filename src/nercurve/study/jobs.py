@@ -27,6 +27,7 @@ from nercurve.study.store import ClaimedJob, JobOutcome, JobSpec
 from nercurve.tasks import Scores, Task
 from nercurve.tasks.doc_scores import outcome_ci, seed_of
 from nercurve.tasks.ner import TASK as NER
+from nercurve.tasks.ner_scores import only_labels
 
 #: The subset id of a final model's job: the whole training pool (:mod:`nercurve.study.final`).
 FINAL_SUBSET = "pool#final"
@@ -186,12 +187,6 @@ def mix_training(target: Sequence[Doc], auxiliary: Mapping[str, Sequence[Doc]],
             doc, k = part[i % len(part)], i // len(part)
             mixed.append(doc if k == 0 else dataclasses.replace(doc, id=f"{doc.id}#r{k}"))
     return mixed
-
-
-def only_labels(predicted: Sequence[Sequence[Any]],
-                labels: frozenset[str]) -> list[tuple[Any, ...]]:
-    """Predicted entity spans of each document with those of other labels dropped."""
-    return [tuple(s for s in spans if s.label in labels) for spans in predicted]
 
 
 def plan_jobs(

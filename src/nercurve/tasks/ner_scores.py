@@ -126,6 +126,25 @@ class Evaluation:
         }
 
 
+def only_labels(predicted: Sequence[Iterable[Span]],
+                labels: frozenset[str]) -> list[tuple[Span, ...]]:
+    """Predicted entity spans of each document with those of other labels dropped."""
+    return [tuple(s for s in spans if s.label in labels) for spans in predicted]
+
+
+def corpus_labels(docs: Iterable[Doc]) -> frozenset[str] | None:
+    """The labels these documents are scored on in a multi-corpus study: the union of their
+    ``meta["corpus_labels"]`` (each corpus's own labels), or None when a document has none
+    (a study of one corpus: every predicted span counts)."""
+    labels: set[str] = set()
+    for doc in docs:
+        own = doc.meta.get("corpus_labels")
+        if own is None:
+            return None
+        labels.update(own)
+    return frozenset(labels)
+
+
 def strict_prf(gold_spans: Sequence[Iterable[Span]], pred_spans: Sequence[Iterable[Span]]) -> PRF:
     """Micro strict P/R/F1 over aligned per-document span collections.
 

@@ -37,6 +37,7 @@ from nercurve.backends.base import TrainResult, dev_strict_f1, validated
 from nercurve.backends.hf.backend import HFFamily, HFParams, Run, model_limit, trained
 from nercurve.corpus.model import Doc, Span
 from nercurve.errors import BackendError
+from nercurve.tasks.ner_scores import corpus_labels
 
 
 @dataclass
@@ -174,9 +175,11 @@ class HFBackend(HFFamily):
         model = HFModel(net, encoder, tags, device=run.device, dtype=run.dtype,
                         batch_size=p.eval_batch_size)
 
+        own = corpus_labels(dev_docs)
+
         def evaluate() -> tuple[float, dict[str, float]]:
             return dev_strict_f1([d.spans for d in dev_docs], model.predict(dev_docs),
-                                 se=p.stop == "noise")
+                                 se=p.stop == "noise", labels=own)
 
         fitted = hf_train.fit(
             net, examples, hf_train.Schedule.of(p, len(examples)), device=run.device,

@@ -31,6 +31,7 @@ from nercurve.backends.spacy.docs import SpacyModel, examples, predict_tokenized
 from nercurve.backends.spacy.run import SpacyRun, pipeline
 from nercurve.corpus.model import Doc
 from nercurve.errors import BackendError
+from nercurve.tasks.ner_scores import corpus_labels
 
 
 class SpacyBackend:
@@ -70,10 +71,11 @@ class SpacyBackend:
         train_examples, alignment = examples(nlp, train)
         dev_sdocs = [nlp.make_doc(d.text) for d in dev]
         gold = [d.spans for d in dev]
+        own = corpus_labels(dev)
 
         def score(se: bool) -> tuple[float, dict[str, float]]:
             return dev_strict_f1(gold, predict_tokenized(nlp, [d.copy() for d in dev_sdocs]),
-                                 se=se)
+                                 se=se, labels=own)
 
         run = SpacyRun(params, seed, nlp, training, train_examples, score if dev else None)
         return run, SpacyModel(nlp, alignment=alignment)
