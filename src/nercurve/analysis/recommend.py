@@ -15,7 +15,8 @@ import pandas as pd
 from nercurve.analysis.curve import CEILING_BOUND, TargetSize
 from nercurve.analysis.families import CurveFit
 from nercurve.analysis.regression import StandardizedRegression
-from nercurve.analysis.selection import Saving, SelectionComparison, StrategyCurve
+from nercurve.analysis.saving import Saving
+from nercurve.analysis.selection import SelectionComparison, StrategyCurve
 from nercurve.analysis.testset import NOISE_SHARE_WORTH_SAYING, TestPlan
 from nercurve.analysis.threshold import ThresholdAnalysis
 from nercurve.tasks import Task, Words
@@ -434,7 +435,7 @@ def selection_words(comparison: SelectionComparison) -> dict[str, str]:
 
 def _saving_words(s: Saving, curves: dict[str, StrategyCurve], w: Words) -> str:
     """One saving in words (see :func:`selection_words`)."""
-    name, base = s.strategy, s.baseline
+    name, base = s.arm, s.baseline
     if s.goal == "plateau" and math.isfinite(s.at):
         goal = (f"{base} selection's {w.outcome} at its largest training set ({s.f1:.2f} at "
                 f"{about(s.at)} {w.unit})")
@@ -446,7 +447,7 @@ def _saving_words(s: Saving, curves: dict[str, StrategyCurve], w: Words) -> str:
     if missing:
         return "; ".join(f"{c.strategy} selection has no learning curve, so no difference in "
                          f"{w.unit} can be given at {goal} ({c.why})" for c in missing)
-    short = [(n, t) for n, t in ((base, s.baseline_size), (name, s.strategy_size))
+    short = [(n, t) for n, t in ((base, s.baseline_size), (name, s.arm_size))
              if t is not None and not t.reachable]
     if short:
         return "; ".join(_short_words(n, t, goal, s.level, w) for n, t in short)
@@ -462,7 +463,7 @@ def _saving_words(s: Saving, curves: dict[str, StrategyCurve], w: Words) -> str:
         return (f"{name} selection needs {about(-s.saved)} more {w.unit} than {base} to {reach} "
                 f"({level} {_span(-hi, -lo)})")
     return (f"no reliable difference between {name} and {base} selection at {goal}: {name} "
-            f"about {about(s.strategy_size.sentences)} {w.unit}, {base} about "
+            f"about {about(s.arm_size.sentences)} {w.unit}, {base} about "
             f"{about(s.baseline_size.sentences)} ({level} of the difference {_span(lo, hi)})")
 
 
