@@ -78,7 +78,7 @@ SAVING_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class TestSet:
+class CorpusTest:
     """One test set of a multi-corpus study: the corpus's name, its role and its F1
     column."""
 
@@ -92,7 +92,7 @@ class ArmCurve:
     """One arm's learning curve on one test set."""
 
     backend: str
-    test_set: TestSet
+    test_set: CorpusTest
     training: str
     arm: str
     runs: int
@@ -110,7 +110,7 @@ class Gain:
     one test set, with its paired-bootstrap CI (NaN without both curves)."""
 
     backend: str
-    test_set: TestSet
+    test_set: CorpusTest
     at: float
     gain: float
     ci: tuple[float, float]
@@ -126,7 +126,7 @@ class MultitaskComparison:
     """Single- against multi-task curves per base backend and test set, the target
     sentences saved and the transfer to unseen corpora."""
 
-    test_sets: tuple[TestSet, ...]
+    test_sets: tuple[CorpusTest, ...]
     #: The paired runs of both arms (a ``stratum`` column added where the runs lack one).
     runs: pd.DataFrame
     curves: tuple[ArmCurve, ...]
@@ -148,7 +148,7 @@ class MultitaskComparison:
         return list(self.families)
 
     @property
-    def target(self) -> TestSet:
+    def target(self) -> CorpusTest:
         """The target corpus's test set."""
         return self.test_sets[0]
 
@@ -241,7 +241,7 @@ def has_arms(frame: pd.DataFrame) -> bool:
     return "training" in frame.columns
 
 
-def test_sets(frame: pd.DataFrame, corpus_stats: dict | None) -> list[TestSet]:
+def corpus_tests(frame: pd.DataFrame, corpus_stats: dict | None) -> list[CorpusTest]:
     """The study's test sets: the target's (``f1``) first, then each auxiliary and test-only
     corpus of ``corpus_stats["corpora"]`` (config order) that has an F1 column."""
     corpora = (corpus_stats or {}).get("corpora") or {}
@@ -249,8 +249,8 @@ def test_sets(frame: pd.DataFrame, corpus_stats: dict | None) -> list[TestSet]:
         corpora = {}
     roles = {name: c.get("role") for name, c in corpora.items() if isinstance(c, dict)}
     target = next((n for n, r in roles.items() if r == TARGET), TARGET)
-    out = [TestSet(name=target, role=TARGET, column="f1")]
-    out += [TestSet(name=n, role=r, column=f"f1_{n}") for n, r in roles.items()
+    out = [CorpusTest(name=target, role=TARGET, column="f1")]
+    out += [CorpusTest(name=n, role=r, column=f"f1_{n}") for n, r in roles.items()
             if r in (AUXILIARY, TEST_ONLY) and f"f1_{n}" in frame.columns]
     return out
 
@@ -279,7 +279,7 @@ def compare_training(
             f"the runs have a training column but no {', '.join(missing)}, so the single- and "
             "multi-task runs cannot be paired", hint="analyse the study folder itself, or "
             "keep base_backend and subset_id in the table of runs")
-    sets = test_sets(frame, corpus_stats)
+    sets = corpus_tests(frame, corpus_stats)
     if "stratum" not in frame.columns:
         frame = frame.assign(stratum=frame[task.size])
     curves: list[ArmCurve] = []
@@ -341,7 +341,7 @@ def _pairs(single: pd.DataFrame, multi: pd.DataFrame) -> tuple[pd.DataFrame, pd.
     return single, multi, left_out
 
 
-def _arm_curve(backend: str, test: TestSet, training: str, rows: pd.DataFrame, family: str,
+def _arm_curve(backend: str, test: CorpusTest, training: str, rows: pd.DataFrame, family: str,
                target_f1: float, *, n_boot: int, level: float, seed: int,
                task: Task) -> ArmCurve:
     """One arm's curve on one test set: its runs with a positive size and a score there,
@@ -364,7 +364,7 @@ def _arm_curve(backend: str, test: TestSet, training: str, rows: pd.DataFrame, f
                     curve=curve, target=target, why=why)
 
 
-def _gain(backend: str, test: TestSet, single: CurveFit | None, multi: CurveFit | None,
+def _gain(backend: str, test: CorpusTest, single: CurveFit | None, multi: CurveFit | None,
           level: float) -> Gain:
     """Multi-task's fitted F1 minus single-task's at single-task's largest training set, with
     the percentile CI of the same difference over the paired refits."""
