@@ -236,3 +236,12 @@ def test_the_report_shows_the_section(shifted, tmp_path) -> None:
             "multitask_savings.csv", "multitask_transfer.csv"} <= names
     saved = pd.read_csv(tmp_path / "report_files" / "multitask_savings.csv")
     assert list(saved["goal"]) == ["target", "plateau"]
+
+
+def test_a_multi_task_arm_that_needs_more_says_so() -> None:
+    analysis = _analyze(arms(-SHIFT, seed=1))
+    saving = _saving(analysis, "target")
+    assert saving.reliable and saving.ci[1] < 0
+    assert re.search(r"^spacy: multi-task needs [\d,]+ more target sentences than single-task "
+                     r"to reach F1 0\.65 on your corpus \(95% CI [\d,]+–[\d,]+\)",
+                     analysis.multitask_words()["spacy"])

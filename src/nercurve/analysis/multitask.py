@@ -273,7 +273,7 @@ def compare_training(
     ``subset_id``)."""
     if not has_arms(frame) or not (frame["training"] == MULTI).any():
         return None
-    missing = [c for c in ("base_backend", *PAIR_KEYS[:1]) if c not in frame.columns]
+    missing = [c for c in ("base_backend", "subset_id") if c not in frame.columns]
     if missing:
         raise AnalysisError(
             f"the runs have a training column but no {', '.join(missing)}, so the single- and "
@@ -295,7 +295,9 @@ def compare_training(
             continue
         single, multi, left_out = _pairs(single, multi)
         unpaired[backend] = left_out
-        choice = choices.get(str(single["backend"].iloc[0])) if len(single) else None
+        if single.empty:
+            continue
+        choice = choices.get(str(single["backend"].iloc[0]))
         family = choice.chosen if choice is not None else FALLBACK_FAMILY
         families[backend] = family
         paired_runs += [single, multi]
@@ -323,22 +325,16 @@ def compare_training(
 
 def _pairs(single: pd.DataFrame, multi: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                 int]:
-    """Both arms' runs kept to the pairs (same subset and seed) that both have, in the same
-    order, and how many runs had no pair."""
-    keys = [k for k in PAIR_KEYS if k in single.columns and k in multi.columns]
-
-    def key(rows: pd.DataFrame) -> pd.Series:
-        return rows[keys].astype(str).agg("\x1f".join, axis=1)
-
-    k_single, k_multi = key(single), key(multi)
-    common = sorted(set(k_single) & set(k_multi))
-    single = single.loc[k_single.isin(common)].drop_duplicates(keys)
-    multi = multi.loc[k_multi.isin(common)].drop_duplicates(keys)
-    order = {k: i for i, k in enumerate(common)}
-    single = single.iloc[np.argsort(key(single).map(order).to_numpy(), kind="stable")]
-    multi = multi.iloc[np.argsort(key(multi).map(order).to_numpy(), kind="stable")]
-    left_out = (len(k_single) - len(single)) + (len(k_multi) - len(multi))
-    return single, multi, left_out
+    """Both arms' runs kept to the pairs (same subset and seed) that both have, and how many
+    runs had no pair."""
+    keys = [k for k in PAIR_KEYS if k in single.columns]
+    index_single = pd.MultiIndex.from_frame(single[keys].astype(str))
+    index_multi = pd.MultiIndex.from_frame(multi[keys].astype(str))
+    both = index_single.intersection(index_multi)
+    kept_single = single.loc[index_single.isin(both)].drop_duplicates(keys)
+    kept_multi = multi.loc[index_multi.isin(both)].drop_duplicates(keys)
+    left_out = len(single) - len(kept_single) + len(multi) - len(kept_multi)
+    return kept_single, kept_multi, left_out
 
 
 def _arm_curve(backend: str, test: CorpusTest, training: str, rows: pd.DataFrame, family: str,

@@ -536,6 +536,11 @@ def multitask_words(comparison: MultitaskComparison) -> dict[str, str]:
     return out
 
 
+def _signed_f1(value: float) -> str:
+    """An F1 difference with its sign, three decimals: '+0.053', '−0.012'."""
+    return f"{value:+.3f}".replace("-", "−")
+
+
 def _multitask_saving(s: Saving, curves: dict[str, ArmCurve], w: Words) -> str:
     """One saving of multi-task training in words (see :func:`multitask_words`)."""
     if s.goal == "plateau" and math.isfinite(s.at):
@@ -597,10 +602,10 @@ def _multitask_transfer(comparison: MultitaskComparison, backend: str) -> str:
     for name in names:
         gain = multi[f"gain_{name}"]
         lo, hi = multi[f"gain_{name}_ci_low"], multi[f"gain_{name}_ci_high"]
-        band = f"{level} {lo:+.3f} to {hi:+.3f}"
+        band = f"{level} {_signed_f1(lo)} to {_signed_f1(hi)}"
         verdict = (f"a gain of {gain:.3f}, {band}" if lo > 0
                    else f"a loss of {-gain:.3f}, {band}" if hi < 0
-                   else f"no reliable difference: {gain:+.3f}, {band}")
+                   else f"no reliable difference: {_signed_f1(gain)}, {band}")
         said.append(f"on the unseen corpus '{name}' multi-task scores {w.outcome} "
                     f"{multi[f'f1_{name}']:.3f} against single-task's "
                     f"{single[f'f1_{name}']:.3f} ({verdict})")

@@ -347,7 +347,7 @@ def multitask_curves(analysis: Analysis) -> Figure:
     sentences; the target F1 line on the target's panel. Each panel has its own F1 axis."""
     import matplotlib
 
-    from nercurve.analysis.multitask import MULTI
+    from nercurve.analysis.multitask import MULTI, SINGLE
 
     comparison = analysis.multitask
     panels = ([(b, t) for b in comparison.backends() for t in comparison.test_sets]
@@ -355,7 +355,7 @@ def multitask_curves(analysis: Analysis) -> Figure:
     size = analysis.task.size
     target = analysis.settings.target_f1
     outcome = analysis.task.words.outcome
-    colors = {"single": POINTS, MULTI: SMOOTH}
+    colors = {SINGLE: POINTS, MULTI: SMOOTH}
     with matplotlib.rc_context(RC):
         fig, axes = _figure(len(panels), sharey=False)
         for i, (ax, (backend, test)) in enumerate(zip(axes, panels, strict=True)):
