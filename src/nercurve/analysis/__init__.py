@@ -33,11 +33,13 @@ from nercurve.analysis.data import (
 from nercurve.analysis.descriptive import describe_runs
 from nercurve.analysis.families import CurveChoice, CurveFit, fit_curves
 from nercurve.analysis.gam import GamSmooth, fit_gam
+from nercurve.analysis.multitask import MultitaskComparison, compare_training
 from nercurve.analysis.recommend import (
     Budget,
     Observed,
     arms_words,
     describe_threshold,
+    multitask_words,
     recommend,
     selection_words,
     testset_words,
@@ -155,12 +157,23 @@ class Analysis:
     test_plan_absent: str | None = None
     #: The models the study keeps (``run.keep``), final ones first.
     kept: tuple[KeptModel, ...] = ()
+    #: Single- against multi-task training, when the runs come from a multi-corpus study
+    #: (:mod:`nercurve.analysis.multitask`).
+    multitask: MultitaskComparison | None = None
+
+    def multitask_words(self) -> dict[str, str]:
+        """Base backend -> what multi-task training buys, in words (empty for a
+        single-corpus study)."""
+        if self.multitask is None:
+            return {}
+        return multitask_words(self.multitask)
 
     def recommendation_text(self) -> str:
         """The plain-words recommendation: one paragraph per backend, the summary, the notes."""
         lines = ["Recommendation"]
         lines += [m.recommendation for m in self.models.values() if m.recommendation]
         lines += list(self.selection_words().values())
+        lines += list(self.multitask_words().values())
         if self.summary:
             lines.append(self.summary)
         lines += [f"note: {n}" for n in self.notes]
@@ -174,7 +187,10 @@ class Analysis:
         subsets were chosen by several strategies, selection (each strategy's curve, savings
         over the baseline and cost) and selection_sizes (its mean F1 per size); when the runs
         carry per-document test counts, the test-set plan (testset_comparisons,
-        testset_variance, testset_splits)."""
+        testset_variance, testset_splits); in a multi-corpus study, multitask_curves (each
+        arm's curve per test set, multi-task's gain at the largest size), multitask_savings
+        (the target sentences multi-task saves) and, with unseen corpora, multitask_transfer
+        (mean F1 per stratum and arm, with multi-task's paired gain)."""
         tables = {
             "descriptive": self.descriptive,
             "regression": self.regression_table(),
@@ -191,6 +207,12 @@ class Analysis:
             tables["selection_sizes"] = self.selection.sizes_table()
         if self.test_plan is not None:
             tables.update(self.test_plan.tables())
+        if self.multitask is not None:
+            tables["multitask_curves"] = self.multitask.curves_table()
+            tables["multitask_savings"] = self.multitask.savings_table()
+            transfer = self.multitask.transfer_table()
+            if not transfer.empty:
+                tables["multitask_transfer"] = transfer
         return tables
 
     def regression_table(self) -> pd.DataFrame:
@@ -286,6 +308,7 @@ class Analysis:
             "threshold_words": [{"backend": b, "predictor": p, "text": t}
                                 for (b, p), t in self.threshold_words().items()],
             "selection_words": self.selection_words(),
+            "multitask_words": self.multitask_words(),
             "notes": self.notes,
             "training_eps": self.training_eps,
             "corpus_stats": self.corpus_stats,
@@ -321,7 +344,9 @@ def analyze(
     annotation speed that turns sentences still to annotate into annotator hours.
     Where the subsets were chosen by several selection strategies, everything above rests
     on the random ones (else the first strategy by name) and the strategies are compared in
-    ``Analysis.selection`` (:mod:`nercurve.analysis.selection`).
+    ``Analysis.selection`` (:mod:`nercurve.analysis.selection`). In a multi-corpus study each
+    arm (``X``, ``X+multi``) is a backend above, and the arms are compared in
+    ``Analysis.multitask`` (:mod:`nercurve.analysis.multitask`).
     """
     if isinstance(runs, pd.DataFrame):
         frame, left_out = validate_runs(runs)
@@ -407,14 +432,33 @@ def analyze(
     selection = compare_strategies(
         every_strategy, {b: m.curves for b, m in models.items()}, baseline=baseline,
         target_f1=target_f1, n_boot=n_boot, level=level, seed=seed, task=task)
+    multitask = _multitask(frame, models, runs, settings, notes)
     return Analysis(
         source=runs.source, runs=frame, settings=settings, models=models,
         descriptive=describe_runs(frame), notes=notes,
         summary=summary, corpus_stats=runs.corpus_stats,
         design=runs.design, training_eps=eps, external=tuple(external), agreement=agreement,
         waves=runs.waves, task=task, selection=selection, kept=runs.kept,
-        test_plan=test_plan, test_plan_absent=test_plan_absent,
+        test_plan=test_plan, test_plan_absent=test_plan_absent, multitask=multitask,
     )
+
+
+def _multitask(frame: pd.DataFrame, models: dict[str, BackendModels], runs: Runs,
+               s: Settings, notes: list[str]) -> MultitaskComparison | None:
+    """Single- against multi-task training (None for a single-corpus study); what cannot
+    be compared becomes a note."""
+    try:
+        comparison = compare_training(
+            frame, {b: m.curves for b, m in models.items()}, corpus_stats=runs.corpus_stats,
+            target_f1=s.target_f1, n_boot=s.n_boot, level=s.level, seed=s.seed, task=runs.task)
+    except AnalysisError as err:
+        notes.append(f"no single- against multi-task comparison: {err.message}")
+        return None
+    if comparison is not None:
+        notes += [f"{b}: {k} run(s) without a run of the other arm on the same subset and seed "
+                  "are left out of the single- against multi-task comparison"
+                  for b, k in comparison.unpaired.items() if k]
+    return comparison
 
 
 def _strategy_note(strategies: Sequence[str], baseline: str, task: Task) -> str:

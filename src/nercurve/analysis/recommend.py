@@ -14,8 +14,10 @@ import pandas as pd
 
 from nercurve.analysis.curve import CEILING_BOUND, TargetSize
 from nercurve.analysis.families import CurveFit
+from nercurve.analysis.multitask import MULTI, SINGLE, ArmCurve, MultitaskComparison
 from nercurve.analysis.regression import StandardizedRegression
-from nercurve.analysis.selection import Saving, SelectionComparison, StrategyCurve
+from nercurve.analysis.saving import Saving
+from nercurve.analysis.selection import SelectionComparison, StrategyCurve
 from nercurve.analysis.testset import NOISE_SHARE_WORTH_SAYING, TestPlan
 from nercurve.analysis.threshold import ThresholdAnalysis
 from nercurve.tasks import Task, Words
@@ -434,7 +436,7 @@ def selection_words(comparison: SelectionComparison) -> dict[str, str]:
 
 def _saving_words(s: Saving, curves: dict[str, StrategyCurve], w: Words) -> str:
     """One saving in words (see :func:`selection_words`)."""
-    name, base = s.strategy, s.baseline
+    name, base = s.arm, s.baseline
     if s.goal == "plateau" and math.isfinite(s.at):
         goal = (f"{base} selection's {w.outcome} at its largest training set ({s.f1:.2f} at "
                 f"{about(s.at)} {w.unit})")
@@ -446,7 +448,7 @@ def _saving_words(s: Saving, curves: dict[str, StrategyCurve], w: Words) -> str:
     if missing:
         return "; ".join(f"{c.strategy} selection has no learning curve, so no difference in "
                          f"{w.unit} can be given at {goal} ({c.why})" for c in missing)
-    short = [(n, t) for n, t in ((base, s.baseline_size), (name, s.strategy_size))
+    short = [(n, t) for n, t in ((base, s.baseline_size), (name, s.arm_size))
              if t is not None and not t.reachable]
     if short:
         return "; ".join(_short_words(n, t, goal, s.level, w) for n, t in short)
@@ -462,7 +464,7 @@ def _saving_words(s: Saving, curves: dict[str, StrategyCurve], w: Words) -> str:
         return (f"{name} selection needs {about(-s.saved)} more {w.unit} than {base} to {reach} "
                 f"({level} {_span(-hi, -lo)})")
     return (f"no reliable difference between {name} and {base} selection at {goal}: {name} "
-            f"about {about(s.strategy_size.sentences)} {w.unit}, {base} about "
+            f"about {about(s.arm_size.sentences)} {w.unit}, {base} about "
             f"{about(s.baseline_size.sentences)} ({level} of the difference {_span(lo, hi)})")
 
 
@@ -511,6 +513,104 @@ def duration(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} minutes"
     return f"{seconds / 3600:.1f} hours"
+
+
+# -- single- against multi-task training (analysis.multitask) ------------------------------
+
+
+def multitask_words(comparison: MultitaskComparison) -> dict[str, str]:
+    """Base backend -> what multi-task training buys on the target corpus, in words: the
+    target sentences it saves at the target F1 and at the F1 single-task reaches with its
+    largest training set, with CIs, or "no reliable saving", or that the runs cannot tell;
+    then its gain on each unseen corpus at the largest stratum."""
+    w = comparison.task.words
+    out = {}
+    for backend in comparison.backends():
+        curves = {c.training: c for c in comparison.curves
+                  if c.backend == backend and c.test_set == comparison.target}
+        said = [_multitask_saving(s, curves, w) for s in comparison.savings
+                if s.backend == backend]
+        text = f"{backend}: " + "; ".join(said) + "."
+        transfer = _multitask_transfer(comparison, backend)
+        out[backend] = text + (f" {transfer}" if transfer else "")
+    return out
+
+
+def _signed_f1(value: float) -> str:
+    """An F1 difference with its sign, three decimals: '+0.053', '−0.012'."""
+    return f"{value:+.3f}".replace("-", "−")
+
+
+def _multitask_saving(s: Saving, curves: dict[str, ArmCurve], w: Words) -> str:
+    """One saving of multi-task training in words (see :func:`multitask_words`)."""
+    if s.goal == "plateau" and math.isfinite(s.at):
+        goal = (f"single-task's {w.outcome} on your corpus at its largest training set "
+                f"({s.f1:.2f} at {about(s.at)} target {w.unit})")
+        reaches, reach = f"matches {goal}", f"match {goal}"
+    else:
+        goal = f"{w.outcome} {s.f1:.2f} on your corpus"
+        reaches, reach = f"reaches {goal}", f"reach {goal}"
+    cannot = f"the runs cannot tell whether multi-task saves target {w.unit} at {goal}"
+    missing = [c for c in (curves[SINGLE], curves[MULTI]) if c.curve is None]
+    if missing:
+        return cannot + ": " + "; ".join(f"{c.training}-task has no learning curve ({c.why})"
+                                         for c in missing)
+    short = [(n, t) for n, t in (("single", s.baseline_size), ("multi", s.arm_size))
+             if t is not None and not t.reachable]
+    if short:
+        return cannot + ": " + "; ".join(_arm_short(n, t, s.level) for n, t in short)
+    lo, hi = s.ci
+    level = f"{s.level:.0%} CI"
+    if not s.decided:
+        return cannot + ": too many bootstrap curves of both arms never reach it"
+    if lo > 0:
+        return (f"multi-task {reaches} with {about(s.saved)} fewer target {w.unit} than "
+                f"single-task ({level} {_span(lo, hi)})")
+    if hi < 0:
+        return (f"multi-task needs {about(-s.saved)} more target {w.unit} than single-task to "
+                f"{reach} ({level} {_span(-hi, -lo)})")
+    return (f"no reliable saving at {goal}: multi-task about {about(s.arm_size.sentences)} "
+            f"target {w.unit}, single-task about {about(s.baseline_size.sentences)} ({level} "
+            f"of the difference {_span(lo, hi)})")
+
+
+def _arm_short(name: str, t: TargetSize, level: float) -> str:
+    """Why one arm's curve gives no size: it levels off below the level, or the runs cannot
+    tell whether it reaches it."""
+    c_lo, c_hi = t.ceiling_ci
+    ceiling = f"fitted ceiling {t.ceiling:.2f}, {level:.0%} CI {c_lo:.2f}–{c_hi:.2f}"
+    if t.undecided:
+        return f"it is unclear whether the {name}-task curve reaches it ({ceiling})"
+    return f"the {name}-task curve levels off below it ({ceiling})"
+
+
+def _multitask_transfer(comparison: MultitaskComparison, backend: str) -> str:
+    """Multi-task's paired gain over single-task on each unseen corpus, at the largest
+    stratum, in words (empty without unseen corpora)."""
+    names = comparison.unseen()
+    table = comparison.transfer_table()
+    if not names or table.empty:
+        return ""
+    w = comparison.task.words
+    mine = table.loc[table["base_backend"] == backend]
+    largest = mine[w.unit].max()
+    top = mine.loc[mine[w.unit] == largest]
+    single = top.loc[top["training"] == SINGLE].iloc[0]
+    multi = top.loc[top["training"] == MULTI].iloc[0]
+    level = f"{comparison.level:.0%} CI"
+    said = []
+    for name in names:
+        gain = multi[f"gain_{name}"]
+        lo, hi = multi[f"gain_{name}_ci_low"], multi[f"gain_{name}_ci_high"]
+        band = f"{level} {_signed_f1(lo)} to {_signed_f1(hi)}"
+        verdict = (f"a gain of {gain:.3f}, {band}" if lo > 0
+                   else f"a loss of {-gain:.3f}, {band}" if hi < 0
+                   else f"no reliable difference: {_signed_f1(gain)}, {band}")
+        said.append(f"on the unseen corpus '{name}' multi-task scores {w.outcome} "
+                    f"{multi[f'f1_{name}']:.3f} against single-task's "
+                    f"{single[f'f1_{name}']:.3f} ({verdict})")
+    return (f"Transfer ({backend}, at about {about(largest)} target {w.unit}, over the same "
+            f"subsets and seeds): " + "; ".join(said) + ".")
 
 
 # -- the test set (analysis.testset) -------------------------------------------------------

@@ -14,11 +14,12 @@ ones when the study has them, else the first strategy by name (:func:`main_strat
   together) within the strategy. The baseline's curve is the main analysis's own fit.
 - Sentences saved = the baseline's training size at an F1 minus the strategy's, for two F1
   levels: the analysis's target, and the F1 the baseline's curve reaches at its largest
-  training set (the most the baseline was seen to do; its "plateau" in the data). The CI is
-  the percentile interval of the same difference over paired bootstrap refits (the i-th of
-  each strategy: their subsets are independent, so any pairing is a draw of both). For the
-  second level each baseline refit sets its own level (its F1 at that size), so the level's
-  uncertainty is carried too. A selected strategy's subsets of one replicate are prefixes of
+  training set (the most the baseline was seen to do; its "plateau" in the data), computed
+  by :func:`nercurve.analysis.saving.size_saving`. The CI is the percentile interval of the
+  same difference over paired bootstrap refits (the i-th of each strategy: their subsets are
+  independent, so any pairing is a draw of both). For the second level each baseline refit
+  sets its own level (its F1 at that size), so the level's uncertainty is carried too. A
+  selected strategy's subsets of one replicate are prefixes of
   one trajectory (:mod:`nercurve.study.selection`), so the bootstrap resamples trajectories
   (:func:`trajectories`), not subsets. A CI that covers 0 is no reliable difference; where either
   curve does not reach the level (or the runs cannot tell whether it does,
@@ -37,19 +38,17 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from nercurve.analysis.curve import TargetSize
 from nercurve.analysis.data import RANDOM, SELECTION_COSTS, selection_of
 from nercurve.analysis.families import CurveChoice, CurveFit, fit_family
+from nercurve.analysis.saving import GOALS, Saving, size_saving
 from nercurve.errors import AnalysisError
 from nercurve.tasks import Task
 
 #: The family fitted to every strategy when the baseline has no chosen curve to follow.
 FALLBACK_FAMILY = "power"
-#: The two F1 levels a strategy is compared at.
-GOALS = ("target", "plateau")
 #: The columns of :meth:`SelectionComparison.table`.
 TABLE_COLUMNS = (
     "backend", "strategy", "baseline", "runs", "subsets", "family", "n_max", "f1_at_n_max",
@@ -93,41 +92,6 @@ class StrategyCurve:
 
 
 @dataclass(frozen=True)
-class Saving:
-    """Training size a strategy saves over the baseline to reach one F1 level.
-
-    ``goal`` is ``"target"`` (the analysis's target F1) or ``"plateau"`` (the F1 the
-    baseline's curve reaches at its largest training set, ``at``). ``saved`` is the
-    baseline's size minus the strategy's (negative: the strategy needs more), NaN when
-    either curve is missing or does not reach ``f1``; ``ci`` its percentile bootstrap CI
-    (NaN when more than the tail share of refits of both never reach the level).
-    """
-
-    backend: str
-    strategy: str
-    baseline: str
-    goal: str
-    f1: float
-    at: float
-    level: float
-    saved: float
-    ci: tuple[float, float]
-    #: Whether the level is reached, by each curve (None: that curve is missing).
-    strategy_size: TargetSize | None
-    baseline_size: TargetSize | None
-
-    @property
-    def decided(self) -> bool:
-        """True when both curves reach the level and the CI could be computed."""
-        return math.isfinite(self.saved) and not math.isnan(self.ci[0])
-
-    @property
-    def reliable(self) -> bool:
-        """True when the CI of the saving lies wholly above or below 0."""
-        return self.decided and (self.ci[0] > 0 or self.ci[1] < 0)
-
-
-@dataclass(frozen=True)
 class SelectionComparison:
     """Every strategy's curve per backend and its savings over the baseline strategy."""
 
@@ -168,7 +132,7 @@ class SelectionComparison:
                     "target_reachable": bool(t and t.reachable),
                     "target_undecided": bool(t and t.undecided)}
             for s in self.savings:
-                if s.backend == c.backend and s.strategy == c.strategy:
+                if s.backend == c.backend and s.arm == c.strategy:
                     if s.goal == "plateau":
                         row |= {"plateau_f1": s.f1, "plateau_at": s.at}
                     row |= {f"saved_{s.goal}": s.saved, f"saved_{s.goal}_ci_low": s.ci[0],
@@ -286,50 +250,5 @@ def _saving(base: StrategyCurve, other: StrategyCurve, goal: str, target_f1: flo
             level: float) -> Saving:
     """The training size ``other`` saves over ``base`` at the target F1 (``goal="target"``)
     or at the F1 the baseline's curve reaches at its largest training set (``"plateau"``)."""
-    b, o = base.curve, other.curve
-    f1, at = target_f1, math.nan
-    base_size = None
-    if b is not None and goal == "plateau":
-        at = b.n_max
-        f1 = float(b.predict(at))
-        base_size = _fixed_size(b, f1, at)
-    elif b is not None:
-        base_size = b.sentences_for(f1)
-    other_size = o.sentences_for(f1) if o is not None and 0 < f1 < 1 else None
-    saved, ci = math.nan, (math.nan, math.nan)
-    if (b is not None and o is not None and base_size is not None and other_size is not None
-            and base_size.reachable and other_size.reachable):
-        k = min(b.n_boot, o.n_boot)
-        if goal == "plateau":
-            levels = b.boot_predict(at)[:k]
-            base_draws, other_draws = np.full(k, at), o.boot_sizes_for(levels)
-        else:
-            base_draws, other_draws = b.boot_sizes_for(f1)[:k], o.boot_sizes_for(f1)[:k]
-        saved = base_size.sentences - other_size.sentences
-        ci = _difference_ci(base_draws, other_draws, level)
-    return Saving(backend=base.backend, strategy=other.strategy, baseline=base.strategy,
-                  goal=goal, f1=f1, at=at, level=level, saved=saved, ci=ci,
-                  strategy_size=other_size, baseline_size=base_size)
-
-
-def _fixed_size(curve: CurveFit, f1: float, at: float) -> TargetSize:
-    """The baseline's size for the F1 its curve reaches at ``at``: ``at`` itself, with the
-    curve's ceiling (so a reader of the table sees the same fields as for a target)."""
-    size = curve.sentences_for(f1)
-    return TargetSize(target=f1, sentences=at, ci=(at, at), reachable=True,
-                      share_unreachable=0.0, ceiling=size.ceiling, ceiling_ci=size.ceiling_ci,
-                      ceiling_identified=size.ceiling_identified)
-
-
-def _difference_ci(base: np.ndarray, other: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile CI of ``base − other`` over paired refits; a refit whose curve never reaches
-    the level counts as infinitely large, and where neither does the difference is undefined:
-    more than the tail share of those and there is no CI (NaN)."""
-    with np.errstate(invalid="ignore"):
-        diff = base - other
-    undefined = np.isnan(diff)
-    tail = (1 - level) / 2
-    if diff.size == 0 or np.mean(undefined) > tail:
-        return math.nan, math.nan
-    lo, hi = np.quantile(diff[~undefined], [tail, 1 - tail], method="inverted_cdf")
-    return float(lo), float(hi)
+    return size_saving(base.curve, other.curve, goal=goal, target_f1=target_f1, level=level,
+                       backend=base.backend, arm=other.strategy, baseline=base.strategy)

@@ -3,7 +3,8 @@
 ``write_report(analysis, "report.html")`` writes ``report.html`` and a folder
 ``report_files/`` holding ``learning_curves``, ``f1_vs_eps`` and ``curve_overview`` (and
 ``transfer_curves`` when the study scored external test sets, ``selection_curves`` when its
-subsets were chosen by several selection strategies) as PNG and SVG, and every table as CSV
+subsets were chosen by several selection strategies, ``multitask_curves`` for a multi-corpus
+study's single- against multi-task arms) as PNG and SVG, and every table as CSV
 (with ``corpus.csv``, the corpus parts, for a study folder).
 """
 
@@ -38,6 +39,7 @@ def write_report(analysis: Analysis, path: str | Path) -> ReportFiles:
         f1_vs_eps,
         inline_svg,
         learning_curves,
+        multitask_curves,
         save_figure,
         selection_curves,
         transfer_curves,
@@ -62,6 +64,8 @@ def write_report(analysis: Analysis, path: str | Path) -> ReportFiles:
         makers["transfer_curves"] = transfer_curves
     if analysis.selection is not None:
         makers["selection_curves"] = selection_curves
+    if analysis.multitask is not None:
+        makers["multitask_curves"] = multitask_curves
     if any(w.estimate is not None for w in analysis.waves):
         from nercurve.report.convergence import convergence_figure
 

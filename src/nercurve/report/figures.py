@@ -1,5 +1,5 @@
 """Publication figures (matplotlib, Agg backend): learning curves, F1 vs EPS, curve overview,
-selection strategies side by side.
+selection strategies side by side, single- against multi-task curves per test set.
 
 Each figure is returned as a matplotlib Figure; :func:`save_figure` writes it as PNG and SVG
 and :func:`inline_svg` gives the SVG markup to embed in the HTML page. Text that comes from
@@ -69,14 +69,15 @@ def f1_limits(values: np.ndarray, target: float | None = None) -> tuple[float, f
     return max(0.0, low - pad), min(1.0, high + pad)
 
 
-def _figure(n_panels: int, width: float = 3.4, height: float = 2.8) -> tuple[Figure, list]:
-    """A figure with one panel per backend, up to three per row."""
+def _figure(n_panels: int, width: float = 3.4, height: float = 2.8, *,
+            sharey: bool = True) -> tuple[Figure, list]:
+    """A figure with one panel per backend, up to three per row (``sharey``: one F1 axis)."""
     from matplotlib.figure import Figure
 
     cols = min(3, max(1, n_panels))
     rows = math.ceil(n_panels / cols)
     fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel().tolist()
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=sharey).ravel().tolist()
     for ax in axes[n_panels:]:
         ax.set_visible(False)
     return fig, axes[:n_panels]
@@ -336,6 +337,56 @@ def selection_curves(analysis: Analysis) -> Figure:
         if axes:
             axes[0].set_ylim(*f1_limits(np.concatenate(drawn) if drawn else np.empty(0),
                                         target))
+    return fig
+
+
+def multitask_curves(analysis: Analysis) -> Figure:
+    """Single- against multi-task training, one panel per base backend and test set (the
+    target's first, then each auxiliary and unseen corpus), side by side: each arm's runs and
+    learning curve with its bootstrap band over the sizes it was run at, against the target
+    sentences; the target F1 line on the target's panel. Each panel has its own F1 axis."""
+    import matplotlib
+
+    from nercurve.analysis.multitask import MULTI, SINGLE
+
+    comparison = analysis.multitask
+    panels = ([(b, t) for b in comparison.backends() for t in comparison.test_sets]
+              if comparison is not None else [])
+    size = analysis.task.size
+    target = analysis.settings.target_f1
+    outcome = analysis.task.words.outcome
+    colors = {SINGLE: POINTS, MULTI: SMOOTH}
+    with matplotlib.rc_context(RC):
+        fig, axes = _figure(len(panels), sharey=False)
+        for i, (ax, (backend, test)) in enumerate(zip(axes, panels, strict=True)):
+            drawn = []
+            for c in comparison.curves:
+                if c.backend != backend or c.test_set != test:
+                    continue
+                color = colors[c.training]
+                rows = comparison.runs.loc[comparison.runs["backend"] == c.arm]
+                ax.scatter(rows[size], rows[test.column], s=10, alpha=0.45, color=color,
+                           linewidths=0)
+                drawn.append(rows[test.column].to_numpy(dtype=float))
+                label = f"{c.training}-task"
+                if c.curve is None:
+                    ax.scatter([], [], s=10, color=color, label=f"{label}: no curve")
+                    continue
+                sizes = np.linspace(c.curve.n_min, c.curve.n_max, 150)
+                fitted, lo, hi = _curve_band(c.curve, sizes)
+                ax.fill_between(sizes, lo, hi, color=color, alpha=0.15, linewidth=0)
+                ax.plot(sizes, fitted, color=color, linewidth=1.4, label=label)
+                drawn.append(fitted)
+            line = target if test == comparison.target else None
+            if line is not None:
+                ax.axhline(line, color="0.5", linewidth=0.8, linestyle=(0, (1, 3)))
+            ax.set_title(f"{plain(backend)}: {plain(test.name)} ({test.role})")
+            ax.set_xlabel(f"Target training {analysis.task.words.unit}")
+            ax.set_xlim(0, None)
+            ax.set_ylim(*f1_limits(np.concatenate(drawn) if drawn else np.empty(0), line))
+            if i % 3 == 0:
+                ax.set_ylabel(f"Test {outcome}")
+            ax.legend(loc="lower right")
     return fig
 
 

@@ -75,6 +75,7 @@ def render_html(analysis: Analysis, svgs: dict[str, str], files: list[str]) -> s
         _figures(analysis, svgs),
         _transfer(analysis, svgs),
         _selection(analysis, svgs),
+        _multitask(analysis, svgs),
         _convergence(analysis, svgs),
         _tables(analysis),
         _testset(analysis),
@@ -123,6 +124,7 @@ def _recommendation(analysis: Analysis) -> str:
     items = "".join(f"<li>{esc(m.recommendation)}</li>" for m in analysis.models.values()
                     if m.recommendation)
     items += "".join(f"<li>{esc(t)}</li>" for t in analysis.selection_words().values())
+    items += "".join(f"<li>{esc(t)}</li>" for t in analysis.multitask_words().values())
     summary = f"<p>{esc(analysis.summary)}</p>" if analysis.summary else ""
     return (f'<section id="recommendation"><h2>Recommendation</h2><div class="rec">'
             f"<ul>{items}</ul>{summary}</div></section>")
@@ -316,6 +318,49 @@ def _selection(analysis: Analysis, svgs: dict[str, str]) -> str:
         + "</summary>"
         + table_html(tb.selection_sizes_display(analysis), "", 3)
         + "</details></section>"
+    )
+
+
+def _multitask(analysis: Analysis, svgs: dict[str, str]) -> str:
+    """Single- against multi-task training side by side (nothing for a single-corpus
+    study)."""
+    comparison = analysis.multitask
+    if comparison is None or "multitask_curves" not in svgs:
+        return ""
+    w, s = analysis.task.words, analysis.settings
+    level, o = f"{s.level:.0%}", w.outcome
+    aux = ", ".join(comparison.auxiliary()) or "none scored"
+    words = "".join(f"<li>{esc(t)}</li>" for t in analysis.multitask_words().values())
+    method = (
+        f"Both arms train on the same target subsets and seeds; multi-task adds the auxiliary "
+        f"corpora ({aux}). Each arm's learning curve, on every test set, is the family chosen "
+        f"for the single-task arm on the target test set, fitted on the target training "
+        f"{w.unit}; {level} bands and CIs come from {s.n_boot:,} bootstrap refits that "
+        "resample the subsets (a subset's seeds together), the same subsets in both arms' "
+        f"i-th refit, so every difference is paired. Target {w.unit} saved = single-task's "
+        f"minus multi-task's, at the target {o} and at the {o} single-task's curve reaches at "
+        "its largest training set (✓: the CI excludes 0). The gains are multi-task's "
+        f"{o} minus single-task's: of the curves at the largest training set, and per stratum "
+        "the mean over the pairs of runs.")
+    transfer = tb.multitask_transfer_display(analysis)
+    return (
+        '<section id="multitask"><h2>Single- against multi-task training</h2>'
+        f'<ul class="words">{words}</ul>'
+        f'<figure>{svgs["multitask_curves"]}<figcaption>'
+        + esc(f"Test {o} of each arm's runs (points) on each test set against the target "
+              f"training {w.unit}, with its learning curve and {level} bootstrap band over the "
+              f"sizes it was run at; the dotted line marks the target {o}.")
+        + "</figcaption></figure>"
+        + table_html(tb.multitask_savings_display(analysis),
+                     f"Target {w.unit} multi-task training saves on "
+                     f"{comparison.target.name} (negative: it needs more), with {level} CIs", 2)
+        + table_html(tb.multitask_curves_display(analysis),
+                     f"Each arm's curve per test set: {o} at the largest training set, and "
+                     "multi-task's gain there", 3)
+        + (table_html(transfer, f"Transfer to the unseen corpora: mean {o} per stratum and "
+                                "arm, with multi-task's paired gain", 3)
+           if not transfer.empty else "")
+        + f"<p>{esc(method)}</p></section>"
     )
 
 

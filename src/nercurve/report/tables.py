@@ -253,6 +253,101 @@ def selection_sizes_display(analysis: Analysis) -> pd.DataFrame:
     })
 
 
+def multitask_savings_display(analysis: Analysis) -> pd.DataFrame:
+    """The target sentences multi-task training saves on the target corpus, per base backend,
+    at the target F1 and at single-task's F1 at its largest training set, with CIs."""
+    comparison = analysis.multitask
+    if comparison is None:
+        return pd.DataFrame()
+    t = comparison.savings_table()
+    w, level = analysis.task.words, f"{comparison.level:.0%}"
+    rows = []
+    for r in t.to_dict(orient="records"):
+        goal = (f"{w.outcome} {r['f1']:.2f} (target)" if r["goal"] == "target" else
+                f"{w.outcome} {r['f1']:.2f} (single-task at {about(r['at'])} {w.unit_abbr})")
+        rows.append({
+            "Backend": r["backend"],
+            "Level": goal,
+            f"Single-task {w.unit}": _arm_cell(r, "single"),
+            f"Multi-task {w.unit} ({level} CI)": _arm_cell(r, "multi"),
+            f"Saved ({level} CI)": _multitask_saved_cell(r),
+        })
+    return pd.DataFrame(rows)
+
+
+def _arm_cell(r: dict, arm: str) -> str:
+    """One arm's target sentences for a level, with its CI (multi-task), or why none."""
+    if r[f"{arm}_reachable"]:
+        if arm == "single":
+            return about(r["single_sentences"])
+        band = ci(r["multi_ci_low"], r["multi_ci_high"], about)
+        return f"{about(r['multi_sentences'])} ({band})"
+    return "runs cannot tell" if r[f"{arm}_undecided"] else "out of reach"
+
+
+def _multitask_saved_cell(r: dict) -> str:
+    """Sentences saved with its CI and ✓ (CI excludes 0), or 'no reliable saving', or '–'."""
+    if not r["decided"]:
+        return "–"
+    band = f"{_signed(r['saved_ci_low'])} to {_signed(r['saved_ci_high'])}"
+    said = f"{_signed(r['saved'])} ({band})"
+    return said + " ✓" if r["reliable"] else f"{said}: no reliable saving"
+
+
+def multitask_curves_display(analysis: Analysis) -> pd.DataFrame:
+    """Each arm's curve per base backend and test set: runs, F1 at the largest training set
+    with its CI, and multi-task's gain there with the paired CI."""
+    comparison = analysis.multitask
+    if comparison is None:
+        return pd.DataFrame()
+    t = comparison.curves_table()
+    o, level = title(analysis.task.words.outcome), f"{comparison.level:.0%}"
+
+    def f1(v: float) -> str:
+        return num(v, 3)
+
+    rows = []
+    for r in t.to_dict(orient="records"):
+        gain = "–"
+        if r["training"] == "multi" and math.isfinite(r["gain_at_n_max"]):
+            gain = (f"{r['gain_at_n_max']:+.3f} ({r['gain_ci_low']:+.3f} to "
+                    f"{r['gain_ci_high']:+.3f})" + (" ✓" if r["gain_reliable"] else ""))
+        band = ci(r["f1_at_n_max_ci_low"], r["f1_at_n_max_ci_high"], f1)
+        rows.append({
+            "Backend": r["backend"],
+            "Test set": f"{r['test_set']} ({r['role']})",
+            "Training": f"{r['training']}-task",
+            "Runs": f"{r['runs']:,}",
+            f"{o} at max n ({level} CI)": (
+                f"{f1(r['f1_at_n_max'])} ({band})" if r["family"]
+                else f"no curve: {r['no_curve']}"),
+            "Gain over single-task": gain,
+        })
+    return pd.DataFrame(rows)
+
+
+def multitask_transfer_display(analysis: Analysis) -> pd.DataFrame:
+    """Mean F1 per stratum of both arms on the target and each unseen corpus, with
+    multi-task's paired gain (empty without unseen corpora)."""
+    comparison = analysis.multitask
+    t = comparison.transfer_table() if comparison is not None else pd.DataFrame()
+    if t.empty:
+        return t
+    w = analysis.task.words
+    out = pd.DataFrame({"Backend": t["base_backend"], "Training": t["training"] + "-task",
+                        "Stratum": t["stratum"].map(str), f"Target {w.unit}": t[w.unit].map(
+                            lambda v: num(v, 0))})
+    for name, column in [("in-domain", "in_domain"),
+                         *((n, n) for n in comparison.unseen())]:
+        mean = t["f1_in_domain"] if column == "in_domain" else t[f"f1_{column}"]
+        out[f"{title(w.outcome)} {name}"] = mean.map(lambda v: num(v, 3))
+        out[f"Gain {name}"] = [
+            "–" if not math.isfinite(g) else f"{g:+.3f} ({lo:+.3f} to {hi:+.3f})"
+            for g, lo, hi in zip(t[f"gain_{column}"], t[f"gain_{column}_ci_low"],
+                                 t[f"gain_{column}_ci_high"], strict=True)]
+    return out
+
+
 def runs_display(analysis: Analysis) -> pd.DataFrame:
     """The per-run table with rounded numbers (of every selection strategy, without the
     per-document test counts)."""
