@@ -285,3 +285,45 @@ def test_a_spacy_study_of_three_corpora_runs_resumes_and_refuses_a_changed_auxil
         run_study(load_config(tmp_path / "study.toml"))
     with open_store(out) as store:
         assert store.counts().get("done") == 4
+
+
+def test_the_commands_run_a_three_corpus_study_and_report_the_saving(tmp_path: Path) -> None:
+    """`nercurve run` then `nercurve report`, as a user runs them: the multi-task arm learns
+    the target's people from the auxiliary corpus too, and the report gives the saving."""
+    import subprocess
+    import sys
+
+    _write_corpora(tmp_path)
+    write_corpus(toy_docs(120, seed=3), tmp_path / "target.jsonl")
+    config = _write_config(tmp_path, CORPORA.replace("SHARE", "proportional"),
+                           backend="gazetteer", params="{}")
+    text = config.read_text(encoding="utf-8").replace(
+        "strata = [[2, 8]]\nsubsets_per_stratum = 2",
+        "sizes = [1, 2, 3, 5, 8]\nsubsets_per_size = 4").replace("size = 10\n", "")
+    config.write_text(text, encoding="utf-8")
+    nercurve = [str(Path(sys.executable).with_name("nercurve"))]
+    ran = subprocess.run([*nercurve, "run", str(config)], capture_output=True, text=True,
+                         check=False, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    report = tmp_path / "report.html"
+    made = subprocess.run([*nercurve, "report", str(tmp_path / "out"), "-o", str(report),
+                           "--target-f1", "0.9"], capture_output=True, text=True,
+                          check=False, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    html = report.read_text(encoding="utf-8")
+    assert 'id="multitask"' in html and "target sentences" in html
+    import pandas as pd
+
+    savings = pd.read_csv(next(tmp_path.rglob("multitask_savings.csv")))
+    assert set(savings["goal"]) == {"target", "plateau"}  # both levels, even where one
+    plateau = savings[savings["goal"] == "plateau"].iloc[0]  # has no F1 in (0, 1) to match
+    if not 0 < plateau["f1"] < 1:
+        assert "passes F1 1 there, so it gives no level to match" in html
+    row = savings[savings["goal"] == "target"].iloc[0]
+    # the auxiliary corpus teaches the people the target's smallest subsets lack: a saving
+    # whose CI lies above 0
+    assert row["saved"] > 0 and row["saved_ci_low"] > 0, row.to_dict()
+    runs = results_frame(tmp_path / "out")
+    small = runs[runs["stratum"] == runs["stratum"].min()]
+    by_arm = small.groupby("training")["f1"].mean()
+    assert by_arm["multi"] > by_arm["single"]

@@ -455,8 +455,9 @@ def _saving_words(s: Saving, curves: dict[str, StrategyCurve], w: Words) -> str:
     lo, hi = s.ci
     level = f"{s.level:.0%} CI"
     if not s.decided:
-        return (f"the runs cannot tell whether {name} and {base} selection differ at {goal}: "
-                f"too many bootstrap curves of both never reach it")
+        why = (_past_one(f"{base} selection's", w) if _beyond_one(s)
+               else "too many bootstrap curves of both never reach it")
+        return f"the runs cannot tell whether {name} and {base} selection differ at {goal}: {why}"
     if lo > 0:
         return (f"{name} selection {reaches} with {about(s.saved)} fewer {w.unit} than {base} "
                 f"({level} {_span(lo, hi)})")
@@ -541,6 +542,16 @@ def _signed_f1(value: float) -> str:
     return f"{value:+.3f}".replace("-", "−")
 
 
+def _beyond_one(s: Saving) -> bool:
+    """True for a plateau level at or past an outcome's bounds (a curve unbounded above,
+    such as the log-linear, passes 1 at the largest training set)."""
+    return s.goal == "plateau" and not 0 < s.f1 < 1
+
+
+def _past_one(whose: str, w: Words) -> str:
+    return f"{whose} fitted curve passes {w.outcome} 1 there, so it gives no level to match"
+
+
 def _multitask_saving(s: Saving, curves: dict[str, ArmCurve], w: Words) -> str:
     """One saving of multi-task training in words (see :func:`multitask_words`)."""
     if s.goal == "plateau" and math.isfinite(s.at):
@@ -562,7 +573,8 @@ def _multitask_saving(s: Saving, curves: dict[str, ArmCurve], w: Words) -> str:
     lo, hi = s.ci
     level = f"{s.level:.0%} CI"
     if not s.decided:
-        return cannot + ": too many bootstrap curves of both arms never reach it"
+        return cannot + ": " + (_past_one("single-task's", w) if _beyond_one(s)
+                                else "too many bootstrap curves of both arms never reach it")
     if lo > 0:
         return (f"multi-task {reaches} with {about(s.saved)} fewer target {w.unit} than "
                 f"single-task ({level} {_span(lo, hi)})")

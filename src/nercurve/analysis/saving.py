@@ -76,13 +76,15 @@ def size_saving(base: CurveFit | None, other: CurveFit | None, *, goal: str,
                 baseline: str) -> Saving:
     """The training size ``other`` (the arm's curve) saves over ``base`` (the baseline's) at
     the target F1 (``goal="target"``) or at the F1 the baseline's curve reaches at its
-    largest training set (``"plateau"``); a missing curve (None) gives no saving."""
+    largest training set (``"plateau"``); a missing curve (None), or a plateau outside (0, 1)
+    (a curve unbounded above passes 1 there), gives no saving."""
     f1, at = target_f1, math.nan
     base_size = None
     if base is not None and goal == "plateau":
         at = base.n_max
         f1 = float(base.predict(at))
-        base_size = _fixed_size(base, f1, at)
+        if 0 < f1 < 1:  # a curve that passes F1 1 there (log-linear) gives no level
+            base_size = _fixed_size(base, f1, at)
     elif base is not None:
         base_size = base.sentences_for(f1)
     other_size = other.sentences_for(f1) if other is not None and 0 < f1 < 1 else None
