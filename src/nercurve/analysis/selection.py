@@ -45,6 +45,7 @@ from nercurve.analysis.data import RANDOM, SELECTION_COSTS, selection_of
 from nercurve.analysis.families import CurveChoice, CurveFit, fit_family
 from nercurve.analysis.saving import GOALS, Saving, size_saving
 from nercurve.errors import AnalysisError
+from nercurve.study.selection import trajectory_of
 from nercurve.tasks import Task
 
 #: The family fitted to every strategy when the baseline has no chosen curve to follow.
@@ -238,12 +239,10 @@ def _strategy_curve(backend: str, name: str, rows: pd.DataFrame, family: str,
 
 def trajectories(subset_ids: pd.Series) -> pd.Series:
     """The selection trajectory of each subset: the subsets of one replicate of a selected
-    strategy (ids ``<stratum>#<index>@<strategy>``, :mod:`nercurve.study.selection`) are
+    strategy (:func:`nercurve.study.selection.selected_id`) are
     prefixes of one trajectory, so they are one cluster and one cost; any other subset
     (random draws, runs from elsewhere) is its own."""
-    ids = subset_ids.astype(str)
-    found = ids.str.extract(r"#(\d+)@(.+)$")
-    return (found[1] + "#" + found[0]).where(found[0].notna(), ids)
+    return subset_ids.astype(str).map(lambda i: trajectory_of(i) or i)
 
 
 def _saving(base: StrategyCurve, other: StrategyCurve, goal: str, target_f1: float,

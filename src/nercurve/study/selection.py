@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +51,20 @@ SELECTION_DIR = "selection"
 #: Tags of the random streams (kept apart from the random draw's ``(seed, stratum, k)``).
 _STREAM = 0x5E1EC7
 _CODES = {"uncertainty": 1, "diversity": 2}
+
+
+def selected_id(subset_id: str, strategy: str) -> str:
+    """The id of the subset ``strategy`` chose for the random design's slot ``subset_id``
+    (``<stratum>#<index>``): ``<stratum>#<index>@<strategy>``. The subsets of one replicate
+    ``index`` are prefixes of one trajectory (:func:`trajectory_of`)."""
+    return f"{subset_id}@{strategy}"
+
+
+def trajectory_of(subset_id: str) -> str | None:
+    """The trajectory (``<strategy>#<index>``) a selected subset's id belongs to
+    (:func:`selected_id`); None for any other id (a random draw, runs from elsewhere)."""
+    found = re.fullmatch(r"[^@]*#(\d+)@(.+)", subset_id)
+    return None if found is None else f"{found[2]}#{found[1]}"
 
 
 @dataclass
@@ -171,7 +186,8 @@ def select_subsets(config: StudyConfig, data: StudyData, arms: Sequence[Arm], fo
                 n = traj.prefix(slot, config.design.unit, sentences)
                 rounds, seconds, runs = traj.cost(n)
                 chosen = counts.positions(traj.order[:n])
-                subset = describe_subset(counts, chosen, subset_id=f"{slot.subset_id}@{strategy}",
+                subset = describe_subset(counts, chosen,
+                                         subset_id=selected_id(slot.subset_id, strategy),
                                          stratum=slot.stratum, target=slot.target,
                                          classes=classes)
                 out.append(_with_cost(subset, strategy, rounds, seconds, runs, params))
