@@ -363,6 +363,10 @@ def _trainer(
             self.since = 0
             score = None
             if evaluate is not None:
+                # The Trainer's own evaluation loop draws its DataLoader's base seed from
+                # torch's generator: drawing it here too keeps the dropout masks of the steps
+                # after an evaluation those of the library's recipe.
+                torch.empty((), dtype=torch.int64).random_()
                 score, numbers = evaluate()
                 row.update(numbers)
             report = Progress(step, score, row, int(state.num_input_tokens_seen),
