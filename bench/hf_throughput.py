@@ -21,8 +21,9 @@ and scores them with nercurve's strict span F1 (``dev_strict_f1``), as nercurve'
 does, and not with seqeval's over the windows' first-subword tags (which counts the tags
 twice where windows overlap and would keep other evaluations). Seeds, head initialisation,
 sampler, dropout (the random draw of each evaluation's DataLoader included), AdamW, warm-up
-and decay, and ties (the first best evaluation is kept) are the same, so the arms' F1 of a
-subset should agree to within float rounding.
+and decay, ties (the first best evaluation is kept) and the torch threads of a run (the
+cores divided by ``--workers``, as nercurve's local executor divides them) are the same, so
+the arms' F1 of a subset should agree to within float rounding.
 
 Prints the test F1 of each subset in both arms and their paired mean difference (nercurve
 minus naive) with its 95% t-interval (target: the interval inside +-0.01), runs per hour and
@@ -176,6 +177,10 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
         return [{"input_ids": e.input_ids, "labels": e.labels}
                 for e in encoder.examples(docs, words, ids)]
 
+    # the torch threads of one of nercurve's workers (the local executor divides the cores),
+    # so that both arms sum in the same order
+    threads = str(max(1, (os.cpu_count() or 1) // args.workers))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     f1s, timings = {}, []
     started = time.perf_counter()
     for k, subset in enumerate(prepared.subsets):
@@ -198,7 +203,7 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
         (run / "spec.json").write_text(json.dumps(spec))
         t = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--naive-one", str(run / "spec.json")],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         result = json.loads((run / "result.json").read_text())
         result["times"]["process_s"] = time.perf_counter() - t
         timings.append(result["times"])
