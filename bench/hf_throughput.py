@@ -10,9 +10,20 @@ The same subsets of a synthetic COI corpus are fine-tuned with MiniLM (the offli
     ``--window-overlap``, first-subword labels: prepared here, so that both arms see the
     same text and a gap in F1 would be the loops' doing, not truncation's), ``Trainer``
     with ``eval_strategy="steps"`` every ``--eval-every`` steps, ``save_strategy="steps"``
-    (a checkpoint at every evaluation), ``load_best_model_at_end`` on dev F1 (seqeval), then
+    (a checkpoint at every evaluation), ``load_best_model_at_end`` on dev F1, then
     predict the test set; the test set is scored here with the project's scorer;
 (b) ``nercurve run study.toml --workers N`` with the ``hf`` backend.
+
+The two arms differ only in how the best weights are kept (checkpoint files and
+``load_best_model_at_end`` against a copy in memory) and in process start-up. Their dev
+metric is the same: the naive arm's ``compute_metrics`` decodes the dev windows into spans
+and scores them with nercurve's strict span F1 (``dev_strict_f1``), as nercurve's backend
+does, and not with seqeval's over the windows' first-subword tags (which counts the tags
+twice where windows overlap and would keep other evaluations). Seeds, head initialisation,
+sampler, dropout (the random draw of each evaluation's DataLoader included), AdamW, warm-up
+and decay, ties (the first best evaluation is kept) and the torch threads of a run (the
+cores divided by ``--workers``, as nercurve's local executor divides them) are the same, so
+the arms' F1 of a subset should agree to within float rounding.
 
 Prints the test F1 of each subset in both arms and their paired mean difference (nercurve
 minus naive) with its 95% t-interval (target: the interval inside +-0.01), runs per hour and
@@ -63,7 +74,6 @@ def naive_one(spec_path: Path) -> None:
     started = time.perf_counter()
     import numpy as np
     import torch
-    from seqeval.metrics import f1_score
     from transformers import (
         AutoModelForTokenClassification,
         AutoTokenizer,
@@ -71,6 +81,10 @@ def naive_one(spec_path: Path) -> None:
         Trainer,
         TrainingArguments,
     )
+
+    from nercurve.backends.base import dev_strict_f1
+    from nercurve.backends.hf.align import Example, decode
+    from nercurve.corpus.model import Span
 
     times: dict[str, float] = {"import_s": time.perf_counter() - started}
     spec = json.loads(spec_path.read_text())
@@ -89,14 +103,18 @@ def naive_one(spec_path: Path) -> None:
 
     train, dev = rows(spec["train"]), rows(spec["dev"])
 
+    dev_words = [[tuple(w) for w in words] for words in spec["dev_words"]]
+    dev_examples = [Example(doc, [], [], dict(positions))
+                    for doc, positions in zip(spec["dev_doc"], spec["dev_positions"], strict=True)]
+    dev_gold = [[Span(*s) for s in spans] for spans in spec["dev_gold"]]
+
     def metrics(pred: Any) -> dict[str, float]:
+        # the dev windows' labels at each owned word's first subword, decoded into spans and
+        # scored as nercurve scores its dev set (strict span F1 over the documents)
         best = np.argmax(pred.predictions, axis=-1)
-        gold_seqs, pred_seqs = [], []
-        for p_row, g_row in zip(best, pred.label_ids, strict=True):
-            keep = g_row != -100
-            gold_seqs.append([tags[g] for g in g_row[keep]])
-            pred_seqs.append([tags[p] for p in p_row[keep]])
-        return {"f1": f1_score(gold_seqs, pred_seqs)}
+        found = [{w: int(best[i][p]) for w, p in e.positions.items()}
+                 for i, e in enumerate(dev_examples)]
+        return {"f1": dev_strict_f1(dev_gold, decode(dev_words, dev_examples, found, tags))[0]}
 
     class TimedTrainer(Trainer):
         def _save_checkpoint(self, *args: Any, **kwargs: Any) -> Any:
@@ -148,6 +166,8 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
     encoder = Encoder(AutoTokenizer.from_pretrained(model_path), args.max_length,
                       args.window_overlap)
     dev, test = with_tokens(list(data.dev)), with_tokens(list(data.test))
+    dev_words = [doc_words(d) for d in dev]
+    dev_examples = encoder.examples(dev, dev_words)
     test_words = [doc_words(d) for d in test]
     test_examples = encoder.examples(test, test_words)
 
@@ -157,6 +177,10 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
         return [{"input_ids": e.input_ids, "labels": e.labels}
                 for e in encoder.examples(docs, words, ids)]
 
+    # the torch threads of one of nercurve's workers (the local executor divides the cores),
+    # so that both arms sum in the same order
+    threads = str(max(1, (os.cpu_count() or 1) // args.workers))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     f1s, timings = {}, []
     started = time.perf_counter()
     for k, subset in enumerate(prepared.subsets):
@@ -166,7 +190,10 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
         run = work / f"naive-{k:02d}"
         run.mkdir()
         spec = {"model": model_path, "tags": tags, "train": windows(train, tag_id),
-                "dev": windows(dev, tag_id),
+                "dev": windows(dev, tag_id), "dev_words": dev_words,
+                "dev_doc": [e.doc for e in dev_examples],
+                "dev_positions": [sorted(e.positions.items()) for e in dev_examples],
+                "dev_gold": [[[s.start, s.end, s.label] for s in d.spans] for d in dev],
                 "test": [{"input_ids": e.input_ids} for e in test_examples],
                 "test_positions": [sorted(e.positions.items()) for e in test_examples],
                 "out": str(run / "out"), "result": str(run / "result.json"), "seed": args.seed,
@@ -176,7 +203,7 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
         (run / "spec.json").write_text(json.dumps(spec))
         t = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--naive-one", str(run / "spec.json")],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         result = json.loads((run / "result.json").read_text())
         result["times"]["process_s"] = time.perf_counter() - t
         timings.append(result["times"])

@@ -128,3 +128,27 @@ def test_the_same_seed_trains_the_same_weights():
         fit(model, windows(), schedule(4, Cadence(4, 0)), device=torch.device("cpu"),
             dtype=None, pad_id=0, seed=5, evaluate=None)
     assert same(first, dict(again.named_parameters()))
+
+
+def test_the_same_weights_as_the_library_recipe_that_evaluates_by_itself(tmp_path):
+    """The library's recipe (the Trainer evaluating the dev set every 2 steps by itself) and
+    ``fit`` (its callback scoring the dev set on the same steps) train the same weights: the
+    same sampler, AdamW, schedule and dropout masks, the draw of each evaluation included."""
+    from functools import partial
+
+    from transformers import Trainer, TrainingArguments
+
+    from nercurve.backends.hf.train import collate
+
+    recipe = tiny_bert()
+    args = TrainingArguments(
+        output_dir=str(tmp_path), max_steps=8, per_device_train_batch_size=4,
+        learning_rate=1e-2, weight_decay=0.01, warmup_steps=1, seed=1, eval_strategy="steps",
+        eval_steps=2, save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True)
+    Trainer(model=recipe, args=args, train_dataset=windows(), eval_dataset=windows(6),
+            data_collator=partial(collate, pad_id=0, device=torch.device("cpu"))).train()
+    ours = tiny_bert()
+    scores = iter([0.1, 0.2, 0.3, 0.4])  # rising: the last step's weights are kept
+    fit(ours, windows(), schedule(8, Cadence(2, 0)), device=torch.device("cpu"), dtype=None,
+        pad_id=0, seed=1, evaluate=lambda: (next(scores), {}))
+    assert same(ours, dict(recipe.named_parameters()))

@@ -15,7 +15,9 @@ by the backends, the head's initialisation). Steps are optimizer steps (each one
 The ``Trainer`` never evaluates, saves or logs by itself, prints nothing and writes no file.
 A callback scores the dev set with nercurve's own scorer when the schedule's
 :class:`~nercurve.backends.loop.Cadence` says an evaluation is due (every ``eval_every``
-steps, and early ones with ``dense-early``), hands the report to the one stop rule
+steps, and early ones with ``dense-early``; it draws the one random number that the
+Trainer's own evaluation loop draws, so that the dropout masks that follow, and the trained
+weights, are the library recipe's), hands the report to the one stop rule
 (:class:`~nercurve.backends.loop.Follower`: patience, the noise rule, ``max_steps``) and stops
 the run when it says so; the trainable parameters of the best step (a copy kept on the CPU,
 never a checkpoint file; only the adapter when the base model is frozen) are restored at the
@@ -363,6 +365,10 @@ def _trainer(
             self.since = 0
             score = None
             if evaluate is not None:
+                # The Trainer's own evaluation loop draws its DataLoader's base seed from
+                # torch's generator: drawing it here too keeps the dropout masks of the steps
+                # after an evaluation those of the library's recipe.
+                torch.empty((), dtype=torch.int64).random_()
                 score, numbers = evaluate()
                 row.update(numbers)
             report = Progress(step, score, row, int(state.num_input_tokens_seen),
