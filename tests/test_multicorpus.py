@@ -227,6 +227,21 @@ def test_single_arm_job_ids_are_those_of_the_target_alone_and_multi_ids_cover_th
     assert by_arm["arm+multi"] == 1.0 and by_arm["arm"] <= 0.5
 
 
+def test_a_test_only_corpus_of_other_entity_types_gives_a_notice(tmp_path: Path) -> None:
+    """A test-only corpus none of whose labels the study has keeps no entity: every model
+    would score 0 on it, and the study says so (with what to do)."""
+    _write_corpora(tmp_path)
+    cities = [Doc(f"c{i}", f"Lunch in {city}.", (Span(9, 9 + len(city), "City"),))
+              for i, city in enumerate(["Basel", "Bern", "Chur"])]
+    write_corpus(cities, tmp_path / "unseen.jsonl")
+    prepared = prepare(load_config(_write_config(
+        tmp_path, CORPORA.replace("SHARE", "equal"), backend="gazetteer", params="{}")))
+    found = [n for n in prepared.notices if n.kind == "test-set-without-labels"]
+    assert len(found) == 1 and "'unseen' keeps no entity of the study's labels (DRUG, ORG, " \
+        "PERSON)" in found[0].message and "label_map" in found[0].message
+    assert prepared.data.corpus_labels["unseen"] == frozenset()
+
+
 def test_an_arm_that_ignores_training_data_gets_no_multi_task_arm() -> None:
     arms = [Arm("zero", "gazetteer", {}, needs_training_data=False),
             Arm("gaz", "gazetteer", {}, needs_training_data=True)]

@@ -189,6 +189,19 @@ def test_transfer_to_the_unseen_corpus_for_both_arms(shifted) -> None:
                      r"\+0\.\d{3} to \+0\.\d{3}\)\.$", text), text
 
 
+def test_an_unseen_corpus_of_other_entity_types_is_said_to_be_unscorable() -> None:
+    """A test-only corpus that keeps none of the models' labels (corpus_stats lists no
+    labels: every F1 on it is 0) is not reported as a 0.000 against 0.000 transfer."""
+    frame = arms()
+    frame["f1_chem"] = 0.0
+    stats = {**STATS, "corpora": {**STATS["corpora"],
+                                  "chem": {"role": "test-only", "labels": []}}}
+    text = _analyze(frame, stats).multitask_words()["spacy"]
+    assert text.endswith("seeds): the unseen corpus 'chem' keeps no entity of the labels the "
+                         "models learn, so neither arm can score on it."), text
+    assert "0.000 against" not in text
+
+
 def test_a_table_without_training_has_no_comparison() -> None:
     analysis = analyze(simulate_runs(n_subsets=60), n_boot=200)
     assert analysis.multitask is None

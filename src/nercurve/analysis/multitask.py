@@ -79,12 +79,14 @@ SAVING_COLUMNS = (
 
 @dataclass(frozen=True)
 class CorpusTest:
-    """One test set of a multi-corpus study: the corpus's name, its role and its F1
-    column."""
+    """One test set of a multi-corpus study: the corpus's name, its role, its F1 column and
+    whether it holds entities of the labels the study's models learn (``scorable``: a
+    test-only corpus of other entity types keeps none, and every model scores 0 on it)."""
 
     name: str
     role: str
     column: str
+    scorable: bool = True
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,10 @@ class MultitaskComparison:
     def unseen(self) -> list[str]:
         """The test-only corpora, in config order."""
         return [t.name for t in self.test_sets if t.role == TEST_ONLY]
+
+    def unscorable(self) -> list[str]:
+        """The test sets that keep no entity of the labels the models learn."""
+        return [t.name for t in self.test_sets if not t.scorable]
 
     def auxiliary(self) -> list[str]:
         """The auxiliary corpora (whose test sets are scored too), in config order."""
@@ -250,8 +256,9 @@ def corpus_tests(frame: pd.DataFrame, corpus_stats: dict | None) -> list[CorpusT
     roles = {name: c.get("role") for name, c in corpora.items() if isinstance(c, dict)}
     target = next((n for n, r in roles.items() if r == TARGET), TARGET)
     out = [CorpusTest(name=target, role=TARGET, column="f1")]
-    out += [CorpusTest(name=n, role=r, column=f"f1_{n}") for n, r in roles.items()
-            if r in (AUXILIARY, TEST_ONLY) and f"f1_{n}" in frame.columns]
+    out += [CorpusTest(name=n, role=r, column=f"f1_{n}",
+                       scorable=corpora[n].get("labels") != [])
+            for n, r in roles.items() if r in (AUXILIARY, TEST_ONLY) and f"f1_{n}" in frame.columns]
     return out
 
 

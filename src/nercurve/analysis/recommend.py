@@ -612,6 +612,10 @@ def _multitask_transfer(comparison: MultitaskComparison, backend: str) -> str:
     level = f"{comparison.level:.0%} CI"
     said = []
     for name in names:
+        if name in comparison.unscorable():
+            said.append(f"the unseen corpus '{name}' keeps no entity of the labels the models "
+                        f"learn, so neither arm can score on it")
+            continue
         gain = multi[f"gain_{name}"]
         lo, hi = multi[f"gain_{name}_ci_low"], multi[f"gain_{name}_ci_high"]
         band = f"{level} {_signed_f1(lo)} to {_signed_f1(hi)}"

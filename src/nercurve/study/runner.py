@@ -109,6 +109,12 @@ def read_external_test(
     if not docs:
         raise ConfigError(f"{where}: the external test set '{section.name}' has no documents",
                           file=section.path)
+    if not task.labels(docs, None):
+        notices.append(Notice(
+            kind="test-set-without-labels", file=str(section.path),
+            message=f"{where}: the test set '{section.name}' keeps no entity of the study's "
+                    f"labels ({', '.join(sorted(labels))}): every model scores 0 on it; map "
+                    "its labels onto the study's with label_map, or leave it out"))
     return docs, notices
 
 
