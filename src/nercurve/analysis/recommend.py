@@ -610,9 +610,10 @@ def _multitask_transfer(comparison: MultitaskComparison, backend: str) -> str:
     single = top.loc[top["training"] == SINGLE].iloc[0]
     multi = top.loc[top["training"] == MULTI].iloc[0]
     level = f"{comparison.level:.0%} CI"
+    unscorable = set(comparison.unscorable())
     said = []
     for name in names:
-        if name in comparison.unscorable():
+        if name in unscorable:
             said.append(f"the unseen corpus '{name}' keeps no entity of the labels the models "
                         f"learn, so neither arm can score on it")
             continue
