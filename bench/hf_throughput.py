@@ -207,9 +207,8 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
         (run / "spec.json").write_text(json.dumps(spec))
         runs.append((subset, tags, run))
 
-    def one(item: tuple[Any, list[str], Path]) -> dict[str, Any]:
+    def one(run: Path) -> dict[str, Any]:
         """One naive run in its own process; its result with the process's seconds."""
-        run = item[2]
         t = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--naive-one", str(run / "spec.json")],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -219,8 +218,8 @@ def naive_loop(work: Path, prepared: Any, args: argparse.Namespace,
 
     # as many naive processes at once as nercurve has workers, each with a worker's threads
     with ThreadPoolExecutor(args.workers) as pool:
-        for k, ((subset, tags, _), result) in enumerate(zip(runs, pool.map(one, runs),
-                                                            strict=True)):
+        results = pool.map(one, [run for _, _, run in runs])
+        for k, ((subset, tags, _), result) in enumerate(zip(runs, results, strict=True)):
             timings.append(result["times"])
             found = [{int(w): label for w, label in labels.items()}
                      for labels in result["labels"]]
