@@ -9,7 +9,8 @@ trajectories. The schedules (:data:`SCHEDULES`):
 
 - ``old``: spaCy's own schedule, the ``spacy`` backend's defaults (the Majdik et al. rule):
   evaluate every 200 steps, stop after 1,600 steps without a better dev F1;
-- candidates in steps (``patience-800``) and in passes over the training subset
+- candidates in steps (``patience-1200``, ``-1000``, ``-800``: spaCy's evaluation, less
+  patience) and in passes over the training subset
   (:class:`nercurve.backends.loop.ScheduleParams`): evaluation and patience counted in
   passes, with a floor and a ceiling in steps, denser evaluation early, and (``-noise``)
   patience renewed only by progress beyond the dev score's bootstrap SE.
@@ -63,6 +64,8 @@ _PASSES = {"eval_every_epochs": 1.0, "min_eval_steps": 25, "eval_schedule": "den
 #: The schedules followed on every run: ``old`` (spaCy's) and the candidates.
 SCHEDULES: dict[str, dict[str, Any]] = {
     "old": {},
+    "patience-1200": {"patience": 1200},
+    "patience-1000": {"patience": 1000},
     "patience-800": {"patience": 800},
     "passes-5-noise": {"eval_every_epochs": 1.0, "patience_epochs": 5.0,
                        "min_patience_steps": 200, "eval_schedule": "dense-early",
@@ -148,13 +151,17 @@ def run_corpus(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
         print(f"\n{name}: its files are not in {args.corpora}; skipped")
         return None
     config_json = study_config(name, corpus, args, work)
-    key = hashlib.sha256((config_json + json.dumps(SCHEDULES, sort_keys=True)).encode())
+    # a run is kept by its subset and seed, so the key leaves the seeds out: a rerun with more
+    # seeds goes on from the runs of fewer
+    keyed = {k: v for k, v in json.loads(config_json).items() if k != "seeds"}
+    key = hashlib.sha256(json.dumps([keyed, SCHEDULES], sort_keys=True).encode())
     kept = work / f"{name}-{key.hexdigest()[:12]}.jsonl"
     done = {}
     if kept.exists():
         for line in kept.read_text().splitlines():
             record = json.loads(line)
-            done[record["subset"], record["seed"]] = record
+            if record["seed"] < args.seeds:
+                done[record["subset"], record["seed"]] = record
     subsets = _prepared(config_json).subsets
     todo = [(i, s) for i in range(len(subsets)) for s in range(args.seeds) if (i, s) not in done]
     started = time.perf_counter()
