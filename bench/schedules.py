@@ -221,7 +221,7 @@ def compare(frame: Any, analysis: Any, old: str, new: str) -> dict[str, Any]:
         "seconds": [float(a["seconds"].sum()), float(b["seconds"].sum())],
         "best_after": [float((a["steps"] - a["best_step"]).sum() / a["steps"].sum()),
                        float((b["steps"] - b["best_step"]).sum() / b["steps"].sum())],
-        "stop_reasons": dict(b["stop_reason"].value_counts()),
+        "stop_reasons": {k: int(v) for k, v in b["stop_reason"].value_counts().items()},
         "sizes": sizes,
         "thresholds": [threshold(analysis, old), threshold(analysis, new)],
         "families": [family(analysis, old), family(analysis, new)],
