@@ -28,11 +28,8 @@ from pathlib import Path
 
 EXPECTED = Path(__file__).parent / "data" / "same_numbers.json"
 
-#: spaCy's budget in both studies, cut from what the demo configs say (NER: patience 1,000
-#: capped at 600 steps; classification: 600 / 100 / 300).
-_SHORT = {"patience = 1000, max_steps = 600": "max_steps = 160, eval_frequency = 40, "
-          "patience = 80",
-          "max_steps = 600": "max_steps = 160", "eval_frequency = 100": "eval_frequency = 40",
+#: spaCy's budget in both studies (the demo configs say 600 / 100 / 300).
+_SHORT = {"max_steps = 600": "max_steps = 160", "eval_frequency = 100": "eval_frequency = 40",
           "patience = 300": "patience = 80"}
 
 
@@ -40,10 +37,8 @@ _SHORT = {"patience = 1000, max_steps = 600": "max_steps = 160, eval_frequency =
 _MEASURED = ("seconds", "peak_mb")
 
 
-def _config(task: str, corpus: str) -> str:
-    from nercurve.study.example import demo_config
-
-    text = demo_config(task, 2)
+def _config(example: str, corpus: str) -> str:
+    text = re.sub(r"subsets_per_stratum = \d+", "subsets_per_stratum = 2", example)
     for old, new in _SHORT.items():
         text = text.replace(old, new)
     text = re.sub(r'path = "[^"]+"', f'path = "{corpus}"', text, count=1)
@@ -98,16 +93,19 @@ def fixed_numbers(folder: Path) -> dict:
     """Run both fixed studies in ``folder`` (two worker processes) and return their numbers."""
     from nercurve.corpus.io import write_corpus
     from nercurve.study.config import load_config
+    from nercurve.study.example import EXAMPLE_STUDY
+    from nercurve.study.example_classify import EXAMPLE_CLASSIFY_STUDY
     from nercurve.study.runner import run_study
     from nercurve.synthetic.coi import generate_coi
     from nercurve.synthetic.smoking import generate_smoking
 
     out = {}
-    for name, generate in (("ner", generate_coi), ("classify", generate_smoking)):
+    for name, example, generate in (("ner", EXAMPLE_STUDY, generate_coi),
+                                    ("classify", EXAMPLE_CLASSIFY_STUDY, generate_smoking)):
         here = folder / name
         here.mkdir(parents=True)
         write_corpus(generate(490, 0), here / "corpus.jsonl")
-        (here / "study.toml").write_text(_config(name, "corpus.jsonl"), encoding="utf-8")
+        (here / "study.toml").write_text(_config(example, "corpus.jsonl"), encoding="utf-8")
         out[name] = _numbers(run_study(load_config(here / "study.toml"), workers=2))
     return out
 

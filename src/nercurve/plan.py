@@ -18,7 +18,6 @@ from nercurve.analysis import analyze, load_runs
 from nercurve.analysis.data import MIN_RUNS
 from nercurve.analysis.recommend import plan_answer
 from nercurve.errors import AnalysisError
-from nercurve.study.arm_schedules import measured_schedule
 from nercurve.study.config import StudyConfig, corpus_section, parse_config
 from nercurve.study.runner import run_study
 
@@ -57,15 +56,12 @@ def plan_config(
     """The config of a pilot study: ``backend`` trained on subsets of ``sizes`` documents
     with ``seeds`` seeds each; ``subsets`` per size (default: enough for the analysis'
     :data:`~nercurve.analysis.data.MIN_RUNS` runs); the study folder ``out`` (default:
-    ``<pilot name>_plan`` beside the pilot). The arm trains with the measured schedule of
-    :mod:`nercurve.study.arm_schedules` where there is one, capped at ``max_steps``."""
+    ``<pilot name>_plan`` beside the pilot)."""
     out = out or pilot.resolve().parent / f"{pilot.stem}_plan"
     seed_list = list(range(seeds))
     size_list = sorted(set(sizes))
     per_size = subsets or max(1, math.ceil(MIN_RUNS / (len(size_list) * len(seed_list))))
-    params: dict[str, Any] = measured_schedule(task, backend)
-    if max_steps is not None:
-        params["max_steps"] = max_steps
+    params: dict[str, Any] = {} if max_steps is None else {"max_steps": max_steps}
     return parse_config({
         "name": f"plan-{pilot.stem}", "output": str(out.resolve()), "seeds": seed_list,
         "corpus": corpus_section(pilot.resolve(), fmt, options),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -37,8 +38,9 @@ def demo(
     from nercurve.cli.study_cmds import print_summary, run_with_progress
     from nercurve.corpus.io import write_corpus
     from nercurve.errors import ConfigError
-    from nercurve.study.example import demo_config
+    from nercurve.study.example import example_config
 
+    example = example_config(task)
     if task == "classify":
         from nercurve.synthetic.smoking import generate_smoking
 
@@ -55,7 +57,10 @@ def demo(
         write_corpus(generate(docs, 0), corpus_path)
         typer.echo(f"wrote {docs} synthetic {made} to {corpus_path}")
     config_path = out / "study.toml"
-    config_path.write_text(demo_config(task, subsets), encoding="utf-8")
+    config_path.write_text(
+        re.sub(r"subsets_per_stratum = \d+", f"subsets_per_stratum = {subsets}", example),
+        encoding="utf-8",
+    )
     study_dir = run_with_progress(config_path, workers, retry_failed=False, runs_per_gpu=None)
     print_summary(study_dir)
     write_demo_report(study_dir, out / "report.html")

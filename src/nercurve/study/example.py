@@ -1,13 +1,7 @@
-"""The commented example study config that ``nercurve init-study`` writes, the lookup of each
-task's example (:func:`example_config`) and the config ``nercurve demo`` runs
-(:func:`demo_config`)."""
+"""The commented example study config that ``nercurve init-study`` writes, and the lookup of
+each task's example (:func:`example_config`)."""
 
 import importlib
-import re
-
-#: The demo's cap on its spaCy NER runs, in steps, so that the demo study finishes in
-#: minutes on a laptop; ``init-study``'s config has none.
-DEMO_MAX_STEPS = 600
 
 
 def example_config(task: str) -> str:
@@ -17,15 +11,6 @@ def example_config(task: str) -> str:
 
     module, name = get_task(task).example.split(":")
     return getattr(importlib.import_module(module), name)
-
-
-def demo_config(task: str, subsets: int) -> str:
-    """The config ``nercurve demo --task task`` runs: the task's example with ``subsets``
-    subsets per stratum, its spaCy NER arm capped at :data:`DEMO_MAX_STEPS` steps."""
-    text = re.sub(r"subsets_per_stratum = \d+", f"subsets_per_stratum = {subsets}",
-                  example_config(task))
-    return re.sub(r"^(params = \{ patience = \d+) \}", rf"\1, max_steps = {DEMO_MAX_STEPS} }}",
-                  text, count=1, flags=re.MULTILINE)
 
 
 EXAMPLE_STUDY = """\
@@ -65,11 +50,7 @@ seed = 0
 [[backends]]
 name = "spacy"               # the label this arm gets in results and figures
 type = "spacy"               # blank tok2vec + ner pipeline trained with spaCy
-params = { patience = 1000 }
-# spaCy's schedule with less patience: evaluate every 200 steps, stop after 1,000 steps
-# without a better dev F1 (spaCy's own: 1,600). Measured on three corpora to give the same
-# curve with 1.3-1.4x fewer steps (bench/schedules.py). `nercurve demo` caps the runs at
-# max_steps = 600 to finish in minutes.
+params = { max_steps = 600, eval_frequency = 100, patience = 300 }
 
 [[backends]]
 name = "off-the-shelf"
