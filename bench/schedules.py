@@ -61,10 +61,9 @@ from schedule_trace import check, trace
 ROOT = Path(__file__).resolve().parents[1]
 F1_GUARD = 0.005
 _PASSES = {"eval_every_epochs": 1.0, "min_eval_steps": 25, "eval_schedule": "dense-early"}
-#: The schedules followed on every run: ``old`` (spaCy's) and the candidates.
 #: The benchmark corpora: a candidate becomes the default only by passing on all of them.
 CORPORA = ("coi", "ncbi", "bc2gm")
-
+#: The schedules followed on every run: ``old`` (spaCy's) and the candidates.
 SCHEDULES: dict[str, dict[str, Any]] = {
     "old": {},
     "patience-1200": {"patience": 1200},
@@ -107,7 +106,7 @@ def corpus_section(name: str, work: Path, args: argparse.Namespace) -> dict[str,
         return ncbi_section(args.corpora)
     if name == "bc2gm":
         return bc2gm_section(args.corpora, work, args.bc2gm_docs)
-    raise SystemExit(f"unknown corpus {name!r}: choose from coi, ncbi, bc2gm")
+    raise SystemExit(f"unknown corpus {name!r}: choose from {', '.join(CORPORA)}")
 
 
 @cache
@@ -307,12 +306,13 @@ def summary(results: list[dict[str, Any]], minutes: float) -> None:
         if len(passed) == len(pairs) and (best is None or steps[0] / steps[1] > best[0]):
             best = (steps[0] / steps[1], name)
     missing = [c for c in CORPORA if c not in {r["corpus"] for r in results}]
-    if best and missing:
+    if best is None:
+        print("  no candidate passes the guard on every corpus: spaCy's step schedule stays")
+    elif missing:
         print(f"  {best[1]} passes on every corpus run here ({best[0]:.2f}x fewer steps); a "
               f"default must also pass on {', '.join(missing)}")
     else:
-        print(f"  default: {best[1]} ({best[0]:.2f}x fewer steps)" if best else
-              "  no candidate passes the guard on every corpus: spaCy's step schedule stays")
+        print(f"  default: {best[1]} ({best[0]:.2f}x fewer steps)")
 
 
 def main() -> None:
